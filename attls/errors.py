@@ -17,9 +17,12 @@ class Problem:
     line: int
     column: int
     message: str
+    # The file, when a problem comes from one of several files read together.
+    source: str | None = None
 
     def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}line {self.line}, column {self.column}: {self.message}"
 
 
 class AttlsError(Exception):
@@ -45,8 +48,9 @@ class PolicySyntaxError(AttlsError):
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        where = f"{self.source}: " if self.source else ""
-        head = f"{where}{self.problems[0]}"
+        first = self.problems[0]
+        where = f"{self.source}: " if self.source and not first.source else ""
+        head = f"{where}{first}"
         more = len(self.problems) - 1
         return head if more == 0 else f"{head} (and {more} more)"
 

@@ -1,0 +1,172 @@
+"""Each class of bad input is reported at its exact line and column, and all of them at once."""
+
+import pytest
+
+from attls.errors import PolicySyntaxError
+from attls.policy import parse_policy
+
+GROUP = "TTLSGroupAction g\n{\n  TTLSEnabled Off\n}\n"
+
+
+def problems(text: str) -> list[tuple[int, int, str]]:
+    with pytest.raises(PolicySyntaxError) as caught:
+        parse_policy(text)
+    return [(p.line, p.column, p.message) for p in caught.value.problems]
+
+
+def test_an_unknown_statement_is_named_at_its_first_column():
+    assert problems("TTLSRuel r\n{\n}\n") == [(1, 1, "unknown statement 'TTLSRuel'")]
+
+
+def test_an_unknown_parameter_names_the_statement_it_is_in():
+    text = GROUP.replace("  TTLSEnabled Off\n", "  TTLSEnabled Off\n  Trase 2\n")
+    assert problems(text) == [(4, 3, "unknown parameter 'Trase' in TTLSGroupAction")]
+
+
+def test_a_bad_value_points_at_the_value():
+    text = "TTLSGroupAction g\n{\n  TTLSEnabled Maybe\n}\n"
+    assert problems(text) == [(3, 15, "TTLSEnabled: expected On or Off, got 'Maybe'")]
+
+
+def test_a_port_out_of_range_points_at_the_port():
+    text = GROUP + "TTLSRule r\n{\n  LocalPortRange   70000\n  Direction Inbound\n"
+    text += "  TTLSGroupActionRef g\n}\n"
+    assert problems(text) == [(7, 20, "LocalPortRange: port 70000 is out of range 0-65535")]
+
+
+def test_a_priority_out_of_range_is_refused():
+    text = GROUP + "TTLSRule r\n{\n  LocalPortRange 23\n  Priority 2000000001\n"
+    text += "  Direction Inbound\n  TTLSGroupActionRef g\n}\n"
+    assert problems(text) == [
+        (8, 12, "Priority: 2000000001 is out of range 1-2000000000"),
+    ]
+
+
+def test_a_name_over_32_characters_is_refused_at_the_name():
+    long_name = "g" * 33
+    text = f"TTLSGroupAction {long_name}\n{{\n  TTLSEnabled Off\n}}\n"
+    assert problems(text) == [
+        (1, 17, f"name '{long_name}' is 33 characters long; the limit is 32"),
+    ]
+
+
+def test_a_job_name_over_8_characters_is_refused():
+    text = GROUP + "TTLSRule r\n{\n  Jobname TOOLONGJOB\n  Direction Inbound\n"
+    text += "  TTLSGroupActionRef g\n}\n"
+    assert problems(text) == [(7, 11, "Jobname: 'TOOLONGJOB' is longer than 8 characters")]
+
+
+def test_a_dangling_reference_points_at_the_name_it_uses():
+    text = "TTLSRule r\n{\n  LocalPortRange 23\n  Direction Inbound\n"
+    text += "  TTLSGroupActionRef   nowhere\n}\n"
+    assert problems(text) == [
+        (5, 24, "TTLSGroupActionRef names TTLSGroupAction 'nowhere', which is not defined"),
+    ]
+
+
+def test_a_duplicate_name_points_at_the_second_definition():
+    assert problems(GROUP + GROUP) == [
+        (5, 17, "TTLSGroupAction 'g' is defined twice (first on line 1)"),
+    ]
+
+
+def test_the_same_name_for_different_statement_types_is_allowed():
+    text = GROUP + "TTLSKeyringParms g\n{\n  Keyring R\n}\n"
+    assert parse_policy(text).keyring_parms["g"].keyring == "R"
+
+
+def test_missing_required_parameters_are_named():
+    text = GROUP + "TTLSRule r\n{\n  LocalPortRange 23\n}\n"
+    assert problems(text) == [
+        (5, 1, "TTLSRule 'r' is missing Direction"),
+        (5, 1, "TTLSRule 'r' is missing TTLSGroupActionRef"),
+    ]
+
+
+def test_a_rule_needs_a_condition():
+    text = GROUP + "TTLSRule r\n{\n  Direction Inbound\n  TTLSGroupActionRef g\n}\n"
+    assert problems(text) == [
+        (
+            5,
+            1,
+            "TTLSRule 'r' needs at least one condition: an address, a port, Jobname or Userid",
+        ),
+    ]
+
+
+def test_a_group_with_ttls_enabled_needs_an_environment_on_the_rule():
+    text = "TTLSGroupAction g\n{\n  TTLSEnabled On\n}\n"
+    text += "TTLSRule r\n{\n  LocalPortRange 23\n  Direction Inbound\n  TTLSGroupActionRef g\n}\n"
+    assert problems(text) == [
+        (
+            5,
+            1,
+            "TTLSRule 'r' uses TTLSGroupAction 'g', which has TTLSEnabled On, so it needs a"
+            " TTLSEnvironmentActionRef",
+        ),
+    ]
+
+
+def test_a_parameter_given_twice_is_refused():
+    text = "TTLSGroupAction g\n{\n  TTLSEnabled On\n  TTLSEnabled Off\n}\n"
+    assert problems(text) == [
+        (4, 3, "TTLSEnabled is given twice in TTLSGroupAction (first on line 3)"),
+    ]
+
+
+def test_inline_and_reference_forms_of_the_same_block_exclude_each_other():
+    text = (
+        "TTLSKeyringParms k\n{\n  Keyring R\n}\n"
+        "TTLSEnvironmentAction e\n{\n  HandshakeRole Server\n  TTLSKeyringParmsRef k\n"
+        "  TTLSKeyringParms\n  {\n    Keyring S\n  }\n}\n"
+    )
+    assert problems(text) == [
+        (
+            5,
+            1,
+            "TTLSEnvironmentAction: give either TTLSKeyringParms or TTLSKeyringParmsRef, not both",
+        ),
+    ]
+
+
+def test_unbalanced_braces_are_reported_where_they_are():
+    assert problems("}\n") == [(1, 1, "'}' has no matching '{'")]
+    assert problems("TTLSGroupAction g\n{\n  TTLSEnabled Off\n") == [
+        (1, 1, "'TTLSGroupAction' block is never closed"),
+    ]
+
+
+def test_a_cipher_constant_given_to_the_4char_form_is_refused():
+    text = "TTLSCipherParms c\n{\n  V3CipherSuites4Char TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n}\n"
+    [(line, column, message)] = problems(text)
+    assert (line, column) == (3, 23)
+    assert message.startswith("V3CipherSuites4Char takes only 4-character hex codes")
+
+
+def test_every_problem_in_a_file_is_reported_not_only_the_first():
+    text = (
+        "TTLSGroupAction g\n{\n  TTLSEnabled Maybe\n}\n"  # bad value, line 3
+        "Bogus x\n"  # unknown statement, line 5
+        "TTLSRule r\n{\n  LocalPortRange 23\n  Direction Sideways\n"  # bad value, line 9
+        "  TTLSGroupActionRef missing\n}\n"  # dangling, line 10
+    )
+    lines = [line for line, _, _ in problems(text)]
+    assert lines == [3, 5, 9, 10]
+
+
+def test_the_error_message_names_the_file_and_the_first_problem():
+    with pytest.raises(PolicySyntaxError) as caught:
+        parse_policy("Bogus x\nAlsoBogus y\n", source="/etc/pagent/TCPIP.policy")
+    assert str(caught.value) == (
+        "/etc/pagent/TCPIP.policy: line 1, column 1: unknown statement 'Bogus' (and 1 more)"
+    )
+
+
+def test_pagent_statements_in_a_policy_file_are_explained():
+    assert problems("TTLSConfig /etc/x.policy\n") == [
+        (
+            1,
+            1,
+            "TTLSConfig belongs in pagent.conf or the image file, not in the AT-TLS policy file",
+        ),
+    ]
