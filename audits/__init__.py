@@ -1,0 +1,1 @@
+"""Controls, assessments, evidence packs and the hash-chained audit log."""

@@ -1,0 +1,1 @@
+"""The running estate: LPAR connections, deployments, verification runs, observations, drift."""

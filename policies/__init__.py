@@ -1,0 +1,1 @@
+"""The design: LPARs, stacks, services, shared policy objects, rules, published versions."""

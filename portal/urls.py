@@ -1,0 +1,16 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    # Django's LogoutView accepts POST only (GET answers 405), so a link or an
+    # <img> elsewhere cannot log a user out.
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
