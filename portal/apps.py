@@ -1,26 +1,6 @@
-from typing import Any
-
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "AT-TLS portal"
-
-    def ready(self) -> None:
-        # Role groups are created after every migrate by a post_migrate hook rather
-        # than by a data migration, for two reasons:
-        # - Django creates permissions in post_migrate too, so a data migration runs
-        #   before they exist on a fresh database and could never grant them to a
-        #   role; this hook runs after auth's (portal is listed after auth).
-        # - `flush` (run between transactional tests) empties the tables and then
-        #   emits post_migrate, so the groups come back; rows from a data migration
-        #   would be gone.
-        post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="portal-role-groups")
-
-
-def _ensure_role_groups(*, using: str, **kwargs: Any) -> None:
-    from portal.roles import ensure_role_groups
-
-    ensure_role_groups(using=using)

@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from portal.roles import roles_of
+from accounts.roles import roles_of
 
 
 def roles(request: HttpRequest) -> dict[str, object]:

@@ -48,11 +48,12 @@ INSTALLED_APPS = [
     # Loaders are configured explicitly in TEMPLATES rather than patched in by the
     # app's default config, so what renders templates is visible here.
     "template_partials.apps.SimpleAppConfig",
+    # After django.contrib.auth: its post_migrate handler creates the role groups
+    # once auth's permissions exist (see accounts/apps.py).
+    "accounts",
     "policies",
     "fleet",
     "audits",
-    # After django.contrib.auth: its post_migrate handler creates the role groups
-    # once auth's permissions exist (see portal/apps.py).
     "portal",
 ]
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from pytest_django import Settings
 
-from portal.roles import Role, ensure_role_groups
+from accounts.roles import Role, ensure_role_groups
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from pytest_django import Settings
 
+from accounts.roles import ROLE_GROUPS, Role
 from portal.management.commands.ensure_demo_users import DEMO_PASSWORD, DEMO_USERNAMES
-from portal.roles import ROLE_GROUPS, Role
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from portal.roles import Role
+from accounts.roles import Role
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from portal.roles import Role
+from accounts.roles import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 

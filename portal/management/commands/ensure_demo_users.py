@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from portal.roles import Role, ensure_role_groups
+from accounts.roles import Role, ensure_role_groups
 
 DEMO_PASSWORD = "attls-demo"
 

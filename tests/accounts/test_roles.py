@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from portal.roles import ROLE_GROUPS, Role, ensure_role_groups
+from accounts.roles import ROLE_GROUPS, Role, ensure_role_groups
 
 
 def role_group_names() -> set[str]:
