@@ -25,12 +25,7 @@ def render_policy(policy: Policy, *, header: str | None = None) -> str:
         out.append("")
     first = True
     for collection in COLLECTIONS:
-        statements = list(policy.collection(collection).values())
-        if collection == "rules":
-            statements.sort(key=_rule_order)
-        else:
-            statements.sort(key=lambda statement: statement.name or "")
-        for statement in statements:
+        for statement in statements_in_order(policy, collection):
             if not first:
                 out.append("")
             first = False
@@ -45,6 +40,17 @@ def render_statement(statement: Statement) -> str:
     _statement(out, statement, 0)
     out.append("")
     return "\n".join(out)
+
+
+def statements_in_order(policy: Policy, collection: str) -> list[Statement]:
+    """The statements of one type in canonical order: rules as Policy Agent searches them
+    (priority, highest first, then name), everything else by name."""
+    statements = list(policy.collection(collection).values())
+    if collection == "rules":
+        statements.sort(key=_rule_order)
+    else:
+        statements.sort(key=lambda statement: statement.name or "")
+    return statements
 
 
 def _rule_order(statement: Statement) -> tuple[int, str]:
@@ -102,4 +108,4 @@ def _inline(out: list[str], keyword: str, statement: Statement, depth: int) -> N
     _block_body(out, statement, depth)
 
 
-__all__ = ["render_policy", "render_statement"]
+__all__ = ["render_policy", "render_statement", "statements_in_order"]
