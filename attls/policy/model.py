@@ -463,6 +463,20 @@ class TTLSRule(Statement):
         """A rule without Priority is installed with priority 1 (as pasearch shows)."""
         return self.priority if self.priority is not None else PRIORITY_MIN
 
+    @property
+    def search_key(self) -> tuple[int, bytes]:
+        """Sorts rules in the order Policy Agent searches them; the first match wins.
+
+        Priority first, highest first. Within a priority IBM says only that rules are
+        ordered "in alphabetical order". Policy Agent compares names on z/OS, in EBCDIC,
+        where lower case sorts before upper case and letters before digits; we sort by
+        the EBCDIC bytes of the name to match (code page 037, which agrees with IBM-1047 on
+        every character a name may hold). That collation is our inference,
+        not documented; lint warns about every equal-priority overlap, so no design
+        should depend on it.
+        """
+        return (-self.effective_priority, (self.name or "").encode("cp037"))
+
 
 # --- the whole file ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ so two versions can be compared with a plain diff.
 
 from __future__ import annotations
 
-from attls.policy.model import COLLECTIONS, Policy, Statement, TTLSRule
+from attls.policy.model import COLLECTIONS, Policy, Statement
 
 # Values start in this column (0-based) unless the keyword is longer.
 VALUE_COLUMN = 34
@@ -47,15 +47,12 @@ def statements_in_order(policy: Policy, collection: str) -> list[Statement]:
     (priority, highest first, then name), everything else by name."""
     statements = list(policy.collection(collection).values())
     if collection == "rules":
-        statements.sort(key=_rule_order)
+        statements.sort(key=lambda statement: statement.search_key)  # type: ignore[attr-defined]
     else:
         statements.sort(key=lambda statement: statement.name or "")
     return statements
 
 
-def _rule_order(statement: Statement) -> tuple[int, str]:
-    assert isinstance(statement, TTLSRule)
-    return (-statement.effective_priority, statement.name or "")
 
 
 def _line(out: list[str], depth: int, keyword: str, value: str | None) -> None:
