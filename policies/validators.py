@@ -1,0 +1,54 @@
+"""Field validators of the design models, built on the attls library's own rules.
+
+The designer must refuse exactly what Policy Agent would refuse, so these call the
+same checks the policy parser uses rather than restating them.
+"""
+
+from django.core.exceptions import ValidationError
+
+from attls import ciphers
+from attls.policy import values
+
+
+def validate_policy_name(value: str) -> None:
+    """A statement name as Policy Agent accepts it: 1-32 characters, no blanks or `#`."""
+    problem = values.check_name(value)
+    if problem:
+        raise ValidationError(problem[0].upper() + problem[1:])
+
+
+def validate_job_pattern(value: str) -> None:
+    """A job name or user ID: 1-8 characters, optionally ending in `*`."""
+    try:
+        values.read_job_pattern([value])
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def validate_address(value: str) -> None:
+    """`All`, an address, a prefix or a range, as LocalAddr and RemoteAddr take them."""
+    try:
+        values.read_address([value])
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def validate_cipher_codes(value: object) -> None:
+    """An ordered list of 4-character codes, each known to the cipher registry, no repeats."""
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError("Expected a list of 4-character cipher codes")
+    seen: set[str] = set()
+    for code in value:
+        if ciphers.get(code) is None:
+            raise ValidationError(f"{code!r} is not a cipher suite in the registry")
+        if code.upper() in seen:
+            raise ValidationError(f"{code} is listed twice")
+        seen.add(code.upper())
+
+
+def validate_labels(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
+        raise ValidationError("Expected a list of certificate labels")
+    for label in value:
+        if not 1 <= len(label) <= 32:
+            raise ValidationError(f"Label {label!r} must be 1 to 32 characters")
