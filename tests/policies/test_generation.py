@@ -3,9 +3,7 @@ from policies import services
 from policies.generation import stack_policy
 
 
-def test_each_included_service_becomes_a_rule_referencing_the_shared_objects(
-    stack, make_service
-):
+def test_each_included_service_becomes_a_rule_referencing_the_shared_objects(stack, make_service):
     make_service("TN3270A", 992)
     make_service("TN3270B", 993, included=False)
 

@@ -85,7 +85,9 @@ def test_publishing_with_nothing_changed_is_refused(stack, make_service, archite
         services.policy_version_publish(stack=stack, actor=architect, note="again")
 
 
-def test_publishing_with_lint_errors_is_refused_with_the_list(stack, make_service, shared, architect):
+def test_publishing_with_lint_errors_is_refused_with_the_list(
+    stack, make_service, shared, architect
+):
     environment = shared["environment"]
     services.shared_object_update(
         actor=architect,
