@@ -66,3 +66,10 @@ def make_service(stack, shared, architect):
         return services.service_create(actor=architect, fields=values)
 
     return make
+
+
+@pytest.fixture
+def fixture_policy() -> str:
+    from tests.attls.conftest import FIXTURES
+
+    return (FIXTURES / "sysa-tcpip.policy").read_text()

@@ -1,0 +1,82 @@
+import pytest
+
+from attls.errors import PolicySyntaxError
+from policies.generation import stack_policy
+from policies.importing import ImportRefused, import_apply, import_preview
+from policies.models import ChangeRecord, EnvironmentAction, GroupAction, Service
+
+
+def modellable(text: str) -> str:
+    """The fixture without the two conditions the designer does not model."""
+    return text.replace(
+        "RemoteAddrGroupRef          partnerHosts", "RemoteAddr 192.0.2.10"
+    ).replace("LocalAddr                   10.1.0.0/16", "RemoteAddr 10.1.0.0/16")
+
+
+def test_the_preview_says_what_each_statement_becomes_and_saves_nothing(stack, fixture_policy):
+    report = import_preview(stack=stack, text=fixture_policy)
+
+    becomes = {(item.statement, item.name): item.becomes for item in report.items}
+    assert becomes[("TTLSRule", "TN3270")] == "service and rule"
+    assert becomes[("TTLSEnvironmentAction", "envServer")] == "environment action"
+    assert becomes[("TTLSKeyringParms", "ringShared")] == "key ring"
+    assert all(item.status == "new" for item in report.items)
+    # The designer models remote addresses, not address groups or local addresses.
+    assert report.unsupported == [
+        "TTLSRule 'MQToPartner': uses remote addr group ref, which the designer cannot model yet",
+        "TTLSRule 'LegacyFtp': has a LocalAddr condition, which the designer cannot model yet",
+    ]
+    assert report.dropped == ["IpAddrSet 'partnerNets'", "IpAddrGroup 'partnerHosts'"]
+    assert not report.can_apply
+    assert Service.objects.count() == 0
+    assert not EnvironmentAction.objects.exists()
+
+
+def test_a_syntax_error_names_line_and_column_and_saves_nothing(stack):
+    with pytest.raises(PolicySyntaxError) as caught:
+        import_preview(stack=stack, text="TTLSGroupAction g\n{\n  TTLSEnabled Maybe\n}\n")
+
+    assert (caught.value.line, caught.value.column) == (3, 15)
+    assert not GroupAction.objects.exists()
+
+
+def test_applying_creates_every_object_and_the_generated_policy_behaves_the_same(
+    stack, architect, fixture_policy
+):
+    text = modellable(fixture_policy)
+    report = import_preview(stack=stack, text=text)
+
+    import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
+
+    assert sorted(Service.objects.values_list("name", flat=True)) == [
+        "LegacyFtp",
+        "MQChannelsIn",
+        "MQToPartner",
+        "TN3270",
+    ]
+    environment = EnvironmentAction.objects.get(name="envServer")
+    # Protocol switches are stored as their effective values.
+    assert (environment.tlsv1, environment.tlsv1_2, environment.tlsv1_3) == (False, True, True)
+    assert environment.client_auth_type == "Full"
+    generated = stack_policy(stack)
+    assert generated.rules["TN3270"].local_port_range == generated.rules["TN3270"].local_port_range
+    assert generated.rules["MQChannelsIn"].local_port_range.low == 1414
+    assert ChangeRecord.objects.filter(actor=architect, object_type="Service").count() == 4
+
+
+def test_a_name_clash_refuses_the_whole_import(stack, architect, fixture_policy, make_service):
+    make_service("TN3270", 23)
+    text = modellable(fixture_policy)
+    report = import_preview(stack=stack, text=text)
+
+    assert [item.name for item in report.clashes] == ["TN3270"]
+    with pytest.raises(ImportRefused):
+        import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
+    assert Service.objects.count() == 1
+
+
+def test_a_file_changed_after_the_preview_is_refused(stack, architect, fixture_policy):
+    report = import_preview(stack=stack, text=fixture_policy)
+
+    with pytest.raises(ImportRefused, match="not the one that was previewed"):
+        import_apply(actor=architect, stack=stack, text=fixture_policy + "\n", sha256=report.sha256)
