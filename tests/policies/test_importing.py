@@ -69,7 +69,11 @@ def test_a_name_clash_refuses_the_whole_import(stack, architect, fixture_policy,
     text = modellable(fixture_policy)
     report = import_preview(stack=stack, text=text)
 
-    assert [item.name for item in report.clashes] == ["TN3270"]
+    # The design already has a grpMaster (Trace 2; the file says 6) and a TN3270 service.
+    assert [(item.name, item.detail) for item in report.clashes] == [
+        ("grpMaster", "an existing GroupAction of this name differs in trace"),
+        ("TN3270", "SYSA/TCPIP already has a service named TN3270"),
+    ]
     with pytest.raises(ImportRefused):
         import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
     assert Service.objects.count() == 1
