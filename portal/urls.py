@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from portal import views
 
@@ -13,4 +13,6 @@ urlpatterns = [
     # Django's LogoutView accepts POST only (GET answers 405), so a link or an
     # <img> elsewhere cannot log a user out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("design/", include("policies.urls")),
+    path("api/", include("policies.api.urls")),
 ]
