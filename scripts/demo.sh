@@ -4,7 +4,7 @@
 #   Redis        127.0.0.1:6379 unless CELERY_BROKER_URL says otherwise; started by
 #                scripts/ensure_redis.sh only when nothing answers there
 #   database     migrated; SQLite in var/ unless DATABASE_URL says otherwise
-#   demo users   one per role (manage.py ensure_demo_users)
+#   seed         the reference data center and one demo user per role (manage.py seed_datacenter)
 #   worker, beat Celery, in the background; logs in var/log/, PIDs in var/run/
 #   web          manage.py runserver on 127.0.0.1:8000 (DEMO_PORT), in the foreground
 #
@@ -71,7 +71,7 @@ start worker "$VENV/bin/celery" --app portal worker --loglevel INFO
 start beat "$VENV/bin/celery" --app portal beat --loglevel INFO
 
 echo
-"$PY" manage.py ensure_demo_users
+"$PY" manage.py seed_datacenter
 echo
 say "AT-TLS portal: http://127.0.0.1:$PORT/   (Ctrl-C stops everything)"
 echo

@@ -1,0 +1,34 @@
+"""`manage.py seed_datacenter`: the reference data center and one demo user per role.
+
+Idempotent: run it as often as you like; what exists is left as it is.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from portal.seed import SCENARIO, load_scenario, seed_datacenter
+
+
+class Command(BaseCommand):
+    help = "Create the reference data center (SYSA, SYSB, LAB1; 30 services) and demo users."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--file", type=Path, default=SCENARIO, help="scenario YAML")
+        parser.add_argument("--no-users", action="store_true", help="do not create the demo users")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        app_owner = None
+        if not options["no_users"]:
+            call_command("ensure_demo_users", stdout=self.stdout)
+            app_owner = User.objects.get(username="appowner")
+        result = seed_datacenter(scenario=load_scenario(options["file"]), app_owner=app_owner)
+        made = ", ".join(f"{count} {what}" for what, count in result.created.items())
+        self.stdout.write(
+            f"Reference data center seeded from {options['file'].name}: created {made}"
+        )
+        if app_owner is not None and result.app_owner_team:
+            self.stdout.write(f"  appowner owns the services of team {result.app_owner_team!r}")
