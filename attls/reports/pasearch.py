@@ -1,0 +1,1012 @@
+"""Render and parse `pasearch -t` reports: the AT-TLS policy PAGENT has loaded into a stack.
+
+The layout follows real z/OS 3.1 output (reference §3.2, measured on the public sample
+`samples/pasearch-t-zos31.report`):
+
+* header and rule lines put the value at index 24; a second label on the same line starts at
+  index 42 with its value at index 61;
+* `TTLS Action:` and action-detail lines put the value at index 32, `GSK_*` lines at index 48,
+  a list set to a keyword (`ClientECurves:              Any`) at index 33; a label too long for
+  its column is followed by one blank;
+* `Policy created:` / `Policy updated:` have one blank after the colon;
+* list items print as `CODE  NAME`, one indentation level below their label.
+
+The parser does not use those columns. It splits each stripped line on its first `:`, finds a
+second label by name, and reads nesting in action details from indentation only. Trailing blanks
+are ignored. Lines it does not understand inside a rule are kept as `ReportWarning`s; structural
+garbage (no header, a nameless `policyRule:`, a `TTLS Action:` outside a rule, a number that is
+not one) raises `ReportParseError` with the 1-based line number.
+
+Action details are release-dependent and unbounded, so they are kept as a generic ordered tree of
+`Field`, `ListField` and `Section` nodes rather than one attribute per parameter.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from typing import NamedTuple, TypeAlias
+
+from attls.errors import ReportParseError
+
+# --- Layout of the real z/OS 3.1 report [observed: samples/pasearch-t-zos31.report] ---------
+
+HEADER_PREFIX = "TCP/IP pasearch CS "
+IMAGE_LABEL = "Image Name:"
+NO_POLICIES = "No policies retrieved"  # [confirmed: IBM-NoPolicies]
+RULE_LABEL = "policyRule:"
+ACTION_LABEL = "TTLS Action:"
+
+RULE_VALUE_COLUMN = 24
+SECOND_LABEL_COLUMN = 42
+SECOND_VALUE_COLUMN = 61
+ACTION_VALUE_COLUMN = 32
+GSK_VALUE_COLUMN = 48
+LIST_KEYWORD_COLUMN = 33
+ACTION_INDENT = 2
+ACTION_FIELD_INDENT = 4
+
+# Labels that print a list of `CODE  NAME` items (or an inline keyword such as `Any`). A value-less
+# label with no children is a list when it is one of these and a section otherwise.
+LIST_LABELS = frozenset(
+    {
+        "v2CipherSuites",
+        "v3CipherSuites",
+        "ClientECurves",
+        "ClientKeyShareGroups",
+        "ServerKeyShareGroups",
+        "ServerKexECurves",
+        "SignaturePairs",
+        "SignaturePairsCert",
+        "OcspRequestSigalg",
+    }
+)
+
+# Labels that print a second label on the same line, in the rule part of the report.
+TIME_SECOND_LABELS = {"Fr TimeOfDay": "To TimeOfDay", "Fr TimeOfDay UTC": "To TimeOfDay UTC"}
+
+# Address conditions print `FromAddr:` and then one of these [ToAddr observed; Prefix and Range
+# are what the EasyAT-TLS parser expects for prefix and range forms, unconfirmed].
+ADDR_SECOND_LABELS = ("ToAddr", "Prefix", "Range")
+
+PROTOCOL_LABELS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+# --- Model ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportWarning:
+    """A line of a report the parser kept but did not understand (1-based line number)."""
+
+    line: int
+    text: str
+    message: str = "unrecognised line"
+
+
+class ListItem(NamedTuple):
+    """One `CODE  NAME` entry of a list such as `v3CipherSuites:`."""
+
+    code: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A `Label: value` line of an action detail."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListField:
+    """A list such as `v3CipherSuites:`; either items, or an inline keyword such as `Any`."""
+
+    label: str
+    items: tuple[ListItem, ...] = ()
+    keyword: str | None = None
+
+    @property
+    def codes(self) -> list[str]:
+        return [item.code for item in self.items]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A value-less label such as `TTLSEnvironmentAdvancedParms:` and the lines nested under it."""
+
+    label: str
+    children: tuple[Node, ...] = ()
+
+
+Node: TypeAlias = Field | ListField | Section
+
+
+def find_node(nodes: tuple[Node, ...], path: tuple[str, ...]) -> Node | None:
+    """The node reached by following labels through nested sections, or None."""
+    current: tuple[Node, ...] = nodes
+    found: Node | None = None
+    for depth, label in enumerate(path):
+        found = next((node for node in current if node.label == label), None)
+        if found is None:
+            return None
+        if depth < len(path) - 1:
+            if not isinstance(found, Section):
+                return None
+            current = found.children
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TtlsAction:
+    """One `TTLS Action:` section: a group, environment or connection action as loaded.
+
+    `scope` is `Group`, `Environment` or `Connection` as printed. `fields` holds every other
+    line in order, nested as printed.
+    """
+
+    name: str
+    version: int | None = None
+    status: str | None = None
+    scope: str | None = None
+    fields: tuple[Node, ...] = ()
+    created: str | None = None
+    updated: str | None = None
+
+    def find(self, *path: str) -> Node | None:
+        return find_node(self.fields, path)
+
+    def get(self, *path: str) -> str | None:
+        """The value at a label path, e.g. `get("TTLSEnvironmentAdvancedParms", "TLSv1.2")`.
+
+        A list set to a keyword gives its keyword; a section or a list of items gives None.
+        """
+        node = self.find(*path)
+        if isinstance(node, Field):
+            return node.value
+        if isinstance(node, ListField):
+            return node.keyword
+        return None
+
+    def list(self, *path: str) -> builtins.list[str]:
+        """The item codes of a list, e.g. `list("TTLSCipherParms", "v3CipherSuites")`.
+
+        Empty when the list is absent or set to a keyword (see `get` for the keyword).
+        """
+        node = self.find(*path)
+        return node.codes if isinstance(node, ListField) else []
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRef:
+    """A `policyAction:` entry of a rule: the action's name, `TTLS Group` etc., and sequence."""
+
+    name: str
+    action_type: str
+    sequence: int = 0
+
+    @property
+    def scope(self) -> str:
+        """`Group`, `Environment` or `Connection` (the action type without `TTLS `)."""
+        return self.action_type.removeprefix("TTLS ")
+
+
+@dataclass(frozen=True, slots=True)
+class AddrPair:
+    """An address condition: `FromAddr` and the second line, `ToAddr`, `Prefix` or `Range`."""
+
+    from_addr: str = "All"
+    to_addr: str = "All"
+    kind: str = "ToAddr"
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionSummary:
+    """The `TTLS Condition Summary:` of a rule. Ports 0/0 mean any port."""
+
+    negative_indicator: str = "Off"
+    local_addr: AddrPair = AddrPair()
+    remote_addr: AddrPair = AddrPair()
+    local_port_from: int = 0
+    local_port_to: int = 0
+    remote_port_from: int = 0
+    remote_port_to: int = 0
+    job_name: str = ""
+    user_id: str = ""
+    direction: str = "Both"
+
+
+@dataclass(frozen=True, slots=True)
+class PasearchRule:
+    """One `policyRule:` with its header, conditions and the full text of its actions.
+
+    `time_periods` keeps the `Time Periods:` lines as ordered (label, value) pairs; a line with
+    two labels gives two pairs. `blank_lines_before` only preserves layout (the real report has
+    one place with two blank lines) and takes no part in equality.
+    """
+
+    name: str
+    priority: int
+    rule_type: str = "TTLS"
+    version: int = 3
+    status: str = "Active"
+    weight: int = 1
+    for_load_dist: str = "False"
+    sequence_actions: str = "Don't Care"
+    actions: list[ActionRef] = field(default_factory=list)
+    time_periods: list[tuple[str, str]] = field(default_factory=list)
+    condition: ConditionSummary = ConditionSummary()
+    created: str = ""
+    updated: str = ""
+    action_details: list[TtlsAction] = field(default_factory=list)
+    blank_lines_before: int = field(default=1, compare=False, repr=False)
+
+    def action_named(self, scope: str) -> str | None:
+        """The name of the rule's `Group`, `Environment` or `Connection` action, if any."""
+        return next((ref.name for ref in self.actions if ref.scope == scope), None)
+
+    def detail(self, scope: str) -> TtlsAction | None:
+        """The full text of the rule's action of that scope, if the report has it."""
+        name = self.action_named(scope)
+        for action in self.action_details:
+            if action.name == name and (action.scope is None or action.scope == scope):
+                return action
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PasearchReport:
+    """A whole `pasearch -t` report.
+
+    The header fields are None when the report has no header (a bare `No policies retrieved`).
+    `no_policies` records that the report said `No policies retrieved`.
+    """
+
+    release: str | None
+    image: str | None
+    date: str | None
+    time: str | None
+    instance_id: int | None
+    rules: list[PasearchRule] = field(default_factory=list)
+    warnings: list[ReportWarning] = field(default_factory=list)
+    no_policies: bool = False
+
+
+# --- Parsing ------------------------------------------------------------------------------------
+
+
+def _number(value: str, line: int, what: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ReportParseError(line, f"{what} must be a number, not {value!r}")
+    return int(value)
+
+
+def _port(value: str, line: int, what: str) -> int:
+    port = _number(value, line, what)
+    if port > 65535:
+        raise ReportParseError(line, f"{what} {port} is not a port number")
+    return port
+
+
+def _split_second(rest: str, label: str, line: int) -> tuple[str, str]:
+    """Split `value1   Label2: value2` at the second label (given with its colon), by name."""
+    at = rest.find(label)
+    while at > 0 and rest[at - 1] not in " \t":
+        at = rest.find(label, at + 1)
+    if at < 0:
+        raise ReportParseError(line, f"expected {label!r} on this line")
+    return rest[:at].strip(), rest[at + len(label) :].strip()
+
+
+_SECTION, _LIST, _PENDING = 0, 1, 2
+
+
+class _Frame:
+    """An open value-less label while its nested lines are read."""
+
+    __slots__ = ("children", "indent", "items", "kind", "label")
+
+    def __init__(self, indent: int, label: str) -> None:
+        self.indent = indent
+        self.label = label
+        self.kind = _PENDING
+        self.children: list[Node] = []
+        self.items: list[ListItem] = []
+
+    def node(self) -> Node:
+        if self.kind == _LIST or (self.kind == _PENDING and self.label in LIST_LABELS):
+            return ListField(self.label, tuple(self.items))
+        return Section(self.label, tuple(self.children))
+
+
+def _parse_tree(
+    lines: builtins.list[str],
+    start: int,
+    base_indent: int,
+    line_base: int,
+    warnings: builtins.list[ReportWarning],
+    root_labels: frozenset[str],
+    root_values: dict[str, tuple[str, int]],
+) -> tuple[tuple[Node, ...], int]:
+    """Read nested detail lines from `start` until a blank line or a line at `base_indent` or less.
+
+    Root-level lines whose label is in `root_labels` go to `root_values` (label -> value, line)
+    instead of the tree. Returns the tree and the index of the first line not consumed.
+    """
+    root: list[Node] = []
+    stack: list[_Frame] = []
+    index = start
+    count = len(lines)
+    while index < count:
+        raw = lines[index]
+        body = raw.lstrip()
+        if not body or body.isspace():
+            break
+        indent = len(raw) - len(body)
+        if indent <= base_indent or body.startswith((ACTION_LABEL, RULE_LABEL, "TTLS Rule:")):
+            break
+        text = body.rstrip()
+        while stack and indent <= stack[-1].indent:
+            done = stack.pop()
+            (stack[-1].children if stack else root).append(done.node())
+        top = stack[-1] if stack else None
+        colon = text.find(":")
+        if colon < 0:
+            if top is not None and top.kind != _SECTION:
+                top.kind = _LIST
+                code, _, name = text.partition(" ")
+                top.items.append(ListItem(code, name.strip()))
+            else:
+                warnings.append(ReportWarning(line_base + index + 1, raw))
+            index += 1
+            continue
+        if top is not None and top.kind == _LIST:
+            warnings.append(ReportWarning(line_base + index + 1, raw, "labelled line in a list"))
+            index += 1
+            continue
+        label = text[:colon]
+        value = text[colon + 1 :].strip()
+        if top is None:
+            if label in root_labels:
+                if label in root_values:
+                    warnings.append(ReportWarning(line_base + index + 1, raw, "repeated line"))
+                else:
+                    root_values[label] = (value, line_base + index + 1)
+                index += 1
+                continue
+            siblings = root
+        else:
+            top.kind = _SECTION
+            siblings = top.children
+        if not value:
+            stack.append(_Frame(indent, label))
+        elif label in LIST_LABELS:
+            siblings.append(ListField(label, (), value))
+        else:
+            siblings.append(Field(label, value))
+        index += 1
+    while stack:
+        done = stack.pop()
+        (stack[-1].children if stack else root).append(done.node())
+    return tuple(root), index
+
+
+_ACTION_ROOT_LABELS = frozenset({"Version", "Status", "Scope", "Policy created", "Policy updated"})
+
+
+def _parse_action(
+    lines: builtins.list[str],
+    index: int,
+    line_base: int,
+    warnings: builtins.list[ReportWarning],
+) -> tuple[TtlsAction, int]:
+    """Read one `TTLS Action:` section starting at `lines[index]`."""
+    raw = lines[index]
+    body = raw.lstrip()
+    name = body.rstrip()[len(ACTION_LABEL) :].strip()
+    if not name:
+        raise ReportParseError(line_base + index + 1, "TTLS Action: has no name")
+    values: dict[str, tuple[str, int]] = {}
+    fields, end = _parse_tree(
+        lines, index + 1, len(raw) - len(body), line_base, warnings, _ACTION_ROOT_LABELS, values
+    )
+    version: int | None = None
+    if "Version" in values:
+        text, line = values["Version"]
+        version = _number(text, line, "Version")
+    return (
+        TtlsAction(
+            name=name,
+            version=version,
+            status=values["Status"][0] if "Status" in values else None,
+            scope=values["Scope"][0] if "Scope" in values else None,
+            fields=fields,
+            created=values["Policy created"][0] if "Policy created" in values else None,
+            updated=values["Policy updated"][0] if "Policy updated" in values else None,
+        ),
+        end,
+    )
+
+
+# A parsed action section and its warnings, numbered from the section's first line.
+_CachedAction: TypeAlias = tuple[TtlsAction, builtins.list[ReportWarning]]
+
+
+def _cached_action(
+    lines: builtins.list[str],
+    index: int,
+    indent: int,
+    cache: dict[tuple[str, ...], _CachedAction],
+    warnings: builtins.list[ReportWarning],
+) -> tuple[TtlsAction, int]:
+    """`_parse_action`, parsing each distinct section text once.
+
+    Every rule repeats the full text of each action it uses, so most of a large report is the
+    same few sections over and over. The section's extent is found by a cheap scan (lines
+    indented deeper than the `TTLS Action:` line); the parse decides the true end, and only a
+    section whose parse ends where the scan did is cached.
+    """
+    margin = " " * (indent + 1)
+    end = index + 1
+    count = len(lines)
+    while end < count:
+        line = lines[end]
+        if not line.startswith(margin) or line.isspace():
+            break
+        end += 1
+    key = tuple(lines[index:end])
+    hit = cache.get(key)
+    if hit is not None:
+        action, relative = hit
+        warnings.extend(ReportWarning(index + w.line, w.text, w.message) for w in relative)
+        return action, end
+    found: builtins.list[ReportWarning] = []
+    action, stop = _parse_action(lines, index, 0, found)
+    warnings.extend(found)
+    if stop == end:
+        cache[key] = (action, [ReportWarning(w.line - index, w.text, w.message) for w in found])
+    return action, stop
+
+
+class _RuleBuilder:
+    """Collects the lines of one rule's header while they are read."""
+
+    __slots__ = (
+        "actions",
+        "addr",
+        "blank_lines_before",
+        "created",
+        "details",
+        "direction",
+        "for_load_dist",
+        "job_name",
+        "line",
+        "local_addr",
+        "local_ports",
+        "name",
+        "negative_indicator",
+        "policy_action_count",
+        "priority",
+        "remote_addr",
+        "remote_ports",
+        "rule_type",
+        "sequence_actions",
+        "state",
+        "status",
+        "time_periods",
+        "updated",
+        "user_id",
+        "version",
+        "weight",
+    )
+
+    def __init__(self, name: str, line: int, blank_lines_before: int) -> None:
+        self.name = name
+        self.line = line
+        self.blank_lines_before = blank_lines_before
+        self.rule_type = "TTLS"
+        self.version = 3
+        self.status = "Active"
+        self.weight = 1
+        self.for_load_dist = "False"
+        self.priority: int | None = None
+        self.sequence_actions = "Don't Care"
+        self.policy_action_count: tuple[int, int] | None = None
+        self.actions: list[ActionRef] = []
+        self.time_periods: list[tuple[str, str]] = []
+        self.negative_indicator = "Off"
+        # [from, to, kind] of each address condition, filled in as the lines arrive.
+        self.local_addr = ["All", "All", "ToAddr"]
+        self.remote_addr = ["All", "All", "ToAddr"]
+        self.addr: list[str] | None = None
+        self.local_ports = (0, 0)
+        self.remote_ports = (0, 0)
+        self.job_name = ""
+        self.user_id = ""
+        self.direction = "Both"
+        self.created = ""
+        self.updated = ""
+        self.details: list[TtlsAction] = []
+        self.state = 0
+
+    def build(self, warnings: builtins.list[ReportWarning]) -> PasearchRule:
+        if self.priority is None:
+            raise ReportParseError(self.line, f"policyRule {self.name} has no Priority: line")
+        if self.policy_action_count is not None:
+            count, line = self.policy_action_count
+            if count != len(self.actions):
+                warnings.append(
+                    ReportWarning(
+                        line,
+                        f"No. Policy Action: {count}",
+                        f"rule lists {len(self.actions)} policyAction entries, not {count}",
+                    )
+                )
+        local, remote = self.local_addr, self.remote_addr
+        return PasearchRule(
+            name=self.name,
+            priority=self.priority,
+            rule_type=self.rule_type,
+            version=self.version,
+            status=self.status,
+            weight=self.weight,
+            for_load_dist=self.for_load_dist,
+            sequence_actions=self.sequence_actions,
+            actions=self.actions,
+            time_periods=self.time_periods,
+            condition=ConditionSummary(
+                negative_indicator=self.negative_indicator,
+                local_addr=AddrPair(local[0], local[1], local[2]),
+                remote_addr=AddrPair(remote[0], remote[1], remote[2]),
+                local_port_from=self.local_ports[0],
+                local_port_to=self.local_ports[1],
+                remote_port_from=self.remote_ports[0],
+                remote_port_to=self.remote_ports[1],
+                job_name=self.job_name,
+                user_id=self.user_id,
+                direction=self.direction,
+            ),
+            created=self.created,
+            updated=self.updated,
+            action_details=self.details,
+            blank_lines_before=self.blank_lines_before,
+        )
+
+
+_IN_RULE, _IN_TIME, _IN_CONDITION = 0, 1, 2
+
+
+def _rule_line(rule: _RuleBuilder, raw: str, line: int, warnings: list[ReportWarning]) -> None:
+    """Read one line of a rule's header, time periods or condition summary, by its label."""
+    text = raw.strip()
+    label, colon, rest = text.partition(":")
+    if not colon:
+        warnings.append(ReportWarning(line, raw))
+        return
+    if label == "Version":
+        version, rule.status = _split_second(rest, "Status:", line)
+        rule.version = _number(version, line, "Version")
+    elif label == "Weight":
+        weight, rule.for_load_dist = _split_second(rest, "ForLoadDist:", line)
+        rule.weight = _number(weight, line, "Weight")
+    elif label == "Priority":
+        priority, rule.sequence_actions = _split_second(rest, "Sequence Actions:", line)
+        rule.priority = _number(priority, line, "Priority")
+    elif label == "Rule Type":
+        rule.rule_type = rest.strip()
+    elif label == "No. Policy Action":
+        rule.policy_action_count = (_number(rest.strip(), line, "No. Policy Action"), line)
+    elif label == "policyAction":
+        name = rest.strip()
+        if not name:
+            raise ReportParseError(line, "policyAction: has no name")
+        rule.actions.append(ActionRef(name, ""))
+    elif label == "ActionType" or label == "Action Sequence":
+        if not rule.actions:
+            warnings.append(ReportWarning(line, raw, f"{label}: before any policyAction:"))
+            return
+        last = rule.actions[-1]
+        if label == "ActionType":
+            rule.actions[-1] = ActionRef(last.name, rest.strip(), last.sequence)
+        else:
+            sequence = _number(rest.strip(), line, "Action Sequence")
+            rule.actions[-1] = ActionRef(last.name, last.action_type, sequence)
+    elif label == "Time Periods":
+        rule.state = _IN_TIME
+    elif label == "TTLS Condition Summary":
+        _, rule.negative_indicator = _split_second(rest, "NegativeIndicator:", line)
+        rule.state = _IN_CONDITION
+    elif label == "Policy created":
+        rule.created = rest.strip()
+    elif label == "Policy updated":
+        rule.updated = rest.strip()
+    elif rule.state == _IN_TIME:
+        second = TIME_SECOND_LABELS.get(label)
+        if second is None:
+            rule.time_periods.append((label, rest.strip()))
+        else:
+            first_value, second_value = _split_second(rest, second + ":", line)
+            rule.time_periods.append((label, first_value))
+            rule.time_periods.append((second, second_value))
+    elif rule.state == _IN_CONDITION:
+        _condition_line(rule, label, rest, raw, line, warnings)
+    else:
+        warnings.append(ReportWarning(line, raw))
+
+
+def _condition_line(
+    rule: _RuleBuilder, label: str, rest: str, raw: str, line: int, warnings: list[ReportWarning]
+) -> None:
+    if label == "Local Address":
+        rule.addr = rule.local_addr
+    elif label == "Remote Address":
+        rule.addr = rule.remote_addr
+    elif label == "FromAddr" or label in ADDR_SECOND_LABELS:
+        if rule.addr is None:
+            warnings.append(ReportWarning(line, raw, f"{label}: outside an address"))
+        elif label == "FromAddr":
+            rule.addr[0] = rest.strip()
+        else:
+            rule.addr[1] = rest.strip()
+            rule.addr[2] = label
+    elif label == "LocalPortFrom":
+        low, high = _split_second(rest, "LocalPortTo:", line)
+        rule.local_ports = (_port(low, line, "LocalPortFrom"), _port(high, line, "LocalPortTo"))
+    elif label == "RemotePortFrom":
+        low, high = _split_second(rest, "RemotePortTo:", line)
+        rule.remote_ports = (_port(low, line, "RemotePortFrom"), _port(high, line, "RemotePortTo"))
+    elif label == "JobName":
+        rule.job_name, rule.user_id = _split_second(rest, "UserId:", line)
+    elif label == "ServiceDirection":
+        rule.direction = rest.strip()
+    else:
+        warnings.append(ReportWarning(line, raw))
+
+
+def _parse_header(
+    lines: list[str], index: int, warnings: list[ReportWarning]
+) -> tuple[tuple[str, str, str | None, str | None, int | None], int]:
+    line = index + 1
+    text = lines[index].strip()
+    if not text.startswith(HEADER_PREFIX):
+        raise ReportParseError(line, f"expected the pasearch header {HEADER_PREFIX!r}<release>")
+    release, found, image = text[len(HEADER_PREFIX) :].partition(IMAGE_LABEL)
+    release = release.strip()
+    if not found or not release:
+        raise ReportParseError(line, "the pasearch header needs a release and 'Image Name:'")
+    date: str | None = None
+    time: str | None = None
+    instance_id: int | None = None
+    index += 1
+    while index < len(lines):
+        raw = lines[index]
+        text = raw.strip()
+        if not text or text.startswith(RULE_LABEL) or text == NO_POLICIES:
+            break
+        label, colon, rest = text.partition(":")
+        if colon and label == "Date":
+            if rest.find("Time:") >= 0:
+                date, time = _split_second(rest, "Time:", index + 1)
+            else:
+                date = rest.strip()
+        elif colon and label == "TTLS Instance Id":
+            instance_id = _number(rest.strip(), index + 1, "TTLS Instance Id")
+        else:
+            warnings.append(ReportWarning(index + 1, raw))
+        index += 1
+    return (release, image.strip(), date, time, instance_id), index
+
+
+def parse_pasearch(text: str) -> PasearchReport:
+    """Parse the text of `pasearch -t` (or `No policies retrieved`) into a `PasearchReport`."""
+    lines = text.split("\n")
+    count = len(lines)
+    warnings: list[ReportWarning] = []
+    index = 0
+    while index < count and (not lines[index] or lines[index].isspace()):
+        index += 1
+    if index == count:
+        raise ReportParseError(1, "empty report: expected the pasearch header")
+    no_policies = False
+    if lines[index].strip() == NO_POLICIES:
+        release = image = date = time = None
+        instance_id = None
+    else:
+        (release, image, date, time, instance_id), index = _parse_header(lines, index, warnings)
+
+    rules: list[PasearchRule] = []
+    rule: _RuleBuilder | None = None
+    blank_run = 0
+    cache: dict[tuple[str, ...], _CachedAction] = {}
+    while index < count:
+        raw = lines[index]
+        body = raw.lstrip()
+        if not body or body.isspace():
+            blank_run += 1
+            index += 1
+            continue
+        if body.startswith(RULE_LABEL):
+            if rule is not None:
+                rules.append(rule.build(warnings))
+            name = body.rstrip()[len(RULE_LABEL) :].strip()
+            if not name:
+                raise ReportParseError(index + 1, "policyRule: has no name")
+            rule = _RuleBuilder(name, index + 1, blank_run)
+            blank_run = 0
+            index += 1
+            # The rule's own lines run up to the first blank line (or the first action).
+            while index < count:
+                raw = lines[index]
+                body = raw.lstrip()
+                if not body or body.isspace() or body.startswith((RULE_LABEL, ACTION_LABEL)):
+                    break
+                _rule_line(rule, raw, index + 1, warnings)
+                index += 1
+            continue
+        blank_run = 0
+        if body.startswith(ACTION_LABEL):
+            if rule is None:
+                raise ReportParseError(index + 1, "TTLS Action: outside a policyRule")
+            action, index = _cached_action(lines, index, len(raw) - len(body), cache, warnings)
+            rule.details.append(action)
+            continue
+        if body.rstrip() == NO_POLICIES and rule is None and not rules:
+            no_policies = True
+        else:
+            warnings.append(ReportWarning(index + 1, raw))
+        index += 1
+    if rule is not None:
+        rules.append(rule.build(warnings))
+    return PasearchReport(
+        release=release,
+        image=image,
+        date=date,
+        time=time,
+        instance_id=instance_id,
+        rules=rules,
+        warnings=warnings,
+        no_policies=no_policies,
+    )
+
+
+# --- Rendering ----------------------------------------------------------------------------------
+
+
+def _pad(prefix: str, column: int) -> str:
+    """`prefix` padded so the next text starts at `column`, or one blank after a long prefix."""
+    return prefix.ljust(column) if len(prefix) < column else prefix + " "
+
+
+def _two(first: str, value: str, second: str, second_value: str) -> str:
+    line = _pad(_pad(first, RULE_VALUE_COLUMN) + value, SECOND_LABEL_COLUMN) + second
+    return (_pad(line, SECOND_VALUE_COLUMN) + second_value) if second_value else line
+
+
+def _one(label: str, value: str, column: int = RULE_VALUE_COLUMN) -> str:
+    return (_pad(label, column) + value) if value else label
+
+
+def _render_tree(nodes: tuple[Node, ...], indent: int, out: list[str]) -> None:
+    margin = " " * indent
+    for node in nodes:
+        prefix = margin + node.label + ":"
+        if isinstance(node, Field):
+            column = GSK_VALUE_COLUMN if node.label.startswith("GSK_") else ACTION_VALUE_COLUMN
+            out.append(_pad(prefix, column) + node.value)
+        elif isinstance(node, ListField):
+            if node.keyword is not None:
+                out.append(_pad(prefix, LIST_KEYWORD_COLUMN) + node.keyword)
+            else:
+                out.append(prefix)
+                item_margin = margin + " "
+                for item in node.items:
+                    out.append(
+                        f"{item_margin}{item.code}  {item.name}"
+                        if item.name
+                        else item_margin + item.code
+                    )
+        else:
+            out.append(prefix)
+            _render_tree(node.children, indent + 1, out)
+
+
+def render_action(action: TtlsAction, out: list[str], indent: int = ACTION_INDENT) -> None:
+    """Append the lines of one `TTLS Action:` section (as pasearch prints it) to `out`."""
+    margin = " " * indent
+    inner = " " * (indent + ACTION_FIELD_INDENT - ACTION_INDENT)
+    out.append(_pad(margin + ACTION_LABEL, ACTION_VALUE_COLUMN) + action.name)
+    if action.version is not None:
+        out.append(_pad(inner + "Version:", ACTION_VALUE_COLUMN) + str(action.version))
+    if action.status is not None:
+        out.append(_one(inner + "Status:", action.status, ACTION_VALUE_COLUMN))
+    if action.scope is not None:
+        out.append(_one(inner + "Scope:", action.scope, ACTION_VALUE_COLUMN))
+    _render_tree(action.fields, indent + ACTION_FIELD_INDENT - ACTION_INDENT, out)
+    if action.created is not None:
+        out.append(f"{inner}Policy created: {action.created}")
+    if action.updated is not None:
+        out.append(f"{inner}Policy updated: {action.updated}")
+
+
+def _render_rule(rule: PasearchRule, out: list[str], cache: dict[int, list[str]]) -> None:
+    condition = rule.condition
+    out.append(_pad(RULE_LABEL, RULE_VALUE_COLUMN) + rule.name)
+    out.append(_one("  Rule Type:", rule.rule_type))
+    out.append(_two("  Version:", str(rule.version), "Status:", rule.status))
+    out.append(_two("  Weight:", str(rule.weight), "ForLoadDist:", rule.for_load_dist))
+    out.append(_two("  Priority:", str(rule.priority), "Sequence Actions:", rule.sequence_actions))
+    out.append(_pad("  No. Policy Action:", RULE_VALUE_COLUMN) + str(len(rule.actions)))
+    for ref in rule.actions:
+        out.append(_pad("  policyAction:", RULE_VALUE_COLUMN) + ref.name)
+        out.append(_one("   ActionType:", ref.action_type))
+        out.append(_pad("   Action Sequence:", RULE_VALUE_COLUMN) + str(ref.sequence))
+    out.append("  Time Periods:")
+    periods = rule.time_periods
+    index = 0
+    while index < len(periods):
+        label, value = periods[index]
+        second = TIME_SECOND_LABELS.get(label)
+        if second is not None and index + 1 < len(periods) and periods[index + 1][0] == second:
+            out.append(_two(f"   {label}:", value, second + ":", periods[index + 1][1]))
+            index += 2
+            continue
+        out.append(_one(f"   {label}:", value))
+        index += 1
+    out.append(
+        _two("  TTLS Condition Summary:", "", "NegativeIndicator:", condition.negative_indicator)
+    )
+    for title, pair in (
+        ("   Local Address:", condition.local_addr),
+        ("   Remote Address:", condition.remote_addr),
+    ):
+        out.append(title)
+        out.append(_one("    FromAddr:", pair.from_addr))
+        out.append(_one(f"    {pair.kind}:", pair.to_addr))
+    out.append(
+        _two(
+            "   LocalPortFrom:",
+            str(condition.local_port_from),
+            "LocalPortTo:",
+            str(condition.local_port_to),
+        )
+    )
+    out.append(
+        _two(
+            "   RemotePortFrom:",
+            str(condition.remote_port_from),
+            "RemotePortTo:",
+            str(condition.remote_port_to),
+        )
+    )
+    out.append(_two("   JobName:", condition.job_name, "UserId:", condition.user_id))
+    out.append(_one("   ServiceDirection:", condition.direction))
+    out.append(f"  Policy created: {rule.created}".rstrip())
+    out.append(f"  Policy updated: {rule.updated}".rstrip())
+    for action in rule.action_details:
+        out.append("")
+        # Shared actions repeat under every rule that uses them; render each object once.
+        rendered = cache.get(id(action))
+        if rendered is None:
+            rendered = []
+            render_action(action, rendered)
+            cache[id(action)] = rendered
+        out.extend(rendered)
+
+
+def render_pasearch(report: PasearchReport) -> str:
+    """The text `pasearch -t` prints for `report` (warnings are not rendered)."""
+    out: list[str] = [""]
+    if report.release is not None:
+        out.append(
+            _pad(HEADER_PREFIX + report.release, SECOND_LABEL_COLUMN)
+            + f"{IMAGE_LABEL} {report.image or ''}".rstrip()
+        )
+        if report.date is not None or report.time is not None:
+            date_line = _one("  Date:", report.date or "")
+            if report.time is not None:
+                date_line = _pad(_pad(date_line, RULE_VALUE_COLUMN), SECOND_LABEL_COLUMN)
+                date_line += f"Time:  {report.time}"
+            out.append(date_line)
+        if report.instance_id is not None:
+            out.append(_pad("  TTLS Instance Id:", RULE_VALUE_COLUMN) + str(report.instance_id))
+    else:
+        out.pop()
+    if report.no_policies:
+        if report.release is not None:
+            out.append("")
+        out.append(NO_POLICIES)
+    cache: dict[int, list[str]] = {}
+    for rule in report.rules:
+        out.extend([""] * rule.blank_lines_before)
+        _render_rule(rule, out, cache)
+    return "\n".join(out) + "\n"
+
+
+# --- Summary --------------------------------------------------------------------------------
+
+
+def _ports(low: int, high: int) -> str:
+    if low == 0 and high == 0:
+        return "any"
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def effective_protocols(rule: PasearchRule) -> list[str]:
+    """Protocols the rule turns On: the environment's, overridden by the connection action's."""
+    state: dict[str, str] = {}
+    environment = rule.detail("Environment")
+    if environment is not None:
+        for protocol in PROTOCOL_LABELS:
+            value = environment.get("TTLSEnvironmentAdvancedParms", protocol)
+            if value is not None:
+                state[protocol] = value
+    connection = rule.detail("Connection")
+    if connection is not None:
+        for protocol in PROTOCOL_LABELS:
+            value = connection.get("TTLSConnectionAdvancedParms", protocol)
+            if value is not None:
+                state[protocol] = value
+    return [protocol for protocol in PROTOCOL_LABELS if state.get(protocol) == "On"]
+
+
+def effective_ciphers(rule: PasearchRule) -> list[str] | None:
+    """The cipher codes in force: the connection action's list if it has one, else the
+    environment's; None when neither prints a list."""
+    for scope in ("Connection", "Environment"):
+        action = rule.detail(scope)
+        if action is not None:
+            node = action.find("TTLSCipherParms", "v3CipherSuites")
+            if isinstance(node, ListField):
+                return node.codes
+    return None
+
+
+def pasearch_summary(report: PasearchReport) -> str:
+    """A compact table of the rules: matching conditions, actions and what they switch on."""
+    header = (
+        "rule",
+        "prio",
+        "direction",
+        "local port",
+        "remote port",
+        "job",
+        "group",
+        "environment",
+        "connection",
+        "TTLSEnabled",
+        "protocols on",
+        "ciphers",
+    )
+    rows: list[tuple[str, ...]] = [header]
+    for rule in report.rules:
+        condition = rule.condition
+        group = rule.detail("Group")
+        ciphers = effective_ciphers(rule)
+        rows.append(
+            (
+                rule.name,
+                str(rule.priority),
+                condition.direction,
+                _ports(condition.local_port_from, condition.local_port_to),
+                _ports(condition.remote_port_from, condition.remote_port_to),
+                condition.job_name or "-",
+                rule.action_named("Group") or "-",
+                rule.action_named("Environment") or "-",
+                rule.action_named("Connection") or "-",
+                (group.get("TTLSEnabled") if group is not None else None) or "-",
+                ",".join(effective_protocols(rule)) or "-",
+                "-" if ciphers is None else str(len(ciphers)),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    where = f"{report.image} (pasearch CS {report.release})" if report.release else "pasearch"
+    title = f"{where}: {len(report.rules)} rule{'s' if len(report.rules) != 1 else ''}"
+    if report.no_policies:
+        title += " (No policies retrieved)"
+    return "\n".join([title, *lines]) + "\n"
