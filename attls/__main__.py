@@ -1,0 +1,5 @@
+import sys
+
+from attls.cli import main
+
+sys.exit(main())

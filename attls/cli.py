@@ -1,0 +1,222 @@
+"""`python -m attls`: the domain library at the command line, without the portal.
+
+    python -m attls lint FILE [--profile nist|aead-ecdhe] [--json]
+    python -m attls render FILE
+    python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
+    python -m attls pasearch-summary REPORT
+
+FILE and REPORT may be `-` for standard input. Exit status: 0 when all is well, 1 when
+lint finds errors (or explain finds no rule), 2 for input that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from attls import ciphers
+from attls.effective import EffectiveSettings
+from attls.errors import PolicySyntaxError, ReportParseError
+from attls.lint import Finding, Profile, lint
+from attls.matching import Connection, RuleMatcher
+from attls.policy import Policy, parse_policy, render_policy
+from attls.reports.pasearch import parse_pasearch, pasearch_summary
+
+PROFILES = {
+    "nist": Profile.nist_800_52r2,
+    "aead-ecdhe": Profile.tls12_13_aead_ecdhe,
+}
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _load_policy(path: str, err: TextIO) -> Policy | None:
+    try:
+        return parse_policy(_read(path), source=path)
+    except PolicySyntaxError as error:
+        for problem in error.problems:
+            print(f"{path}:{problem.line}:{problem.column}: error: {problem.message}", file=err)
+        print(f"{path}: {len(error.problems)} problem(s); nothing was checked further", file=err)
+        return None
+
+
+def _finding_line(path: str, finding: Finding) -> str:
+    where = f"{finding.location.line}:{finding.location.column}:" if finding.location else ""
+    return f"{path}:{where} {finding.severity}: {finding.message} [{finding.code}]"
+
+
+def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _load_policy(args.file, err)
+    if policy is None:
+        return 2
+    profile = PROFILES[args.profile]() if args.profile else None
+    findings = lint(policy, profile)
+    if args.json:
+        json.dump(
+            [
+                {
+                    "severity": f.severity,
+                    "code": f.code,
+                    "message": f.message,
+                    "statement": list(f.statement) if f.statement else None,
+                    "line": f.location.line if f.location else None,
+                    "column": f.location.column if f.location else None,
+                }
+                for f in findings
+            ],
+            out,
+            indent=2,
+        )
+        out.write("\n")
+    else:
+        for finding in findings:
+            print(_finding_line(args.file, finding), file=out)
+        counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning")}
+        print(
+            f"{args.file}: {len(policy.rules)} rule(s), {counts['error']} error(s),"
+            f" {counts['warning']} warning(s)",
+            file=out,
+        )
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _load_policy(args.file, err)
+    if policy is None:
+        return 2
+    out.write(render_policy(policy))
+    return 0
+
+
+def _describe(settings: EffectiveSettings) -> list[str]:
+    on = [p.value for p in settings.enabled_protocols]
+    lines = [
+        f"  TTLSEnabled           {'On' if settings.ttls_enabled else 'Off (cleartext)'}"
+        f"   [{settings.sources.get('ttls_enabled', 'default')}]",
+        f"  actions               group {settings.group_action}, environment"
+        f" {settings.environment_action or '-'}, connection {settings.connection_action or '-'}",
+        f"  HandshakeRole         {settings.handshake_role or '-'}"
+        f"   [{settings.sources.get('handshake_role', 'default')}]",
+        f"  protocols On          {', '.join(on) or 'none'}",
+    ]
+    for protocol, enabled in settings.protocols.items():
+        source = settings.protocol_sources.get(protocol, "default")
+        lines.append(f"    {protocol.value:<20}{'On' if enabled else 'Off'}   [{source}]")
+    lines.append(f"  ciphers               from {settings.ciphers_from}")
+    for code in settings.v3_cipher_suites:
+        suite = ciphers.get(code)
+        name = suite.iana_name if suite else "(not in the registry)"
+        lines.append(f"    {code}  {name}")
+    lines += [
+        f"  ClientAuthType        {settings.client_auth_type}",
+        f"  Keyring               {settings.keyring or '-'}",
+        f"  HandshakeTimeout      {settings.handshake_timeout}",
+    ]
+    return lines
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _load_policy(args.file, err)
+    if policy is None:
+        return 2
+    try:
+        connection = Connection(
+            local_addr=args.local_addr,
+            local_port=args.local_port,
+            remote_addr=args.remote_addr,
+            remote_port=args.remote_port,
+            jobname=args.job,
+            userid=args.userid,
+            direction=args.direction.capitalize(),
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=err)
+        return 2
+    matcher = RuleMatcher(policy)
+    candidates = matcher.candidates(connection)
+    if not candidates:
+        print("No rule matches: the connection is not handled by AT-TLS (cleartext).", file=out)
+        return 1
+    winner = candidates[0]
+    print(f"Winning rule: {winner.rule} (priority {winner.priority})", file=out)
+    for reason in winner.reasons:
+        print(f"  matched: {reason}", file=out)
+    for line in _describe(winner.effective):
+        print(line, file=out)
+    if len(candidates) > 1:
+        print("Also matching, searched later:", file=out)
+        for other in candidates[1:]:
+            print(f"  {other.rule} (priority {other.priority})", file=out)
+    return 0
+
+
+def cmd_pasearch_summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        report = parse_pasearch(_read(args.report))
+    except ReportParseError as error:
+        print(f"{args.report}:{error.line}: error: {error.message}", file=err)
+        return 2
+    out.write(pasearch_summary(report))
+    if not pasearch_summary(report).endswith("\n"):
+        out.write("\n")
+    for warning in report.warnings:
+        print(
+            f"{args.report}:{warning.line}: warning: unrecognised line kept: {warning.text!r}",
+            file=err,
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lint_cmd = commands.add_parser("lint", help="check a policy file; every problem with its line")
+    lint_cmd.add_argument("file")
+    lint_cmd.add_argument(
+        "--profile", choices=sorted(PROFILES), help="also check against a profile"
+    )
+    lint_cmd.add_argument("--json", action="store_true", help="findings as JSON")
+    lint_cmd.set_defaults(run=cmd_lint)
+
+    render_cmd = commands.add_parser("render", help="print a policy file in canonical form")
+    render_cmd.add_argument("file")
+    render_cmd.set_defaults(run=cmd_render)
+
+    explain = commands.add_parser(
+        "explain", help="which rule a connection hits, and its effective settings"
+    )
+    explain.add_argument("file")
+    explain.add_argument("--local-addr", default="127.0.0.1")
+    explain.add_argument("--local-port", type=int, required=True)
+    explain.add_argument("--remote-addr", default="192.0.2.1")
+    explain.add_argument("--remote-port", type=int, default=50000)
+    explain.add_argument("--job", default=None, help="job name of the application")
+    explain.add_argument("--userid", default=None)
+    explain.add_argument("--direction", choices=["inbound", "outbound"], default="inbound")
+    explain.set_defaults(run=cmd_explain)
+
+    summary = commands.add_parser("pasearch-summary", help="a table of a `pasearch -t` report")
+    summary.add_argument("report")
+    summary.set_defaults(run=cmd_pasearch_summary)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args, out, err)
+    except OSError as error:
+        print(f"error: {error}", file=err)
+        return 2
+    return status

@@ -1,0 +1,93 @@
+"""`python -m attls` works without the portal: run as a real subprocess, as a user would."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.attls.conftest import FIXTURES
+
+POLICY = str(FIXTURES / "sysa-tcpip.policy")
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "attls", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_lint_prints_each_finding_with_file_line_and_column():
+    result = run("lint", POLICY)
+
+    assert result.returncode == 0
+    assert f"{POLICY}:107:1: warning: TTLSRule 'LegacyFtp' is cleartext" in result.stdout
+    assert result.stdout.rstrip().endswith("4 rule(s), 0 error(s), 1 warning(s)")
+
+
+def test_lint_of_a_broken_file_lists_every_problem_and_exits_2():
+    result = run("lint", "-", stdin="Bogus x\nTTLSGroupAction g\n{\n  TTLSEnabled Maybe\n}\n")
+
+    assert result.returncode == 2
+    assert "-:1:1: error: unknown statement 'Bogus'" in result.stderr
+    assert "-:4:15: error: TTLSEnabled: expected On or Off, got 'Maybe'" in result.stderr
+
+
+def test_lint_against_a_profile_names_the_offending_rule(tmp_path: Path):
+    weak = tmp_path / "weak.policy"
+    weak.write_text(
+        Path(POLICY)
+        .read_text()
+        .replace("    TLSv1                     Off", "    TLSv1                     On")
+    )
+    result = run("lint", str(weak), "--profile", "nist")
+
+    assert result.returncode in (0, 1)
+    assert "TLSv1" in result.stdout and "TN3270" in result.stdout
+
+
+def test_render_prints_the_canonical_form_that_parses_back():
+    first = run("render", POLICY)
+    second = run("render", "-", stdin=first.stdout)
+
+    assert first.returncode == 0
+    assert first.stdout == second.stdout
+    assert first.stdout.startswith("TTLSRule                          MQToPartner\n{\n")
+
+
+def test_explain_names_the_winning_rule_and_its_effective_settings():
+    result = run("explain", POLICY, "--local-port", "992", "--job", "TN3270A")
+
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Winning rule: TN3270 (priority 250)"
+    assert "  protocols On          TLSv1.2, TLSv1.3" in lines
+    assert "    C02F  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" in lines
+
+
+def test_explain_says_so_when_no_rule_matches():
+    result = run("explain", POLICY, "--local-port", "8080", "--job", "OTHER")
+
+    assert result.returncode == 1
+    assert "No rule matches" in result.stdout
+
+
+def test_pasearch_summary_reads_a_report(sample_pasearch_text, tmp_path: Path):
+    report = tmp_path / "report.txt"
+    report.write_text(sample_pasearch_text)
+
+    result = run("pasearch-summary", str(report))
+
+    assert result.returncode == 0
+    assert "TCPIP (pasearch CS 3.1): 12 rules" in result.stdout
+    assert "TNZZZZ" in result.stdout
+
+
+def test_pasearch_summary_of_garbage_names_the_line():
+    result = run("pasearch-summary", "-", stdin="\n\nthis is not pasearch output\n")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("-:3: error:")
