@@ -53,8 +53,6 @@ def statements_in_order(policy: Policy, collection: str) -> list[Statement]:
     return statements
 
 
-
-
 def _line(out: list[str], depth: int, keyword: str, value: str | None) -> None:
     lead = INDENT * depth + keyword
     if value is None:
