@@ -1,0 +1,340 @@
+"""The running estate: how to reach each LPAR, what was deployed, what is observed.
+
+Every run (deployment, verification) is a row with a status, start, end, error and a
+step log; the UI polls the row. Raw command output is kept as received, with its SHA-256,
+so every figure on a page or in an evidence pack can be traced to the text it came from.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from policies.models import Lpar, PolicyVersion, Service, Stack
+
+
+class Transport(models.TextChoices):
+    ZOSMF = "zosmf", "z/OSMF REST"
+    SSH = "ssh", "SSH"
+
+
+class LparConnection(models.Model):
+    """How the portal reaches one LPAR. The secret is encrypted at rest (fleet/secrets.py).
+
+    z/OSMF: files and console over HTTPS, TLS verified against `ca_bundle`; commands such
+    as pasearch run over SSH when `ssh_port` is set (z/OSMF has no plain "run" API).
+    SSH: everything over SSH with the host key pinned in `ssh_host_key`.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lpar = models.OneToOneField(Lpar, on_delete=models.PROTECT, related_name="connection")
+    transport = models.CharField(max_length=8, choices=Transport.choices, default=Transport.ZOSMF)
+    host = models.CharField(max_length=255, default="127.0.0.1")
+    zosmf_port = models.PositiveIntegerField(
+        default=443, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    ssh_port = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    username = models.CharField(max_length=8)
+    # Fernet token of the password (z/OSMF) and of the private key (SSH); never rendered.
+    password_encrypted = models.TextField(blank=True, editable=False)
+    ssh_key_encrypted = models.TextField(blank=True, editable=False)
+    ca_bundle = models.TextField(help_text="PEM of the CA that issued the z/OSMF certificate")
+    ssh_host_key = models.TextField(
+        blank=True, help_text="The pinned SSH host public key (OpenSSH format)"
+    )
+    pagent_procname = models.CharField(max_length=8, default="PAGENT")
+    verification_interval = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(5)], help_text="Seconds between verifications"
+    )
+    enabled = models.BooleanField(default=True)
+    # Where the simulator's service ports are, for the active probe: {"TCPIP": {"992": 21003}}.
+    # Empty for a real LPAR, whose service ports are probed at `host`.
+    probe_ports = models.JSONField(default=dict, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.lpar.name} via {self.get_transport_display()}"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Failed and rolled back"
+
+
+class DeploymentKind(models.TextChoices):
+    DEPLOY = "deploy", "Deploy"
+    ROLLBACK = "rollback", "Roll back to a previous version"
+    REMOVE_RULE = "remove-rule", "Remove one rule"
+
+
+class Deployment(models.Model):
+    """Policy versions pushed to stacks in order; stops at the first failing stack."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=DeploymentKind.choices, default="deploy")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_deployments"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_deployments",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rollback_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rollbacks"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Which worker claimed it, and how many times it was claimed (redeliveries).
+    claimed_by = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"deployment {str(self.uuid)[:8]} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.ROLLED_BACK)
+
+
+class TargetStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back to last known good"
+    SKIPPED = "skipped", "Skipped after an earlier failure"
+
+
+class DeploymentTarget(models.Model):
+    """One stack of a deployment and the text it receives."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="targets")
+    position = models.PositiveIntegerField()
+    stack = models.ForeignKey(Stack, on_delete=models.PROTECT, related_name="deployment_targets")
+    version = models.ForeignKey(
+        PolicyVersion, on_delete=models.PROTECT, related_name="deployment_targets"
+    )
+    # The text uploaded: the version's, or the version minus one rule for a remove-rule.
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    removed_rule = models.CharField(max_length=32, blank=True)
+    status = models.CharField(
+        max_length=16, choices=TargetStatus.choices, default=TargetStatus.WAITING
+    )
+    last_known_good = models.TextField(blank=True)
+    last_known_good_sha256 = models.CharField(max_length=64, blank=True)
+    uploaded = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["deployment", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "position"], name="target_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stack.label} v{self.version.number}"
+
+
+class DeploymentStep(models.Model):
+    """One logged step of a deployment: what was done, when, and what came back."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="steps")
+    target = models.ForeignKey(
+        DeploymentTarget, on_delete=models.CASCADE, null=True, blank=True, related_name="steps"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=64)
+    ok = models.BooleanField(default=True)
+    output = models.TextField(blank=True)
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class VerificationRun(models.Model):
+    """One verification of a stack: raw outputs, their hashes, what parsed, the results."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stack = models.ForeignKey(Stack, on_delete=models.PROTECT, related_name="verifications")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.SET_NULL, null=True, blank=True, related_name="verifications"
+    )
+    expected_version = models.ForeignKey(
+        PolicyVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # outputs: {"pasearch": {"text":…, "sha256":…, "parsed": true, "error": ""}, "netstat_conn":…,
+    # "netstat_allconn":…, "probe": {"json":…}}; results: per-service figures (fleet/verify.py).
+    outputs = models.JSONField(default=dict)
+    results = models.JSONField(default=dict)
+    parse_failed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["stack", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"verification of {self.stack.label} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConnectionObservation(models.Model):
+    """A live connection seen in netstat; first and last seen across verifications."""
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="observations")
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="observations"
+    )
+    conn_id = models.CharField(max_length=8)
+    local_socket = models.CharField(max_length=64)
+    remote_socket = models.CharField(max_length=64)
+    jobname = models.CharField(max_length=8, blank=True)
+    protocol = models.CharField(max_length=16, blank=True)  # TLSv1.3, or blank in cleartext
+    cipher = models.CharField(max_length=4, blank=True)
+    rule = models.CharField(max_length=32, blank=True)
+    group_action = models.CharField(max_length=32, blank=True)
+    environment_action = models.CharField(max_length=32, blank=True)
+    connection_action = models.CharField(max_length=32, blank=True)
+    secured = models.BooleanField(default=False)  # by AT-TLS
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stack", "conn_id", "first_seen"], name="observation_identity"
+            )
+        ]
+        indexes = [models.Index(fields=["stack", "conn_id"])]
+
+
+class ServiceHour(models.Model):
+    """Hourly roll-up of a service's observed connections, kept for the audit period."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="hours")
+    hour = models.DateTimeField()
+    connections = models.PositiveIntegerField(default=0)
+    secured = models.PositiveIntegerField(default=0)
+    cleartext = models.PositiveIntegerField(default=0)
+    protocols = models.JSONField(default=dict)  # {"TLSv1.3": 12, "TLSv1.2": 3, "cleartext": 1}
+    ciphers = models.JSONField(default=dict)
+    unexpected_rule = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "hour"], name="service_hour_unique")
+        ]
+        ordering = ["service", "-hour"]
+
+
+class DriftKind(models.TextChoices):
+    POLICY = "policy", "Loaded policy differs from the last deployed version"
+    UNEXPECTED_RULE = "unexpected-rule", "Connection secured by an unexpected rule"
+    PROBE = "probe", "Probe contradicts the policy"
+    CLEARTEXT = "cleartext", "Cleartext connection on an in-scope port"
+
+
+class DriftEvent(models.Model):
+    """A condition that should not be. Opens once (by `key`), resolves when it clears."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="drift_events")
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="drift_events"
+    )
+    kind = models.CharField(max_length=24, choices=DriftKind.choices)
+    key = models.CharField(max_length=200)
+    detail = models.TextField()
+    opened_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    opened_by_run = models.ForeignKey(
+        VerificationRun, on_delete=models.SET_NULL, null=True, related_name="opened_drift"
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # At most one open event per condition.
+            models.UniqueConstraint(
+                fields=["stack", "key"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_drift_per_key",
+            )
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class Certificate(models.Model):
+    """A server certificate seen on a stack's ports (by the probe), with the rules using it."""
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="certificates")
+    ring = models.CharField(max_length=255, blank=True)
+    label = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=500)
+    issuer = models.CharField(max_length=500)
+    serial = models.CharField(max_length=80)
+    not_after = models.DateTimeField()
+    fingerprint = models.CharField(max_length=64)
+    rules = models.JSONField(default=list)
+    ports = models.JSONField(default=list)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    alerted_days = models.PositiveIntegerField(null=True, blank=True)  # last alert sent: 30, 7, 0
+
+    class Meta:
+        ordering = ["not_after"]
+        constraints = [
+            models.UniqueConstraint(fields=["stack", "fingerprint"], name="certificate_per_stack")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} (until {self.not_after:%Y-%m-%d})"
+
+
+class Incident(models.Model):
+    """Something broke for users: e.g. an expired certificate failing handshakes."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="incidents")
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+    kind = models.CharField(max_length=32)  # certificate-expired
+    summary = models.TextField()
+    failing_handshakes = models.JSONField(default=list)  # EZD1286I lines from the syslog
+    opened_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]

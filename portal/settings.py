@@ -28,6 +28,11 @@ if not SECRET_KEY:
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is the public development key")
 
+# Encrypts LPAR passwords and keys at rest (fleet/secrets.py): a Fernet key.
+FLEET_SECRETS_KEY = env_str("FLEET_SECRETS_KEY", default="")
+if not DEBUG and not FLEET_SECRETS_KEY:
+    raise ImproperlyConfigured("FLEET_SECRETS_KEY must be set when DJANGO_DEBUG is false")
+
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
 )
@@ -189,18 +194,67 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an anonymous request is then answered 401 with
+    # `WWW-Authenticate: Token` rather than a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Password guessing at POST /api/token/, per client address.
+    "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AT-TLS portal API",
-    "DESCRIPTION": "Design AT-TLS policy, deploy it to z/OS LPARs, verify and prove it.",
+    "DESCRIPTION": """
+Design AT-TLS policy, deploy it to z/OS LPARs, verify and prove it.
+
+**Signing in.** In a browser the portal's session works (send the `X-CSRFToken`
+header on writes). Scripts use a token: `POST /api/token/` with
+`{"username": ..., "password": ...}` answers `{"token": "..."}`; send it as
+`Authorization: Token <token>`. The token lasts until `DELETE /api/token/` revokes it;
+token requests are limited to 10 a minute per client.
+What you may do follows your role: architects edit the design and publish, everyone
+who sees the estate reads it, app owners read only the services they own.
+
+**Naming.** Objects are named in URLs and bodies by stable names or uuids, never by
+database ids: a stack as `SYSA/TCPIP`, a shared object by its statement name, a user
+by username, a service by uuid, a version by its number within the stack.
+
+**Answers.** 400: field errors (`{field: [messages]}`), nothing saved. 403: your role
+does not allow it, nothing changed. 409: someone saved the object since the `revision`
+you sent, or a deletion would leave references behind. 422: publication refused, with
+the lint findings. Lists are paginated (`page`, `page_size` up to 500).
+""".strip(),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Separate request and response components: read-only fields (uuid, revision,
+    # usage) are not offered as inputs.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from static/vendor/swagger-ui/ (see static/vendor/README.md): no CDN.
+    "SWAGGER_UI_DIST": f"{STATIC_URL}vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": f"{STATIC_URL}favicon.svg",
+    # validatorUrl: null keeps Swagger UI from sending the schema to swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One name for the On/Off/inherit switch that connection actions and rule
+    # overrides share, instead of one per field.
+    "ENUM_NAME_OVERRIDES": {"TriStateEnum": "policies.choices.TriState"},
+    # The docs list the groups in the order a reader meets them, not alphabetically.
+    "TAGS": [
+        {"name": "lpars", "description": "LPARs, by system name"},
+        {"name": "stacks", "description": "TCP/IP stacks: draft, publication, versions"},
+        {"name": "services", "description": "Services and their rules (read and write)"},
+        {"name": "rules", "description": "Rules on their own (read)"},
+        {"name": "group-actions", "description": "Shared: TTLSGroupAction"},
+        {"name": "environment-actions", "description": "Shared: TTLSEnvironmentAction"},
+        {"name": "connection-actions", "description": "Shared: TTLSConnectionAction"},
+        {"name": "cipher-sets", "description": "Shared: TTLSCipherParms"},
+        {"name": "keyrings", "description": "Shared: TTLSKeyringParms"},
+        {"name": "token", "description": "API tokens"},
+    ],
 }
 
 # --- Logging ----------------------------------------------------------------------

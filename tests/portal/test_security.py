@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
@@ -39,6 +40,7 @@ def production_env() -> dict[str, str]:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "portal.example.com",
+        "FLEET_SECRETS_KEY": Fernet.generate_key().decode(),
     }
 
 
@@ -47,6 +49,16 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_the_fleet_secrets_key() -> None:
+    env = production_env()
+    del env["FLEET_SECRETS_KEY"]
+
+    result = run_manage("check", **env)
+
+    assert result.returncode != 0
+    assert "FLEET_SECRETS_KEY must be set" in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key() -> None:

@@ -1,0 +1,1 @@
+"""One module per remote system; all speak the Connector interface of base.py."""

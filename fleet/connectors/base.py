@@ -1,0 +1,76 @@
+"""The interface every connector offers, and the one classification of errors.
+
+Connectors are synchronous (Celery tasks are), carry mandatory timeouts, verify TLS or
+pin host keys, and parse responses at the boundary. Errors are classified once, here:
+
+- TransientError: worth retrying with backoff (timeouts, connection refused, 5xx).
+- PermanentError: retrying cannot help (authentication, 404, a refused command).
+  AuthenticationFailed and FileMissing are the two callers branch on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ConnectorError(Exception):
+    """Something went wrong talking to an LPAR. `transient` says whether to retry."""
+
+    transient = False
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(message)
+
+
+class TransientError(ConnectorError):
+    transient = True
+
+
+class PermanentError(ConnectorError):
+    transient = False
+
+
+class AuthenticationFailed(PermanentError):
+    pass
+
+
+class FileMissing(PermanentError):
+    pass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class ConsoleResponse:
+    """A console command's solicited response, lines as z/OSMF returned them."""
+
+    command: str
+    text: str
+    response_key: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.text.replace("\r", "\n").split("\n") if line.strip()]
+
+
+class Connector(Protocol):
+    def put_file(self, path: str, text: str) -> None: ...
+
+    def get_file(self, path: str) -> str: ...
+
+    def console(self, command: str) -> ConsoleResponse: ...
+
+    def run(self, command: str) -> CommandResult: ...
+
+    def close(self) -> None: ...
