@@ -48,6 +48,8 @@ class LparConnection(models.Model):
         blank=True, help_text="The pinned SSH host public key (OpenSSH format)"
     )
     pagent_procname = models.CharField(max_length=8, default="PAGENT")
+    # Where AT-TLS writes its syslogd messages (EZD1286I ...), read when handshakes fail.
+    syslog_path = models.CharField(max_length=255, default="/var/log/syslog")
     verification_interval = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(5)], help_text="Seconds between verifications"
     )
@@ -104,6 +106,8 @@ class Deployment(models.Model):
     # Which worker claimed it, and how many times it was claimed (redeliveries).
     claimed_by = models.CharField(max_length=100, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Refreshed at every step: a running deployment whose heartbeat stopped lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -174,6 +178,9 @@ class DeploymentStep(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({'ok' if self.ok else 'failed'})"
+
 
 class VerificationRun(models.Model):
     """One verification of a stack: raw outputs, their hashes, what parsed, the results."""
@@ -234,6 +241,9 @@ class ConnectionObservation(models.Model):
         ]
         indexes = [models.Index(fields=["stack", "conn_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.conn_id} {self.local_socket} <- {self.remote_socket}"
+
 
 class ServiceHour(models.Model):
     """Hourly roll-up of a service's observed connections, kept for the audit period."""
@@ -253,12 +263,14 @@ class ServiceHour(models.Model):
         ]
         ordering = ["service", "-hour"]
 
+    def __str__(self) -> str:
+        return f"{self.service} {self.hour:%Y-%m-%d %H}:00"
+
 
 class DriftKind(models.TextChoices):
     POLICY = "policy", "Loaded policy differs from the last deployed version"
     UNEXPECTED_RULE = "unexpected-rule", "Connection secured by an unexpected rule"
     PROBE = "probe", "Probe contradicts the policy"
-    CLEARTEXT = "cleartext", "Cleartext connection on an in-scope port"
 
 
 class DriftEvent(models.Model):
@@ -289,6 +301,9 @@ class DriftEvent(models.Model):
                 name="one_open_drift_per_key",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.key}"
 
     @property
     def is_open(self) -> bool:
@@ -338,3 +353,6 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.stack}"

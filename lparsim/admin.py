@@ -135,6 +135,13 @@ class AdminFront:
                 lpar.faults.zosmf_status = status
                 lpar.faults.zosmf_status_remaining = int(count) if count is not None else None
             return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))
+        if kind == "garble":
+            count = int(body.get("count", 1))
+            if not 1 <= count <= 100:
+                raise ValueError("count must be 1-100")
+            lpar.faults.garble_command = str(body.get("command", "netstat"))
+            lpar.faults.garble_remaining = count
+            return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))
         if kind == "ssh-auth":
             lpar.faults.ssh_refuse = bool(body.get("refuse", True))
             return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))

@@ -37,9 +37,25 @@ class Faults:
     zosmf_status_remaining: int | None = None  # None: until cleared
     zosmf_delay: float = 0.0
     ssh_refuse: bool = False
+    # The next `garble_remaining` shell commands whose first word is `garble_command` print
+    # damaged output: what a half-written spool or a changed release layout looks like.
+    garble_command: str | None = None
+    garble_remaining: int = 0
+
+    def garble(self, command: str, output: str) -> str:
+        words = command.split()
+        if self.garble_remaining <= 0 or not words or words[0] != self.garble_command:
+            return output
+        self.garble_remaining -= 1
+        return "\n".join(
+            f"@@{line[::-1]}\x00" if index % 3 == 0 else line
+            for index, line in enumerate(output.splitlines())
+        )
 
     def describe(self, pagent_fail_next: int) -> dict[str, Any]:
         return {
+            "garble_command": self.garble_command,
+            "garble_remaining": self.garble_remaining,
             "zosmf_status": self.zosmf_status,
             "zosmf_status_remaining": self.zosmf_status_remaining,
             "zosmf_delay": self.zosmf_delay,

@@ -123,7 +123,7 @@ class SshFront:
         try:
             if process.command is not None:
                 result = commands.run_shell(self.lpar, process.command, user)
-                process.stdout.write(result.stdout)
+                process.stdout.write(self.lpar.faults.garble(process.command, result.stdout))
                 process.stderr.write(result.stderr)
                 await process.stdout.drain()
                 process.exit(result.status)

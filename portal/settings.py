@@ -28,6 +28,12 @@ if not SECRET_KEY:
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is the public development key")
 
+# Alerts (certificate expiry, drift) go to these addresses and to the owners of the
+# services concerned. The console backend prints mail in development.
+FLEET_ALERT_RECIPIENTS = env_list("FLEET_ALERT_RECIPIENTS", default=[])
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="attls-portal@localhost")
+
 # Encrypts LPAR passwords and keys at rest (fleet/secrets.py): a Fernet key.
 FLEET_SECRETS_KEY = env_str("FLEET_SECRETS_KEY", default="")
 if not DEBUG and not FLEET_SECRETS_KEY:
@@ -116,6 +122,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # A file, not memory: integration tests run a Celery worker in another process that
+    # must see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication --------------------------------------------------------------
@@ -189,7 +198,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Results live in our own rows (status, steps, error), not in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Beat only enqueues; the work is keyed by stack on its own queue (ARCHITECTURE.md, Scale).
+FLEET_SCHEDULER_SECONDS = env_int("FLEET_SCHEDULER_SECONDS", default=5)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "fleet-schedule-verifications": {
+        "task": "fleet.tasks.schedule_verifications",
+        "schedule": float(FLEET_SCHEDULER_SECONDS),
+    },
+    "fleet-resume-stale-deployments": {
+        "task": "fleet.tasks.resume_stale_deployments",
+        "schedule": 15.0,
+    },
+    "fleet-prune-observations": {"task": "fleet.tasks.prune_observations", "schedule": 3600.0},
+}
+# A running deployment whose worker has not logged a step for this long is taken over.
+FLEET_DEPLOY_STALE_SECONDS = env_int("FLEET_DEPLOY_STALE_SECONDS", default=120)
+# Raw connection observations are kept this long; hourly roll-ups stay for the audit period.
+FLEET_OBSERVATION_RETENTION_HOURS = env_int("FLEET_OBSERVATION_RETENTION_HOURS", default=48)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- API --------------------------------------------------------------------------

@@ -41,6 +41,17 @@ class FileMissing(PermanentError):
 
 
 @dataclass(frozen=True)
+class Timeouts:
+    """Every remote call is bounded. Seconds; the defaults suit a production LPAR."""
+
+    connect: float = 5.0  # TCP connect plus the TLS or SSH handshake (and SSH login)
+    read: float = 30.0  # one z/OSMF HTTP response
+    command: float = 30.0  # one SSH command or SFTP transfer
+    console_polls: int = 5  # solmsgs polls when a console response is not there yet
+    console_poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
 class CommandResult:
     exit_status: int
     stdout: str

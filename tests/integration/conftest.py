@@ -1,0 +1,292 @@
+"""Integration tests: real Redis, a real Celery worker process (with beat), real lparsim.
+
+- Redis: the one at CELERY_BROKER_URL when it answers (CI), database 14 of it; otherwise a
+  redis-server started here on a free loopback port and stopped by its PID afterwards.
+- The worker: `celery worker -B` in a subprocess on the test database (a file for SQLite,
+  PostgreSQL's test database in CI), with short fleet timings. Stopped by its PID.
+- lparsim: the reference data center from scenario/reference-datacenter.yaml, in this
+  process on its own event loop, every port from the system, a work directory in tmp.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import redis
+import yaml
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection as db_connection
+
+from lparsim.config import load_config
+from lparsim.runner import STATE_FILE, SimulatorThread
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "scenario" / "reference-datacenter.yaml"
+REDIS_DB = 14
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    configured = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    parsed = urlparse(configured)
+    if parsed.scheme == "redis" and _answers(configured):
+        url = f"redis://{parsed.hostname}:{parsed.port or 6379}/{REDIS_DB}"
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("no Redis answers and redis-server is not installed (make test installs it)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/{REDIS_DB}"
+    deadline = time.monotonic() + 10
+    while not _answers(url):
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the redis-server started for the tests did not answer")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _database_url() -> str:
+    """The URL of the test database pytest-django created, for the worker process."""
+    params = db_connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or ""
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{params['NAME']}"
+
+
+class Worker:
+    """A Celery worker (with embedded beat) in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "portal",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(self.log.parent / "beat-schedule"),
+                "--queues",
+                "default,deploy,verify,probe,evidence",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"itest-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a kill takes its children too
+        )
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL, as a machine losing power would: no cleanup, no ack."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def worker(
+    django_db_setup: Any, django_db_blocker: Any, redis_url: str, tmp_path_factory: Any
+) -> Iterator[Worker]:
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "DJANGO_DEBUG": "true",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "FLEET_SECRETS_KEY": settings.FLEET_SECRETS_KEY,
+        "FLEET_SCHEDULER_SECONDS": "1",
+        "FLEET_DEPLOY_STALE_SECONDS": "12",
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    running = Worker(env, log)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _broker(settings: Any, redis_url: str) -> Iterator[None]:
+    """This process enqueues to the same Redis the worker consumes."""
+    from portal.celery import app
+
+    settings.CELERY_BROKER_URL = redis_url
+    app.conf.broker_url = redis_url
+    yield
+
+
+class Lab:
+    """The running reference data center and its fault API."""
+
+    def __init__(self, thread: SimulatorThread, config_path: Path) -> None:
+        self.thread = thread
+        self.simulator = thread.simulator
+        self.config_path = config_path
+        self.state_file = self.simulator.config.workdir / STATE_FILE
+        # The "before" policy files as lparsim seeded them, to start every test from there.
+        self.seeded: dict[tuple[str, str], str] = {}
+        for name, lpar in self.simulator.lpars.items():
+            for stack in lpar.config.stacks:
+                path = self.simulator.config.workdir / name / "root" / stack.policy_file.lstrip("/")
+                self.seeded[(name, stack.policy_file)] = path.read_text()
+
+    def lpar(self, name: str = "SYSA") -> Any:
+        return self.simulator.lpars[name]
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(self.simulator.admin_url() + path, json=body or {}, timeout=10)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def fault(self, kind: str, lpar: str = "SYSA", **body: Any) -> dict[str, Any]:
+        return self.admin(f"/lpars/{lpar}/faults/{kind}", body)
+
+    def clear(self, lpar: str = "SYSA") -> None:
+        self.admin(f"/lpars/{lpar}/faults/clear")
+
+    def service(self, name: str, lpar: str = "SYSA") -> Any:
+        return next(s for s in self.lpar(lpar).config.services if s.name == name)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: Any) -> Iterator[Lab]:
+    directory = tmp_path_factory.mktemp("datacenter")
+    data = yaml.safe_load(SCENARIO.read_text())
+    data["sim"]["workdir"] = str(directory / "work")
+    data["sim"]["base_port"] = 0
+    config_path = directory / "datacenter.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    thread = SimulatorThread(load_config(config_path)).start()
+    try:
+        yield Lab(thread, config_path)
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def estate(transactional_db: None, lab: Lab, worker: Worker, settings: Any) -> Iterator[Any]:
+    """The portal seeded with the data center and connected to lparsim; fresh per test."""
+    from django.contrib.auth.models import User
+
+    from accounts.roles import Role, ensure_role_groups
+    from fleet.connectors.factory import connector_for
+    from fleet.models import LparConnection
+
+    settings.DEBUG = True  # demo users
+    call_command("seed_datacenter", stdout=io.StringIO())
+    call_command(
+        "connect_lparsim",
+        str(lab.state_file),
+        "--config",
+        str(lab.config_path),
+        stdout=io.StringIO(),
+    )
+    # Scheduled verification off: each test turns it on when it is what the test is about.
+    LparConnection.objects.update(enabled=False)
+    lab.clear()
+    for connection in LparConnection.objects.select_related("lpar"):
+        with connector_for(connection) as connector:
+            for (lpar, path), text in lab.seeded.items():
+                if lpar == connection.lpar.name:
+                    connector.put_file(path, text)
+            connector.console(f"F {connection.pagent_procname},REFRESH")
+    groups = ensure_role_groups()
+    second = User.objects.create_user("operator2", password="x")
+    second.groups.set([groups[Role.OPERATOR]])
+    yield lab
+
+
+def wait_for(
+    condition: Callable[[], Any], *, timeout: float, every: float = 0.25, what: str = ""
+) -> Any:
+    """Polls `condition` until it is truthy; fails the test with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
