@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -92,6 +93,8 @@ class Views:
     connections: NetstatTtlsReport | None = None
     uncovered: NetstatAllConnReport | None = None
     probe: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Failed AT-TLS handshakes logged so far, per rule and return code (cumulative).
+    failures: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _collect(run: VerificationRun, connection: LparConnection, connector: Connector) -> Views:
@@ -134,6 +137,7 @@ def _collect(run: VerificationRun, connection: LparConnection, connector: Connec
             run.parse_failed = True
             log.warning("verification %s: %s output kept unparsed: %s", run.uuid, name, error)
         outputs[name] = entry
+    views.failures = _handshake_failures(connector, connection, stack, outputs)
     targets = []
     for service in run.stack.services.filter(direction="Inbound").order_by("name"):
         if service.local_port_low == 0:
@@ -153,6 +157,41 @@ def _collect(run: VerificationRun, connection: LparConnection, connector: Connec
     }
     run.outputs = outputs
     return views
+
+
+_RULE = re.compile(r"\bRULE: (\S+)")
+_RC = re.compile(r"\bRC: +(\d+)")
+
+
+def _handshake_failures(
+    connector: Connector, connection: LparConnection, stack: str, outputs: dict[str, Any]
+) -> dict[str, dict[str, int]]:
+    """Counts the EZD1286I messages of the stack in the AT-TLS syslog, per rule and RC.
+
+    Only the EZD1286I lines are kept (with their hash): the syslog holds much else.
+    """
+    started = time.perf_counter()
+    result = connector.run(f"cat {connection.syslog_path}")
+    lines = [
+        line
+        for line in result.stdout.splitlines()
+        if "EZD1286I" in line and (f" {stack}:" in line or f" {stack}[" in line)
+    ]
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for line in lines:
+        rule, rc = _RULE.search(line), _RC.search(line)
+        counts[rule.group(1) if rule else "?"][rc.group(1) if rc else "?"] += 1
+    text = "\n".join(lines)
+    outputs["syslog"] = {
+        "command": f"cat {connection.syslog_path} (EZD1286I lines of {stack})",
+        "text": text,
+        "sha256": sha256(text),
+        "exit_status": result.exit_status,
+        "seconds": round(time.perf_counter() - started, 3),
+        "parsed": result.ok,
+        "error": "" if result.ok else result.stderr[:500],
+    }
+    return {rule: dict(codes) for rule, codes in counts.items()}
 
 
 def _json(data: Any) -> str:
@@ -290,6 +329,7 @@ def _figures(
     views: Views,
     deployed_policy: Policy | None,
     services: Iterable[Service],
+    previous_failures: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
     per_service: dict[str, dict[str, Any]] = {}
     in_scope = set(deployed_policy.rules) if deployed_policy is not None else set()
@@ -322,6 +362,9 @@ def _figures(
             "probe_protocols": probe_result.get("protocols", []),
             "probe_deprecated": probe_result.get("deprecated", []),
             "probe_tls": probe_result.get("tls"),
+            "handshake_failures": _new_failures(
+                views.failures.get(service.name, {}), previous_failures.get(service.name, {})
+            ),
         }
     settled = [item for item in seen if not item.pending]
     total = len(settled)
@@ -335,7 +378,17 @@ def _figures(
         "protocols": dict(sorted(protocols_total.items())),
         "services": per_service,
         "loaded_rules": len(views.pasearch.rules) if views.pasearch is not None else None,
+        "handshake_failures_total": views.failures,
     }
+
+
+def _new_failures(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """Failures logged since the previous run, per RC (a log that restarted counts afresh)."""
+    new = {}
+    for rc, count in now.items():
+        delta = count - before.get(rc, 0)
+        new[rc] = delta if delta >= 0 else count
+    return {rc: n for rc, n in new.items() if n}
 
 
 # --- observations ---------------------------------------------------------------------------
@@ -638,7 +691,11 @@ def _failing_handshakes(connection: LparConnection, connector: Connector) -> lis
         text = connector.run(f"cat {connection.syslog_path}").stdout
     except ConnectorError as error:
         return [f"(syslog not readable: {error})"]
-    lines = [line for line in text.splitlines() if "EZD1286I" in line and "RC:  401" in line]
+    lines = []
+    for line in text.splitlines():
+        rc = _RC.search(line) if "EZD1286I" in line else None
+        if rc is not None and rc.group(1) == "401":
+            lines.append(line)
     return lines[-200:]
 
 
@@ -656,7 +713,15 @@ def verify(run: VerificationRun, connector: Connector) -> VerificationRun:
     keys = _service_keys(stack)
     seen = _seen(views, keys)
     deployed_policy = parse_policy(deployed.text) if deployed is not None else None
-    figures = _figures(seen, views, deployed_policy, stack.services.all())
+    previous = (
+        VerificationRun.objects.filter(stack=stack, status=RunStatus.SUCCEEDED)
+        .exclude(pk=run.pk)
+        .order_by("-created_at")
+        .values_list("results", flat=True)
+        .first()
+    )
+    previous_failures = (previous or {}).get("handshake_failures_total", {})
+    figures = _figures(seen, views, deployed_policy, stack.services.all(), previous_failures)
     conditions, judged = _conditions(stack, views, figures, deployed)
     with transaction.atomic():
         _observe(stack, seen, now)

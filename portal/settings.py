@@ -207,7 +207,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "fleet-resume-stale-deployments": {
         "task": "fleet.tasks.resume_stale_deployments",
-        "schedule": 15.0,
+        "schedule": float(env_int("FLEET_RESUME_SECONDS", default=15)),
     },
     "fleet-prune-observations": {"task": "fleet.tasks.prune_observations", "schedule": 3600.0},
 }

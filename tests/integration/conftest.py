@@ -175,6 +175,7 @@ def worker(
         "FLEET_SECRETS_KEY": settings.FLEET_SECRETS_KEY,
         "FLEET_SCHEDULER_SECONDS": "1",
         "FLEET_DEPLOY_STALE_SECONDS": "12",
+        "FLEET_RESUME_SECONDS": "2",
         "DATABASE_CONN_MAX_AGE": "0",
     }
     log = tmp_path_factory.mktemp("worker") / "worker.log"
