@@ -5,6 +5,9 @@
 #                scripts/ensure_redis.sh only when nothing answers there
 #   database     migrated; SQLite in var/ unless DATABASE_URL says otherwise
 #   seed         the reference data center and one demo user per role (manage.py seed_datacenter)
+#   lparsim      the reference data center (SYSA, SYSB, LAB1) as software LPARs on
+#                127.0.0.1 from port 21000, work files in var/lparsim/reference
+#   connections  manage.py connect_lparsim: one LPAR connection per simulated LPAR
 #   worker, beat Celery, in the background; logs in var/log/, PIDs in var/run/
 #   web          manage.py runserver on 127.0.0.1:8000 (DEMO_PORT), in the foreground
 #
@@ -67,11 +70,22 @@ redis_pid_after="$(cat "$VAR/run/redis.pid" 2>/dev/null || true)"
 
 "$PY" manage.py migrate --no-input
 
+# The software LPARs first: the portal's connections point at what they actually listen on.
+LPARSIM_STATE="$VAR/lparsim/reference/lparsim-state.json"
+rm -f "$LPARSIM_STATE"
+start lparsim "$PY" -m lparsim run scenario/reference-datacenter.yaml
+for _ in $(seq 300); do
+    [[ -f $LPARSIM_STATE ]] && break
+    sleep 0.1
+done
+[[ -f $LPARSIM_STATE ]] || die "lparsim did not start; see var/log/lparsim.log"
+
 start worker "$VENV/bin/celery" --app portal worker --loglevel INFO
 start beat "$VENV/bin/celery" --app portal beat --loglevel INFO
 
 echo
 "$PY" manage.py seed_datacenter
+"$PY" manage.py connect_lparsim "$LPARSIM_STATE" --config scenario/reference-datacenter.yaml
 echo
 say "AT-TLS portal: http://127.0.0.1:$PORT/   (Ctrl-C stops everything)"
 echo
