@@ -292,4 +292,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # asyncssh logs every channel at INFO; the fleet's own steps say what matters.
+    "loggers": {"asyncssh": {"level": "WARNING"}},
 }

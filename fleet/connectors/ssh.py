@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncssh
+from asyncssh.public_key import get_default_public_key_algs
 
 from fleet.connectors.base import (
     AuthenticationFailed,
@@ -92,6 +93,8 @@ class SshClient:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        # Shared with the finalizer (which must not hold the client): what to abort.
+        self._open: list[asyncssh.SSHClientConnection] = []
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
 
@@ -168,7 +171,7 @@ class SshClient:
                     future.result(self.timeouts.connect)
             if self._finalizer is not None:
                 self._finalizer.detach()
-            _stop_loop(loop)
+            _stop_loop(loop, self._open)
             thread.join(self.timeouts.connect)
             self._loop = self._thread = self._finalizer = None
 
@@ -193,7 +196,7 @@ class SshClient:
             thread.start()
             self._loop, self._thread = loop, thread
             # A client dropped without close() does not leave its loop running forever.
-            self._finalizer = weakref.finalize(self, _stop_loop, loop)
+            self._finalizer = weakref.finalize(self, _stop_loop, loop, self._open)
         return self._loop
 
     def _call(self, operation: Callable[[], Awaitable[T]], what: str, path: str = "") -> T:
@@ -225,11 +228,16 @@ class SshClient:
             return self._conn
         self._conn = None
         self._sftp = None
+        self._open[:] = [kept for kept in self._open if not kept.is_closed()]
         options: dict[str, Any] = {
             "port": self.port,
             "username": self.username,
             # Pinned: exactly this key is trusted, for this connection only.
             "known_hosts": ([self._host_key], [], []),
+            # The pinned key's algorithms first, so a server that has the pinned key
+            # presents it; the others after, so one that has not presents another key and
+            # is refused by host key verification (a clear mismatch, not a failed exchange).
+            "server_host_key_algs": _host_key_algs(self._host_key),
             "x509_trusted_certs": None,
             "config": None,
             "agent_path": None,
@@ -245,6 +253,7 @@ class SshClient:
         self._conn = await asyncio.wait_for(
             asyncssh.connect(self.host, **options), self.timeouts.connect + 1
         )
+        self._open.append(self._conn)
         return self._conn
 
     async def _sftp_client(self) -> asyncssh.SFTPClient:
@@ -262,6 +271,8 @@ class SshClient:
             with contextlib.suppress(Exception):
                 sftp.exit()
         if connection is not None:
+            with contextlib.suppress(ValueError):
+                self._open.remove(connection)
             connection.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.wait_closed(), 2)
@@ -284,13 +295,16 @@ class SshClient:
                 f"{self.where} refused user {self.username}: the {secret} was not accepted",
                 detail=detail,
             )
-        if isinstance(error, asyncssh.HostKeyNotVerifiable | asyncssh.KeyExchangeFailed):
-            # KeyExchangeFailed: the server offers no host key of the pinned key's type.
+        if isinstance(error, asyncssh.HostKeyNotVerifiable):
             return PermanentError(
                 f"{self.where}: the host key does not match the pinned key "
                 f"({self._host_key.get_algorithm()} "
                 f"{self._host_key.get_fingerprint()})",
                 detail=detail,
+            )
+        if isinstance(error, asyncssh.KeyExchangeFailed):
+            return PermanentError(
+                f"{self.where}: no common SSH algorithms ({error.reason})", detail=detail
             )
         if isinstance(error, TimeoutError):  # asyncio's, asyncssh's and the socket's
             limit = self.timeouts.command if self.connected else self.timeouts.connect
@@ -312,9 +326,24 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+def _host_key_algs(pinned: asyncssh.SSHKey) -> list[str]:
+    preferred = [alg.decode() for alg in pinned.sig_algorithms]
+    others = [alg.decode() for alg in get_default_public_key_algs()]
+    return list(dict.fromkeys(preferred + others))
+
+
+def _stop_loop(
+    loop: asyncio.AbstractEventLoop, connections: list[asyncssh.SSHClientConnection]
+) -> None:
+    """Aborts what is still open (a client dropped without close()) and stops the loop."""
+
+    def stop() -> None:
+        while connections:
+            connections.pop().abort()
+        loop.stop()
+
     with contextlib.suppress(RuntimeError):  # already closed
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(stop)
 
 
 def _text(value: Any) -> str:

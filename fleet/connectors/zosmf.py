@@ -259,7 +259,9 @@ class ZosmfClient:
                     detail=detail,
                 )
         if isinstance(error, httpx.TransportError):
-            return TransientError(f"cannot reach {self.where}: {error or detail}", detail=detail)
+            return TransientError(
+                f"cannot reach {self.where}: {str(error) or type(error).__name__}", detail=detail
+            )
         return PermanentError(f"{self.where} answered something unreadable: {error}", detail=detail)
 
     def _status_error(self, response: httpx.Response, path: str | None) -> ConnectorError:
