@@ -1,0 +1,51 @@
+/* Small behaviours htmx does not cover. The Content-Security-Policy forbids inline scripts,
+   so everything is here, bound by delegation so that it survives htmx swaps. */
+(function () {
+  "use strict";
+
+  function boxes(name) {
+    return document.querySelectorAll('input[type="checkbox"][name="' + name + '"]');
+  }
+
+  /* Bulk selection: "select all" boxes, the "N selected" counters and buttons needing one. */
+  function refreshSelection() {
+    document.querySelectorAll("[data-selected-count]").forEach(function (counter) {
+      var name = counter.dataset.selectedCount;
+      var count = Array.prototype.filter.call(boxes(name), function (b) { return b.checked; }).length;
+      counter.textContent = count + " selected";
+    });
+    document.querySelectorAll("[data-needs-selection]").forEach(function (button) {
+      var name = button.dataset.needsSelection;
+      button.disabled = !Array.prototype.some.call(boxes(name), function (b) { return b.checked; });
+    });
+  }
+
+  /* Cipher sets: ticking a suite gives it the next free position; unticking clears it. */
+  function numberSuite(box) {
+    var position = document.querySelector('input[name="suites-pos-' + box.value + '"]');
+    if (!position) return;
+    if (!box.checked) {
+      position.value = "";
+      return;
+    }
+    if (position.value) return;
+    var highest = 0;
+    document.querySelectorAll('input.pos').forEach(function (input) {
+      var value = parseFloat(input.value);
+      if (!isNaN(value) && value > highest) highest = value;
+    });
+    position.value = Math.floor(highest) + 1;
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+    if (box.dataset.selectAll) {
+      boxes(box.dataset.selectAll).forEach(function (b) { b.checked = box.checked; });
+    }
+    if (box.name === "suites") numberSuite(box);
+    refreshSelection();
+  });
+  document.addEventListener("DOMContentLoaded", refreshSelection);
+  document.addEventListener("htmx:afterSettle", refreshSelection);
+})();

@@ -1,0 +1,359 @@
+"""Every URL of the project, requested by every role: allowed or denied as declared here.
+
+ACCESS has one entry per URL name, for each HTTP method the view accepts: the roles that
+may use it. A URL added without an entry fails `test_every_url_has_an_entry`, so nobody
+forgets to decide who may use it. Each request runs in a transaction that is rolled back,
+so every request sees the same data, and a denied write is checked to have changed nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.roles import Role
+from policies.models import ChangeRecord, PolicyVersion, Rule, Service
+from tests.e2e.estate import Estate, build_estate
+
+ANONYMOUS = "anonymous"
+ARCHITECT = "architect"
+OPERATOR = "operator"
+AUDITOR = "auditor"
+OWNER = "owner of service A"
+ADMIN = "admin"
+ROLES = (ANONYMOUS, ARCHITECT, OPERATOR, AUDITOR, OWNER, ADMIN)
+
+EVERYONE = frozenset(ROLES)
+SIGNED_IN = EVERYONE - {ANONYMOUS}
+ESTATE = frozenset({ARCHITECT, OPERATOR, AUDITOR, ADMIN})
+ESTATE_AND_OWNERS = ESTATE | {OWNER}
+ARCHITECTS = frozenset({ARCHITECT})
+NOBODY: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a URL, per method; a method left out answers 405 to those allowed in."""
+
+    get: frozenset[str] | None = None
+    post: frozenset[str] | None = None
+    put: frozenset[str] | None = None
+    patch: frozenset[str] | None = None
+    delete: frozenset[str] | None = None
+
+    def methods(self) -> dict[str, frozenset[str] | None]:
+        return {
+            "get": self.get,
+            "post": self.post,
+            "put": self.put,
+            "patch": self.patch,
+            "delete": self.delete,
+        }
+
+
+def read(roles: frozenset[str]) -> Access:
+    return Access(get=roles)
+
+
+ACCESS: dict[str, Access] = {
+    # --- portal -----------------------------------------------------------------------------
+    "dashboard": Access(get=SIGNED_IN, post=SIGNED_IN),
+    "login": Access(get=EVERYONE, post=EVERYONE),
+    "logout": Access(post=EVERYONE),
+    # --- designer (/design/) -----------------------------------------------------------------
+    "policies:index": read(ESTATE_AND_OWNERS),
+    "policies:service-list": read(ESTATE_AND_OWNERS),
+    "policies:service-assign": Access(post=ARCHITECTS),
+    "policies:service-create": Access(get=ARCHITECTS, post=ARCHITECTS),
+    "policies:service-detail": read(ESTATE_AND_OWNERS),
+    "policies:service-edit": Access(get=ARCHITECTS, post=ARCHITECTS),
+    "policies:object-list": read(ESTATE),
+    "policies:object-create": Access(get=ARCHITECTS, post=ARCHITECTS),
+    "policies:object-detail": read(ESTATE),
+    "policies:object-edit": Access(get=ARCHITECTS, post=ARCHITECTS),
+    "policies:object-preview": Access(post=ARCHITECTS),
+    "policies:stack-list": read(ESTATE),
+    "policies:stack-detail": read(ESTATE),
+    "policies:stack-publish": Access(post=ARCHITECTS),
+    "policies:stack-tester": read(ESTATE),
+    "policies:version-list": read(ESTATE),
+    "policies:version-detail": read(ESTATE),
+    "policies:version-download": read(ESTATE),
+    "policies:import": Access(get=ARCHITECTS, post=ARCHITECTS),
+    "policies:import-apply": Access(post=ARCHITECTS),
+    # --- REST API (/api/) ------------------------------------------------------------------
+    "policies-api:lpar-list": Access(get=ESTATE, post=ARCHITECTS),
+    "policies-api:lpar-detail": read(ESTATE),
+    "policies-api:stack-list": Access(get=ESTATE, post=ARCHITECTS),
+    "policies-api:stack-detail": read(ESTATE),
+    "policies-api:stack-draft": read(ESTATE),
+    "policies-api:stack-publish": Access(post=ARCHITECTS),
+    "policies-api:stack-versions": read(ESTATE),
+    "policies-api:stack-version": read(ESTATE),
+    "policies-api:stack-version-text": read(ESTATE),
+    "policies-api:service-list": Access(get=ESTATE_AND_OWNERS, post=ARCHITECTS),
+    "policies-api:service-detail": Access(
+        get=ESTATE_AND_OWNERS, put=ARCHITECTS, patch=ARCHITECTS, delete=ARCHITECTS
+    ),
+    "policies-api:rule-list": read(ESTATE_AND_OWNERS),
+    "policies-api:rule-detail": read(ESTATE_AND_OWNERS),
+    **{
+        f"policies-api:{kind}-list": Access(get=ESTATE, post=ARCHITECTS)
+        for kind in (
+            "keyring",
+            "cipher-set",
+            "group-action",
+            "environment-action",
+            "connection-action",
+        )
+    },
+    **{
+        f"policies-api:{kind}-detail": Access(
+            get=ESTATE, put=ARCHITECTS, patch=ARCHITECTS, delete=ARCHITECTS
+        )
+        for kind in (
+            "keyring",
+            "cipher-set",
+            "group-action",
+            "environment-action",
+            "connection-action",
+        )
+    },
+    # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
+    "policies-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
+    "policies-api:schema": read(SIGNED_IN),
+    "policies-api:docs": read(SIGNED_IN),
+}
+
+
+# --- the URL patterns -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    params: tuple[str, ...]
+
+
+def _params(pattern: URLPattern | URLResolver) -> list[str]:
+    regex = pattern.pattern.regex
+    return list(regex.groupindex)
+
+
+def walk(
+    patterns: list[Any] | None = None, namespace: str = "", params: tuple[str, ...] = ()
+) -> Iterator[Route | str]:
+    """Every pattern as a Route, or the text of a pattern that has no name."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        here = (*params, *_params(pattern))
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from walk(pattern.url_patterns, inner, here)
+        elif pattern.name is None:
+            yield str(pattern.pattern)
+        else:
+            yield Route(f"{namespace}{pattern.name}", here)
+
+
+def routes() -> dict[str, list[Route]]:
+    found: dict[str, list[Route]] = {}
+    for route in walk():
+        if isinstance(route, Route):
+            found.setdefault(route.name, []).append(route)
+    return found
+
+
+# --- the data every request works on ------------------------------------------------------------
+
+SHARED_NAMES = {
+    "keyring": "ringShared",
+    "cipher-set": "ciphersAead",
+    "group-action": "grpMaster",
+    "environment-action": "envTls12_13",
+    "connection-action": "connClient",
+}
+
+
+# Path parameters of a URL that the generic rules below cannot fill (another app's objects):
+# the URL name -> a function of the estate giving its kwargs. Add the objects to `estate`.
+KWARGS: dict[str, Callable[[Estate], dict[str, Any]]] = {}
+
+
+def url_kwargs(route: Route, estate: Estate) -> dict[str, Any]:
+    """A value for each path parameter, from the estate; unknown parameters fail loudly."""
+    if route.name in KWARGS:
+        return KWARGS[route.name](estate)
+    app, _, name = route.name.partition(":")
+    designer = app in ("policies", "policies-api")
+    service_a = estate.services["CICSWEB1"]
+    resource = name.rsplit("-", 1)[0]
+    values: dict[str, Any] = {}
+    for param in route.params:
+        value: Any = None
+        if param == "format":
+            value = "json"
+        elif designer and param == "lpar":
+            value = "SYSA"
+        elif designer and param == "stack":
+            value = "TCPIP" if "lpar" in route.params else "SYSA/TCPIP"
+        elif designer and param == "number":
+            value = 1
+        elif designer and param == "kind":
+            value = "environment-action"
+        elif designer and param == "uuid":
+            value = estate.objects["environment"].uuid if "object" in name else service_a.uuid
+        elif designer and param == "service":
+            value = service_a.uuid
+        elif designer and param == "name":
+            value = "SYSA"
+        elif designer and param == "name_or_uuid":
+            value = SHARED_NAMES[resource]
+        if value is None:
+            raise AssertionError(
+                f"the role walk has no value for <{param}> of {route.name}:"
+                " add the URL to KWARGS (and what it needs to the estate fixture)"
+            )
+        values[param] = value
+    return values
+
+
+@pytest.fixture
+def estate(make_user) -> Estate:
+    owner = make_user("owen", Role.APP_OWNER)
+    built = build_estate(make_user("ada", Role.ARCHITECT), owner=owner)
+    assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
+    return built
+
+
+def estate_service_owners(estate: Estate) -> list[str]:
+    return sorted(s.name for s in Service.objects.filter(owners__username="owen"))
+
+
+@pytest.fixture
+def clients(estate, make_user) -> dict[str, Client]:
+    users: dict[str, User | None] = {
+        ANONYMOUS: None,
+        ARCHITECT: User.objects.get(username="ada"),
+        OPERATOR: make_user("olivia", Role.OPERATOR),
+        AUDITOR: make_user("audrey", Role.AUDITOR),
+        OWNER: User.objects.get(username="owen"),
+        ADMIN: make_user("adam", Role.ADMIN),
+    }
+    made = {}
+    for role, user in users.items():
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        made[role] = client
+    return made
+
+
+def state() -> tuple[int, ...]:
+    return (
+        ChangeRecord.objects.count(),
+        PolicyVersion.objects.count(),
+        Service.objects.count(),
+        Rule.objects.count(),
+        sum(Service.objects.values_list("revision", flat=True)),
+    )
+
+
+def request(client: Client, method: str, url: str) -> tuple[int, str, tuple[int, ...]]:
+    """The status, redirect target and design state after the request, then rolled back.
+
+    The client's cookies are put back too: a logout or login must not sign the persona
+    out (or in) for the requests that follow.
+    """
+    cookies = copy.deepcopy(client.cookies)
+    with transaction.atomic():
+        kwargs: dict[str, Any] = {}
+        if method in ("put", "patch"):
+            kwargs["content_type"] = "application/json"
+            kwargs["data"] = "{}"
+        response = getattr(client, method)(url, **kwargs)
+        after = state()
+        transaction.set_rollback(True)
+    client.cookies = cookies
+    return response.status_code, response.get("Location", ""), after
+
+
+# --- the walk ------------------------------------------------------------------------------------
+
+
+def verdict(
+    *,
+    name: str,
+    role: str,
+    allowed: frozenset[str] | None,
+    status: int,
+    location: str,
+    changed: bool,
+) -> str | None:
+    """What is wrong with the answer, or None when it is the declared one."""
+    to_login = status in (301, 302, 303) and location.startswith(reverse("login"))
+    if allowed is not None and role in allowed:
+        if status >= 500 or status in (401, 403, 404, 405):
+            return f"allowed, but answered {status}"
+        if to_login and name != "logout":
+            return "allowed, but sent to the login page"
+        return None
+    if role == ANONYMOUS:
+        refused = to_login or status in (401, 403) or (allowed is None and status == 405)
+    elif allowed is None:
+        refused = status in (403, 405)  # the method is not accepted at all
+    else:
+        refused = status == 403
+    if not refused:
+        return f"denied, but answered {status}"
+    if changed:
+        return "denied, but the design changed"
+    return None
+
+
+def test_every_url_has_an_entry() -> None:
+    unnamed = [pattern for pattern in walk() if isinstance(pattern, str)]
+    assert not unnamed, f"URL patterns without a name cannot be declared: {unnamed}"
+    found = set(routes())
+    missing = sorted(found - set(ACCESS))
+    assert not missing, f"declare in ACCESS who may use: {missing}"
+    stale = sorted(set(ACCESS) - found)
+    assert not stale, f"ACCESS declares URLs that no longer exist: {stale}"
+
+
+def test_each_role_gets_what_the_table_declares(clients, estate) -> None:
+    """One walk over every URL (one estate to build, not one per URL); all failures listed."""
+    before = state()
+    failures = []
+    walked = 0
+    for name, found in sorted(routes().items()):
+        access = ACCESS.get(name)
+        if access is None:
+            continue  # test_every_url_has_an_entry reports it
+        for route in found:
+            url = reverse(name, kwargs=url_kwargs(route, estate))
+            for method, allowed in access.methods().items():
+                if allowed is None and method not in ("get", "post"):
+                    continue  # PUT, PATCH and DELETE are walked where some role may use them
+                for role in ROLES:
+                    status, location, after = request(clients[role], method, url)
+                    walked += 1
+                    problem = verdict(
+                        name=name,
+                        role=role,
+                        allowed=allowed,
+                        status=status,
+                        location=location,
+                        changed=method != "get" and after != before,
+                    )
+                    if problem:
+                        failures.append(f"{method.upper()} {url} as {role}: {problem}")
+    assert walked > len(ACCESS) * len(ROLES)
+    assert not failures, f"{len(failures)} of {walked} requests:\n" + "\n".join(failures)
