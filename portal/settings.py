@@ -6,6 +6,7 @@ ALLOWED_HOSTS mandatory and turns on HTTPS-only cookies, redirects and HSTS;
 `manage.py check --deploy` is then clean (tests/portal/test_settings.py runs it).
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -124,7 +125,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # A file, not memory: integration tests run a Celery worker in another process that
     # must see the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # One file per test run (by PID), so two runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication --------------------------------------------------------------

@@ -106,12 +106,21 @@ class Statement:
     name: str | None = None
 
     @classmethod
-    def params(cls) -> Iterator[tuple[str, Param]]:
+    def params(cls) -> tuple[tuple[str, Param], ...]:
         """(field name, Param) for each parameter, in canonical order."""
-        for f in dataclasses.fields(cls):
-            param = f.metadata.get("param")
-            if param is not None:
-                yield f.name, param
+        cached = _PARAMS.get(cls)
+        if cached is None:
+            cached = tuple(
+                (f.name, f.metadata["param"])
+                for f in dataclasses.fields(cls)
+                if "param" in f.metadata
+            )
+            _PARAMS[cls] = cached
+        return cached
+
+
+# Statement class -> its parameters; dataclasses.fields() is too slow to call per statement.
+_PARAMS: dict[type[Statement], tuple[tuple[str, Param], ...]] = {}
 
 
 # --- parameter blocks ------------------------------------------------------------------------
