@@ -121,7 +121,7 @@ def lint(policy: Policy, profile: Profile | None = None) -> list[Finding]:
     """Every finding about the policy, sorted by where it is in the file."""
     findings: list[Finding] = []
     findings.extend(_references(policy))
-    findings.extend(_rule_order(policy))
+    findings.extend(_rule_order_cached(policy))
     findings.extend(_settings(policy, profile))
     return sorted(findings, key=_sort_key)
 
@@ -459,6 +459,38 @@ def _representative(c: RuleConditions) -> Probe:
         None if c.jobname is None else c.jobname.text,
         None if c.userid is None else c.userid.text,
     )
+
+
+# The rule-order findings depend only on the rules, the condition objects they name and where
+# they stand in the file. A designer's live preview lints the same rules again and again
+# while only an action changes, so the last few results are kept.
+_RULE_ORDER_CACHE: dict[int, tuple[object, list[Finding]]] = {}
+_RULE_ORDER_CACHE_SIZE = 8
+
+
+def _rule_order_key(policy: Policy) -> object:
+    return (
+        tuple(policy.rules.items()),
+        tuple(policy.ip_addrs.items()),
+        tuple(policy.ip_addr_sets.items()),
+        tuple(policy.ip_addr_groups.items()),
+        tuple(policy.port_ranges.items()),
+        tuple(policy.port_groups.items()),
+        tuple((key, value) for key, value in policy.locations.items() if key[0] == "rules"),
+    )
+
+
+def _rule_order_cached(policy: Policy) -> list[Finding]:
+    key = _rule_order_key(policy)
+    digest = hash(key)
+    cached = _RULE_ORDER_CACHE.get(digest)
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    findings = _rule_order(policy)
+    if len(_RULE_ORDER_CACHE) >= _RULE_ORDER_CACHE_SIZE:
+        _RULE_ORDER_CACHE.pop(next(iter(_RULE_ORDER_CACHE)))
+    _RULE_ORDER_CACHE[digest] = (key, list(findings))
+    return findings
 
 
 def _rule_order(policy: Policy) -> list[Finding]:
