@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from attls.policy import (
     parse_policy,
 )
 from attls.policy.values import Ports
-from tests.attls.test_matching import synthetic_policy
 
 V1, V11, V12, V13 = Protocol.TLSV1, Protocol.TLSV1_1, Protocol.TLSV1_2, Protocol.TLSV1_3
 
@@ -439,19 +437,3 @@ def test_a_cipher_parms_without_v3_suites_does_not_replace_the_list() -> None:
     s = effective_settings(policy, "App")
 
     assert (s.v3_cipher_suites, s.ciphers_from) == (("C02F",), "environment")
-
-
-def test_effective_settings_of_10000_rules_sharing_50_actions_take_well_under_half_a_second() -> (
-    None
-):
-    policy = synthetic_policy()
-    actions = (
-        len(policy.group_actions) + len(policy.environment_actions) + len(policy.connection_actions)
-    )
-
-    start = time.perf_counter()
-    result = effective_all(policy)
-    elapsed = time.perf_counter() - start
-
-    assert (len(result), actions) == (10_000, 50)
-    assert elapsed < 0.5, f"{elapsed:.3f} s"
