@@ -33,12 +33,14 @@ Sources (public material, paraphrased):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import NamedTuple
 
 from attls.errors import ReportParseError
 from attls.reports.pasearch import (
     ACTION_LABEL,
     ACTION_VALUE_COLUMN,
+    SECTION_STARTS,
     Node,
     ReportWarning,
     TtlsAction,
@@ -81,6 +83,7 @@ CONN_CONN_ACTION = "TTLSConnAction"
 # DETAIL appends, after a blank line, the rule (as a pasearch-like tree under this label) and
 # then each action in pasearch's `TTLS Action:` form. [reconstructed]
 DETAIL_RULE_LABEL = "TTLS Rule:"
+_DETAIL_STOPS = (*SECTION_STARTS, DETAIL_RULE_LABEL)
 
 # GROUP [column names observed; widths reconstructed]
 GROUP_COLUMNS_TITLE = "TTLSGrpAction"
@@ -288,7 +291,30 @@ def _render_connection(conn: TtlsConnection, out: list[str]) -> None:
         line(label, getattr(conn, attribute) or NOT_APPLICABLE, CONN_ACTION_VALUE_COLUMN)
 
 
-def _render_detail(conn: TtlsConnection, out: list[str]) -> None:
+class _ActionTexts:
+    """Rendered `TTLS Action:` sections, so an action shared by many connections renders once.
+
+    Looked up by identity first (the same object under many connections), then by value (equal
+    actions built separately); identities stay valid because the report holds the objects.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, str] = {}
+        self.by_value: dict[TtlsAction, str] = {}
+
+    def text(self, action: TtlsAction) -> str:
+        found = self.by_id.get(id(action))
+        if found is None:
+            found = self.by_value.get(action)
+            if found is None:
+                lines: list[str] = []
+                render_action(action, lines)
+                found = self.by_value[action] = "\n".join(lines)
+            self.by_id[id(action)] = found
+        return found
+
+
+def _render_detail(conn: TtlsConnection, out: list[str], actions: _ActionTexts) -> None:
     if conn.rule_detail is not None:
         out.append("")
         out.append(
@@ -297,26 +323,20 @@ def _render_detail(conn: TtlsConnection, out: list[str]) -> None:
         _render_tree(conn.rule_detail, 4, out)
     for action in conn.action_details:
         out.append("")
-        render_action(action, out)
+        out.append(actions.text(action))
 
 
 def render_netstat_ttls(report: NetstatTtlsReport, detail: bool = False) -> str:
     """`netstat -x CONN` text; with `detail`, each connection's rule and actions follow it."""
     out = [_render_header(report.release, report.tcpip_name, report.time)]
-    # Many connections share one rule and its actions: render each shared detail once.
-    details: dict[tuple[int, ...], str] = {}
+    actions = _ActionTexts()
     for conn in report.connections:
         _render_connection(conn, out)
-        if detail and (conn.rule_detail is not None or conn.action_details):
-            key = (id(conn.rule), id(conn.rule_detail), *map(id, conn.action_details))
-            rendered = details.get(key)
-            if rendered is None:
-                lines: list[str] = []
-                _render_detail(conn, lines)
-                rendered = details[key] = "\n".join(lines)
-            out.append(rendered)
+        if detail:
+            _render_detail(conn, out, actions)
         out.append("")
-    return "\n".join(out) + "\n"
+    out.append("")  # the final newline, without copying the whole text a second time
+    return "\n".join(out)
 
 
 def _line_starting(text: str, label: str, start: int, end: int) -> int:
@@ -355,11 +375,13 @@ def _parse_detail(lines: list[str]) -> _DetailParse:
         if not text or _is_trailer(text):
             index += 1
         elif text.startswith(ACTION_LABEL):
-            action, index = _parse_action(lines, index, 0, warnings)
+            action, index = _parse_action(lines, index, 0, warnings, _DETAIL_STOPS)
             actions.append(action)
         elif text.startswith(DETAIL_RULE_LABEL) and rule_detail is None and not actions:
             indent = len(raw) - len(raw.lstrip())
-            rule_detail, index = _parse_tree(lines, index + 1, indent, 0, warnings, frozenset(), {})
+            rule_detail, index = _parse_tree(
+                lines, index + 1, indent, 0, warnings, frozenset(), {}, _DETAIL_STOPS
+            )
         else:
             warnings.append(ReportWarning(index + 1, raw))
             index += 1
@@ -373,54 +395,57 @@ def _parse_connection(
     conn_id = lines[0].strip()[len(CONN_ID_LABEL) + 1 :].strip()
     if not _is_conn_id(conn_id):
         raise ReportParseError(first, f"ConnID must be 8 hexadecimal digits, not {conn_id!r}")
-    values: dict[str, str | None] = {}
+    values: dict[str, str] = {}
     local: SocketAddr | None = None
     remote: SocketAddr | None = None
-    for offset in range(1, len(lines)):
-        raw = lines[offset]
-        text = raw.strip()
-        if not text:
-            continue
-        label, colon, rest = text.partition(":")
-        number = first + offset
-        if not colon:
-            if not _is_trailer(text):
+    number = first
+    # The hot loop of a 20,000-connection report: one partition and two strips per line.
+    for raw in islice(lines, 1, None):
+        number += 1
+        label, colon, rest = raw.partition(":")
+        if colon:
+            label = label.strip()
+            if label in _CONN_LABELS:
+                values[label] = rest.strip()
+            elif label == CONN_LOCAL_SOCKET:
+                local = parse_socket(rest, number)
+            elif label == CONN_REMOTE_SOCKET:
+                remote = parse_socket(rest, number)
+            else:
                 warnings.append(ReportWarning(number, raw))
-        elif label in _CONN_LABELS:
-            value = rest.strip()
-            values[label] = None if value == NOT_APPLICABLE else value
-        elif label == CONN_LOCAL_SOCKET:
-            local = parse_socket(rest, number)
-        elif label == CONN_REMOTE_SOCKET:
-            remote = parse_socket(rest, number)
-        else:
+        elif raw and not raw.isspace() and not _is_trailer(raw.strip()):
             warnings.append(ReportWarning(number, raw))
     if local is None or remote is None:
         raise ReportParseError(first, f"connection {conn_id} lacks LocalSocket: or RemoteSocket:")
+
+    def value(label: str) -> str | None:
+        text = values.get(label)
+        return None if not text or text == NOT_APPLICABLE else text
+
     cipher_code: str | None = None
     cipher_name: str | None = None
-    cipher = values.get(CONN_CIPHER)
+    cipher = value(CONN_CIPHER)
     if cipher:
         cipher_code, _, name = cipher.partition(" ")
         cipher_name = name.strip() or None
     rule_detail, actions = (None, ()) if detail is None else detail[:2]
     return TtlsConnection(
-        conn_id=conn_id,
-        job_name=values.get(CONN_JOB_NAME) or "",
-        local_socket=local,
-        remote_socket=remote,
-        sec_level=values.get(CONN_SEC_LEVEL),
-        cipher_code=cipher_code,
-        cipher_name=cipher_name,
-        cert_user_id=values.get(CONN_CERT_USER_ID),
-        map_type=values.get(CONN_MAP_TYPE),
-        fips140=values.get(CONN_FIPS140),
-        rule=values.get(CONN_RULE),
-        group_action=values.get(CONN_GROUP_ACTION),
-        env_action=values.get(CONN_ENV_ACTION),
-        conn_action=values.get(CONN_CONN_ACTION),
-        rule_detail=rule_detail,
-        action_details=actions,
+        conn_id,
+        value(CONN_JOB_NAME) or "",
+        local,
+        remote,
+        value(CONN_SEC_LEVEL),
+        cipher_code,
+        cipher_name,
+        value(CONN_CERT_USER_ID),
+        value(CONN_MAP_TYPE),
+        value(CONN_FIPS140),
+        value(CONN_RULE),
+        value(CONN_GROUP_ACTION),
+        value(CONN_ENV_ACTION),
+        value(CONN_CONN_ACTION),
+        rule_detail,
+        actions,
     )
 
 
@@ -471,9 +496,7 @@ def parse_netstat_ttls(text: str) -> NetstatTtlsReport:
                     detail = detail_cache[key] = _parse_detail(key.split("\n"))
                 except ReportParseError as error:
                     base = line_number + text.count("\n", block, detail_start) - 1
-                    raise ReportParseError(
-                        base + error.line, error.message, error.column
-                    ) from None
+                    raise ReportParseError(base + error.line, error.message, error.column) from None
         conn_lines = text[block : block_end if detail_start < 0 else detail_start].split("\n")
         connections.append(_parse_connection(conn_lines, line_number, detail, warnings))
         if detail is not None and detail[2]:

@@ -36,6 +36,7 @@ IMAGE_LABEL = "Image Name:"
 NO_POLICIES = "No policies retrieved"  # [confirmed: IBM-NoPolicies]
 RULE_LABEL = "policyRule:"
 ACTION_LABEL = "TTLS Action:"
+SECTION_STARTS = (ACTION_LABEL, RULE_LABEL)  # lines that end an action's details
 
 RULE_VALUE_COLUMN = 24
 SECOND_LABEL_COLUMN = 42
@@ -328,8 +329,10 @@ def _parse_tree(
     warnings: builtins.list[ReportWarning],
     root_labels: frozenset[str],
     root_values: dict[str, tuple[str, int]],
+    stops: tuple[str, ...] = SECTION_STARTS,
 ) -> tuple[tuple[Node, ...], int]:
-    """Read nested detail lines from `start` until a blank line or a line at `base_indent` or less.
+    """Read nested detail lines from `start` until a blank line, a line at `base_indent` or
+    less, or a line starting with one of `stops`.
 
     Root-level lines whose label is in `root_labels` go to `root_values` (label -> value, line)
     instead of the tree. Returns the tree and the index of the first line not consumed.
@@ -344,7 +347,7 @@ def _parse_tree(
         if not body or body.isspace():
             break
         indent = len(raw) - len(body)
-        if indent <= base_indent or body.startswith((ACTION_LABEL, RULE_LABEL, "TTLS Rule:")):
+        if indent <= base_indent or body.startswith(stops):
             break
         text = body.rstrip()
         while stack and indent <= stack[-1].indent:
@@ -400,6 +403,7 @@ def _parse_action(
     index: int,
     line_base: int,
     warnings: builtins.list[ReportWarning],
+    stops: tuple[str, ...] = SECTION_STARTS,
 ) -> tuple[TtlsAction, int]:
     """Read one `TTLS Action:` section starting at `lines[index]`."""
     raw = lines[index]
@@ -409,7 +413,14 @@ def _parse_action(
         raise ReportParseError(line_base + index + 1, "TTLS Action: has no name")
     values: dict[str, tuple[str, int]] = {}
     fields, end = _parse_tree(
-        lines, index + 1, len(raw) - len(body), line_base, warnings, _ACTION_ROOT_LABELS, values
+        lines,
+        index + 1,
+        len(raw) - len(body),
+        line_base,
+        warnings,
+        _ACTION_ROOT_LABELS,
+        values,
+        stops,
     )
     version: int | None = None
     if "Version" in values:
@@ -920,7 +931,8 @@ def render_pasearch(report: PasearchReport) -> str:
     for rule in report.rules:
         out.extend([""] * rule.blank_lines_before)
         _render_rule(rule, out, cache)
-    return "\n".join(out) + "\n"
+    out.append("")  # the final newline, without copying the whole text a second time
+    return "\n".join(out)
 
 
 # --- Summary --------------------------------------------------------------------------------
