@@ -41,6 +41,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
+from policies.models import ChangeRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,6 +147,23 @@ class Runner:
             error = f"{bad.stack.label}: {bad.error}"
         Deployment.objects.filter(pk=self.deployment.pk).update(
             status=status, error=error, finished_at=timezone.now()
+        )
+        # The end of a deployment is a state change like its request and approval.
+        ChangeRecord.objects.create(
+            actor=None,
+            action=f"deployment {status}",
+            object_type="Deployment",
+            object_uuid=self.deployment.uuid,
+            object_name=str(self.deployment)[:100],
+            before=None,
+            after={
+                "status": str(status),
+                "error": error,
+                "targets": [
+                    {"stack": t.stack.label, "version": t.version.number, "status": t.status}
+                    for t in targets
+                ],
+            },
         )
 
     def run_target(self, target: DeploymentTarget) -> bool:

@@ -1,0 +1,64 @@
+"""What goes into the audit log: every change record, and every sign-in.
+
+Signals are the one place the conventions allow them: the change log. The lower layers
+(policies, fleet) write ChangeRecords through their services; this app, above them,
+chains each one as it is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from audits.log import append
+from policies.models import ChangeRecord
+
+
+@receiver(post_save, sender=ChangeRecord, dispatch_uid="audit-change-record")
+def chain_change_record(sender: Any, instance: ChangeRecord, created: bool, **kwargs: Any) -> None:
+    if not created:
+        return
+    append(
+        actor=instance.actor.get_username() if instance.actor else "system",
+        action=instance.action,
+        object_type=instance.object_type,
+        object_id=str(instance.object_uuid or ""),
+        summary=f"{instance.action} {instance.object_type} {instance.object_name}",
+        data={
+            "change_record": instance.pk,
+            "before": instance.before,
+            "after": instance.after,
+            "note": instance.note,
+        },
+        at=instance.at,
+    )
+
+
+@receiver(user_logged_in, dispatch_uid="audit-login")
+def chain_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    append(
+        actor=user.get_username(),
+        action="login",
+        object_type="User",
+        object_id=str(user.pk),
+        summary=f"{user.get_username()} signed in",
+        data={"address": address},
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="audit-login-failed")
+def chain_failed_login(
+    sender: Any, credentials: dict[str, Any], request: Any, **kwargs: Any
+) -> None:
+    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    append(
+        actor=str(credentials.get("username", ""))[:150],
+        action="login failed",
+        object_type="User",
+        summary=f"sign-in refused for {credentials.get('username', '?')!r}",
+        data={"address": address},
+    )
