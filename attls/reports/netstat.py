@@ -22,7 +22,7 @@ Sources (public material, paraphrased):
 * ALLCONN rows (`User Id  Conn     State`, a dashes line, then per connection
   `JOBNAME  CONNID   State` with indented `Local Socket:` / `Foreign Socket:`): the same
   OpenLiberty comment. [observed] State abbreviations (`Listen`, `Establsh`, ...): IBM's
-  "TCP connection status" table for the TSO and z/OS UNIX reports. [confirmed]
+  "TCP connection status" table for the TSO and z/OS UNIX reports. [confirmed, in part]
 * TTLS CONN labels `LocalSocket:`, `RemoteSocket:`, `SecLevel:`, `Cipher: <code> <name>`: a
   production REXX (ATTLSRPT) that parses them, per reference §4.2. [confirmed] Every other CONN
   label, the `ConnID:` block start and all of the DETAIL layout are reconstructed. [unconfirmed]
@@ -87,7 +87,7 @@ _DETAIL_STOPS = (*SECTION_STARTS, DETAIL_RULE_LABEL)
 
 # GROUP [column names observed; widths reconstructed]
 GROUP_COLUMNS_TITLE = "TTLSGrpAction"
-GROUP_HEADING = f"{'TTLSGrpAction':<33} {'Group ID':<17} Conns"
+GROUP_HEADING = f"{GROUP_COLUMNS_TITLE:<33} {'Group ID':<17} Conns"
 GROUP_NAME_WIDTH = 33
 GROUP_ID_WIDTH = 17
 
@@ -102,7 +102,9 @@ ALLCONN_SOCKET_PREFIXES = {
     ALLCONN_FOREIGN_SOCKET: "  Foreign Socket: ",
 }
 NOTTLSPOLICY = "NOTTLSPOLICY"
-TCP_STATES = (  # TSO / z/OS UNIX abbreviations [confirmed: IBM "TCP connection status"]
+# TSO / z/OS UNIX state abbreviations, for reference; the parser accepts any word. Listen ..
+# ClosWait [confirmed: IBM "TCP connection status" table]; LastAck .. Closed [assumed, by pattern].
+TCP_STATES = (
     "Listen",
     "SynSent",
     "SynRcvd",
@@ -449,6 +451,17 @@ def _parse_connection(
     )
 
 
+# How far past a `ConnID:` line to look for its DETAIL part when reusing the previous one.
+_CONN_PART_WINDOW = 4096
+
+
+def _detail_start(text: str, start: int, stop: int) -> int:
+    """Where the DETAIL part of the connection in text[start:stop] begins, or -1."""
+    rule = _line_starting(text, DETAIL_RULE_LABEL, start, stop)
+    action = _line_starting(text, ACTION_LABEL, start, stop)
+    return action if rule < 0 or 0 <= action < rule else rule
+
+
 def parse_netstat_ttls(text: str) -> NetstatTtlsReport:
     """Parse `netstat -x CONN` output, one or many connections, with or without DETAIL.
 
@@ -456,6 +469,13 @@ def parse_netstat_ttls(text: str) -> NetstatTtlsReport:
     thousand connections is never split into lines as a whole, and a DETAIL text shared by many
     connections (the same rule and actions) is parsed once.
     """
+    return _parse_netstat_ttls(text, fast=True)
+
+
+def _parse_netstat_ttls(text: str, *, fast: bool) -> NetstatTtlsReport:
+    """`parse_netstat_ttls`. With `fast`, a DETAIL text equal to the previous connection's is
+    recognised by one comparison in place instead of being found, copied and hashed again;
+    `fast=False` is the plain reading, which tests compare it with."""
     end = len(text)
     position = 0
     line_number = 1  # 1-based number of the line that starts at `position`
@@ -471,7 +491,8 @@ def parse_netstat_ttls(text: str) -> NetstatTtlsReport:
     position = after
     line_number += 1
     warnings: list[ReportWarning] = []
-    block = _line_starting(text, CONN_ID_LABEL + ":", position, end)
+    conn_label = CONN_ID_LABEL + ":"
+    block = _line_starting(text, conn_label, position, end)
     # Lines between the header and the first connection.
     for offset, raw in enumerate(text[position : end if block < 0 else block].split("\n")):
         if raw.strip() and not _is_trailer(raw.strip()):
@@ -480,33 +501,56 @@ def parse_netstat_ttls(text: str) -> NetstatTtlsReport:
         line_number += text.count("\n", position, block)
     connections: list[TtlsConnection] = []
     detail_cache: dict[str, _DetailParse] = {}
+    # The previous connection's DETAIL text, its parse and its number of line breaks.
+    last_key: str | None = None
+    last_detail: _DetailParse | None = None
+    last_breaks = 0
     while block >= 0:
-        next_block = _line_starting(text, CONN_ID_LABEL + ":", _next_line(text, block), end)
-        block_end = end if next_block < 0 else next_block
-        detail_start = _line_starting(text, DETAIL_RULE_LABEL, block, block_end)
-        action_start = _line_starting(text, ACTION_LABEL, block, block_end)
-        if detail_start < 0 or 0 <= action_start < detail_start:
-            detail_start = action_start
         detail: _DetailParse | None = None
-        if detail_start >= 0:
-            key = text[detail_start:block_end]
-            detail = detail_cache.get(key)
-            if detail is None:
-                try:
-                    detail = detail_cache[key] = _parse_detail(key.split("\n"))
-                except ReportParseError as error:
-                    base = line_number + text.count("\n", block, detail_start) - 1
-                    raise ReportParseError(base + error.line, error.message, error.column) from None
-        conn_lines = text[block : block_end if detail_start < 0 else detail_start].split("\n")
+        detail_start = -1
+        next_block = -2  # not found yet
+        if fast and last_key is not None:
+            # The same rule and actions as the connection before: compare in place.
+            window = min(end, block + _CONN_PART_WINDOW)
+            candidate = _detail_start(text, block, window)
+            after_detail = candidate + len(last_key)
+            if (
+                candidate >= 0
+                and text.startswith(last_key, candidate)
+                and (after_detail == end or text.startswith(conn_label, after_detail))
+                and _line_starting(text, conn_label, _next_line(text, block), candidate) < 0
+            ):
+                detail_start, detail = candidate, last_detail
+                next_block = after_detail if after_detail < end else -1
+        if next_block == -2:
+            next_block = _line_starting(text, conn_label, _next_line(text, block), end)
+            block_end = end if next_block < 0 else next_block
+            detail_start = _detail_start(text, block, block_end)
+            if detail_start >= 0:
+                key = text[detail_start:block_end]
+                detail = detail_cache.get(key)
+                if detail is None:
+                    try:
+                        detail = detail_cache[key] = _parse_detail(key.split("\n"))
+                    except ReportParseError as error:
+                        base = line_number + text.count("\n", block, detail_start) - 1
+                        raise ReportParseError(
+                            base + error.line, error.message, error.column
+                        ) from None
+                last_key, last_detail, last_breaks = key, detail, key.count("\n")
+            else:
+                last_key = None
+        conn_end = (end if next_block < 0 else next_block) if detail_start < 0 else detail_start
+        conn_lines = text[block:conn_end].split("\n")
         connections.append(_parse_connection(conn_lines, line_number, detail, warnings))
+        conn_breaks = text.count("\n", block, conn_end)
         if detail is not None and detail[2]:
-            base = line_number + text.count("\n", block, detail_start) - 1
+            base = line_number + conn_breaks - 1
             warnings.extend(
                 ReportWarning(base + warning.line, warning.text, warning.message)
                 for warning in detail[2]
             )
-        if next_block >= 0:
-            line_number += text.count("\n", block, next_block)
+        line_number += conn_breaks + (last_breaks if detail_start >= 0 else 0)
         block = next_block
     return NetstatTtlsReport(
         release=header.release,

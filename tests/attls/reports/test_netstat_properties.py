@@ -14,6 +14,7 @@ from attls.reports import (
     NetstatAllConnReport,
     NetstatGroupReport,
     NetstatTtlsReport,
+    TtlsConnection,
     parse_netstat_allconn,
     parse_netstat_group,
     parse_netstat_ttls,
@@ -21,8 +22,15 @@ from attls.reports import (
     render_netstat_group,
     render_netstat_ttls,
 )
+from attls.reports.netstat import _parse_netstat_ttls
 
-from .strategies import netstat_allconn_reports, netstat_group_reports, netstat_ttls_reports
+from .strategies import (
+    actions,
+    netstat_allconn_reports,
+    netstat_group_reports,
+    netstat_ttls_reports,
+    trees,
+)
 from .test_pasearch_properties import _damage, edits
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -146,3 +154,33 @@ def test_arbitrary_text_raises_only_report_parse_error_from_every_netstat_parser
             parse(text)
         except ReportParseError as error:
             assert error.line >= 1
+
+
+@st.composite
+def reports_sharing_one_detail(draw: st.DrawFn) -> NetstatTtlsReport:
+    """Connections that all carry the same rule detail and actions, as on a busy stack."""
+    report = draw(netstat_ttls_reports(detail=False))
+    rule_detail = draw(st.one_of(st.none(), trees))
+    shared = tuple(draw(st.lists(actions, max_size=2)))
+    connections: list[TtlsConnection] = [
+        dataclasses.replace(conn, rule_detail=rule_detail, action_details=shared)
+        for conn in report.connections
+    ]
+    return dataclasses.replace(report, connections=connections)
+
+
+def _outcome(text: str, fast: bool) -> object:
+    try:
+        return _parse_netstat_ttls(text, fast=fast)
+    except ReportParseError as error:
+        return (error.line, error.message)
+
+
+@FAST
+@given(reports_sharing_one_detail(), st.one_of(st.just([]), edits, netstat_edits))
+def test_reusing_the_previous_detail_reads_exactly_what_the_plain_reading_does(
+    report: NetstatTtlsReport, operations: list[tuple[str, int, int, str]]
+) -> None:
+    text = _damage(render_netstat_ttls(report, detail=True), operations)
+
+    assert _outcome(text, fast=True) == _outcome(text, fast=False)
