@@ -14,5 +14,7 @@ urlpatterns = [
     # <img> elsewhere cannot log a user out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("design/", include("policies.urls")),
+    path("fleet/", include("fleet.urls")),
+    path("api/fleet/", include("fleet.api.urls")),
     path("api/", include("policies.api.urls")),
 ]

@@ -22,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.roles import Role
 from policies.models import ChangeRecord, PolicyVersion, Rule, Service
 from tests.e2e.estate import Estate, build_estate
+from tests.fleet.ui_estate import fleet_walk_kwargs
 
 ANONYMOUS = "anonymous"
 ARCHITECT = "architect"
@@ -36,6 +37,7 @@ SIGNED_IN = EVERYONE - {ANONYMOUS}
 ESTATE = frozenset({ARCHITECT, OPERATOR, AUDITOR, ADMIN})
 ESTATE_AND_OWNERS = ESTATE | {OWNER}
 ARCHITECTS = frozenset({ARCHITECT})
+OPERATORS = frozenset({OPERATOR})
 NOBODY: frozenset[str] = frozenset()
 
 
@@ -130,6 +132,42 @@ ACCESS: dict[str, Access] = {
     # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
     "policies-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
     "policies-api:schema": read(SIGNED_IN),
+    # --- fleet (/fleet/) ---------------------------------------------------------------------
+    "fleet:deployments": read(ESTATE),
+    "fleet:deployment-new": Access(get=OPERATORS, post=OPERATORS),
+    "fleet:deployment": read(ESTATE),
+    "fleet:deployment-approve": Access(post=OPERATORS),
+    "fleet:stack": read(ESTATE),
+    "fleet:stack-verify": Access(post=OPERATORS),
+    "fleet:stack-rollback": Access(get=OPERATORS, post=OPERATORS),
+    "fleet:stack-remove-rule": Access(get=OPERATORS, post=OPERATORS),
+    "fleet:verification": read(ESTATE),
+    "fleet:verification-output": read(ESTATE),
+    "fleet:drift": read(ESTATE),
+    "fleet:certificates": read(ESTATE),
+    "fleet:incidents": read(ESTATE),
+    "fleet:connections": read(OPERATORS),
+    "fleet:connection-edit": Access(get=OPERATORS, post=OPERATORS),
+    "fleet:my-services": read(ESTATE_AND_OWNERS),
+    # --- fleet REST API (/api/fleet/) ------------------------------------------------------------
+    "fleet-api:stack-list": read(ESTATE),
+    "fleet-api:stack-detail": read(ESTATE),
+    "fleet-api:stack-verify": Access(post=OPERATORS),
+    "fleet-api:stack-rollback": Access(post=OPERATORS),
+    "fleet-api:stack-remove-rule": Access(post=OPERATORS),
+    "fleet-api:deployment-list": Access(get=ESTATE, post=OPERATORS),
+    "fleet-api:deployment-detail": read(ESTATE),
+    "fleet-api:deployment-approve": Access(post=OPERATORS),
+    "fleet-api:verification-list": read(ESTATE),
+    "fleet-api:verification-detail": read(ESTATE),
+    "fleet-api:drift-event-list": read(ESTATE),
+    "fleet-api:drift-event-detail": read(ESTATE),
+    "fleet-api:certificate-list": read(ESTATE),
+    "fleet-api:incident-list": read(ESTATE),
+    "fleet-api:incident-detail": read(ESTATE),
+    "fleet-api:connection-list": read(OPERATORS),
+    "fleet-api:connection-detail": read(OPERATORS),
+    "fleet-api:my-service-list": read(ESTATE_AND_OWNERS),
     "policies-api:docs": read(SIGNED_IN),
 }
 
@@ -191,6 +229,8 @@ def url_kwargs(route: Route, estate: Estate) -> dict[str, Any]:
     """A value for each path parameter, from the estate; unknown parameters fail loudly."""
     if route.name in KWARGS:
         return KWARGS[route.name](estate)
+    if route.name in getattr(estate, "fleet", {}):
+        return estate.fleet[route.name]
     app, _, name = route.name.partition(":")
     designer = app in ("policies", "policies-api")
     service_a = estate.services["CICSWEB1"]
@@ -229,6 +269,7 @@ def url_kwargs(route: Route, estate: Estate) -> dict[str, Any]:
 def estate(make_user) -> Estate:
     owner = make_user("owen", Role.APP_OWNER)
     built = build_estate(make_user("ada", Role.ARCHITECT), owner=owner)
+    built.fleet = fleet_walk_kwargs(built, make_user)  # type: ignore[attr-defined]
     assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
     return built
 

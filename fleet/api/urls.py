@@ -1,0 +1,19 @@
+"""The fleet API under /api/fleet/ (its schema is part of /api/schema/)."""
+
+from rest_framework.routers import SimpleRouter
+
+from fleet.api import views
+
+app_name = "fleet-api"
+
+router = SimpleRouter()
+router.register("stacks", views.StackStatusViewSet, basename="stack")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
+router.register("verifications", views.VerificationViewSet, basename="verification")
+router.register("drift-events", views.DriftEventViewSet, basename="drift-event")
+router.register("certificates", views.CertificateViewSet, basename="certificate")
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("connections", views.LparConnectionViewSet, basename="connection")
+router.register("my-services", views.MyServicesViewSet, basename="my-service")
+
+urlpatterns = router.urls

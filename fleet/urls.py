@@ -1,0 +1,36 @@
+"""The fleet pages, under /fleet/. Deployments and runs by UUID, stacks and LPARs by name."""
+
+from django.urls import path
+
+from fleet import views
+
+app_name = "fleet"
+
+stack = "stacks/<str:lpar>/<str:stack>/"
+
+urlpatterns = [
+    path("deployments/", views.deployment_list, name="deployments"),
+    path("deployments/new/", views.deployment_new, name="deployment-new"),
+    path("deployments/<uuid:deployment>/", views.deployment_detail, name="deployment"),
+    path(
+        "deployments/<uuid:deployment>/approve/",
+        views.deployment_approve_view,
+        name="deployment-approve",
+    ),
+    path(stack, views.stack_detail, name="stack"),
+    path(f"{stack}verify/", views.stack_verify, name="stack-verify"),
+    path(f"{stack}rollback/", views.stack_rollback, name="stack-rollback"),
+    path(f"{stack}remove-rule/", views.stack_remove_rule, name="stack-remove-rule"),
+    path("verifications/<uuid:run>/", views.verification_detail, name="verification"),
+    path(
+        "verifications/<uuid:run>/outputs/<str:output>/",
+        views.verification_output,
+        name="verification-output",
+    ),
+    path("drift/", views.drift_list, name="drift"),
+    path("certificates/", views.certificate_list, name="certificates"),
+    path("incidents/", views.incident_list, name="incidents"),
+    path("connections/", views.connection_list, name="connections"),
+    path("connections/<str:lpar>/", views.connection_edit, name="connection-edit"),
+    path("my-services/", views.my_services, name="my-services"),
+]

@@ -1,0 +1,546 @@
+"""The fleet pages under /fleet/: deployments, verifications, findings, connections, my services.
+
+Views authorise (by capability), parse, call a service or a selector, and render. Each page is
+one template; an htmx request that targets one of its named partials (the id in HX-Target)
+gets that partial only. A successful htmx POST answers with HX-Location; a refused one
+re-renders what it came from with the reason (409) or the form errors (422).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseLocation
+
+from accounts.decorators import requires
+from accounts.roles import Capability, has_capability
+from fleet import presenters, selectors
+from fleet.forms import (
+    DeploymentRequestForm,
+    LparConnectionForm,
+    RemoveRuleForm,
+    RollbackForm,
+    attach_errors,
+)
+from fleet.models import Deployment, RunStatus, VerificationRun
+from fleet.services import (
+    DeploymentRefused,
+    deployment_approve,
+    deployment_request,
+    lpar_connection_save,
+    remove_rule,
+    rollback_to_previous,
+)
+from fleet.tasks import verification_request
+from policies.models import Lpar, Stack
+
+PAGE_SIZE = 50
+# Raw outputs longer than this show their beginning; the download has all of it.
+SHOWN_CHARACTERS = 200_000
+ESTATE = Capability.VIEW_ESTATE
+OPERATE = Capability.OPERATE
+
+
+def _render(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partials: tuple[str, ...] = (),
+    status: int = 200,
+) -> HttpResponse:
+    """The page, or only the partial whose id an htmx request targets."""
+    name = template
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.boosted and htmx.target in partials:
+        name = f"{template}#{htmx.target}"
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a successful POST: htmx loads `url` into the page; a plain browser is redirected."""
+    if getattr(request, "htmx", None):
+        return HttpResponseLocation(url)
+    return HttpResponseRedirect(url)
+
+
+def _can_operate(request: HttpRequest) -> bool:
+    return has_capability(request.user, OPERATE)
+
+
+def _stack(request: HttpRequest, lpar: str, stack: str) -> Stack:
+    try:
+        return selectors.stack_for(user=request.user, lpar=lpar, stack=stack)
+    except Stack.DoesNotExist:
+        raise Http404(f"No stack {lpar}/{stack}") from None
+
+
+def _page(request: HttpRequest, rows: Any) -> Any:
+    return Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- deployments ----------------------------------------------------------------------------------
+
+DEPLOYMENT_FILTERS = {
+    "": "All",
+    "active": "Waiting or running",
+    RunStatus.SUCCEEDED: "Succeeded",
+    "failed": "Failed or rolled back",
+}
+
+
+@requires(ESTATE)
+@require_GET
+def deployment_list(request: HttpRequest) -> HttpResponse:
+    deployments = selectors.deployment_list_for(user=request.user)
+    status = request.GET.get("status", "")
+    if status == "active":
+        deployments = deployments.filter(
+            status__in=(RunStatus.PENDING, RunStatus.APPROVED, RunStatus.RUNNING)
+        )
+    elif status == "failed":
+        deployments = deployments.filter(status__in=(RunStatus.FAILED, RunStatus.ROLLED_BACK))
+    elif status == RunStatus.SUCCEEDED:
+        deployments = deployments.filter(status=RunStatus.SUCCEEDED)
+    context = {
+        "section": "deployments",
+        "page": _page(request, deployments),
+        "query": _query_without_page(request),
+        "status": status,
+        "filters": DEPLOYMENT_FILTERS,
+        "can_operate": _can_operate(request),
+    }
+    return _render(request, "fleet/deployment_list.html", context, partials=("deployment-table",))
+
+
+@requires(OPERATE)
+@require_http_methods(["GET", "POST"])
+def deployment_new(request: HttpRequest) -> HttpResponse:
+    choices = selectors.deploy_choices(user=request.user)
+    form = DeploymentRequestForm(request.POST or None, choices=choices)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                deployment = deployment_request(
+                    actor=request.user, targets=form.targets, note=form.cleaned_data["note"]
+                )
+            except DeploymentRefused as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                messages.success(
+                    request, "Deployment requested. Another operator, or you, approves it here."
+                )
+                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+        status = 422
+    context = {"section": "deployments", "form": form, "choices": choices, "me": request.user}
+    return _render(request, "fleet/deployment_new.html", context, status=status)
+
+
+def _deployment(request: HttpRequest, uuid: Any) -> Deployment:
+    try:
+        return selectors.deployment_for(user=request.user, uuid=uuid)
+    except Deployment.DoesNotExist:
+        raise Http404("No such deployment") from None
+
+
+def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[str, Any]:
+    targets = list(deployment.targets.all())
+    steps = list(deployment.steps.all())
+    authors = {t.version.author_id for t in targets}
+    return {
+        "section": "deployments",
+        "deployment": deployment,
+        "targets": targets,
+        "steps": steps,
+        "verifications": list(deployment.verifications.all()),
+        "polling": deployment.status in (RunStatus.APPROVED, RunStatus.RUNNING),
+        "elapsed": presenters.duration(
+            deployment.started_at, deployment.finished_at or timezone.now()
+        ),
+        "can_operate": _can_operate(request),
+        "published_by_me": request.user.pk in authors,
+        "stacks": list({t.stack_id: t.stack for t in targets}.values()),
+    }
+
+
+@requires(ESTATE)
+@require_GET
+def deployment_detail(request: HttpRequest, deployment: Any) -> HttpResponse:
+    context = _deployment_context(request, _deployment(request, deployment))
+    return _render(
+        request,
+        "fleet/deployment_detail.html",
+        context,
+        partials=("deployment-progress", "approve-panel"),
+    )
+
+
+@requires(OPERATE)
+@require_POST
+def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpResponse:
+    found = _deployment(request, deployment)
+    try:
+        deployment_approve(deployment=found, actor=request.user)
+    except PermissionError as error:
+        raise PermissionDenied(str(error)) from error
+    except DeploymentRefused as refusal:
+        context = _deployment_context(request, found)
+        context["refused"] = str(refusal)
+        return _render(
+            request,
+            "fleet/deployment_detail.html",
+            context,
+            partials=("approve-panel",),
+            status=409,
+        )
+    messages.success(request, "Approved: the deployment is queued and runs now.")
+    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+
+
+# --- stacks: status, verify now, rollback, remove a rule ------------------------------------------
+
+
+@requires(ESTATE)
+@require_GET
+def stack_detail(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
+    found = _stack(request, lpar, stack)
+    status = selectors.stack_status_list(
+        user=request.user, stacks=Stack.objects.filter(pk=found.pk)
+    )[0]
+    context = {
+        "section": "fleet",
+        "stack": found,
+        "status": status,
+        "services": presenters.service_rows(
+            status.results.get("services") or {}, policy_deployed=status.deployed is not None
+        ),
+        "runs": selectors.verification_list_for(user=request.user).filter(stack=found)[:15],
+        "deployments": selectors.deployment_list_for(user=request.user)
+        .filter(targets__stack=found)
+        .distinct()[:10],
+        "drift": selectors.drift_list_for(
+            user=request.user, filters=selectors.FindingFilters(stack=found.label)
+        )[:20],
+        "can_operate": _can_operate(request),
+    }
+    return _render(request, "fleet/stack_detail.html", context)
+
+
+@requires(OPERATE)
+@require_POST
+def stack_verify(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
+    found = _stack(request, lpar, stack)
+    if selectors.connection_of(found.lpar) is None:
+        messages.error(request, f"{found.lpar.name} has no LPAR connection to verify through.")
+        return _done(request, reverse("fleet:connections"))
+    run = verification_request(stack_id=found.id)
+    return _done(request, reverse("fleet:verification", args=[run.uuid]))
+
+
+@requires(OPERATE)
+@require_http_methods(["GET", "POST"])
+def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
+    found = _stack(request, lpar, stack)
+    plan = selectors.rollback_plan(stack=found)
+    form = RollbackForm(request.POST or None)
+    status = 200
+    refused = ""
+    if request.method == "POST":
+        if plan.refusal:
+            refused, status = plan.refusal, 409
+        elif form.is_valid():
+            try:
+                deployment = rollback_to_previous(
+                    actor=request.user, stack=found, note=form.cleaned_data["note"]
+                )
+            except DeploymentRefused as refusal:
+                refused, status = str(refusal), 409
+            else:
+                messages.success(request, f"Rolling back {found.label}.")
+                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+        else:
+            status = 422
+    context = {
+        "section": "deployments",
+        "stack": found,
+        "plan": plan,
+        "form": form,
+        "refused": refused,
+    }
+    return _render(request, "fleet/stack_rollback.html", context, status=status)
+
+
+@requires(OPERATE)
+@require_http_methods(["GET", "POST"])
+def stack_remove_rule(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
+    found = _stack(request, lpar, stack)
+    current, rules = selectors.deployed_rules(stack=found)
+    data = (
+        request.POST
+        if request.method == "POST"
+        else (request.GET if "rule" in request.GET else None)
+    )
+    form = RemoveRuleForm(data, rules=rules)
+    chosen = form.cleaned_data["rule"] if form.is_valid() else ""
+    status, refused = 200, ""
+    if request.method == "POST":
+        if current is None:
+            refused, status = f"Nothing has been deployed to {found.label} yet.", 409
+        elif not chosen:
+            status = 422
+        else:
+            try:
+                deployment = remove_rule(
+                    actor=request.user, stack=found, rule=chosen, note=form.cleaned_data["note"]
+                )
+            except DeploymentRefused as refusal:
+                refused, status = str(refusal), 409
+            else:
+                messages.success(request, f"Removing rule {chosen} from {found.label}.")
+                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+    service = next((r.service for r in rules if r.name == chosen), None)
+    context = {
+        "section": "deployments",
+        "stack": found,
+        "current": current,
+        "rules": rules,
+        "form": form,
+        "chosen": chosen,
+        "chosen_service": service,
+        "refused": refused,
+    }
+    return _render(request, "fleet/stack_remove_rule.html", context, status=status)
+
+
+# --- verifications --------------------------------------------------------------------------------
+
+
+def _verification(request: HttpRequest, uuid: Any) -> VerificationRun:
+    try:
+        return selectors.verification_for(user=request.user, uuid=uuid)
+    except VerificationRun.DoesNotExist:
+        raise Http404("No such verification") from None
+
+
+@requires(ESTATE)
+@require_GET
+def verification_detail(request: HttpRequest, run: Any) -> HttpResponse:
+    found = _verification(request, run)
+    results = found.results or {}
+    outputs = []
+    for name, title in selectors.OUTPUTS.items():
+        entry = (found.outputs or {}).get(name)
+        if entry is None:
+            continue
+        text = selectors.output_text(entry, name)
+        pretty = presenters.pretty_json(entry.get("json")) if name == "probe" else text
+        shown = presenters.head(pretty, SHOWN_CHARACTERS)
+        outputs.append(
+            {
+                "name": name,
+                "title": title,
+                "entry": entry,
+                "text": text,
+                "shown": shown,
+                "truncated": len(shown) < len(pretty),
+                "size": len(text),
+                "lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0),
+                "intact": presenters.sha256(text) == entry.get("sha256"),
+            }
+        )
+    context = {
+        "section": "fleet",
+        "run": found,
+        "stack": found.stack,
+        "results": results,
+        "bar": presenters.protocol_bar(results.get("protocols") or {}, width=320),
+        "services": presenters.service_rows(
+            results.get("services") or {}, policy_deployed=found.expected_version_id is not None
+        ),
+        "outputs": outputs,
+        "polling": found.status in (RunStatus.PENDING, RunStatus.RUNNING),
+        "elapsed": presenters.duration(found.started_at, found.finished_at),
+    }
+    return _render(
+        request, "fleet/verification_detail.html", context, partials=("verification-body",)
+    )
+
+
+@requires(ESTATE)
+@require_GET
+def verification_output(request: HttpRequest, run: Any, output: str) -> HttpResponse:
+    found = _verification(request, run)
+    entry = (found.outputs or {}).get(output)
+    if output not in selectors.OUTPUTS or entry is None:
+        raise Http404("No such output")
+    text = selectors.output_text(entry, output)
+    extension = "json" if output == "probe" else "txt"
+    filename = (
+        f"{found.stack.lpar.name}-{found.stack.name}-{output}-"
+        f"{found.created_at:%Y%m%dT%H%M%SZ}.{extension}"
+    )
+    return HttpResponse(
+        text.encode(),
+        content_type="application/json" if output == "probe" else "text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-SHA256": entry.get("sha256", ""),
+        },
+    )
+
+
+# --- drift, certificates, incidents ---------------------------------------------------------------
+
+
+def _findings_context(request: HttpRequest, filters: selectors.FindingFilters) -> dict[str, Any]:
+    return {
+        "section": "findings",
+        "filters": filters,
+        "stacks": selectors.stack_labels(),
+        "query": _query_without_page(request),
+        "now": timezone.now(),
+        "drift_statuses": [("open", "open"), ("resolved", "resolved"), ("all", "all")],
+        "certificate_statuses": [("all", "all"), ("open", "expiring within 30 days")],
+    }
+
+
+@requires(ESTATE)
+@require_GET
+def drift_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.FindingFilters.parse(request.GET)
+    context = _findings_context(request, filters)
+    context["tab"] = "drift"
+    context["page"] = _page(request, selectors.drift_list_for(user=request.user, filters=filters))
+    return _render(request, "fleet/drift_list.html", context, partials=("finding-table",))
+
+
+@requires(ESTATE)
+@require_GET
+def certificate_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.FindingFilters.parse(request.GET, default_status="all")
+    context = _findings_context(request, filters)
+    now = context["now"]
+    page = _page(request, selectors.certificate_list_for(user=request.user, filters=filters))
+    context["tab"] = "certificates"
+    context["page"] = page
+    latest = selectors.latest_verification_times(c.stack_id for c in page)
+    context["rows"] = [
+        (
+            c,
+            presenters.certificate_expiry(c.not_after, now),
+            c.stack_id not in latest or c.last_seen >= latest[c.stack_id],
+        )
+        for c in page
+    ]
+    return _render(request, "fleet/certificate_list.html", context, partials=("finding-table",))
+
+
+@requires(ESTATE)
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.FindingFilters.parse(request.GET, default_status="all")
+    context = _findings_context(request, filters)
+    context["tab"] = "incidents"
+    context["page"] = _page(
+        request, selectors.incident_list_for(user=request.user, filters=filters)
+    )
+    return _render(request, "fleet/incident_list.html", context, partials=("finding-table",))
+
+
+# --- LPAR connections -----------------------------------------------------------------------------
+
+
+@requires(OPERATE)
+@require_GET
+def connection_list(request: HttpRequest) -> HttpResponse:
+    lpars = list(selectors.lpar_list_for_operators(user=request.user))
+    rows = []
+    for lpar in lpars:
+        connection = selectors.connection_of(lpar)
+        # Whether a secret is stored is all a page may know of it.
+        secrets_set = (
+            (bool(connection.password_encrypted), bool(connection.ssh_key_encrypted))
+            if connection is not None
+            else (False, False)
+        )
+        rows.append((lpar, connection, *secrets_set))
+    return _render(request, "fleet/connection_list.html", {"section": "connections", "rows": rows})
+
+
+@requires(OPERATE)
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HttpRequest, lpar: str) -> HttpResponse:
+    try:
+        found = selectors.lpar_for_operators(user=request.user, name=lpar)
+    except Lpar.DoesNotExist:
+        raise Http404(f"No LPAR {lpar}") from None
+    connection = selectors.connection_of(found)
+    form = LparConnectionForm(request.POST or None, connection=connection)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                lpar_connection_save(
+                    actor=request.user,
+                    lpar=found,
+                    fields=form.connection_fields(),
+                    password=form.new_password(),
+                    ssh_key=form.new_ssh_key(),
+                )
+            except ValidationError as error:
+                attach_errors(form, error)
+            else:
+                messages.success(request, f"Connection to {found.name} saved.")
+                return _done(request, reverse("fleet:connections"))
+        status = 422
+    context = {"section": "connections", "lpar": found, "connection": connection, "form": form}
+    return _render(request, "fleet/connection_form.html", context, status=status)
+
+
+# --- my services ----------------------------------------------------------------------------------
+
+
+@requires(Capability.VIEW_OWN_SERVICES, ESTATE)
+@require_GET
+def my_services(request: HttpRequest) -> HttpResponse:
+    window = request.GET.get("window", "24h")
+    if window not in presenters.WINDOWS:
+        window = "24h"
+    page = _page(request, selectors.visible_services(user=request.user))
+    statuses = selectors.service_statuses(page.object_list, window=window)
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status.badge.key] = counts.get(status.badge.key, 0) + 1
+    context = {
+        "section": "my-services",
+        "page": page,
+        "statuses": statuses,
+        "window": window,
+        "windows": {"24h": "last 24 hours", "7d": "last 7 days"},
+        "query": _query_without_page(request),
+        "sees_estate": has_capability(request.user, ESTATE),
+        "counts": [
+            (presenters.SERVICE_BADGES[key], counts[key])
+            for key in presenters.SERVICE_BADGES
+            if key in counts
+        ],
+    }
+    return _render(request, "fleet/my_services.html", context, partials=("service-cards",))
