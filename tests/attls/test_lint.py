@@ -174,6 +174,30 @@ def test_overlapping_rules_at_equal_priority_with_different_actions_are_reported
     ]
 
 
+def test_a_clash_with_a_shadowed_rule_is_not_reported_because_that_rule_never_wins() -> None:
+    # Found by the property below. In EBCDIC 'z' sorts before 'Y', both match inbound
+    # connections to port 443 and their actions differ; but 'a' shadows 'z', so every
+    # connection the two share goes to 'a', whose actions are those of 'Y': name order
+    # decides nothing.
+    legacy = (
+        "TTLSEnvironmentAction legacy\n{\n  HandshakeRole Server\n  TTLSKeyringParmsRef ring\n}\n"
+    )
+    clash = rule_text("z", "LocalPortRange 443", env="legacy") + rule_text(
+        "Y", "LocalPortRange 443", direction="Both"
+    )
+    policy = parse_policy(SHARED + legacy + rule_text("a", "LocalPortRange 443") + clash)
+
+    assert [f.message for f in findings_of(policy, "shadowed-rule")] == [
+        "TTLSRule 'z' can never match: TTLSRule 'a' is searched first (same priority 100, and"
+        " 'a' sorts first) and matches every connection that 'z' would"
+    ]
+    assert findings_of(policy, "equal-priority-overlap") == []
+    # Without 'a', 'z' wins the inbound connections 'Y' would take only by name order.
+    (finding,) = findings_of(parse_policy(SHARED + legacy + clash), "equal-priority-overlap")
+    assert finding.statement == ("rules", "Y")
+    assert finding.message.startswith("TTLSRule 'Y' and TTLSRule 'z' have the same priority")
+
+
 def test_rules_at_equal_priority_that_cannot_meet_are_not_reported() -> None:
     policy = parse_policy(
         SHARED
@@ -502,9 +526,12 @@ def test_a_rule_reported_as_shadowed_never_wins_and_every_equal_priority_clash_i
         for i, earlier in enumerate(matching):
             for later in matching[i + 1 :]:
                 a, b = policy.rules[earlier], policy.rules[later]
+                # A shadowed rule never wins, so neither rule of a pair with one is decided
+                # by name order: the connection goes to the earlier rule that covers it.
                 if (
                     a.effective_priority == b.effective_priority
                     and a.group_action_ref != b.group_action_ref
+                    and earlier not in shadowed
                     and later not in shadowed
                 ):
                     assert later in overlapping, (earlier, later)
