@@ -123,6 +123,16 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The web server and the Celery worker write at the same time: wait for the lock (not
+    # "database is locked" at once), take it when a transaction starts, and let readers
+    # read while a writer writes (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
     # A file, not memory: integration tests run a Celery worker in another process that
     # must see the test database.
     # One file per test run (by PID), so two runs on one machine never share it.
@@ -297,3 +307,27 @@ LOGGING = {
     # asyncssh logs every channel at INFO; the fleet's own steps say what matters.
     "loggers": {"asyncssh": {"level": "WARNING"}},
 }
+
+# --- Evidence packs (audits: PDF, signature, OSCAL) ----------------------------------------
+# Where the signed PDFs and OSCAL files of evidence packs are kept. Each file's SHA-256 is
+# recorded in its EvidencePack row: that table is the ledger an uploaded PDF is checked against.
+EVIDENCE_DIR = Path(env_str("EVIDENCE_DIR", default=str(VAR_DIR / "evidence")))
+# The organisation's signing key and certificate chain, as PKCS#12. `make demo` creates a demo
+# CA and a signing certificate at these default paths on first run
+# (`manage.py ensure_demo_signing_key`); production points them at its own.
+EVIDENCE_SIGNING_P12 = Path(
+    env_str("EVIDENCE_SIGNING_P12", default=str(VAR_DIR / "signing" / "evidence-signing.p12"))
+)
+# The demo passphrase exists only so a checkout signs without configuration; with DEBUG off
+# it must be set, or generation fails with a message naming this variable.
+_DEMO_SIGNING_PASSPHRASE = "demo-only-evidence-signing-passphrase"
+EVIDENCE_SIGNING_PASSPHRASE = env_str(
+    "EVIDENCE_SIGNING_PASSPHRASE", default=_DEMO_SIGNING_PASSPHRASE if DEBUG else ""
+)
+# PEM file of the CA certificate(s) a pack's signature must chain to for "trusted".
+EVIDENCE_TRUST_ROOTS = Path(
+    env_str("EVIDENCE_TRUST_ROOTS", default=str(VAR_DIR / "signing" / "demo-ca.pem"))
+)
+# An RFC 3161 time-stamp authority. Set: signatures are PAdES B-T; unset: PAdES B-B.
+EVIDENCE_TSA_URL = env_str("EVIDENCE_TSA_URL", default="")
+EVIDENCE_TSA_TIMEOUT_SECONDS = env_int("EVIDENCE_TSA_TIMEOUT_SECONDS", default=10, min_value=1)

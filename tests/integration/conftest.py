@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
-import redis
 import yaml
 from django.conf import settings
 from django.core.management import call_command
@@ -34,56 +27,22 @@ from django.db import connection as db_connection
 from lparsim.config import load_config
 from lparsim.runner import STATE_FILE, SimulatorThread
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import harness
+from .harness import ROOT, Worker
+
 SCENARIO = ROOT / "scenario" / "reference-datacenter.yaml"
 REDIS_DB = 14
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    configured = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-    parsed = urlparse(configured)
-    if parsed.scheme == "redis" and _answers(configured):
-        url = f"redis://{parsed.hostname}:{parsed.port or 6379}/{REDIS_DB}"
-        redis.Redis.from_url(url).flushdb()
-        yield url
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("no Redis answers and redis-server is not installed (make test installs it)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/{REDIS_DB}"
-    deadline = time.monotonic() + 10
-    while not _answers(url):
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the redis-server started for the tests did not answer")
-        time.sleep(0.05)
     try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with harness.redis_url(REDIS_DB) as url:
+            yield url
+    except harness.HarnessError as error:
+        pytest.fail(str(error))
 
 
 def _database_url() -> str:
@@ -97,67 +56,6 @@ def _database_url() -> str:
     host = params.get("HOST") or "127.0.0.1"
     port = params.get("PORT") or 5432
     return f"postgres://{auth}{host}:{port}/{params['NAME']}"
-
-
-class Worker:
-    """A Celery worker (with embedded beat) in its own process group."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "--app",
-                "portal",
-                "worker",
-                "--beat",
-                "--schedule",
-                str(self.log.parent / "beat-schedule"),
-                "--queues",
-                "default,deploy,verify,probe,evidence",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"itest-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so a kill takes its children too
-        )
-        deadline = time.monotonic() + 60
-        while b"ready." not in self.log.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL, as a machine losing power would: no cleanup, no ack."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
 
 
 @pytest.fixture(scope="session")
