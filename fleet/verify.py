@@ -602,10 +602,29 @@ def _apply_drift(
             opened_by_run=run,
         )
         opened.append(event)
+        _notify_drift(event, condition)
     for key, event in open_events.items():
         if key not in keys and event.kind in judged:
             DriftEvent.objects.filter(pk=event.pk).update(resolved_at=now)
     return opened
+
+
+def _notify_drift(event: DriftEvent, condition: Condition) -> None:
+    owners = [condition.service] if condition.service is not None else []
+    recipients = sorted(
+        {*settings.FLEET_ALERT_RECIPIENTS}
+        | {user.email for service in owners for user in service.owners.all() if user.email}
+    )
+    if not recipients:
+        return
+    send_mail(
+        f"[attls-portal] drift on {event.stack.label}: {event.get_kind_display()}",
+        f"Stack: {event.stack.label}\nOpened: {event.opened_at:%Y-%m-%d %H:%M:%S} UTC\n"
+        f"Condition: {event.key}\n\n{event.detail}\n",
+        None,
+        recipients,
+        fail_silently=True,  # a mail server down must not lose the verification
+    )
 
 
 # --- certificates ---------------------------------------------------------------------------
@@ -696,7 +715,7 @@ def _alert(
         f"Used by: {', '.join(certificate.rules)} (ports {ports})\n"
     )
     if recipients:
-        send_mail(subject, body, None, recipients, fail_silently=False)
+        send_mail(subject, body, None, recipients, fail_silently=True)
 
 
 def _failing_handshakes(connection: LparConnection, connector: Connector) -> list[str]:
