@@ -16,5 +16,6 @@ urlpatterns = [
     path("design/", include("policies.urls")),
     path("fleet/", include("fleet.urls")),
     path("api/fleet/", include("fleet.api.urls")),
+    path("audits/", include("audits.urls")),
     path("api/", include("policies.api.urls")),
 ]

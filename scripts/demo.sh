@@ -69,6 +69,7 @@ redis_pid_after="$(cat "$VAR/run/redis.pid" 2>/dev/null || true)"
 [[ -n $redis_pid_after && $redis_pid_after != "$redis_pid_before" ]] && redis_started=1
 
 "$PY" manage.py migrate --no-input
+"$PY" manage.py ensure_demo_signing_key
 
 # The software LPARs first: the portal's connections point at what they actually listen on.
 LPARSIM_STATE="$VAR/lparsim/reference/lparsim-state.json"

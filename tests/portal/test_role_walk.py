@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
 from policies.models import ChangeRecord, PolicyVersion, Rule, Service
+from tests.audits.estate import audits_walk_kwargs
 from tests.e2e.estate import Estate, build_estate
 from tests.fleet.ui_estate import fleet_walk_kwargs
 
@@ -39,6 +40,8 @@ ESTATE_AND_OWNERS = ESTATE | {OWNER}
 ARCHITECTS = frozenset({ARCHITECT})
 OPERATORS = frozenset({OPERATOR})
 NOBODY: frozenset[str] = frozenset()
+AUDIT = frozenset({ARCHITECT, AUDITOR})  # Capability.AUDIT
+AUDIT_AND_OWNERS = AUDIT | {OWNER}
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,21 @@ ACCESS: dict[str, Access] = {
     "fleet-api:connection-list": read(OPERATORS),
     "fleet-api:connection-detail": read(OPERATORS),
     "fleet-api:my-service-list": read(ESTATE_AND_OWNERS),
+    # --- audits (/audits/ and its API /audits/api/) ------------------------------------------
+    # The walk's pack and assessment are of owen's service: he may open them; an estate pack
+    # would answer him 404 (its existence is not told), which the walk cannot declare.
+    "audits:index": Access(get=AUDIT_AND_OWNERS, post=AUDIT_AND_OWNERS),
+    "audits:assessment-pack": Access(post=AUDIT_AND_OWNERS),
+    "audits:pack": read(AUDIT_AND_OWNERS),
+    "audits:pack-download": read(AUDIT_AND_OWNERS),
+    "audits:verify": Access(get=SIGNED_IN, post=SIGNED_IN),
+    "audits:log": read(AUDIT),
+    "audits:log-chain": read(AUDIT),
+    "audits:api-pack-list": Access(get=AUDIT_AND_OWNERS, post=AUDIT_AND_OWNERS),
+    "audits:api-pack-detail": read(AUDIT_AND_OWNERS),
+    "audits:api-pack-pdf": read(AUDIT_AND_OWNERS),
+    "audits:api-pack-oscal": read(AUDIT_AND_OWNERS),
+    "audits:api-verify": Access(post=SIGNED_IN),
     "policies-api:docs": read(SIGNED_IN),
 }
 
@@ -266,10 +284,12 @@ def url_kwargs(route: Route, estate: Estate) -> dict[str, Any]:
 
 
 @pytest.fixture
-def estate(make_user) -> Estate:
+def estate(make_user, settings, tmp_path) -> Estate:
     owner = make_user("owen", Role.APP_OWNER)
     built = build_estate(make_user("ada", Role.ARCHITECT), owner=owner)
     built.fleet = fleet_walk_kwargs(built, make_user)  # type: ignore[attr-defined]
+    settings.EVIDENCE_DIR = tmp_path / "evidence"
+    built.fleet.update(audits_walk_kwargs(built, make_user, settings.EVIDENCE_DIR))  # type: ignore[attr-defined]
     assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
     return built
 

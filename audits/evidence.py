@@ -1,0 +1,1073 @@
+"""The evidence pack's PDF: what an auditor reads and signs off, rendered by WeasyPrint.
+
+`pack_context` gathers everything from the assessment and the estate's records in its scope
+and period; `render_pdf` renders `templates/audits/pdf/pack.html` with its print stylesheet.
+The sections: a cover (scope, period, who generated it and when, portal and catalog
+versions), an executive summary (coverage, protocol mix, drift, incidents, start and end of
+the period), the controls grouped by framework, a per-service appendix, the change history
+with its approvers, the certificate inventory, and a manifest of the SHA-256 of every raw
+output the evidence rests on.
+
+WeasyPrint fetches nothing remote: its URL fetcher accepts `file:` URLs under the template
+directory and Debian's DejaVu fonts, and refuses everything else. Charts are inline SVG.
+Queries are bounded for a 1,000-service estate: sums over hourly roll-ups are done by the
+database, and raw outputs are read in chunks and dropped once hashed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from audits import charts
+from audits.models import Assessment, ControlResult, Outcome, ScopeKind
+from fleet.models import (
+    Certificate,
+    Deployment,
+    DeploymentTarget,
+    DriftEvent,
+    Incident,
+    RunStatus,
+    ServiceHour,
+    TargetStatus,
+    VerificationRun,
+)
+from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
+
+BASE_DIR = Path(settings.BASE_DIR)
+TEMPLATE = "audits/pdf/pack.html"
+STYLESHEET = BASE_DIR / "templates" / "audits" / "pdf" / "pack.css"
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+# How much of a long list the PDF prints; the OSCAL file and the portal hold all of it.
+EVIDENCE_ITEMS = 12
+# Keys of the engine's evidence the PDF shows elsewhere: the findings are the rationale's
+# lines, section and level head the control. The OSCAL file keeps them all.
+EVIDENCE_SHOWN_ELSEWHERE = frozenset({"check", "section", "level", "findings", "findings_total"})
+# Versions and runs are listed whole in appendix E; a control shows the first few.
+EVIDENCE_ITEMS_BY_KIND = {"versions": 3, "verification_runs": 3}
+TABLE_ROWS = 1000
+FRAMEWORKS = {
+    "SP800-52r2": "NIST SP 800-52 Rev. 2 — TLS server and client requirements",
+    "SP800-207": "NIST SP 800-207 — Zero Trust Architecture tenets",
+    "SP800-53": "NIST SP 800-53 Rev. 5 — supporting controls",
+}
+OUTCOME_ORDER = [
+    Outcome.FAIL,
+    Outcome.WARN,
+    Outcome.EXCEPTION,
+    Outcome.UNKNOWN,
+    Outcome.PASS,
+    Outcome.NOT_APPLICABLE,
+]
+OUTCOME_LABELS = {
+    Outcome.PASS: "PASS",
+    Outcome.WARN: "WARN",
+    Outcome.FAIL: "FAIL",
+    Outcome.NOT_APPLICABLE: "N/A",
+    Outcome.UNKNOWN: "UNKNOWN",
+    Outcome.EXCEPTION: "EXCEPTION",
+}
+# Known keys of ControlResult.evidence, in the order the PDF shows them.
+EVIDENCE_LABELS = {
+    "counts": "Subjects judged",
+    "rules": "Rules",
+    "services": "Services",
+    "versions": "Policy versions",
+    "verification_runs": "Verification runs",
+    "drift": "Drift events",
+    "deployments": "Deployments",
+    "certificates": "Certificates",
+    "connections": "Connections",
+    "exceptions": "Exceptions",
+}
+
+# What a table shows for a missing value: an en dash.
+NONE_SHOWN = "\u2013"
+
+
+@cache
+def portal_version() -> str:
+    with (BASE_DIR / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
+
+
+# --- fetching nothing remote -------------------------------------------------------------------
+
+
+class LocalOnlyFetcher:
+    """WeasyPrint's URL fetcher for the pack: `file:` URLs under `roots`, nothing else.
+
+    Every refused URL is kept in `refused`, so a test (or a log line) can name it.
+    """
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        from weasyprint.urls import URLFetcher
+
+        self.roots = [root.resolve() for root in roots]
+        self.refused: list[str] = []
+        self._files = URLFetcher(allowed_protocols=("file",), allow_redirects=False)
+        self._fail_on_errors = False  # WeasyPrint reads this off the fetcher
+
+    def __call__(self, url: str) -> Any:
+        return self.fetch(url)
+
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
+        parsed = urlparse(url)
+        if parsed.scheme != "file":
+            self.refused.append(url)
+            raise ValueError(f"the evidence pack fetches nothing remote: refused {url}")
+        path = Path(url2pathname(parsed.path)).resolve()
+        if not any(path.is_relative_to(root) for root in self.roots):
+            self.refused.append(url)
+            raise ValueError(f"the evidence pack reads only its own files: refused {url}")
+        return self._files.fetch(url, headers)
+
+
+def fetcher() -> LocalOnlyFetcher:
+    return LocalOnlyFetcher([STYLESHEET.parent, FONT_DIR])
+
+
+def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
+    """The PDF of a pack context (see `pack_context`)."""
+    from weasyprint import CSS, HTML
+
+    html = render_to_string(TEMPLATE, context)
+    url_fetcher = url_fetcher or fetcher()
+    document = HTML(string=html, base_url=STYLESHEET.parent.as_uri() + "/", url_fetcher=url_fetcher)
+    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=url_fetcher)
+    pdf: bytes = document.write_pdf(
+        stylesheets=[stylesheet],
+        pdf_identifier=str(context["pack_uuid"]).encode(),
+        custom_metadata=False,
+    )
+    return pdf
+
+
+# --- scope ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    kind: str
+    label: str
+    services: list[Service]
+    stacks: list[Stack]
+
+    @property
+    def service_ids(self) -> list[int]:
+        return [service.pk for service in self.services]
+
+    @property
+    def stack_ids(self) -> list[int]:
+        return [stack.pk for stack in self.stacks]
+
+    @property
+    def whole_stacks(self) -> bool:
+        """Estate and LPAR scopes cover whole stacks: their totals count every connection."""
+        return self.kind in (ScopeKind.ESTATE, ScopeKind.LPAR)
+
+
+def scope_services(assessment: Assessment) -> QuerySet[Service]:
+    """The services an assessment covers, as the assessment engine reads its scope."""
+    from audits.assessment import ScopeError
+    from audits.assessment import scope_services as engine_scope
+
+    try:
+        return engine_scope(assessment.scope_kind, assessment.scope or {})
+    except ScopeError:
+        return Service.objects.none()
+
+
+def resolve_scope(assessment: Assessment) -> Scope:
+    services = list(
+        scope_services(assessment)
+        .select_related(
+            "stack__lpar",
+            "rule__group_action",
+            "rule__environment_action",
+            "rule__connection_action",
+        )
+        .order_by("stack__lpar__name", "stack__name", "name")
+    )
+    if assessment.scope_kind in (ScopeKind.ESTATE, ScopeKind.LPAR):
+        stacks = Stack.objects.select_related("lpar").order_by("lpar__name", "name")
+        if assessment.scope_kind == ScopeKind.LPAR:
+            names = {s.stack.lpar.name for s in services} | set(
+                filter(None, [assessment.scope.get("lpar"), *assessment.scope.get("lpars", [])])
+            )
+            stacks = stacks.filter(lpar__name__in=names)
+        stack_list = list(stacks)
+    else:
+        seen: dict[int, Stack] = {}
+        for service in services:
+            seen.setdefault(service.stack_id, service.stack)
+        stack_list = list(seen.values())
+    return Scope(
+        kind=assessment.scope_kind,
+        label=scope_label(assessment, services, stack_list),
+        services=services,
+        stacks=stack_list,
+    )
+
+
+def scope_label(assessment: Assessment, services: list[Service], stacks: list[Stack]) -> str:
+    lpars = sorted({stack.lpar.name for stack in stacks})
+    count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
+    if assessment.scope_kind == ScopeKind.ESTATE:
+        return f"Whole estate: {len(lpars)} LPARs, {len(stacks)} stacks, {count}"
+    if assessment.scope_kind == ScopeKind.LPAR:
+        return f"LPAR {', '.join(lpars)}: {len(stacks)} stack(s), {count}"
+    if len(services) == 1:
+        service = services[0]
+        return f"Service {service.name} on {service.stack.label}"
+    return f"{count} on {', '.join(stack.label for stack in stacks)}"
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def when(moment: datetime | None, *, seconds: bool = False) -> str:
+    if moment is None:
+        return NONE_SHOWN
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return NONE_SHOWN
+    share = 100.0 * value
+    if share >= 99.95 and value < 1:
+        return "99.9 %"
+    return f"{share:.1f} %" if share != 100 else "100 %"
+
+
+def person(user: User | None) -> str:
+    if user is None:
+        return "system"
+    name = user.get_full_name()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
+
+
+def _items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return [value]
+    return [value]
+
+
+def _short_time(value: Any) -> str:
+    text = str(value or "")
+    return text[:16].replace("T", " ") if text else NONE_SHOWN
+
+
+def _describe_known(kind: str, item: dict[str, Any], labels: dict[str, str]) -> str | None:
+    """The evidence shapes the assessment engine writes, each as a line a reader follows."""
+    short = str(item.get("uuid") or "")[:8]
+    if kind == "verification_runs":
+        coverage = item.get("coverage")
+        shown = f" · coverage {percent(coverage)}" if isinstance(coverage, int | float) else ""
+        count = item.get("runs_in_period")
+        runs = f" · {count} run{'s' if count != 1 else ''} in the period" if count else ""
+        return f"{item.get('stack', '?')} · {_short_time(item.get('at'))}{shown}{runs} · {short}"
+    if kind == "versions":
+        if item.get("number") is None:
+            return f"{item.get('stack', '?')}: no version deployed by the portal"
+        text = f"{item.get('stack')} v{item['number']}"
+        if item.get("removed_rule"):
+            text += f" without {item['removed_rule']}"
+        return text + (f" · SHA-256 {item['sha256']}" if item.get("sha256") else "")
+    if kind == "deployments":
+        targets = ", ".join(
+            f"{t.get('stack')} v{t.get('version')}" for t in item.get("targets") or []
+        )
+        approved = item.get("approved_by") or "not approved"
+        return (
+            f"{item.get('kind', 'deploy')} {targets} · {item.get('status', '')} · requested by"
+            f" {item.get('requested_by', '?')}, approved by {approved} · {short}"
+        )
+    if kind == "drift":
+        resolved = item.get("resolved_at")
+        state = f"resolved {_short_time(resolved)}" if resolved else "open"
+        return (
+            f"{item.get('stack', '?')} · {item.get('kind', '')} · opened"
+            f" {_short_time(item.get('opened_at'))}, {state}"
+            f" · {item.get('summary') or item.get('key')}"
+        )
+    if kind == "certificates":
+        return (
+            f"{item.get('subject', '?')} · until {str(item.get('not_after') or NONE_SHOWN)[:10]}"
+            f" · serial {item.get('serial', '?')}"
+        )
+    if kind == "exceptions":
+        state = "active" if item.get("active") else "NOT active (expired or revoked)"
+        return (
+            f"{item.get('target', item.get('control_id', ''))} · owner {item.get('owner', '?')}"
+            f" · until {str(item.get('expires_at') or NONE_SHOWN)[:10]} · {state}"
+        )
+    if kind == "incidents":
+        return f"{item.get('stack', '?')} · {item.get('kind', '')} · {item.get('summary', '')}"
+    return None
+
+
+def describe(item: Any, labels: dict[str, str] | None = None, kind: str = "") -> str:
+    """One evidence item as a line of text; known uuids become names (`labels`)."""
+    labels = labels or {}
+    if not isinstance(item, dict):
+        return labels.get(str(item), str(item))
+    known = _describe_known(kind, item, labels)
+    if known is not None:
+        return known
+    if item.get("uuid") and str(item["uuid"]) in labels:
+        return labels[str(item["uuid"])]
+    if {"stack", "number"} <= item.keys():
+        text = f"{item['stack']} v{item['number']}"
+        return text + (f" · SHA-256 {item['sha256']}" if item.get("sha256") else "")
+    parts = []
+    shown = ("name", "stack", "service", "rule", "uuid", "subject", "kind", "status")
+    for key in shown:
+        if item.get(key) not in (None, "", []):
+            parts.append(labels.get(str(item[key]), str(item[key])))
+    for key, value in item.items():
+        if key in shown or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            value = value if len(value) <= 80 else value[:77] + "…"
+        parts.append(f"{key}: {value}")
+    return " · ".join(parts) if parts else json.dumps(item, sort_keys=True)
+
+
+def uuid_labels(results: Iterable[ControlResult]) -> dict[str, str]:
+    """Names for the uuids the evidence holds: services, verification runs, deployments."""
+    import uuid
+
+    found: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for inner in value.values():
+                collect(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                collect(inner)
+        elif isinstance(value, str) and len(value) == 36:
+            with contextlib.suppress(ValueError):
+                found.add(str(uuid.UUID(value)))
+
+    for result in results:
+        collect(result.evidence or {})
+    if not found:
+        return {}
+    labels: dict[str, str] = {}
+    for service in Service.objects.filter(uuid__in=found).select_related("stack__lpar"):
+        labels[str(service.uuid)] = f"{service.name} ({service.stack.label})"
+    for run in (
+        VerificationRun.objects.filter(uuid__in=found)
+        .select_related("stack__lpar")
+        .only("uuid", "created_at", "stack__name", "stack__lpar__name")
+    ):
+        labels[str(run.uuid)] = (
+            f"{run.stack.label} · {run.created_at:%Y-%m-%d %H:%M:%S} · {str(run.uuid)[:8]}"
+        )
+    for deployment in Deployment.objects.filter(uuid__in=found):
+        labels[str(deployment.uuid)] = (
+            f"deployment {str(deployment.uuid)[:8]} · {deployment.created_at:%Y-%m-%d %H:%M}"
+            f" · {deployment.get_status_display().lower()}"
+        )
+    return labels
+
+
+def evidence_rows(
+    evidence: dict[str, Any], labels: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The evidence of one control for the PDF: each kind, its count, its first items.
+
+    Short items (rule names, services) are run together on one line; longer ones get a line
+    each.
+    """
+    rows = []
+    keys = [k for k in EVIDENCE_LABELS if k in evidence] + sorted(
+        k for k in evidence if k not in EVIDENCE_LABELS and k not in EVIDENCE_SHOWN_ELSEWHERE
+    )
+    for key in keys:
+        value = evidence[key]
+        if isinstance(value, dict | list) and not value:
+            continue
+        if key == "counts" and isinstance(value, dict):
+            text = " · ".join(
+                f"{OUTCOME_LABELS.get(o, o)} {n}"
+                for o, n in sorted(value.items(), key=lambda kv: _outcome_rank(kv[0]))
+            )
+            rows.append(
+                {
+                    "label": "Subjects judged",
+                    "items": [text],
+                    "more": 0,
+                    "count": None,
+                    "inline": True,
+                }
+            )
+            continue
+        if isinstance(value, dict) and key not in EVIDENCE_LABELS:
+            text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+            rows.append(
+                {"label": _label(key), "items": [text], "more": 0, "count": None, "inline": True}
+            )
+            continue
+        if isinstance(value, str | int | float | bool):
+            rows.append(
+                {
+                    "label": _label(key),
+                    "items": [str(value)],
+                    "more": 0,
+                    "count": None,
+                    "inline": True,
+                }
+            )
+            continue
+        items = _items(value)
+        limit = EVIDENCE_ITEMS_BY_KIND.get(key, EVIDENCE_ITEMS)
+        shown = [describe(item, labels, key) for item in items[:limit]]
+        rows.append(
+            {
+                "label": _label(key),
+                "count": len(items),
+                "items": shown,
+                "inline": all(len(text) <= 40 for text in shown),
+                "more": max(0, len(items) - limit),
+                "elsewhere": "appendix E" if key in EVIDENCE_ITEMS_BY_KIND else "",
+            }
+        )
+    return rows
+
+
+def _outcome_rank(outcome: str) -> int:
+    order = [o.value for o in OUTCOME_ORDER]
+    return order.index(outcome) if outcome in order else len(order)
+
+
+def _label(key: str) -> str:
+    return EVIDENCE_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def _ordered_counts(counts: Counter[str]) -> list[tuple[str, int]]:
+    return [(o.value, counts[o.value]) for o in OUTCOME_ORDER if counts.get(o.value)]
+
+
+def _result_order(result: ControlResult) -> tuple[Any, ...]:
+    """Frameworks in the catalog's order, controls as the engine wrote them (catalog order)."""
+    frameworks = list(FRAMEWORKS)
+    rank = frameworks.index(result.framework) if result.framework in frameworks else len(frameworks)
+    return (rank, result.framework, result.pk or 0, _control_sort_key(result.control_id))
+
+
+def _control_sort_key(control_id: str) -> tuple[Any, ...]:
+    parts = []
+    for token in control_id.replace("-", ".").split("."):
+        parts.append((0, int(token), "") if token.isdigit() else (1, 0, token))
+    return tuple(parts)
+
+
+# --- the sections --------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    connections: int = 0
+    secured: int = 0
+    protocols: dict[str, int] = field(default_factory=dict)
+    runs: int = 0
+    at: datetime | None = None
+
+    @property
+    def coverage(self) -> float | None:
+        return self.secured / self.connections if self.connections else None
+
+    @property
+    def tls13(self) -> float | None:
+        secured = sum(n for p, n in self.protocols.items() if p != "cleartext")
+        return self.protocols.get("TLSv1.3", 0) / secured if secured else None
+
+    def add(self, connections: int, secured: int, protocols: dict[str, int]) -> None:
+        self.connections += int(connections or 0)
+        self.secured += int(secured or 0)
+        for name, count in (protocols or {}).items():
+            self.protocols[name] = self.protocols.get(name, 0) + int(count or 0)
+
+
+def runs_of_period(scope: Scope, start: datetime, end: datetime) -> dict[int, dict[str, Any]]:
+    """Per stack: the first and the last successful verification of the period, and a count."""
+    spans = (
+        VerificationRun.objects.filter(
+            stack_id__in=scope.stack_ids,
+            status=RunStatus.SUCCEEDED,
+            created_at__gte=start,
+            created_at__lte=end,
+        )
+        .values("stack_id")
+        .annotate(first=Min("id"), last=Max("id"), runs=Count("id"))
+    )
+    by_stack = {row["stack_id"]: row for row in spans}
+    ids = {row["first"] for row in by_stack.values()} | {row["last"] for row in by_stack.values()}
+    runs = {
+        run.pk: run
+        for run in VerificationRun.objects.filter(pk__in=ids).defer("outputs").order_by()
+    }
+    for row in by_stack.values():
+        row["first_run"] = runs[row["first"]]
+        row["last_run"] = runs[row["last"]]
+    return by_stack
+
+
+def _figures(scope: Scope, spans: dict[int, dict[str, Any]], which: str) -> Figures:
+    figures = Figures()
+    names_by_stack: dict[int, list[str]] = defaultdict(list)
+    for service in scope.services:
+        names_by_stack[service.stack_id].append(service.name)
+    for stack_id, row in spans.items():
+        run: VerificationRun = row[which]
+        results = run.results or {}
+        figures.runs += 1
+        pick = min if which == "first_run" else max
+        figures.at = pick(figures.at, run.created_at) if figures.at else run.created_at
+        per_service = results.get("services", {})
+        for name in names_by_stack.get(stack_id, []):
+            entry = per_service.get(name)
+            if entry:
+                figures.add(
+                    entry.get("connections", 0), entry.get("secured", 0), entry["protocols"]
+                )
+    return figures
+
+
+def _period_hours(scope: Scope, start: datetime, end: datetime) -> tuple[Figures, list[Any]]:
+    """Protocol mix over the whole period and coverage per day, summed by the database."""
+    hours = ServiceHour.objects.filter(
+        service_id__in=scope.service_ids, hour__gte=start, hour__lt=end
+    )
+    sums = {
+        f"p{index}": Sum(Cast(KT(f"protocols__{name}"), IntegerField()))
+        for index, name in enumerate(charts.PROTOCOL_ORDER)
+    }
+    totals = hours.aggregate(connections=Sum("connections"), secured=Sum("secured"), **sums)
+    figures = Figures()
+    figures.add(
+        totals["connections"] or 0,
+        totals["secured"] or 0,
+        {name: totals[f"p{index}"] or 0 for index, name in enumerate(charts.PROTOCOL_ORDER)},
+    )
+    days = list(
+        hours.annotate(day=TruncDate("hour"))
+        .values("day")
+        .annotate(connections=Sum("connections"), secured=Sum("secured"))
+        .order_by("day")
+    )
+    return figures, days
+
+
+def _drift(scope: Scope, start: datetime, end: datetime) -> QuerySet[DriftEvent]:
+    events = DriftEvent.objects.filter(stack_id__in=scope.stack_ids, opened_at__lte=end).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=start)
+    )
+    if not scope.whole_stacks:
+        events = events.filter(Q(service__isnull=True) | Q(service_id__in=scope.service_ids))
+    return events.select_related("stack__lpar", "service").order_by("opened_at")
+
+
+def _incidents(scope: Scope, start: datetime, end: datetime) -> QuerySet[Incident]:
+    return (
+        Incident.objects.filter(stack_id__in=scope.stack_ids, opened_at__lte=end)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=start))
+        .select_related("stack__lpar", "certificate")
+        .order_by("opened_at")
+    )
+
+
+def _deployments(scope: Scope, start: datetime, end: datetime) -> list[Deployment]:
+    return list(
+        Deployment.objects.filter(
+            targets__stack_id__in=scope.stack_ids, created_at__gte=start, created_at__lte=end
+        )
+        .distinct()
+        .select_related("requested_by", "approved_by", "rollback_of")
+        .prefetch_related("targets__stack__lpar", "targets__version__author")
+        .order_by("created_at")[:TABLE_ROWS]
+    )
+
+
+def _policy_in_force(scope: Scope, end: datetime) -> list[dict[str, Any]]:
+    """Per stack: the version last deployed successfully by the end of the period."""
+    rows = []
+    latest = (
+        DeploymentTarget.objects.filter(
+            stack_id__in=scope.stack_ids, status=TargetStatus.SUCCEEDED, finished_at__lte=end
+        )
+        .values("stack_id")
+        .annotate(last=Max("id"))
+    )
+    targets = {
+        target.stack_id: target
+        for target in DeploymentTarget.objects.filter(
+            pk__in=[r["last"] for r in latest]
+        ).select_related("version__author", "deployment__approved_by", "deployment__requested_by")
+    }
+    for stack in scope.stacks:
+        target = targets.get(stack.pk)
+        rows.append({"stack": stack, "target": target})
+    return rows
+
+
+def _change_records(
+    scope: Scope, deployments: list[Deployment], start: datetime, end: datetime
+) -> tuple[list[ChangeRecord], int]:
+    records = ChangeRecord.objects.filter(at__gte=start, at__lte=end).select_related("actor")
+    if scope.kind != ScopeKind.ESTATE:
+        uuids: set[Any] = {service.uuid for service in scope.services}
+        uuids |= {stack.uuid for stack in scope.stacks}
+        uuids |= set(Lpar.objects.filter(stacks__in=scope.stacks).values_list("uuid", flat=True))
+        uuids |= set(
+            PolicyVersion.objects.filter(stack__in=scope.stacks).values_list("uuid", flat=True)
+        )
+        uuids |= {deployment.uuid for deployment in deployments}
+        for service in scope.services:
+            rule = getattr(service, "rule", None)
+            if rule is None:
+                continue
+            for shared in (rule.group_action, rule.environment_action, rule.connection_action):
+                if shared is not None:
+                    uuids.add(shared.uuid)
+        records = records.filter(object_uuid__in=uuids)
+    total = records.count()
+    return list(records.order_by("at", "id")[:TABLE_ROWS]), total
+
+
+def _certificates(scope: Scope, end: datetime) -> list[dict[str, Any]]:
+    certificates = Certificate.objects.filter(stack_id__in=scope.stack_ids).select_related(
+        "stack__lpar"
+    )
+    if not scope.whole_stacks:
+        names = {service.name for service in scope.services}
+        certificates = [c for c in certificates if names & set(c.rules or [])]  # type: ignore[assignment]
+    rows = []
+    for certificate in sorted(certificates, key=lambda c: (c.not_after, c.stack.label)):
+        days = (certificate.not_after - end).total_seconds() / 86400
+        state = "expired" if days < 0 else "expiring" if days <= 30 else "valid"
+        rows.append({"certificate": certificate, "days": int(days), "state": state})
+    return rows
+
+
+def referenced_run_ids(results: Iterable[ControlResult]) -> set[str]:
+    """The uuids of the verification runs the controls' evidence names."""
+    found: set[str] = set()
+    for result in results:
+        for item in _items((result.evidence or {}).get("verification_runs")):
+            if isinstance(item, dict):
+                value = item.get("uuid") or item.get("run") or item.get("id")
+            else:
+                value = item
+            if value:
+                found.add(str(value))
+    return found
+
+
+def _manifest(run_uuids: set[str], run_pks: set[int]) -> list[dict[str, Any]]:
+    """Every raw output of the runs the evidence rests on, with its stored and recomputed hash."""
+    runs = (
+        VerificationRun.objects.filter(Q(uuid__in=_valid_uuids(run_uuids)) | Q(pk__in=run_pks))
+        .select_related("stack__lpar")
+        .order_by("stack__lpar__name", "stack__name", "created_at")
+    )
+    rows = []
+    for run in runs.iterator(chunk_size=50):
+        outputs = []
+        for name, entry in sorted((run.outputs or {}).items()):
+            if not isinstance(entry, dict):
+                continue
+            if "text" in entry:
+                raw = str(entry["text"]).encode()
+            elif "json" in entry:
+                raw = json.dumps(entry["json"], sort_keys=True, separators=(",", ":")).encode()
+            else:
+                raw = b""
+            recomputed = hashlib.sha256(raw).hexdigest()
+            outputs.append(
+                {
+                    "name": name,
+                    "command": entry.get("command", ""),
+                    "bytes": len(raw),
+                    "sha256": entry.get("sha256", ""),
+                    "matches": recomputed == entry.get("sha256"),
+                    "parsed": entry.get("parsed", True),
+                }
+            )
+        rows.append({"run": run, "outputs": outputs})
+        run.outputs = {}  # the texts are hashed; let them go
+    return rows
+
+
+def manifest_of(results: Iterable[ControlResult], spans: dict[int, dict[str, Any]]) -> list[Any]:
+    """The manifest rows of a pack: runs its evidence names, and the runs its figures use."""
+    run_pks = {row["first"] for row in spans.values()} | {row["last"] for row in spans.values()}
+    return _manifest(referenced_run_ids(results), run_pks)
+
+
+def _valid_uuids(values: Iterable[str]) -> list[str]:
+    import uuid
+
+    valid = []
+    for value in values:
+        try:
+            valid.append(str(uuid.UUID(str(value))))
+        except ValueError:
+            continue
+    return valid
+
+
+def short_control(control_id: str) -> str:
+    """`NIST-800-52r2-3.1-tls10` -> `52r2-3.1-tls10`: the catalog's ids without the prefix."""
+    return control_id.removeprefix("NIST-800-")
+
+
+def headline(rationale: str, lines: int = 2, width: int = 170) -> list[str]:
+    """The first lines of a rationale, each cut to `width`, and how many lines it has."""
+    text = [line.strip() for line in rationale.splitlines() if line.strip()]
+    shown = [line if len(line) <= width else line[: width - 1] + "…" for line in text[:lines]]
+    if len(text) > lines:
+        shown.append(f"… {len(text) - lines} more line{'s' if len(text) - lines != 1 else ''}")
+    return shown
+
+
+def _design_protocols(service: Service) -> str:
+    rule = getattr(service, "rule", None)
+    if rule is None:
+        return "no rule"
+    environment = rule.environment_action
+    if environment is None:
+        return "AT-TLS defaults"
+    enabled = {
+        "SSLv3": environment.sslv3,
+        "TLSv1": environment.tlsv1,
+        "TLSv1.1": environment.tlsv1_1,
+        "TLSv1.2": environment.tlsv1_2,
+        "TLSv1.3": environment.tlsv1_3,
+    }
+    for layer in (rule.connection_action, rule):
+        if layer is None:
+            continue
+        for name, attribute in (("TLSv1.2", "tlsv1_2"), ("TLSv1.3", "tlsv1_3")):
+            value = getattr(layer, f"override_{attribute}", None) or getattr(layer, attribute, "")
+            if value in ("On", "Off"):
+                enabled[name] = value == "On"
+    shown = [charts.protocol_label(name) for name, on in enabled.items() if on]
+    text = ", ".join(shown) if shown else "none"
+    if rule.group_action is not None and not rule.group_action.ttls_enabled:
+        text += " (TTLSEnabled Off)"
+    return text
+
+
+def _service_findings(
+    results: list[ControlResult], scope: Scope, summary: dict[str, Any] | None = None
+) -> dict[int, list[tuple[str, str]]]:
+    """Per service: (outcome, control id) of the controls that did not pass for it."""
+    by_key: dict[str, int] = {}
+    for service in scope.services:
+        by_key[str(service.uuid)] = service.pk
+        by_key.setdefault(service.name, service.pk)
+        by_key[f"{service.stack.label}/{service.name}"] = service.pk
+    findings: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    engine = [row for row in (summary or {}).get("services") or [] if isinstance(row, dict)]
+    if engine:
+        # The engine's own verdict per service: {control id: worst outcome for it}.
+        for row in engine:
+            pk = by_key.get(str(row.get("uuid")))
+            for control, outcome in (row.get("findings") or {}).items():
+                if pk is not None:
+                    findings[pk].append((outcome, control))
+        return findings
+    for result in results:
+        if result.outcome in (Outcome.PASS, Outcome.NOT_APPLICABLE):
+            continue
+        for item in _items((result.evidence or {}).get("services")):
+            keys = (
+                [str(item.get(k)) for k in ("uuid", "service", "name") if item.get(k)]
+                if isinstance(item, dict)
+                else [str(item)]
+            )
+            for key in keys:
+                if key in by_key:
+                    finding = (result.outcome, result.control_id)
+                    if finding not in findings[by_key[key]]:
+                        findings[by_key[key]].append(finding)
+                    break
+    return findings
+
+
+def _appendix(
+    scope: Scope,
+    spans: dict[int, dict[str, Any]],
+    findings: dict[int, list[tuple[str, str]]],
+    drift: list[DriftEvent],
+) -> list[dict[str, Any]]:
+    drift_count = Counter(event.service_id for event in drift if event.service_id)
+    groups: dict[int, dict[str, Any]] = {}
+    for service in scope.services:
+        group = groups.setdefault(service.stack_id, {"stack": service.stack, "rows": []})
+        span = spans.get(service.stack_id)
+        entry = {}
+        if span is not None:
+            entry = (span["last_run"].results or {}).get("services", {}).get(service.name) or {}
+        protocols = entry.get("protocols") or {}
+        group["rows"].append(
+            {
+                "service": service,
+                "port": (
+                    f"→{service.remote_port_low}"
+                    if service.direction == "Outbound" and service.remote_port_low
+                    else service.local_ports
+                ),
+                "priority": getattr(getattr(service, "rule", None), "priority", None),
+                "design": _design_protocols(service),
+                "observed": entry.get("connections"),
+                "coverage": percent(entry.get("coverage")) if entry else NONE_SHOWN,
+                "protocols": ", ".join(
+                    f"{charts.protocol_label(p)} {n}"
+                    for p, n in charts.ordered_protocols(protocols)
+                ),
+                "probe": ", ".join(
+                    charts.protocol_label(p) for p in entry.get("probe_protocols") or []
+                ),
+                "deprecated": bool(entry.get("probe_deprecated")),
+                "in_policy": entry.get("in_scope"),
+                "drift": drift_count.get(service.pk, 0),
+                # FAIL, then accepted risks, then WARN, by name; UNKNOWN only counted.
+                # FAIL, then accepted risks, then WARN: short control ids run together.
+                "findings": [
+                    {
+                        "outcome": outcome.value,
+                        "label": OUTCOME_LABELS[outcome],
+                        "controls": ", ".join(
+                            sorted(
+                                short_control(control)
+                                for o, control in findings.get(service.pk, [])
+                                if o == outcome.value
+                            )
+                        ),
+                    }
+                    for outcome in (Outcome.FAIL, Outcome.EXCEPTION, Outcome.WARN)
+                    if any(o == outcome.value for o, _ in findings.get(service.pk, []))
+                ],
+                "unknown": sum(
+                    1 for outcome, _ in findings.get(service.pk, []) if outcome == Outcome.UNKNOWN
+                ),
+            }
+        )
+    return list(groups.values())
+
+
+def pack_context(
+    *,
+    assessment: Assessment,
+    pack_uuid: Any,
+    generated_by: User,
+    generated_at: datetime,
+    signer: str = "",
+    signature_level: str = "",
+    oscal_name: str = "",
+    oscal_sha256: str = "",
+    verify_url: str = "",
+    scope: Scope | None = None,
+    results: list[ControlResult] | None = None,
+    spans: dict[int, dict[str, Any]] | None = None,
+    manifest: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Everything the PDF template shows, gathered with a bounded number of queries.
+
+    `scope`, `results`, `spans` and `manifest` may be passed in when the caller (the pack
+    task) has them already for the OSCAL file, so the raw outputs are read once.
+    """
+    start, end = assessment.period_start, assessment.period_end
+    scope = scope or resolve_scope(assessment)
+    results = sorted(
+        results if results is not None else assessment.results.select_related("exception__owner"),
+        key=_result_order,
+    )
+    counts = Counter(result.outcome for result in results)
+    outcome_tiles = [
+        {"outcome": o.value, "label": OUTCOME_LABELS[o], "count": counts.get(o.value, 0)}
+        for o in OUTCOME_ORDER
+    ]
+    labels = uuid_labels(results)
+    frameworks: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        frameworks.setdefault(result.framework, []).append(
+            {
+                "result": result,
+                "badge": OUTCOME_LABELS.get(result.outcome, result.outcome),
+                "evidence": evidence_rows(result.evidence or {}, labels),
+                "sp800_53": [str(x).upper() for x in (result.sp800_53 or [])],
+                "section": (result.evidence or {}).get("section", ""),
+                "level": (result.evidence or {}).get("level", ""),
+            }
+        )
+    framework_sections = [
+        {
+            "key": key,
+            "anchor": "fw-" + "".join(ch for ch in key.lower() if ch.isalnum()),
+            "title": FRAMEWORKS.get(key, key),
+            "controls": controls,
+            "counts": _ordered_counts(Counter(c["result"].outcome for c in controls)),
+        }
+        for key, controls in sorted(
+            frameworks.items(),
+            key=lambda item: list(FRAMEWORKS).index(item[0]) if item[0] in FRAMEWORKS else 99,
+        )
+    ]
+    attention = [
+        {"result": r, "headline": headline(r.rationale)}
+        for r in results
+        if r.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.EXCEPTION)
+    ]
+    attention.sort(
+        key=lambda a: (OUTCOME_ORDER.index(Outcome(a["result"].outcome)), a["result"].control_id)
+    )
+
+    spans = spans if spans is not None else runs_of_period(scope, start, end)
+    before = _figures(scope, spans, "first_run")
+    after = _figures(scope, spans, "last_run")
+    period, days = _period_hours(scope, start, end)
+    mix = period if period.connections else after
+    drift = list(_drift(scope, start, end))
+    incidents = list(_incidents(scope, start, end))
+    deployments = _deployments(scope, start, end)
+    changes, change_total = _change_records(scope, deployments, start, end)
+    findings = _service_findings(results, scope, assessment.summary)
+    manifest = manifest if manifest is not None else manifest_of(results, spans)
+    versions: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for item in _items((result.evidence or {}).get("versions")):
+            if isinstance(item, dict) and item.get("sha256"):
+                versions[f"{item.get('stack')} v{item.get('number')}"] = item
+    in_force = _policy_in_force(scope, end)
+
+    bars = []
+    if before.runs:
+        bars.append(
+            charts.Bar(
+                f"Start · {before.at:%Y-%m-%d}" if before.at else "Start",
+                before.protocols,
+                f"coverage {percent(before.coverage)}",
+            )
+        )
+    if after.runs:
+        bars.append(
+            charts.Bar(
+                f"End · {after.at:%Y-%m-%d}" if after.at else "End",
+                after.protocols,
+                f"coverage {percent(after.coverage)}",
+            )
+        )
+    trend = [
+        (
+            f"{row['day']:%m-%d}",
+            (row["secured"] / row["connections"]) if row["connections"] else None,
+        )
+        for row in days
+    ]
+    lowest = min((v for _, v in trend if v is not None), default=1.0)
+    floor = 0.0 if lowest < 0.5 else (0.5 if lowest < 0.9 else 0.8)
+    drift_opened = [e for e in drift if e.opened_at >= start]
+    drift_open_at_end = [e for e in drift if e.resolved_at is None or e.resolved_at > end]
+    rollbacks = [d for d in deployments if d.kind != "deploy"]
+    manifest_outputs = sum(len(row["outputs"]) for row in manifest)
+    manifest_mismatches = sum(
+        1 for row in manifest for output in row["outputs"] if not output["matches"]
+    )
+    return {
+        "assessment": assessment,
+        "pack_uuid": pack_uuid,
+        "scope": scope,
+        "period_start": when(start),
+        "period_end": when(end),
+        "period_days": max(1, round((end - start).total_seconds() / 86400)),
+        "generated_at": when(generated_at, seconds=True),
+        "generated_by": person(generated_by),
+        "assessed_by": person(assessment.created_by),
+        "assessed_at": when(assessment.created_at, seconds=True),
+        "portal_version": portal_version(),
+        "signer": signer,
+        "signature_level": signature_level,
+        "oscal_name": oscal_name,
+        "oscal_sha256": oscal_sha256,
+        "verify_url": verify_url,
+        "parameters": sorted((assessment.parameters or {}).items()),
+        "outcome_tiles": outcome_tiles,
+        "controls_total": len(results),
+        "frameworks": framework_sections,
+        "attention": attention,
+        "before": before,
+        "after": after,
+        "period_figures": mix,
+        "period_from_hours": bool(period.connections),
+        "coverage_end": percent(after.coverage),
+        "coverage_start": percent(before.coverage),
+        "tls13_end": percent(after.tls13),
+        "tls13_start": percent(before.tls13),
+        "protocol_rows": charts.protocol_table(mix.protocols),
+        "mix_chart": mark_safe(
+            charts.stacked_bars(
+                [charts.Bar("Whole period", mix.protocols, f"{mix.connections:,} connections")]
+            )
+        )
+        if mix.connections
+        else "",
+        "before_after_chart": mark_safe(charts.stacked_bars(bars)) if bars else "",
+        "trend_chart": mark_safe(
+            charts.line_chart(trend, title="Encrypted share of connections per day", floor=floor)
+        )
+        if len(trend) >= 2
+        else "",
+        "verification_runs": sum(row["runs"] for row in spans.values()),
+        "stacks_verified": len(spans),
+        "drift": drift[:TABLE_ROWS],
+        "drift_total": len(drift),
+        "drift_opened": len(drift_opened),
+        "drift_open_at_end": len(drift_open_at_end),
+        "incidents": incidents,
+        "deployments": deployments,
+        "deployments_succeeded": sum(1 for d in deployments if d.status == RunStatus.SUCCEEDED),
+        "rollbacks": len(rollbacks),
+        "changes": changes,
+        "change_total": change_total,
+        "table_rows": TABLE_ROWS,
+        "in_force": in_force,
+        "certificates": _certificates(scope, end),
+        "appendix": _appendix(scope, spans, findings, drift),
+        "manifest": manifest,
+        "manifest_outputs": manifest_outputs,
+        "manifest_mismatches": manifest_mismatches,
+        "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
+        "evidence_items": EVIDENCE_ITEMS,
+    }

@@ -1,0 +1,123 @@
+"""Forms of the audits pages: a new pack (scope and period), a PDF to verify, log filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from accounts.roles import Capability, has_capability
+from audits.models import ScopeKind
+from audits.packs import PackRequest
+from policies.models import Lpar
+from policies.selectors import service_list_for
+
+# A signed pack of a 1,000-service estate is a few MB; anything far bigger is not ours.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class PackForm(forms.Form):
+    """Scope and period of a new assessment and its evidence pack.
+
+    App owners are offered only the services they own, and only service scopes.
+    """
+
+    scope_kind = forms.ChoiceField(label="Scope", choices=ScopeKind.choices)
+    lpar = forms.ChoiceField(label="LPAR", required=False)
+    services = forms.MultipleChoiceField(label="Services", required=False)
+    period_start = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}), help_text="00:00 UTC"
+    )
+    period_end = forms.DateField(
+        label="To", widget=forms.DateInput(attrs={"type": "date"}), help_text="through 23:59 UTC"
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        today = timezone.now().date()
+        kwargs.setdefault(
+            "initial",
+            {
+                "scope_kind": ScopeKind.ESTATE,
+                "period_start": today - timedelta(days=90),
+                "period_end": today,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.auditor = has_capability(user, Capability.AUDIT)
+        services = service_list_for(user=user).order_by("stack__lpar__name", "stack__name", "name")
+        self.fields["services"].choices = [
+            (str(s.uuid), f"{s.name} ({s.stack.label})") for s in services
+        ]
+        if self.auditor:
+            self.fields["lpar"].choices = [("", "—")] + [
+                (name, name) for name in Lpar.objects.values_list("name", flat=True)
+            ]
+        else:
+            self.fields["scope_kind"].choices = [
+                (ScopeKind.SERVICES, ScopeKind.SERVICES.label),
+                (ScopeKind.SERVICE, ScopeKind.SERVICE.label),
+            ]
+            self.fields["scope_kind"].initial = ScopeKind.SERVICES
+            del self.fields["lpar"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("scope_kind")
+        if kind == ScopeKind.LPAR and not data.get("lpar"):
+            self.add_error("lpar", "Choose the LPAR.")
+        if kind in (ScopeKind.SERVICE, ScopeKind.SERVICES) and not data.get("services"):
+            self.add_error("services", "Choose at least one service.")
+        if kind == ScopeKind.SERVICE and len(data.get("services") or []) > 1:
+            self.add_error("services", "A one-service scope names exactly one service.")
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and end < start:
+            self.add_error("period_end", "The period must end after it starts.")
+        if start and start > timezone.now().date():
+            self.add_error("period_start", "The period cannot start in the future.")
+        return data
+
+    def request(self) -> PackRequest:
+        data = self.cleaned_data
+        kind = data["scope_kind"]
+        scope: dict[str, Any] = {}
+        if kind == ScopeKind.LPAR:
+            scope = {"lpar": data["lpar"]}
+        elif kind in (ScopeKind.SERVICE, ScopeKind.SERVICES):
+            scope = {"services": list(data["services"])}
+        start = datetime.combine(data["period_start"], time.min, tzinfo=UTC)
+        end = min(
+            datetime.combine(data["period_end"], time.max, tzinfo=UTC).replace(microsecond=0),
+            timezone.now(),
+        )
+        return PackRequest(scope_kind=kind, scope=scope, period_start=start, period_end=end)
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(label="Evidence pack (PDF)")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size // (1024 * 1024)} MB; packs are far smaller than"
+                f" {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+            )
+        return upload
+
+
+class LogFilterForm(forms.Form):
+    actor = forms.CharField(label="Actor", required=False, max_length=150)
+    action = forms.ChoiceField(label="Action", required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "any action")] + [(a, a) for a in actions]

@@ -1,0 +1,384 @@
+"""OSCAL assessment results from an assessment: the same results as the PDF, for machines.
+
+`assessment_results(assessment)` builds one OSCAL `assessment-results` document (OSCAL
+1.2.3, the release whose official JSON schema is vendored in `schema/`, see its README).
+It is a pure function of the stored assessment: every UUID is a uuid5 of the assessment's
+UUID and a name (`finding/<control id>`, `observation/<control id>`, ...), timestamps are
+the assessment's, and `dumps` writes keys in a fixed order, so the same assessment always
+gives the same bytes and its SHA-256 can be quoted in the signed PDF.
+
+How results map onto OSCAL: each control is one finding whose target is the control
+(`objective-id`) with `satisfied`/`not-satisfied`; one observation per control carries the
+rationale, the services as subjects and the verification runs as relevant evidence; FAIL,
+WARN and accepted risks become risks (an accepted risk as `deviation-approved` with its
+expiry as deadline). The portal's own outcome (PASS, WARN, FAIL, EXCEPTION, NOT_APPLICABLE,
+UNKNOWN) is kept as a property of the finding, since OSCAL has only two states.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from audits.models import Assessment, ControlResult, Outcome
+
+OSCAL_VERSION = "1.2.3"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "oscal_complete_schema.json"
+# The namespace of the portal's own properties (a URN: it names, it is never fetched).
+NS = "urn:attls-portal:oscal"
+
+STATE = {
+    Outcome.PASS: ("satisfied", "pass"),
+    Outcome.NOT_APPLICABLE: ("satisfied", "other"),
+    Outcome.WARN: ("not-satisfied", "other"),
+    Outcome.FAIL: ("not-satisfied", "fail"),
+    Outcome.EXCEPTION: ("not-satisfied", "other"),
+    Outcome.UNKNOWN: ("not-satisfied", "other"),
+}
+RISK_STATUS = {
+    Outcome.FAIL: "open",
+    Outcome.WARN: "open",
+    Outcome.EXCEPTION: "deviation-approved",
+}
+
+
+def stable_uuid(assessment: Assessment, name: str) -> str:
+    """A UUID that depends only on the assessment and `name`: the same on every export."""
+    return str(uuid.uuid5(assessment.uuid, name))
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _line(text: str, fallback: str = "-") -> str:
+    """A MarkupLine / String value: one line, no blanks at either end, never empty."""
+    flat = " ".join(str(text).split())
+    return flat or fallback
+
+
+def _prop(name: str, value: Any) -> dict[str, str]:
+    return {"name": name, "ns": NS, "value": _line(str(value))}
+
+
+def _port(service: Any) -> str:
+    if service.direction == "Outbound" and service.remote_port_low:
+        return str(service.remote_port_low)
+    return str(service.local_ports)
+
+
+def _service_uuids(value: Any, by_key: dict[str, str]) -> list[str]:
+    found = []
+    items = value if isinstance(value, list) else [value] if value else []
+    for item in items:
+        keys = (
+            [str(item.get(k)) for k in ("uuid", "service", "name") if item.get(k)]
+            if isinstance(item, dict)
+            else [str(item)]
+        )
+        for key in keys:
+            if key in by_key:
+                found.append(by_key[key])
+                break
+    return list(dict.fromkeys(found))
+
+
+def _evidence_remarks(evidence: dict[str, Any]) -> str:
+    from audits.evidence import describe
+
+    lines = []
+    for key in sorted(evidence):
+        value = evidence[key]
+        items = value if isinstance(value, list) else [value]
+        if not items or value in ({}, None, ""):
+            continue
+        lines.append(f"**{key.replace('_', ' ')}** ({len(items)}):")
+        lines.extend(f"- {_line(describe(item))}" for item in items)
+    return "\n".join(lines)
+
+
+def assessment_results(
+    assessment: Assessment,
+    *,
+    results: Iterable[ControlResult] | None = None,
+    manifest: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OSCAL assessment-results document of `assessment` (a dict, ready for `dumps`)."""
+    from audits import evidence
+
+    scope = evidence.resolve_scope(assessment)
+    rows = (
+        list(results)
+        if results is not None
+        else list(assessment.results.select_related("exception__owner"))
+    )
+    rows.sort(key=evidence._result_order)
+    if manifest is None:
+        spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
+        manifest = evidence.manifest_of(rows, spans)
+    by_key: dict[str, str] = {}
+    for service in scope.services:
+        by_key[str(service.uuid)] = str(service.uuid)
+        by_key.setdefault(service.name, str(service.uuid))
+        by_key[f"{service.stack.label}/{service.name}"] = str(service.uuid)
+    run_resource = {str(row["run"].uuid): str(row["run"].uuid) for row in manifest}
+
+    assessor = assessment.created_by
+    party_uuid = stable_uuid(assessment, f"party/{assessor.get_username()}")
+    plan_uuid = stable_uuid(assessment, "resource/assessment-plan")
+    catalog_uuid = stable_uuid(assessment, "resource/catalog")
+    collected = _time(assessment.created_at)
+
+    observations: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    risks: list[dict[str, Any]] = []
+    for result in rows:
+        control = result.control_id
+        state, reason = STATE.get(Outcome(result.outcome), ("not-satisfied", "other"))
+        observation_uuid = stable_uuid(assessment, f"observation/{control}")
+        observation: dict[str, Any] = {
+            "uuid": observation_uuid,
+            "title": _line(f"{control}: {result.title}"),
+            "description": result.rationale or "No rationale recorded.",
+            "props": [_prop("outcome", result.outcome)],
+            "methods": ["EXAMINE", "TEST"],
+            "types": ["control-objective"],
+            "collected": collected,
+        }
+        subjects = _service_uuids((result.evidence or {}).get("services"), by_key)
+        if subjects:
+            observation["subjects"] = [
+                {"subject-uuid": subject, "type": "inventory-item"} for subject in subjects
+            ]
+        runs = sorted(
+            {
+                run_resource[str(ref)]
+                for ref in evidence.referenced_run_ids([result])
+                if str(ref) in run_resource
+            }
+        )
+        if runs:
+            observation["relevant-evidence"] = [
+                {"href": f"#{run}", "description": "Raw outputs of a verification run"}
+                for run in runs
+            ]
+        remarks = _evidence_remarks(result.evidence or {})
+        if remarks:
+            observation["remarks"] = remarks
+        observations.append(observation)
+
+        finding: dict[str, Any] = {
+            "uuid": stable_uuid(assessment, f"finding/{control}"),
+            "title": _line(result.title),
+            "description": result.rationale or "No rationale recorded.",
+            "props": [
+                _prop("outcome", result.outcome),
+                _prop("framework", result.framework),
+                *[_prop("sp800-53", ref) for ref in result.sp800_53 or []],
+            ],
+            "target": {
+                "type": "objective-id",
+                "target-id": control,
+                "status": {"state": state, "reason": reason},
+            },
+            "related-observations": [{"observation-uuid": observation_uuid}],
+        }
+        status = RISK_STATUS.get(Outcome(result.outcome))
+        if status is not None:
+            risk_uuid = stable_uuid(assessment, f"risk/{control}")
+            risk: dict[str, Any] = {
+                "uuid": risk_uuid,
+                "title": _line(f"{control}: {result.title}"),
+                "description": result.rationale or "No rationale recorded.",
+                "statement": (
+                    result.exception.justification
+                    if result.exception is not None
+                    else f"The control {control} is not met: {result.get_outcome_display()}."
+                ),
+                "status": status,
+                "related-observations": [{"observation-uuid": observation_uuid}],
+            }
+            if result.exception is not None:
+                risk["deadline"] = _time(result.exception.expires_at)
+                risk["props"] = [_prop("exception-owner", result.exception.owner.get_username())]
+            risks.append(risk)
+            finding["related-risks"] = [{"risk-uuid": risk_uuid}]
+        findings.append(finding)
+
+    inventory = [
+        {
+            "uuid": str(service.uuid),
+            "description": _line(
+                f"{service.name} on {service.stack.label}: {service.direction} port"
+                f" {_port(service)}"
+            ),
+            "props": [
+                _prop("lpar", service.stack.lpar.name),
+                _prop("stack", service.stack.label),
+                _prop("service", service.name),
+                _prop("tier", service.tier),
+            ],
+        }
+        for service in scope.services
+    ]
+    result_block: dict[str, Any] = {
+        "uuid": stable_uuid(assessment, "result"),
+        "title": _line(f"AT-TLS assessment of {scope.label}"),
+        "description": (
+            f"Control catalog {assessment.catalog_version} evaluated for {scope.label},"
+            f" {_time(assessment.period_start)} to {_time(assessment.period_end)}."
+        ),
+        "start": _time(assessment.period_start),
+        "end": _time(assessment.period_end),
+        "props": [
+            _prop("scope-kind", assessment.scope_kind),
+            _prop("catalog-version", assessment.catalog_version or "unknown"),
+            _prop("catalog-sha256", assessment.catalog_sha256 or "unknown"),
+        ],
+        "reviewed-controls": {
+            "control-selections": [
+                {"include-controls": [{"control-id": r.control_id} for r in rows]}
+                if rows
+                else {"include-all": {}}
+            ]
+        },
+    }
+    if inventory:
+        result_block["local-definitions"] = {"inventory-items": inventory}
+    if observations:
+        result_block["observations"] = observations
+    if risks:
+        result_block["risks"] = risks
+    if findings:
+        result_block["findings"] = findings
+
+    resources: list[dict[str, Any]] = [
+        {
+            "uuid": plan_uuid,
+            "title": "Assessment plan",
+            "description": (
+                f"The portal's assessment {assessment.uuid}: scope {assessment.scope_kind}"
+                f" {json.dumps(assessment.scope, sort_keys=True)}, parameters"
+                f" {json.dumps(assessment.parameters or {}, sort_keys=True)}."
+            ),
+        },
+        {
+            "uuid": catalog_uuid,
+            "title": _line(f"Control catalog {assessment.catalog_version or 'unknown'}"),
+            "description": "NIST SP 800-52r2 and SP 800-207 controls for AT-TLS on z/OS.",
+            "props": [_prop("sha256", assessment.catalog_sha256 or "unknown")],
+        },
+    ]
+    for row in manifest:
+        run = row["run"]
+        resource: dict[str, Any] = {
+            "uuid": str(run.uuid),
+            "title": _line(f"Verification of {run.stack.label} at {_time(run.created_at)}"),
+            "description": "Raw command outputs as received from the LPAR, with their SHA-256.",
+        }
+        links = [
+            {
+                "href": f"/fleet/verifications/{run.uuid}/outputs/{output['name']}/",
+                "media-type": "text/plain",
+                "hashes": [{"algorithm": "SHA-256", "value": output["sha256"]}],
+            }
+            for output in row["outputs"]
+            if re.fullmatch(r"[0-9a-f]{64}", str(output["sha256"]))
+        ]
+        if links:
+            resource["rlinks"] = links
+        resources.append(resource)
+
+    return {
+        "assessment-results": {
+            "uuid": stable_uuid(assessment, "assessment-results"),
+            "metadata": {
+                "title": _line(f"AT-TLS assessment results: {scope.label}"),
+                "last-modified": collected,
+                "version": str(assessment.uuid),
+                "oscal-version": OSCAL_VERSION,
+                "roles": [{"id": "assessor", "title": "Assessor"}],
+                "parties": [
+                    {
+                        "uuid": party_uuid,
+                        "type": "person",
+                        "name": _line(assessor.get_full_name() or assessor.get_username()),
+                    }
+                ],
+                "responsible-parties": [{"role-id": "assessor", "party-uuids": [party_uuid]}],
+            },
+            "import-ap": {"href": f"#{plan_uuid}"},
+            "results": [result_block],
+            "back-matter": {"resources": resources},
+        }
+    }
+
+
+def dumps(document: dict[str, Any]) -> bytes:
+    """The document as UTF-8 JSON: indented, keys in the order built, ending in a newline."""
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+# --- validation against the official schema ----------------------------------------------------
+
+# Python's `re` has no \p{...} classes; the schema uses them in one pattern (TokenDatatype,
+# an XML NCName). They are translated, not the schema file changed: a letter is a word
+# character that is neither a digit nor "_", a number is a digit.
+_UNICODE_CLASSES = {r"\p{L}": r"[^\W\d_]", r"\p{N}": r"\d"}
+
+
+def _python_pattern(pattern: str) -> str:
+    for xml_class, python_class in _UNICODE_CLASSES.items():
+        pattern = pattern.replace(xml_class, python_class)
+    return pattern
+
+
+@cache
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+    from jsonschema import validators
+
+    def pattern(validator: Any, value: str, instance: Any, _schema: Any) -> Any:
+        if isinstance(instance, str) and not re.search(_python_pattern(value), instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {value!r}")
+
+    checker = validators.extend(jsonschema.Draft7Validator, {"pattern": pattern})
+    return checker(schema(), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def validate(document: dict[str, Any]) -> list[str]:
+    """Errors of `document` against the official OSCAL schema: empty when it is valid.
+
+    The schema's top level is a oneOf over every OSCAL model; an assessment-results document
+    is checked against its own branch so the errors name the field, not the oneOf.
+    """
+    import jsonschema
+
+    validator = _validator()
+    if set(document) != {"assessment-results"}:
+        return [f"expected one key 'assessment-results', found {sorted(document)}"]
+    branch = {
+        "$ref": "#/definitions/oscal-complete-oscal-ar:assessment-results",
+        "definitions": schema()["definitions"],
+    }
+    sub = validator.evolve(schema=branch)
+    errors = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in sub.iter_errors(document["assessment-results"])
+    ]
+    if not errors and not validator.is_valid(document):
+        whole = jsonschema.exceptions.best_match(validator.iter_errors(document))
+        errors.append(f"(document): {whole.message if whole else 'invalid'}")
+    return errors

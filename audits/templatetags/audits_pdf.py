@@ -1,0 +1,39 @@
+"""Filters of the audits templates: numbers with thousands separators, outcome labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from audits.models import Outcome
+
+register = template.Library()
+
+LABELS = {
+    Outcome.PASS: "PASS",
+    Outcome.WARN: "WARN",
+    Outcome.FAIL: "FAIL",
+    Outcome.NOT_APPLICABLE: "N/A",
+    Outcome.UNKNOWN: "UNKNOWN",
+    Outcome.EXCEPTION: "EXCEPTION",
+}
+
+# What a table shows for a missing value: an en dash.
+NONE_SHOWN = "\u2013"
+
+
+@register.filter
+def thousands(value: Any) -> str:
+    """1234567 -> "1,234,567"; anything that is not a number is shown as it is."""
+    if value is None or value == "":
+        return NONE_SHOWN
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def outcome_label(value: Any) -> str:
+    return LABELS.get(value, str(value))
