@@ -86,12 +86,18 @@ def worker(
 
 
 @pytest.fixture(autouse=True)
-def _broker(settings: Any, redis_url: str) -> Iterator[None]:
+def _broker(settings: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process enqueues to the same Redis the worker consumes."""
     from portal.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
     settings.CELERY_BROKER_URL = redis_url
     app.conf.broker_url = redis_url
+    # Earlier tests in the same run may have enqueued through the configured broker; the app
+    # keeps that connection pool, so drop it and let the next enqueue connect to `redis_url`.
+    app._pool = None
+    app.amqp._producer_pool = None
     yield
 
 
