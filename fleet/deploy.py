@@ -151,7 +151,7 @@ class Runner:
         # The end of a deployment is a state change like its request and approval.
         ChangeRecord.objects.create(
             actor=None,
-            action=f"deployment {status}",
+            action="finish",
             object_type="Deployment",
             object_uuid=self.deployment.uuid,
             object_name=str(self.deployment)[:100],

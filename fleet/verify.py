@@ -73,6 +73,14 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def storable(text: str) -> str:
+    """The text as received, but with NUL shown as U+2400 (PostgreSQL's JSON cannot hold NUL).
+
+    The SHA-256 kept beside it is always that of the text as received.
+    """
+    return text.replace("\x00", "\u2400")
+
+
 def deployed_target(stack: Stack) -> DeploymentTarget | None:
     """The last target that reached this stack successfully: what should be loaded now."""
     return (
@@ -113,8 +121,8 @@ def _collect(run: VerificationRun, connection: LparConnection, connector: Connec
         text = result.stdout
         entry: dict[str, Any] = {
             "command": command,
-            "text": text,
-            "stderr": result.stderr,
+            "text": storable(text),
+            "stderr": storable(result.stderr),
             "exit_status": result.exit_status,
             "sha256": sha256(text),
             "seconds": round(time.perf_counter() - started, 3),
@@ -189,7 +197,7 @@ def _handshake_failures(
     outputs["syslog"] = {
         "command": f"cat {connection.syslog_path} (EZD1286I lines of {stack}: the newest"
         f" {len(kept)} of {len(lines)})",
-        "text": text,
+        "text": storable(text),
         "sha256": sha256(text),
         "exit_status": result.exit_status,
         "seconds": round(time.perf_counter() - started, 3),

@@ -47,10 +47,8 @@ class Faults:
         if self.garble_remaining <= 0 or not words or words[0] != self.garble_command:
             return output
         self.garble_remaining -= 1
-        return "\n".join(
-            f"@@{line[::-1]}\x00" if index % 3 == 0 else line
-            for index, line in enumerate(output.splitlines())
-        )
+        # Every line reversed and NUL-terminated: nothing a parser could take for a report.
+        return "\n".join(f"@@{line[::-1]}\x00" for line in output.splitlines()) + "\n"
 
     def describe(self, pagent_fail_next: int) -> dict[str, Any]:
         return {
