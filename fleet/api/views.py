@@ -77,6 +77,15 @@ REFUSED = OpenApiResponse(
 )
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors; nothing was done")
 
+# What every operator action that creates a deployment answers.
+DEPLOYMENT_WRITE_RESPONSES = {
+    202: api.DeploymentDetailSerializer,
+    400: INVALID,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    409: REFUSED,
+}
+
 
 class Pagination(PageNumberPagination):
     page_size = 50
@@ -181,13 +190,7 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
         " refused (409) when you published that version yourself.",
         request=api.RollbackRequestSerializer,
         parameters=[STACK_PARAMETER],
-        responses={
-            202: api.DeploymentDetailSerializer,
-            400: INVALID,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-            409: REFUSED,
-        },
+        responses=DEPLOYMENT_WRITE_RESPONSES,
         tags=["deployments"],
     )
     @action(detail=True, methods=["post"])
@@ -206,13 +209,7 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
         " and PAGENT is refreshed. Approved by the operator who asks.",
         request=api.RemoveRuleRequestSerializer,
         parameters=[STACK_PARAMETER],
-        responses={
-            202: api.DeploymentDetailSerializer,
-            400: INVALID,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-            409: REFUSED,
-        },
+        responses=DEPLOYMENT_WRITE_RESPONSES,
         tags=["deployments"],
     )
     @action(detail=True, methods=["post"], url_path="remove-rule")
