@@ -9,7 +9,10 @@ pack whose scope is services they own. A pack of a new scope and period starts a
 assessment made by the engine's `assessment_create`; the task computes it with
 `assessment_execute`, so the request answers at once whatever the size of the estate.
 Generation runs on the `evidence` queue; the task holds only the pack's id and claims the row
-with a conditional update.
+with a conditional update. Every step refreshes the pack's heartbeat: a running pack whose
+heartbeat stopped for EVIDENCE_STALE_SECONDS lost its worker, and the next worker to claim it
+starts the generation again from the assessment (nothing before the last step is kept, and
+only the claimant's result is stored).
 
 The steps, each written to EvidencePack.progress for the page that polls it:
   1. assessment: the engine computes the PENDING assessment (a pack of a new scope);
@@ -27,7 +30,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -56,6 +59,7 @@ STEP_TITLES = {
     "pdf": "PDF rendered",
     "signature": "Signed",
     "ledger": "Stored and recorded",
+    "resumed": "Taken over from a stopped worker",
     "failed": "Failed",
 }
 
@@ -234,17 +238,49 @@ def _entry(step: str, detail: str) -> dict[str, str]:
     return {"at": timezone.now().isoformat(timespec="seconds"), "step": step, "detail": detail}
 
 
-def claim(pack_id: int) -> bool:
-    """Takes the pack for this worker; False when another has it or it is done."""
-    return bool(
-        EvidencePack.objects.filter(pk=pack_id, status=RunState.PENDING).update(
-            status=RunState.RUNNING
-        )
+def claim(pack_id: int, worker: str, *, stale_after: float) -> bool:
+    """Takes a requested pack, or a running one whose worker stopped beating; False otherwise.
+
+    Both are compare-and-swap updates, so two workers never take the same pack at once. On a
+    takeover the dead worker's assessment computation, if it was in one, is lost with it
+    (results are stored in one transaction), so the assessment goes back to PENDING.
+    """
+    now = timezone.now()
+    fresh = EvidencePack.objects.filter(pk=pack_id, status=RunState.PENDING).update(
+        status=RunState.RUNNING, claimed_by=worker, heartbeat_at=now, attempts=F("attempts") + 1
     )
+    if fresh:
+        return True
+    previous = EvidencePack.objects.filter(pk=pack_id).values_list("claimed_by", flat=True).first()
+    taken = EvidencePack.objects.filter(
+        pk=pack_id,
+        status=RunState.RUNNING,
+        heartbeat_at__lt=now - timedelta(seconds=stale_after),
+    ).update(claimed_by=worker, heartbeat_at=now, attempts=F("attempts") + 1)
+    if not taken:
+        return False
+    pack = EvidencePack.objects.get(pk=pack_id)
+    Assessment.objects.filter(pk=pack.assessment_id, status=RunState.RUNNING).update(
+        status=RunState.PENDING
+    )
+    EvidencePack.objects.filter(pk=pack_id).update(
+        progress=[
+            *pack.progress,
+            _entry(
+                "resumed",
+                f"worker {previous or '?'} stopped (no heartbeat for {stale_after:.0f} s);"
+                f" {worker} starts the generation again",
+            ),
+        ]
+    )
+    return True
 
 
 class Progress:
-    """Appends steps to the pack's progress as they finish; the page polls the row."""
+    """Appends steps to the pack's progress as they finish; the page polls the row.
+
+    Each step is also the worker's heartbeat.
+    """
 
     def __init__(self, pack: EvidencePack) -> None:
         self.pack = pack
@@ -254,7 +290,9 @@ class Progress:
     def step(self, step: str, detail: str) -> None:
         elapsed = time.perf_counter() - self.started
         self.entries.append(_entry(step, f"{detail} ({elapsed:.1f} s)"))
-        EvidencePack.objects.filter(pk=self.pack.pk).update(progress=self.entries)
+        EvidencePack.objects.filter(pk=self.pack.pk).update(
+            progress=self.entries, heartbeat_at=timezone.now()
+        )
 
 
 def _run_assessment(pack: EvidencePack, progress: Progress) -> Assessment:
@@ -343,11 +381,22 @@ def evidence_pack_generate(pack_id: int) -> None:
 
     pdf_name = f"{pack.uuid}.pdf"
     directory = Path(settings.EVIDENCE_DIR)
-    _write(directory / oscal_name, oscal_bytes)
-    _write(directory / pdf_name, signed.data)
     finished = timezone.now()
     progress.entries.append(_entry("ledger", f"PDF SHA-256 {pdf_sha256}"))
     with transaction.atomic():
+        # Only the worker holding the claim stores its files and result: one that was thought
+        # dead and taken over finds the claim gone and leaves the pack to its successor. The
+        # row is locked meanwhile, so the files on disk are the ones whose hashes it records.
+        held = (
+            EvidencePack.objects.select_for_update()
+            .filter(pk=pack.pk, status=RunState.RUNNING, claimed_by=pack.claimed_by)
+            .exists()
+        )
+        if not held:
+            logger.warning("evidence pack %s was taken over; this result is dropped", pack.uuid)
+            return
+        _write(directory / oscal_name, oscal_bytes)
+        _write(directory / pdf_name, signed.data)
         EvidencePack.objects.filter(pk=pack.pk).update(
             status=RunState.SUCCEEDED,
             progress=progress.entries,
@@ -358,6 +407,7 @@ def evidence_pack_generate(pack_id: int) -> None:
             signer=signed.signer[:500],
             timestamped=signed.timestamped,
             finished_at=finished,
+            heartbeat_at=finished,
             error="",
         )
         log.append(
@@ -381,14 +431,16 @@ def evidence_pack_generate(pack_id: int) -> None:
         )
 
 
-def evidence_pack_fail(pack_id: int, error: BaseException | str) -> None:
-    """Records a failed generation on the row and in the audit log."""
+def evidence_pack_fail(pack_id: int, error: BaseException | str, *, worker: str) -> None:
+    """Records a failed generation on the row and in the audit log (if `worker` still holds it)."""
     pack = EvidencePack.objects.select_related("created_by").get(pk=pack_id)
     message = str(error) if isinstance(error, str) else f"{type(error).__name__}: {error}"
     entries = [*pack.progress, _entry("failed", message[:500])]
-    EvidencePack.objects.filter(pk=pack_id).update(
-        status=RunState.FAILED, error=message, progress=entries, finished_at=timezone.now()
-    )
+    failed = EvidencePack.objects.filter(
+        pk=pack_id, status=RunState.RUNNING, claimed_by=worker
+    ).update(status=RunState.FAILED, error=message, progress=entries, finished_at=timezone.now())
+    if not failed:
+        return
     log.append(
         actor=pack.created_by.get_username(),
         action="evidence failed",

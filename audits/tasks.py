@@ -1,29 +1,50 @@
 """Celery tasks of the audits app: evidence packs, on their own `evidence` queue.
 
-The task takes the pack's id only, claims the row with a conditional update (PENDING ->
-RUNNING) and returns at once when it lost the claim, so a redelivered message or a second
-worker does no harm. Every failure is recorded on the row and in the audit log.
+The task takes the pack's id only and claims the row with a conditional update (requested ->
+running, or running with a stopped heartbeat -> taken over); it returns at once when it lost
+the claim, so a redelivered message or a second worker does no harm. Every failure is
+recorded on the row and in the audit log. Beat re-enqueues packs whose worker stopped.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from audits import packs
+from audits.models import EvidencePack, RunState
+from fleet.tasks import worker_name
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(queue="evidence")
 def generate_evidence_pack(pack_id: int) -> str:
-    if not packs.claim(pack_id):
+    worker = worker_name()
+    if not packs.claim(pack_id, worker, stale_after=settings.EVIDENCE_STALE_SECONDS):
         return "not claimed: running elsewhere or finished"
     try:
         packs.evidence_pack_generate(pack_id)
     except Exception as error:  # the row must say what happened, whatever it was
         log.exception("evidence pack %s failed", pack_id)
-        packs.evidence_pack_fail(pack_id, error)
+        packs.evidence_pack_fail(pack_id, error, worker=worker)
         return "failed"
-    return "succeeded"
+    return str(EvidencePack.objects.values_list("status", flat=True).get(pk=pack_id))
+
+
+@shared_task(queue="evidence")
+def resume_stale_evidence_packs() -> int:
+    """Re-enqueues running packs whose worker stopped (claim() decides who takes them)."""
+    stale = timezone.now() - timedelta(seconds=settings.EVIDENCE_STALE_SECONDS)
+    ids = list(
+        EvidencePack.objects.filter(status=RunState.RUNNING, heartbeat_at__lt=stale).values_list(
+            "id", flat=True
+        )
+    )
+    for pack_id in ids:
+        generate_evidence_pack.delay(pack_id)
+    return len(ids)

@@ -222,6 +222,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(env_int("FLEET_RESUME_SECONDS", default=15)),
     },
     "fleet-prune-observations": {"task": "fleet.tasks.prune_observations", "schedule": 3600.0},
+    "audits-resume-stale-evidence-packs": {
+        "task": "audits.tasks.resume_stale_evidence_packs",
+        "schedule": float(env_int("EVIDENCE_RESUME_SECONDS", default=30)),
+    },
 }
 # A running deployment whose worker has not logged a step for this long is taken over.
 FLEET_DEPLOY_STALE_SECONDS = env_int("FLEET_DEPLOY_STALE_SECONDS", default=120)
@@ -312,6 +316,9 @@ LOGGING = {
 # Where the signed PDFs and OSCAL files of evidence packs are kept. Each file's SHA-256 is
 # recorded in its EvidencePack row: that table is the ledger an uploaded PDF is checked against.
 EVIDENCE_DIR = Path(env_str("EVIDENCE_DIR", default=str(VAR_DIR / "evidence")))
+# A running pack whose worker has not finished a step for this long is taken over. A step of
+# a 1,000-service pack takes well under a minute; the margin is for a loaded worker.
+EVIDENCE_STALE_SECONDS = env_int("EVIDENCE_STALE_SECONDS", default=300, min_value=10)
 # The organisation's signing key and certificate chain, as PKCS#12. `make demo` creates a demo
 # CA and a signing certificate at these default paths on first run
 # (`manage.py ensure_demo_signing_key`); production points them at its own.

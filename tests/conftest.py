@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from pytest_django import Settings
 
 from accounts.roles import Role, ensure_role_groups
+from audits.signing import DemoKey, demo_signing_key_create
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +28,19 @@ def make_user(db: None) -> Callable[..., User]:
         return user
 
     return make
+
+
+SIGNING_PASSPHRASE = "test-only-signing-passphrase"
+
+
+@pytest.fixture(scope="session")
+def demo_key(tmp_path_factory: pytest.TempPathFactory) -> DemoKey:
+    """A demo CA and evidence-signing key, made once per session the way
+    `manage.py ensure_demo_signing_key` makes them (in a temporary directory)."""
+    directory = tmp_path_factory.mktemp("signing")
+    return demo_signing_key_create(
+        p12_path=directory / "evidence-signing.p12",
+        ca_path=directory / "demo-ca.pem",
+        passphrase=SIGNING_PASSPHRASE,
+        organisation="Test Bank",
+    )

@@ -126,6 +126,11 @@ class EvidencePack(models.Model):
     oscal_sha256 = models.CharField(max_length=64, blank=True)
     signer = models.CharField(max_length=500, blank=True)
     timestamped = models.BooleanField(default=False)
+    # The worker generating it, refreshed at every step: a running pack whose heartbeat
+    # stopped lost its worker, and another one starts the generation again.
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="evidence_packs"
     )

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from pytest_django import Settings
 
-from audits.signing import demo_signing_key_create
+from audits.signing import DemoKey
 from portal.celery import app
 from tests.audits.estate import Assessed, build_assessed
+from tests.conftest import SIGNING_PASSPHRASE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,13 +31,10 @@ def eager_tasks() -> Iterator[None]:
 
 
 @pytest.fixture
-def signing(settings: Settings, tmp_path: Path) -> None:
-    key = demo_signing_key_create(
-        p12_path=tmp_path / "key.p12", ca_path=tmp_path / "ca.pem", passphrase="e2e"
-    )
-    settings.EVIDENCE_SIGNING_P12 = key.p12
-    settings.EVIDENCE_TRUST_ROOTS = key.ca_pem
-    settings.EVIDENCE_SIGNING_PASSPHRASE = "e2e"
+def signing(settings: Settings, demo_key: DemoKey, tmp_path: Path) -> None:
+    settings.EVIDENCE_SIGNING_P12 = demo_key.p12
+    settings.EVIDENCE_TRUST_ROOTS = demo_key.ca_pem
+    settings.EVIDENCE_SIGNING_PASSPHRASE = SIGNING_PASSPHRASE
     settings.EVIDENCE_DIR = tmp_path / "evidence"
 
 
