@@ -24,8 +24,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection as db_connection
 
+from audits.signing import DemoKey
 from lparsim.config import load_config
 from lparsim.runner import STATE_FILE, SimulatorThread
+from tests.conftest import SIGNING_PASSPHRASE
 
 from . import harness
 from .harness import ROOT, Worker
@@ -60,7 +62,11 @@ def _database_url() -> str:
 
 @pytest.fixture(scope="session")
 def worker(
-    django_db_setup: Any, django_db_blocker: Any, redis_url: str, tmp_path_factory: Any
+    django_db_setup: Any,
+    django_db_blocker: Any,
+    redis_url: str,
+    tmp_path_factory: Any,
+    demo_key: DemoKey,
 ) -> Iterator[Worker]:
     with django_db_blocker.unblock():
         database_url = _database_url()
@@ -75,6 +81,12 @@ def worker(
         "FLEET_DEPLOY_STALE_SECONDS": "12",
         "FLEET_RESUME_SECONDS": "2",
         "DATABASE_CONN_MAX_AGE": "0",
+        # Evidence packs: signed with the session's demo key, written where tests read them.
+        "EVIDENCE_DIR": str(tmp_path_factory.mktemp("evidence")),
+        "EVIDENCE_SIGNING_P12": str(demo_key.p12),
+        "EVIDENCE_SIGNING_PASSPHRASE": SIGNING_PASSPHRASE,
+        "EVIDENCE_TRUST_ROOTS": str(demo_key.ca_pem),
+        "EVIDENCE_TSA_URL": "",
     }
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     running = Worker(env, log)
@@ -160,6 +172,14 @@ def estate(transactional_db: None, lab: Lab, worker: Worker, settings: Any) -> I
     from fleet.models import LparConnection
 
     settings.DEBUG = True  # demo users
+    for name in (
+        "EVIDENCE_DIR",
+        "EVIDENCE_SIGNING_P12",
+        "EVIDENCE_SIGNING_PASSPHRASE",
+        "EVIDENCE_TRUST_ROOTS",
+        "EVIDENCE_TSA_URL",
+    ):
+        setattr(settings, name, worker.env[name])
     call_command("seed_datacenter", stdout=io.StringIO())
     call_command(
         "connect_lparsim",
