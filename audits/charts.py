@@ -21,7 +21,9 @@ PROTOCOL_COLOURS = {
     "cleartext": "#b3261e",
 }
 OTHER_COLOUR = "#8a8f98"
-PROTOCOL_LABELS = {"TLSv1": "TLS 1.0", "cleartext": "Cleartext"}
+# "cleartext" is what the fleet counts for a connection no AT-TLS rule secured: cleartext, or
+# the application's own TLS, which netstat cannot tell apart (fleet/presenters.py says the same).
+PROTOCOL_LABELS = {"TLSv1": "TLS 1.0", "cleartext": "No AT-TLS"}
 FONT = "DejaVu Sans, sans-serif"
 
 # What a table shows for a missing value: an en dash.

@@ -148,6 +148,8 @@ class Runner:
         Deployment.objects.filter(pk=self.deployment.pk).update(
             status=status, error=error, finished_at=timezone.now()
         )
+        # The record names the deployment by its final state, not the one it was loaded in.
+        self.deployment.status, self.deployment.error = status, error
         # The end of a deployment is a state change like its request and approval.
         ChangeRecord.objects.create(
             actor=None,

@@ -131,6 +131,7 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
     assert start_secured < secured  # the apps' own TLS is not AT-TLS: coverage rose
     assert f"{percent(start_secured, start_connections)} at its start" in text
     assert "verified 9 times" in text  # before, the deployment's own check, after; 3 stacks
+    assert "No AT-TLS" in text  # what the start's connections were: the apps' own TLS or none
 
     # Every control with its outcome; the counts in the summary match the stored results.
     counts = {outcome: 0 for outcome in Outcome.values}
@@ -144,8 +145,10 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
     # After the deployment no service accepts TLS 1.0: the protocol control says so.
     tls10 = results["NIST-800-52r2-3.1-tls10"]
     assert tls10.outcome == Outcome.PASS, tls10.rationale
-    # The change history names the approver; the manifest lists every raw output's hash.
-    assert "operator2" in text
+    # The change history names the approver and the deployment's end in its final state; the
+    # manifest lists every raw output's hash.
+    assert "approve Deployment deployment" in text and "operator2" in text
+    assert f"finish Deployment deployment {str(deployment.uuid)[:8]} (Succeeded)" in text
     for run in after:
         for output in run.outputs.values():
             assert output["sha256"] in text
