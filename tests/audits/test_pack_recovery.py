@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from pytest_django import Settings
 
@@ -73,6 +74,11 @@ def test_a_pack_whose_worker_stopped_is_taken_over_and_generated_once(
     assert pack.assessment.results.exists()
     assert verify_pack(packs.pack_file(pack, "pdf").read_bytes()).matches_ledger == pack
     assert AuditEntry.objects.filter(action="evidence", object_id=str(pack.uuid)).count() == 1
+    client = Client()
+    client.force_login(assessed.people["auditor"])
+    page = client.get(f"/audits/packs/{pack.uuid}/").content.decode()
+    assert "attempt 2: took over from a stopped worker" in page
+    assert "worker gone-host:4242 stopped" in page
 
 
 def test_a_running_pack_with_a_live_heartbeat_is_left_alone(
