@@ -38,6 +38,7 @@ from django.db.models.functions import Cast, TruncDate
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from attls import returncodes
 from audits import charts
 from audits.models import Assessment, ControlResult, Outcome, ScopeKind
 from fleet.models import (
@@ -63,8 +64,17 @@ EVIDENCE_ITEMS = 12
 # Keys of the engine's evidence the PDF shows elsewhere: the findings are the rationale's
 # lines, section and level head the control. The OSCAL file keeps them all.
 EVIDENCE_SHOWN_ELSEWHERE = frozenset({"check", "section", "level", "findings", "findings_total"})
-# Versions and runs are listed whole in appendix E; a control shows the first few.
-EVIDENCE_ITEMS_BY_KIND = {"versions": 3, "verification_runs": 3}
+# Versions and runs are listed whole in appendix E, certificates in appendix D; a control
+# shows the first few and says where the rest are.
+EVIDENCE_ITEMS_BY_KIND = {"versions": 3, "verification_runs": 3, "certificates": 5}
+# Evidence many controls cite whole: listed once at the head of the controls chapter.
+SHAREABLE_EVIDENCE = ("versions", "verification_runs")
+SHARED_NOTE = "those listed under 2.0 Evidence common to the controls"
+EVIDENCE_LISTED_IN = {
+    "versions": "appendix E",
+    "verification_runs": "appendix E",
+    "certificates": "appendix D",
+}
 TABLE_ROWS = 1000
 FRAMEWORKS = {
     "SP800-52r2": "NIST SP 800-52 Rev. 2 — TLS server and client requirements",
@@ -103,6 +113,8 @@ EVIDENCE_LABELS = {
 
 # What a table shows for a missing value: an en dash.
 NONE_SHOWN = "\u2013"
+# The sign before a count: "TLS 1.3 (times) 9" is nine connections on TLS 1.3.
+TIMES = "\N{MULTIPLICATION SIGN}"
 
 
 @cache
@@ -332,6 +344,40 @@ def _describe_known(kind: str, item: dict[str, Any], labels: dict[str, str]) -> 
     return None
 
 
+def handshake_failure_lines(value: Any) -> list[str]:
+    """{stack: {rule: {rc: count}}} as a line per stack, each return code with its meaning."""
+    if not isinstance(value, dict):
+        return _items(value)
+    lines = []
+    for stack, rules in value.items():
+        if not rules:
+            lines.append(f"{stack}: none logged")
+            continue
+        parts = []
+        for rule, codes in sorted(rules.items()):
+            counted = ", ".join(
+                f"{returncodes.describe(code)} {TIMES}{count}"
+                for code, count in sorted(codes.items(), key=lambda kv: str(kv[0]))
+            )
+            parts.append(f"{rule}: {counted}")
+        lines.append(f"{stack}: " + "; ".join(parts))
+    return lines
+
+
+def period_length(start: datetime, end: datetime) -> str:
+    """'92 days', '1 day', '5 h 12 min', '26 s': the period as long as it really is."""
+    seconds = max(0, int((end - start).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    if days >= 1:
+        days += rest >= 43200  # to the nearest day
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
 def describe(item: Any, labels: dict[str, str] | None = None, kind: str = "") -> str:
     """One evidence item as a line of text; known uuids become names (`labels`)."""
     labels = labels or {}
@@ -400,21 +446,59 @@ def uuid_labels(results: Iterable[ControlResult]) -> dict[str, str]:
     return labels
 
 
+def shared_evidence(results: Iterable[ControlResult]) -> dict[str, Any]:
+    """The policy versions and the verification runs most controls cite, if several do.
+
+    The PDF lists them once at the head of the controls chapter, and a control citing
+    exactly the same set refers to that list instead of repeating it.
+    """
+    shared: dict[str, Any] = {}
+    for key in SHAREABLE_EVIDENCE:
+        seen: Counter[str] = Counter()
+        values: dict[str, Any] = {}
+        for result in results:
+            value = (result.evidence or {}).get(key)
+            if value:
+                text = json.dumps(value, sort_keys=True)
+                seen[text] += 1
+                values[text] = value
+        if seen:
+            text, times = seen.most_common(1)[0]
+            if times >= 2:
+                shared[key] = values[text]
+    return shared
+
+
 def evidence_rows(
-    evidence: dict[str, Any], labels: dict[str, str] | None = None
+    evidence: dict[str, Any],
+    labels: dict[str, str] | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The evidence of one control for the PDF: each kind, its count, its first items.
 
     Short items (rule names, services) are run together on one line; longer ones get a line
-    each.
+    each. A kind whose items are exactly the `shared` ones refers to them.
     """
     rows = []
+    shared = shared or {}
     keys = [k for k in EVIDENCE_LABELS if k in evidence] + sorted(
         k for k in evidence if k not in EVIDENCE_LABELS and k not in EVIDENCE_SHOWN_ELSEWHERE
     )
     for key in keys:
         value = evidence[key]
         if isinstance(value, dict | list) and not value:
+            continue
+        if key in shared and value == shared[key]:
+            rows.append(
+                {
+                    "label": _label(key),
+                    "count": len(_items(value)),
+                    "items": [SHARED_NOTE],
+                    "more": 0,
+                    "inline": True,
+                    "shared": True,
+                }
+            )
             continue
         if key == "counts" and isinstance(value, dict):
             text = " · ".join(
@@ -448,7 +532,7 @@ def evidence_rows(
                 }
             )
             continue
-        items = _items(value)
+        items = handshake_failure_lines(value) if key == "handshake_failures" else _items(value)
         limit = EVIDENCE_ITEMS_BY_KIND.get(key, EVIDENCE_ITEMS)
         shown = [describe(item, labels, key) for item in items[:limit]]
         rows.append(
@@ -458,7 +542,7 @@ def evidence_rows(
                 "items": shown,
                 "inline": all(len(text) <= 40 for text in shown),
                 "more": max(0, len(items) - limit),
-                "elsewhere": "appendix E" if key in EVIDENCE_ITEMS_BY_KIND else "",
+                "elsewhere": EVIDENCE_LISTED_IN.get(key, ""),
             }
         )
     return rows
@@ -853,7 +937,7 @@ def _appendix(
                 "observed": entry.get("connections"),
                 "coverage": percent(entry.get("coverage")) if entry else NONE_SHOWN,
                 "protocols": ", ".join(
-                    f"{charts.protocol_label(p)} {n}"
+                    f"{charts.protocol_label(p)} {TIMES}{n}"
                     for p, n in charts.ordered_protocols(protocols)
                 ),
                 "probe": ", ".join(
@@ -920,13 +1004,14 @@ def pack_context(
         for o in OUTCOME_ORDER
     ]
     labels = uuid_labels(results)
+    shared = shared_evidence(results)
     frameworks: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         frameworks.setdefault(result.framework, []).append(
             {
                 "result": result,
                 "badge": OUTCOME_LABELS.get(result.outcome, result.outcome),
-                "evidence": evidence_rows(result.evidence or {}, labels),
+                "evidence": evidence_rows(result.evidence or {}, labels, shared),
                 "sp800_53": [str(x).upper() for x in (result.sp800_53 or [])],
                 "section": (result.evidence or {}).get("section", ""),
                 "level": (result.evidence or {}).get("level", ""),
@@ -1011,7 +1096,7 @@ def pack_context(
         "scope": scope,
         "period_start": when(start),
         "period_end": when(end),
-        "period_days": max(1, round((end - start).total_seconds() / 86400)),
+        "period_length": period_length(start, end),
         "generated_at": when(generated_at, seconds=True),
         "generated_by": person(generated_by),
         "assessed_by": person(assessment.created_by),
@@ -1026,6 +1111,13 @@ def pack_context(
         "outcome_tiles": outcome_tiles,
         "controls_total": len(results),
         "frameworks": framework_sections,
+        "shared_evidence": [
+            {
+                "label": _label(key),
+                "items": [describe(item, labels, key) for item in _items(value)],
+            }
+            for key, value in shared.items()
+        ],
         "attention": attention,
         "before": before,
         "after": after,

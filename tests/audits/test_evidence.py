@@ -19,7 +19,7 @@ from pytest_django import Settings
 
 from audits import evidence, packs
 from audits.log import verify_chain
-from audits.models import AuditEntry, EvidencePack, RunState, ScopeKind
+from audits.models import AuditEntry, ControlResult, EvidencePack, RunState, ScopeKind
 from audits.signing import verify_pack
 from audits.tasks import generate_evidence_pack
 from tests.audits.estate import CATALOG_SHA256, Assessed, assess, build_assessed
@@ -278,3 +278,51 @@ def test_an_invalid_scope_is_refused_before_anything_is_saved(assessed: Assessed
         )
 
     assert (EvidencePack.objects.count(), assessed.assessment.__class__.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (26, "26 s"),
+        (125, "2 min 5 s"),
+        (3 * 3600 + 60, "3 h 1 min"),
+        (86400, "1 day"),
+        (86400 * 3 - 60, "3 days"),
+        (86400 * 92, "92 days"),
+    ],
+)
+def test_the_period_is_as_long_as_it_really_is(seconds: int, shown: str) -> None:
+    start = timezone.now()
+    assert evidence.period_length(start, start + timedelta(seconds=seconds)) == shown
+
+
+def test_handshake_failures_are_a_line_per_stack_with_each_code_explained() -> None:
+    lines = evidence.handshake_failure_lines(
+        {"SYSA/TCPIP": {"FTP_Server": {"412": 2, "402": 4}}, "SYSB/TCPIP": {}}
+    )
+
+    assert lines == [
+        "SYSA/TCPIP: FTP_Server: 402 no cipher suite in common \u00d74,"
+        " 412 no protocol version in common \u00d72",
+        "SYSB/TCPIP: none logged",
+    ]
+
+
+def test_evidence_most_controls_cite_is_listed_once_and_referred_to() -> None:
+    common = [{"stack": "SYSA/TCPIP", "number": 2, "sha256": "ab" * 32}]
+    other = [{"stack": "SYSB/TCPIP", "number": 1, "sha256": "cd" * 32}]
+    results = [
+        ControlResult(control_id=f"c{n}", evidence={"versions": versions})
+        for n, versions in enumerate([common, common, other, common])
+    ]
+
+    shared = evidence.shared_evidence(results)
+
+    assert shared == {"versions": common}
+    citing_common = evidence.evidence_rows({"versions": common}, {}, shared)
+    citing_other = evidence.evidence_rows({"versions": other}, {}, shared)
+    assert citing_common[0]["items"] == [evidence.SHARED_NOTE]
+    assert citing_common[0]["count"] == 1
+    assert citing_other[0]["items"] == [f"SYSB/TCPIP v1 · SHA-256 {'cd' * 32}"]
+    # A set only one control cites is not "common".
+    assert evidence.shared_evidence(results[2:3]) == {}
