@@ -295,7 +295,9 @@ def service_badge(entry: Mapping[str, Any] | None, *, policy_deployed: bool = Tr
     - cleartext: it has live connections and AT-TLS secures none of them;
     - partly: some connections are not secured, one uses an unexpected rule, the port still
       accepts a deprecated protocol or no longer speaks TLS to new connections, or AT-TLS
-      logged failed handshakes (EZD1286I) for its rule since the previous verification;
+      logged failed handshakes (EZD1286I) for its rule since the previous verification
+      (not counting the handshakes it refused to the portal's own probe, which offers
+      refused versions and suites on purpose: those are `probe_refusals`);
     - secured: every live connection is secured by its rule, the port accepts only what the
       policy allows.
     """
@@ -404,6 +406,19 @@ def failures_text(failures: Mapping[str, int] | None) -> str:
     )
 
 
+def probe_refusals_text(refusals: Mapping[str, int] | None) -> str:
+    """What the failed-handshake figure leaves out: AT-TLS refusing the portal's own probe."""
+    total = sum((refusals or {}).values())
+    if not total:
+        return ""
+    return (
+        f"Not counted: {total} handshake(s) AT-TLS refused to the portal's own probe"
+        f" ({failures_text(refusals)}), which offers versions and suites the policy refuses"
+        " on purpose; they are matched by the probe's source sockets and kept apart as"
+        " probe refusals."
+    )
+
+
 @dataclass(frozen=True)
 class ServiceRow:
     """One service's figures from a verification, ready to show."""
@@ -414,6 +429,8 @@ class ServiceRow:
     bar: Bar
     failures: str
     failures_total: int
+    probe_refusals: str = ""  # the explanation, empty when the probe was refused nothing
+    probe_refusals_total: int = 0
 
     @property
     def failure_codes(self) -> str:
@@ -431,6 +448,8 @@ def service_rows(
             bar=protocol_bar(entry.get("protocols") or {}, width=140),
             failures=failures_text(entry.get("handshake_failures")),
             failures_total=sum((entry.get("handshake_failures") or {}).values()),
+            probe_refusals=probe_refusals_text(entry.get("probe_refusals")),
+            probe_refusals_total=sum((entry.get("probe_refusals") or {}).values()),
         )
         for name, entry in sorted(services.items())
     ]

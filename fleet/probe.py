@@ -11,6 +11,12 @@ could offer.
 
 Results are plain data (JSON-ready), stored raw on the verification run and hashed like
 the command outputs. A port that does not speak TLS at all is reported as such.
+
+The probe deliberately offers what a policy refuses (TLS 1.0, weak suites), and AT-TLS logs
+each refusal as EZD1286I, naming the client's socket as REMOTE. So every result lists the
+local (source) socket of every TCP connection the probe opened to that port (`sockets`:
+our own handshakes, and sslyze's, observed where sslyze opens them), and verify.py counts
+the EZD1286I lines of those sockets as the probe's refusals, not as the service's failures.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
@@ -33,6 +40,7 @@ from sslyze import (
     ServerScanRequest,
     ServerScanStatusEnum,
 )
+from sslyze.connection_helpers import tls_connection as sslyze_connections
 
 from attls import ciphers
 
@@ -52,6 +60,69 @@ class ProbeTarget:
     zos_port: int
     host: str
     port: int
+
+
+def socket_text(address: Any) -> str:
+    """`127.0.0.1..40312`: a socket address as AT-TLS messages write it (ip..port)."""
+    return f"{address[0]}..{address[1]}"
+
+
+@dataclass
+class SocketLog:
+    """The local (source) socket of every TCP connection the probe opened, per target key.
+
+    Written from the probe's threads and sslyze's, hence the lock.
+    """
+
+    opened: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, key: str, sock: socket.socket, tool: str) -> None:
+        try:
+            source = socket_text(sock.getsockname())
+        except OSError:  # closed under us: it was connected, but its address is gone
+            source = "?"
+        with self._lock:
+            self.opened.setdefault(key, []).append({"source": source, "tool": tool})
+
+    def recorder(self, key: str, tool: str) -> Callable[[socket.socket], None]:
+        return lambda sock: self.record(key, sock, tool)
+
+    def of(self, key: str) -> list[dict[str, str]]:
+        with self._lock:
+            return list(self.opened.get(key, []))
+
+
+# sslyze opens every connection of a direct scan in one function of its own; wrapping it
+# (once, for the whole process) is how the probe learns the source socket of each of them.
+# A probe registers a listener for its targets' addresses while its scan runs.
+_SslyzeListener = Callable[[Any, socket.socket], None]
+_sslyze_listeners: list[_SslyzeListener] = []
+_sslyze_lock = threading.Lock()
+
+
+def _observe_sslyze_connections() -> bool:
+    """Wraps sslyze's socket opener; False when this sslyze has no such seam."""
+    original = getattr(sslyze_connections, "_open_socket_for_direct_connection", None)
+    if original is None:
+        return False
+    if getattr(original, "observed_by_probe", False):
+        return True
+
+    def opened(server_location: Any, network_timeout: int) -> socket.socket:
+        sock: socket.socket = original(server_location, network_timeout)
+        with _sslyze_lock:
+            listeners = list(_sslyze_listeners)
+        for listener in listeners:
+            listener(server_location, sock)
+        return sock
+
+    opened.observed_by_probe = True  # type: ignore[attr-defined]
+    sslyze_connections._open_socket_for_direct_connection = opened
+    return True
+
+
+SSLYZE_OBSERVED = _observe_sslyze_connections()
 
 
 def _offerable() -> dict[str, str]:
@@ -82,20 +153,27 @@ def _context(version: ssl.TLSVersion, suites: list[str]) -> ssl.SSLContext:
     return context
 
 
-def _handshake(target: ProbeTarget, context: ssl.SSLContext, timeout: float) -> str | None:
+def _handshake(
+    target: ProbeTarget,
+    context: ssl.SSLContext,
+    timeout: float,
+    on_connect: Callable[[socket.socket], None] | None = None,
+) -> str | None:
     """The OpenSSL name of the suite the server picked, or None when it refused."""
     try:
-        with (
-            socket.create_connection((target.host, target.port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=target.host) as tls,
-        ):
-            picked = tls.cipher()
-            return picked[0] if picked else None
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
+            if on_connect is not None:
+                on_connect(raw)
+            with context.wrap_socket(raw, server_hostname=target.host) as tls:
+                picked = tls.cipher()
+                return picked[0] if picked else None
     except (ssl.SSLError, OSError):
         return None
 
 
-def _legacy_suites(target: ProbeTarget, timeout: float) -> dict[str, list[str]]:
+def _legacy_suites(
+    target: ProbeTarget, timeout: float, sockets: SocketLog | None = None
+) -> dict[str, list[str]]:
     """Accepted suites per version up to TLS 1.2, in the server's order of preference."""
     accepted: dict[str, list[str]] = {}
     for label, version in _LEGACY_VERSIONS:
@@ -106,7 +184,12 @@ def _legacy_suites(target: ProbeTarget, timeout: float) -> dict[str, list[str]]:
                 context = _context(version, remaining)
             except ssl.SSLError:
                 break  # none of the remaining suites exists for this version here
-            picked = _handshake(target, context, timeout)
+            picked = _handshake(
+                target,
+                context,
+                timeout,
+                sockets.recorder(target.key, "enumeration") if sockets is not None else None,
+            )
             if picked is None or picked not in remaining:
                 break
             found.append(OFFERABLE[picked])
@@ -116,18 +199,24 @@ def _legacy_suites(target: ProbeTarget, timeout: float) -> dict[str, list[str]]:
     return accepted
 
 
-def speaks_tls(host: str, port: int, *, timeout: float) -> tuple[bool, str]:
+def speaks_tls(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    on_connect: Callable[[socket.socket], None] | None = None,
+) -> tuple[bool, str]:
     """Whether the port answers a ClientHello as a TLS server would (even with an alert)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        with (
-            socket.create_connection((host, port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=host),
-        ):
-            return True, ""
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            if on_connect is not None:
+                on_connect(raw)
+            with context.wrap_socket(raw, server_hostname=host):
+                return True, ""
     except ssl.SSLEOFError:
         return False, "the server closed the connection instead of answering the ClientHello"
     except ssl.SSLError as error:
@@ -156,7 +245,7 @@ def _certificate(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
-def _failed(target: ProbeTarget, error: str) -> dict[str, Any]:
+def _failed(target: ProbeTarget, error: str, sockets: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "zos_port": target.zos_port,
         "address": f"{target.host}:{target.port}",
@@ -166,13 +255,33 @@ def _failed(target: ProbeTarget, error: str) -> dict[str, Any]:
         "ciphers": {},
         "certificate": None,
         "error": error,
+        "sockets": sockets,
     }
 
 
 def _tls13_and_certificates(
-    targets: Sequence[ProbeTarget], timeout: float
+    targets: Sequence[ProbeTarget], timeout: float, sockets: SocketLog | None = None
 ) -> dict[str, dict[str, Any]]:
     """sslyze's TLS 1.3 suites and certificate chain for each target."""
+    by_address: dict[tuple[str, int], str] = {}
+    for target in targets:
+        by_address.setdefault((target.host, target.port), target.key)
+
+    def listener(location: Any, sock: socket.socket) -> None:
+        key = by_address.get((location.ip_address, location.port))
+        if key is not None and sockets is not None:
+            sockets.record(key, sock, "sslyze")
+
+    with _sslyze_lock:
+        _sslyze_listeners.append(listener)
+    try:
+        return _sslyze_scan(targets, timeout)
+    finally:
+        with _sslyze_lock:
+            _sslyze_listeners.remove(listener)
+
+
+def _sslyze_scan(targets: Sequence[ProbeTarget], timeout: float) -> dict[str, dict[str, Any]]:
     scanner = Scanner(per_server_concurrent_connections_limit=2, concurrent_server_scans_limit=32)
     by_uuid: dict[Any, ProbeTarget] = {}
     requests = []
@@ -217,15 +326,28 @@ def _code(name: str) -> str:
 
 def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, dict[str, Any]]:
     """{key: {"zos_port", "tls", "protocols", "deprecated", "ciphers": {protocol: [codes]},
-    "certificate", "error"}} for every target."""
+    "certificate", "error", "sockets": [{"source": "ip..port", "tool"}]}} for every target.
+
+    `sockets` lists every TCP connection the probe opened to the target, whichever part of
+    the probe opened it (`speaks_tls`, `enumeration`, `sslyze`), by its local socket.
+    """
     results: dict[str, dict[str, Any]] = {}
     if not targets:
         return results
+    sockets = SocketLog()
     with ThreadPoolExecutor(max_workers=16) as pool:
         spoken = dict(
             zip(
                 targets,
-                pool.map(lambda t: speaks_tls(t.host, t.port, timeout=timeout), targets),
+                pool.map(
+                    lambda t: speaks_tls(
+                        t.host,
+                        t.port,
+                        timeout=timeout,
+                        on_connect=sockets.recorder(t.key, "speaks_tls"),
+                    ),
+                    targets,
+                ),
                 strict=True,
             )
         )
@@ -233,16 +355,18 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
         legacy = dict(
             zip(
                 tls_targets,
-                pool.map(lambda t: _legacy_suites(t, timeout), tls_targets),
+                pool.map(lambda t: _legacy_suites(t, timeout, sockets), tls_targets),
                 strict=True,
             )
         )
-    modern = _tls13_and_certificates(tls_targets, timeout)
+    modern = _tls13_and_certificates(tls_targets, timeout, sockets)
     now = dt.datetime.now(dt.UTC).isoformat()
     for target in targets:
         speaks, reason = spoken[target]
         if not speaks:
-            results[target.key] = _failed(target, f"no TLS on this port ({reason})")
+            results[target.key] = _failed(
+                target, f"no TLS on this port ({reason})", sockets.of(target.key)
+            )
             continue
         suites = dict(legacy[target])
         extra = modern.get(target.key, {})
@@ -259,5 +383,6 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
             "certificate": extra.get("certificate"),
             "error": "",
             "probed_at": now,
+            "sockets": sockets.of(target.key),
         }
     return results

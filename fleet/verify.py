@@ -13,11 +13,20 @@ is kept, marked, and the run goes on with what did parse (the worker never crash
 From the parsed views come per-service figures, connection observations (bulk written),
 drift events (opened once, resolved when the condition clears) and the certificate
 inventory with its alerts and incidents.
+
+Handshake failures are the EZD1286I lines of the stack that the syslog gained since the
+previous run read it. The probe itself is refused by policy on purpose (TLS 1.0, weak
+suites), and AT-TLS logs those refusals too: a line whose REMOTE socket is one the portal's
+probe connected from, to the port named as LOCAL, is counted as a probe refusal, not as a
+failure of the service. Within a run the syslog is read before the probe, so a run's own
+probe shows up in the next run's lines: the probes that can have produced the new lines are
+those of the runs of the stack that were probing after the previous read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
 import time
@@ -30,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from attls.effective import effective_for_rule
@@ -67,6 +76,9 @@ log = logging.getLogger(__name__)
 
 ALERT_DAYS = (30, 7)
 SYSLOG_LINES_KEPT = 500
+# How long after a probe ends its EZD1286I lines may still be on their way into the syslog:
+# probes that ended this long before the previous read still count as possible sources.
+PROBE_LOG_DELAY = timedelta(seconds=60)
 
 
 def sha256(text: str) -> str:
@@ -102,11 +114,49 @@ class Views:
     connections: NetstatTtlsReport | None = None
     uncovered: NetstatAllConnReport | None = None
     probe: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Failed AT-TLS handshakes logged so far, per rule and return code (cumulative).
+    # EZD1286I lines since the previous run, per rule and return code: the services' failed
+    # handshakes, and the refusals of the portal's own probe (not the services' doing).
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
+    probe_refusals: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The same, summed over the life of the syslog file (what audits show per stack).
+    failures_total: dict[str, dict[str, int]] = field(default_factory=dict)
+    probe_refusals_total: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _collect(run: VerificationRun, connection: LparConnection, connector: Connector) -> Views:
+@dataclass(frozen=True)
+class Previous:
+    """What the previous successful run of the stack left for this one to continue from."""
+
+    uuid: str
+    started_at: datetime | None
+    results: dict[str, Any]
+    syslog: dict[str, Any]  # its outputs["syslog"]
+
+
+def _previous(run: VerificationRun) -> Previous | None:
+    row = (
+        VerificationRun.objects.filter(stack=run.stack, status=RunStatus.SUCCEEDED)
+        .exclude(pk=run.pk)
+        .order_by("-created_at")
+        .values("uuid", "started_at", "created_at", "results", "outputs__syslog")
+        .first()
+    )
+    if row is None:
+        return None
+    return Previous(
+        uuid=str(row["uuid"]),
+        started_at=row["started_at"] or row["created_at"],
+        results=row["results"] or {},
+        syslog=row["outputs__syslog"] or {},
+    )
+
+
+def _collect(
+    run: VerificationRun,
+    connection: LparConnection,
+    connector: Connector,
+    previous: Previous | None = None,
+) -> Views:
     stack = run.stack.name
     commands = {
         "pasearch": f"pasearch -t -p {stack}",
@@ -146,50 +196,278 @@ def _collect(run: VerificationRun, connection: LparConnection, connector: Connec
             run.parse_failed = True
             log.warning("verification %s: %s output kept unparsed: %s", run.uuid, name, error)
         outputs[name] = entry
-    views.failures = _handshake_failures(connector, connection, stack, outputs)
+    _handshake_failures(run, connector, connection, outputs, views, previous)
     targets = []
     for service in run.stack.services.filter(direction="Inbound").order_by("name"):
         if service.local_port_low == 0:
             continue
         host, port = probe_address(connection, stack, service.local_port_low)
         targets.append(ProbeTarget(service.name, service.local_port_low, host, port))
+    command = f"sslyze probe of {len(targets)} port(s)"
+    started_at = timezone.now()
+    # On the row before the probe starts and as soon as it ends (whatever becomes of this
+    # run): a run reading the syslog meanwhile must know whose connections it may see.
+    outputs["probe"] = {
+        "command": command,
+        "json": {},
+        "sha256": sha256(_json({})),
+        "seconds": 0.0,
+        "parsed": False,
+        "error": "the probe had not finished when this was stored",
+        "started_at": started_at.isoformat(),
+        "finished_at": None,
+    }
+    VerificationRun.objects.filter(pk=run.pk).update(outputs=outputs)
     started = time.perf_counter()
     views.probe = probe(targets)
     probe_text = _json(views.probe)
     outputs["probe"] = {
-        "command": f"sslyze probe of {len(targets)} port(s)",
+        "command": command,
         "json": views.probe,
         "sha256": sha256(probe_text),
         "seconds": round(time.perf_counter() - started, 3),
         "parsed": True,
         "error": "",
+        "started_at": started_at.isoformat(),
+        "finished_at": timezone.now().isoformat(),
     }
+    VerificationRun.objects.filter(pk=run.pk).update(outputs=outputs)
     run.outputs = outputs
     return views
 
 
+# --- AT-TLS handshake failures (EZD1286I) -----------------------------------------------------
+
 _RULE = re.compile(r"\bRULE: (\S+)")
 _RC = re.compile(r"\bRC: +(\d+)")
+_CONNID = re.compile(r"\bCONNID: (\S+)")
+_LOCAL = re.compile(r"\bLOCAL: (\S+)\.\.(\d+)")
+_REMOTE = re.compile(r"\bREMOTE: (\S+)\.\.(\d+)")
+
+# (source address, source port, z/OS port probed): one TCP connection of the probe.
+ProbeSocket = tuple[str, int, int]
+
+
+def normal_address(text: str) -> str:
+    """One spelling per IP address: `::FFFF:010.001.002.003` and `10.1.2.3` are the same.
+
+    AT-TLS writes IPv4 peers of an IPv6 stack as IPv4-mapped, sometimes zero-padded.
+    """
+    text = text.strip()
+    if text.lower().startswith("::ffff:") and "." in text:
+        text = text[7:]
+    parts = text.split(".")
+    if len(parts) == 4 and all(part.isdigit() for part in parts):
+        return ".".join(str(int(part)) for part in parts)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text.lower()
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _socket(text: str) -> tuple[str, int] | None:
+    address, _, port = text.rpartition("..")
+    if not address or not port.isdigit():
+        return None
+    return normal_address(address), int(port)
+
+
+@dataclass(frozen=True)
+class FailureLine:
+    """What an EZD1286I line says about one failed handshake."""
+
+    rule: str
+    rc: str
+    conn_id: str
+    local_port: int | None
+    remote: tuple[str, int] | None  # the peer's socket: for an inbound rule, the client's
+
+    def probe_socket(self) -> ProbeSocket | None:
+        if self.remote is None or self.local_port is None:
+            return None
+        return (self.remote[0], self.remote[1], self.local_port)
+
+
+def parse_failure_line(line: str) -> FailureLine:
+    """The fields of an EZD1286I line (`?` or None for what it lacks), e.g. from
+    `... TCPIP: EZD1286I TTLS Error GRPID: 00000001 ENVID: 00000002 CONNID: 0000010A
+    LOCAL: 10.1.1.1..992 REMOTE: 10.9.9.9..40312 JOBNAME: TN3270A USERID: TN3270A
+    RULE: TN3270_Secure RC:  412 Initial Handshake`."""
+    rule, rc, conn_id = _RULE.search(line), _RC.search(line), _CONNID.search(line)
+    local, remote = _LOCAL.search(line), _REMOTE.search(line)
+    return FailureLine(
+        rule=rule.group(1) if rule else "?",
+        rc=rc.group(1) if rc else "?",
+        conn_id=conn_id.group(1) if conn_id else "?",
+        local_port=int(local.group(2)) if local else None,
+        remote=(normal_address(remote.group(1)), int(remote.group(2))) if remote else None,
+    )
+
+
+def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
+    """Every connection a probe's results (fleet/probe.py) list, as (address, port, z/OS port)."""
+    found: set[ProbeSocket] = set()
+    for result in (probe_json or {}).values():
+        zos_port = result.get("zos_port")
+        if not isinstance(zos_port, int):
+            continue
+        for entry in result.get("sockets") or []:
+            source = _socket(str(entry.get("source", "")))
+            if source is not None:
+                found.add((source[0], source[1], zos_port))
+    return found
+
+
+@dataclass
+class FailureCount:
+    """EZD1286I lines per rule and RC: the services' failures and the probe's refusals apart."""
+
+    services: dict[str, dict[str, int]] = field(default_factory=dict)
+    probe: dict[str, dict[str, int]] = field(default_factory=dict)
+    probe_lines: list[FailureLine] = field(default_factory=list)
+
+
+def count_failures(lines: Iterable[str], probe: set[ProbeSocket]) -> FailureCount:
+    """Counts EZD1286I lines per rule and RC; a line whose REMOTE socket is one the probe
+    connected from, to the port its LOCAL socket names, is a probe refusal."""
+    services: dict[str, Counter[str]] = defaultdict(Counter)
+    refusals: dict[str, Counter[str]] = defaultdict(Counter)
+    probe_lines = []
+    for line in lines:
+        failure = parse_failure_line(line)
+        if failure.probe_socket() in probe:
+            refusals[failure.rule][failure.rc] += 1
+            probe_lines.append(failure)
+        else:
+            services[failure.rule][failure.rc] += 1
+    return FailureCount(
+        services={rule: dict(codes) for rule, codes in services.items()},
+        probe={rule: dict(codes) for rule, codes in refusals.items()},
+        probe_lines=probe_lines,
+    )
+
+
+def new_lines(lines: list[str], last_read: str | None) -> tuple[list[str], bool]:
+    """The lines after `last_read` (the newest line the previous run read), and whether it
+    was found. Not found (none read before, or the file was rotated or restarted since):
+    every line is new. The previous run stored its lines as `storable` text."""
+    if last_read:
+        for index in range(len(lines) - 1, -1, -1):
+            if storable(lines[index]) == last_read:
+                return lines[index + 1 :], True
+    return lines, False
+
+
+def _plus(
+    before: dict[str, dict[str, int]], new: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    summed = {rule: dict(codes) for rule, codes in before.items()}
+    for rule, codes in new.items():
+        entry = summed.setdefault(rule, {})
+        for rc, n in codes.items():
+            entry[rc] = entry.get(rc, 0) + n
+    return summed
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class ProbeRuns:
+    """The probes that may have produced a stretch of the syslog, and their connections."""
+
+    sockets: set[ProbeSocket] = field(default_factory=set)
+    runs: dict[str, set[ProbeSocket]] = field(default_factory=dict)  # run uuid -> sockets
+    # Runs that had started probing but not recorded their connections yet: lines of theirs
+    # cannot be told apart (kept for the record).
+    in_progress: list[str] = field(default_factory=list)
+
+    def run_of(self, socket: ProbeSocket | None) -> str:
+        return next((uuid for uuid, found in self.runs.items() if socket in found), "")
+
+
+def probe_runs(
+    stack: Stack, *, since: datetime | None, until: datetime, exclude: int | None = None
+) -> ProbeRuns:
+    """The probes of the stack's runs that were running between `since` (None: ever) and
+    `until`, whatever became of their runs."""
+    found = ProbeRuns()
+    runs = VerificationRun.objects.filter(stack=stack).exclude(pk=exclude)
+    if since is not None:
+        # A probe ends before its run does, so older finished runs cannot have probed since.
+        runs = runs.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=since))
+    for uuid, record in runs.order_by("created_at").values_list("uuid", "outputs__probe"):
+        if not isinstance(record, dict):
+            continue
+        started, finished = _moment(record.get("started_at")), _moment(record.get("finished_at"))
+        if started is not None and started > until:
+            continue  # began after the syslog was read
+        if started is not None and finished is None:
+            found.in_progress.append(str(uuid))
+            continue
+        if since is not None and finished is not None and finished < since:
+            continue
+        sockets = probe_sockets(record.get("json") or {})
+        if sockets:
+            found.runs[str(uuid)] = sockets
+            found.sockets |= sockets
+    return found
+
+
+def _stack_failure_lines(text: str, stack: str) -> list[str]:
+    return [
+        line
+        for line in text.splitlines()
+        if "EZD1286I" in line and (f" {stack}:" in line or f" {stack}[" in line)
+    ]
 
 
 def _handshake_failures(
-    connector: Connector, connection: LparConnection, stack: str, outputs: dict[str, Any]
-) -> dict[str, dict[str, int]]:
-    """Counts the EZD1286I messages of the stack in the AT-TLS syslog, per rule and RC.
+    run: VerificationRun,
+    connector: Connector,
+    connection: LparConnection,
+    outputs: dict[str, Any],
+    views: Views,
+    previous: Previous | None,
+) -> None:
+    """Counts the stack's EZD1286I lines the syslog gained since the previous run read it,
+    per rule and RC, the portal probe's refusals apart.
 
     Only the EZD1286I lines are kept (with their hash): the syslog holds much else.
     """
+    stack = run.stack.name
     started = time.perf_counter()
+    read_at = timezone.now()
     result = connector.run(f"cat {connection.syslog_path}")
-    lines = [
-        line
-        for line in result.stdout.splitlines()
-        if "EZD1286I" in line and (f" {stack}:" in line or f" {stack}[" in line)
-    ]
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for line in lines:
-        rule, rc = _RULE.search(line), _RC.search(line)
-        counts[rule.group(1) if rule else "?"][rc.group(1) if rc else "?"] += 1
+    lines = _stack_failure_lines(result.stdout, stack)
+    before = (previous.syslog.get("text") or "") if previous is not None else ""
+    last_read = before.rsplit("\n", 1)[-1] if before else None
+    window, continued = new_lines(lines, last_read)
+    since: datetime | None = None
+    if previous is not None:
+        since = (_moment(previous.syslog.get("read_at")) or previous.started_at) or None
+    probes = probe_runs(
+        run.stack,
+        since=since - PROBE_LOG_DELAY if since is not None else None,
+        until=read_at,
+        exclude=run.pk,
+    )
+    counted = count_failures(window, probes.sockets)
+    views.failures, views.probe_refusals = counted.services, counted.probe
+    previous_results = previous.results if previous is not None and continued else {}
+    views.failures_total = _plus(
+        previous_results.get("handshake_failures_total") or {}, counted.services
+    )
+    views.probe_refusals_total = _plus(
+        previous_results.get("probe_refusals_total") or {}, counted.probe
+    )
     # Counts come from every line; the stored text keeps the newest ones, so a long-lived
     # syslog does not make each run megabytes large. Its hash covers what is stored.
     kept = lines[-SYSLOG_LINES_KEPT:]
@@ -203,8 +481,27 @@ def _handshake_failures(
         "seconds": round(time.perf_counter() - started, 3),
         "parsed": result.ok,
         "error": "" if result.ok else result.stderr[:500],
+        "read_at": read_at.isoformat(),
+        # Which lines were counted, and which of them were the portal's own probe.
+        "window": {
+            "previous_run": previous.uuid if previous is not None else None,
+            "after_line_sha256": sha256(last_read) if continued and last_read else None,
+            "new_lines": len(window),
+            "probe_runs": sorted(probes.runs),
+            "probe_runs_in_progress": probes.in_progress,
+            "probe_refusals": [
+                {
+                    "conn_id": line.conn_id,
+                    "remote": f"{line.remote[0]}..{line.remote[1]}" if line.remote else "",
+                    "local_port": line.local_port,
+                    "rule": line.rule,
+                    "rc": line.rc,
+                    "probe_run": probes.run_of(line.probe_socket()),
+                }
+                for line in counted.probe_lines[-SYSLOG_LINES_KEPT:]
+            ],
+        },
     }
-    return {rule: dict(codes) for rule, codes in counts.items()}
 
 
 def _json(data: Any) -> str:
@@ -342,7 +639,6 @@ def _figures(
     views: Views,
     deployed_policy: Policy | None,
     services: Iterable[Service],
-    previous_failures: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
     per_service: dict[str, dict[str, Any]] = {}
     in_scope = set(deployed_policy.rules) if deployed_policy is not None else set()
@@ -375,9 +671,9 @@ def _figures(
             "probe_protocols": probe_result.get("protocols", []),
             "probe_deprecated": probe_result.get("deprecated", []),
             "probe_tls": probe_result.get("tls"),
-            "handshake_failures": _new_failures(
-                views.failures.get(service.name, {}), previous_failures.get(service.name, {})
-            ),
+            # EZD1286I lines of its rule since the previous run, less the probe's refusals.
+            "handshake_failures": dict(views.failures.get(service.name, {})),
+            "probe_refusals": dict(views.probe_refusals.get(service.name, {})),
         }
     settled = [item for item in seen if not item.pending]
     total = len(settled)
@@ -391,17 +687,9 @@ def _figures(
         "protocols": dict(sorted(protocols_total.items())),
         "services": per_service,
         "loaded_rules": len(views.pasearch.rules) if views.pasearch is not None else None,
-        "handshake_failures_total": views.failures,
+        "handshake_failures_total": views.failures_total,
+        "probe_refusals_total": views.probe_refusals_total,
     }
-
-
-def _new_failures(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    """Failures logged since the previous run, per RC (a log that restarted counts afresh)."""
-    new = {}
-    for rc, count in now.items():
-        delta = count - before.get(rc, 0)
-        new[rc] = delta if delta >= 0 else count
-    return {rc: n for rc, n in new.items() if n}
 
 
 # --- observations ---------------------------------------------------------------------------
@@ -696,7 +984,7 @@ def _alert(
         | {user.email for service in owners for user in service.owners.all() if user.email}
     )
     if threshold == 0:
-        failing = _failing_handshakes(connection, connector)
+        failing = _failing_handshakes(run, connection, connector, certificate)
         Incident.objects.create(
             stack=run.stack,
             certificate=certificate,
@@ -726,16 +1014,35 @@ def _alert(
         send_mail(subject, body, None, recipients, fail_silently=True)
 
 
-def _failing_handshakes(connection: LparConnection, connector: Connector) -> list[str]:
-    """EZD1286I lines with RC 401 (certificate expired or not yet valid) from the syslog."""
+def _failing_handshakes(
+    run: VerificationRun,
+    connection: LparConnection,
+    connector: Connector,
+    certificate: Certificate,
+) -> list[str]:
+    """The stack's EZD1286I lines with RC 401 (certificate expired or not yet valid) from the
+    syslog, without the refusals of the portal's own probe.
+
+    The syslog is read after this run's probe, which met the expired certificate too. An RC
+    401 line cannot be older than the expiry, so the probes that may have written one are
+    this run's and those that ran since the certificate expired.
+    """
     try:
+        read_at = timezone.now()
         text = connector.run(f"cat {connection.syslog_path}").stdout
     except ConnectorError as error:
         return [f"(syslog not readable: {error})"]
+    probes = probe_runs(
+        run.stack,
+        since=certificate.not_after - PROBE_LOG_DELAY,
+        until=read_at,
+        exclude=run.pk,
+    )
+    own = probes.sockets | probe_sockets((run.outputs or {}).get("probe", {}).get("json") or {})
     lines = []
-    for line in text.splitlines():
-        rc = _RC.search(line) if "EZD1286I" in line else None
-        if rc is not None and rc.group(1) == "401":
+    for line in _stack_failure_lines(text, run.stack.name):
+        failure = parse_failure_line(line)
+        if failure.rc == "401" and failure.probe_socket() not in own:
             lines.append(line)
     return lines[-200:]
 
@@ -750,19 +1057,11 @@ def verify(run: VerificationRun, connector: Connector) -> VerificationRun:
     now = timezone.now()
     deployed = deployed_target(stack)
     run.expected_version = deployed.version if deployed is not None else None
-    views = _collect(run, connection, connector)
+    views = _collect(run, connection, connector, _previous(run))
     keys = _service_keys(stack)
     seen = _seen(views, keys)
     deployed_policy = parse_policy(deployed.text) if deployed is not None else None
-    previous = (
-        VerificationRun.objects.filter(stack=stack, status=RunStatus.SUCCEEDED)
-        .exclude(pk=run.pk)
-        .order_by("-created_at")
-        .values_list("results", flat=True)
-        .first()
-    )
-    previous_failures = (previous or {}).get("handshake_failures_total", {})
-    figures = _figures(seen, views, deployed_policy, stack.services.all(), previous_failures)
+    figures = _figures(seen, views, deployed_policy, stack.services.all())
     conditions, judged = _conditions(stack, views, figures, deployed)
     with transaction.atomic():
         _observe(stack, seen, now)

@@ -275,3 +275,25 @@ def test_dropping_connections_closes_them_and_empties_the_table(start) -> None: 
     assert session.sock.recv(10) == b""
     assert session.local_port not in _uncovered_ports(sim)
     session.close()
+
+
+def test_a_refused_handshake_is_logged_with_the_clients_own_source_socket_as_remote(start) -> None:  # type: ignore[no-untyped-def]
+    # The portal tells its probe's refusals from real failures by this socket, as on z/OS.
+    sim: Sim = start()
+    sim.install(policy(TN3270))
+    port = sim.service_port("TN3270 Secure")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    source = "{}..{}".format(*sock.getsockname()[:2])
+    with pytest.raises(ssl.SSLError):
+        tls_context(TLS1, ca_file=sim.ca_file).wrap_socket(sock)
+    sock.close()
+
+    failure = wait_for(
+        lambda: [
+            line
+            for line in sim.syslog().splitlines()
+            if "EZD1286I" in line and f"REMOTE: {source} " in line
+        ]
+    )[0]
+    assert " LOCAL: 127.0.0.1..992 " in failure  # the z/OS port, not the host port
+    assert failure.endswith("RULE: rule_TN3270 RC:  412 Initial Handshake")
