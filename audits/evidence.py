@@ -515,8 +515,10 @@ def evidence_rows(
                 }
             )
             continue
-        if isinstance(value, dict) and key not in EVIDENCE_LABELS:
-            text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+        if isinstance(value, dict) and key not in EVIDENCE_LABELS and key != "handshake_failures":
+            text = ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v not in (None, "")
+            )
             rows.append(
                 {"label": _label(key), "items": [text], "more": 0, "count": None, "inline": True}
             )

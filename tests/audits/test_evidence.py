@@ -326,3 +326,22 @@ def test_evidence_most_controls_cite_is_listed_once_and_referred_to() -> None:
     assert citing_other[0]["items"] == [f"SYSB/TCPIP v1 · SHA-256 {'cd' * 32}"]
     # A set only one control cites is not "common".
     assert evidence.shared_evidence(results[2:3]) == {}
+
+
+def test_a_controls_handshake_failures_row_explains_each_code() -> None:
+    rows = evidence.evidence_rows(
+        {"handshake_failures": {"SYSA/TCPIP": {"FTP_Server": {"412": 2}}, "SYSB/TCPIP": {}}}
+    )
+
+    assert rows[0]["items"] == [
+        "SYSA/TCPIP: FTP_Server: 412 no protocol version in common \u00d72",
+        "SYSB/TCPIP: none logged",
+    ]
+
+
+def test_a_summary_of_figures_leaves_out_what_is_not_there() -> None:
+    rows = evidence.evidence_rows(
+        {"audit_log": {"entries": 86, "intact": True, "broken_at": None, "reason": ""}}
+    )
+
+    assert rows[0]["items"] == ["entries 86, intact True"]
