@@ -270,6 +270,11 @@ you sent, or a deletion would leave references behind. 422: publication refused,
 the lint findings. Lists are paginated (`page`, `page_size` up to 500).
 """.strip(),
     "VERSION": "0.1.0",
+    # Tags and operation ids come from the path after this prefix: /api/lpars/ is tagged
+    # `lpars` with ids `lpars_list`, /api/fleet/stacks/ gives `fleet_stacks_list`, and
+    # /audits/api/packs/ keeps `audits_api_packs_list`. Left unset, drf-spectacular takes
+    # the common prefix of every path, `/`, and tags the whole designer API `api`.
+    "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Separate request and response components: read-only fields (uuid, revision,
@@ -295,6 +300,15 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         {"name": "cipher-sets", "description": "Shared: TTLSCipherParms"},
         {"name": "keyrings", "description": "Shared: TTLSKeyringParms"},
         {"name": "token", "description": "API tokens"},
+        {"name": "fleet", "description": "Fleet: each stack's deployed state; verify it"},
+        {"name": "deployments", "description": "Fleet: deployments, approvals, rollbacks"},
+        {"name": "verifications", "description": "Fleet: verification runs"},
+        {"name": "drift", "description": "Fleet: drift between deployed and observed policy"},
+        {"name": "certificates", "description": "Fleet: server certificates the probe saw"},
+        {"name": "incidents", "description": "Fleet: what broke for users"},
+        {"name": "connections", "description": "Fleet: how the portal reaches each LPAR"},
+        {"name": "my-services", "description": "Fleet: the services you own, live"},
+        {"name": "evidence", "description": "Audits: evidence packs and their verification"},
     ],
 }
 

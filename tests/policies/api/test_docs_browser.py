@@ -63,7 +63,7 @@ def test_swagger_ui_lists_the_api_and_runs_a_request_under_the_csp(
     assert len(paths) > 30
 
     # Try one request from the page: the session cookie authenticates it.
-    operation = page.locator("#operations-api-api_lpars_list")
+    operation = page.locator("#operations-lpars-lpars_list")
     operation.locator(".opblock-summary").click()
     operation.locator("button.try-out__btn").click()
     operation.locator("button.execute").click()
@@ -72,7 +72,7 @@ def test_swagger_ui_lists_the_api_and_runs_a_request_under_the_csp(
     assert status.inner_text().strip() == "200"
 
     # A write from the page passes the CSRF check with the token the docs script carries.
-    create = page.locator("#operations-api-api_lpars_create")
+    create = page.locator("#operations-lpars-lpars_create")
     create.locator(".opblock-summary").click()
     create.locator("button.try-out__btn").click()
     create.locator("textarea.body-param__text").fill('{"name": "SYSD", "kind": "lab"}')
