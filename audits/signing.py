@@ -373,38 +373,229 @@ def _container_problems(
     *,
     chain_trusted: bool,
 ) -> list[str]:
-    """Damage in the parts of the signature container that the signature cannot cover.
+    """Damage in the parts of the file that the signature cannot cover.
 
     PDF signatures sign every byte but their own /Contents: the CMS container, padded with
-    zeros, written as a hex string. The certificates in it, the padding and the spelling of
-    the hex are not covered, and a byte changed there can leave pyHanko's verdict unchanged.
-    So: the hole holds upper-case hex as pyHanko writes it, the padding is zeros, each embedded
-    certificate whose issuer is at hand (embedded, or a trust root) must carry that issuer's
-    valid signature. When the signer chains to a trust root, every embedded certificate must
-    have such an issuer: a changed issuer name would otherwise hide a changed certificate.
+    zeros, written as a hex string. pyHanko checks what the signature covers, and the parts
+    of the container that its verdict depends on (the signer's certificate and key, the
+    signed attributes, the signature value); a byte changed anywhere else in the hole could
+    leave that verdict unchanged. So every byte of the hole is accounted for here:
+
+    - the ByteRange leaves out exactly one hex string, `<...>` in upper-case hex as pyHanko
+      writes it, and covers everything else up to the end of the file;
+    - that string decodes to the container pyHanko read: canonical DER, then zeros only;
+    - the container's own unsigned fields say what its signer says (versions, digest
+      algorithms, the signer's identifier as the bytes of an embedded certificate), in the
+      signature and in a time-stamp token it carries;
+    - each embedded certificate whose issuer is at hand carries that issuer's valid signature,
+      with the bytes the signature leaves out (its algorithm, the bit string's unused-bit
+      count) as RFC 5280 fixes them. When the signer chains to a trust root, every embedded
+      certificate must have such an issuer: a changed issuer name would otherwise hide a
+      changed certificate.
+
     (Any changed byte at all also changes the file's SHA-256, which the ledger catches.)
     """
-    from asn1crypto import cms
-
-    problems = []
-    byte_range = [int(n) for n in embedded.byte_range]  # type: ignore[attr-defined]
-    hole = pdf_bytes[byte_range[0] + byte_range[1] : byte_range[2]]
-    if not re.fullmatch(rb"<[0-9A-F]*>", hole):
-        problems.append("the signature container's hex encoding was changed")
+    problems = _hole_problems(pdf_bytes, embedded)
     raw: bytes = embedded.pkcs7_content  # type: ignore[attr-defined]
-    info = cms.ContentInfo.load(raw, strict=False)
-    if raw[len(info.dump()) :].strip(b"\x00"):
-        problems.append("the signature container's padding was changed")
+    problems += _encoding_problems(raw)
     signed_data = embedded.signed_data  # type: ignore[attr-defined]
-    embedded_certs = [
+    problems += _signed_data_problems(signed_data, "signature")
+    problems += _certificate_problems(signed_data, roots, chain_trusted=chain_trusted)
+    for token in _timestamp_tokens(signed_data):
+        problems += _signed_data_problems(token, "time-stamp token")
+        problems += _certificate_problems(token, roots, chain_trusted=False)
+    return problems
+
+
+def _hole_problems(pdf_bytes: bytes, embedded: object) -> list[str]:
+    """The ByteRange covers the whole file except exactly the signature's hex string."""
+    start, before, hole_end, after = (int(n) for n in embedded.byte_range)  # type: ignore[attr-defined]
+    if start != 0 or not 0 < before < hole_end or hole_end + after != len(pdf_bytes):
+        return ["the signature does not cover the whole file apart from its own value"]
+    match = re.fullmatch(rb"<([0-9A-F]*)>", pdf_bytes[before:hole_end])
+    if match is None:
+        return ["the signature container's hex encoding was changed"]
+    digits = match[1]
+    raw: bytes = embedded.pkcs7_content  # type: ignore[attr-defined]
+    if len(digits) % 2 or bytes.fromhex(digits.decode("ascii")) != raw:
+        return ["the bytes the signature leaves out are not the signature container"]
+    return []
+
+
+def _encoding_problems(raw: bytes) -> list[str]:
+    """The container is one DER value, well-formed to the last byte, followed by zeros only."""
+    from asn1crypto import parser
+
+    length = parser.peek(raw)
+    problems = []
+    if any(raw[length:]):
+        problems.append("the signature container's padding was changed")
+    try:
+        _check_der(raw[:length])
+    except ValueError as error:
+        problems.append(f"the signature container is not valid DER: {error}")
+    return problems
+
+
+# DER allows the constructed form only for these universal types (and never the reverse).
+_SEQUENCE, _SET = 16, 17
+# An integer's first byte may not be all sign bits that the next byte repeats.
+_PADDED = ((0x00, 0), (0xFF, 1))
+
+
+def _check_der(data: bytes) -> None:
+    """Raises ValueError unless `data` is a run of DER values: minimal lengths, definite form,
+    primitive strings, minimal integers, canonical booleans and nulls (X.690 10 and 11).
+
+    asn1crypto reads leniently (a length that runs into the zero padding, a needlessly long
+    length, a constructed string) and re-encoding through it is slow once pyHanko is
+    loaded, so the walk is done here, over the bytes.
+    """
+    position = 0
+    while position < len(data):
+        identifier = data[position]
+        position += 1
+        tag_class, constructed, tag = identifier >> 6, bool(identifier & 0x20), identifier & 0x1F
+        if tag == 0x1F:  # high tag number: base 128, no leading 0x80, at least 31
+            tag = 0
+            if data[position : position + 1] == b"\x80":
+                raise ValueError("a tag number with a leading zero")
+            while True:
+                if position >= len(data):
+                    raise ValueError("a tag runs past the end")
+                byte = data[position]
+                position += 1
+                tag = tag << 7 | byte & 0x7F
+                if not byte & 0x80:
+                    break
+            if tag < 0x1F:
+                raise ValueError("a tag number in long form that fits in short form")
+        if position >= len(data):
+            raise ValueError("a length runs past the end")
+        first = data[position]
+        position += 1
+        if first < 0x80:
+            length = first
+        elif first == 0x80:
+            raise ValueError("an indefinite length")
+        else:
+            size = first & 0x7F
+            octets = data[position : position + size]
+            position += size
+            if len(octets) != size or octets[0] == 0:
+                raise ValueError("a length with a leading zero or past the end")
+            length = int.from_bytes(octets, "big")
+            if length < 0x80:
+                raise ValueError("a length in long form that fits in short form")
+        content = data[position : position + length]
+        if len(content) != length:
+            raise ValueError("a value runs past the end of its container")
+        position += length
+        if tag_class == 0:  # universal
+            if constructed != (tag in (_SEQUENCE, _SET)):
+                raise ValueError(f"universal tag {tag} in the wrong form")
+            if tag == 0:
+                raise ValueError("an end-of-contents marker")
+            if tag == 1 and content not in (b"\x00", b"\xff"):
+                raise ValueError("a boolean other than 00 or FF")
+            if tag == 5 and content:
+                raise ValueError("a null with contents")
+            if tag in (2, 10) and (
+                not content or (len(content) > 1 and (content[0], content[1] >> 7) in _PADDED)
+            ):
+                raise ValueError("an integer that is empty or not minimally encoded")
+        if constructed:
+            _check_der(content)
+
+
+def _signed_data_problems(signed_data: object, what: str) -> list[str]:
+    """The unsigned fields of a SignedData agree with what its signers state (RFC 5652 5.1)."""
+    signer_infos = list(signed_data["signer_infos"])  # type: ignore[index]
+    problems = []
+    declared = sorted(algorithm.dump() for algorithm in signed_data["digest_algorithms"])  # type: ignore[index]
+    used = sorted({info["digest_algorithm"].dump() for info in signer_infos})
+    if declared != used:
+        problems.append(f"the {what}'s list of digest algorithms was changed")
+    certificates = _embedded_certificates(signed_data)
+    for info in signer_infos:
+        expected = "v3" if info["sid"].name == "subject_key_identifier" else "v1"
+        if info["version"].native != expected:
+            problems.append(f"the {what}'s signer version was changed")
+        # Names compare loosely (case, string type): the identifier must be the bytes of a
+        # certificate that is there, not merely equal to them.
+        if certificates and not any(_identifies(info["sid"], cert) for cert in certificates):
+            problems.append(f"the {what}'s signer identifier was changed")
+    if signed_data["version"].native != _signed_data_version(signed_data, signer_infos):  # type: ignore[index]
+        problems.append(f"the {what}'s version was changed")
+    return problems
+
+
+def _identifies(sid: object, cert: asn1_x509.Certificate) -> bool:
+    chosen = sid.chosen  # type: ignore[attr-defined]
+    if sid.name == "subject_key_identifier":  # type: ignore[attr-defined]
+        extension = cert.key_identifier_value
+        return extension is not None and chosen.dump() == extension.dump()
+    tbs = cert["tbs_certificate"]
+    return (
+        chosen["issuer"].dump() == tbs["issuer"].dump()
+        and chosen["serial_number"].dump() == tbs["serial_number"].dump()
+    )
+
+
+def _embedded_certificates(signed_data: object) -> list[asn1_x509.Certificate]:
+    return [
         choice.chosen
-        for choice in signed_data["certificates"] or []
+        for choice in signed_data["certificates"] or []  # type: ignore[index]
         if isinstance(choice.chosen, asn1_x509.Certificate)
     ]
+
+
+def _signed_data_version(signed_data: object, signer_infos: list) -> str:  # type: ignore[type-arg]
+    certificates = [c.name for c in signed_data["certificates"] or []]  # type: ignore[index]
+    crls = [c.name for c in signed_data["crls"] or []]  # type: ignore[index]
+    if "other" in certificates or "other" in crls:
+        return "v5"
+    if "v2_attr_cert" in certificates:
+        return "v4"
+    if (
+        "v1_attr_cert" in certificates
+        or any(info["version"].native == "v3" for info in signer_infos)
+        or signed_data["encap_content_info"]["content_type"].native != "data"  # type: ignore[index]
+    ):
+        return "v3"
+    return "v1"
+
+
+def _timestamp_tokens(signed_data: object) -> list[object]:
+    """The SignedData of each RFC 3161 time-stamp token among the signers' unsigned attributes."""
+    tokens = []
+    for info in signed_data["signer_infos"]:  # type: ignore[index]
+        for attribute in info["unsigned_attrs"] or []:
+            if attribute["type"].native == "signature_time_stamp_token":
+                tokens.extend(value["content"] for value in attribute["values"])
+    return tokens
+
+
+def _certificate_problems(
+    signed_data: object, roots: list[asn1_x509.Certificate], *, chain_trusted: bool
+) -> list[str]:
+    problems = []
+    embedded_certs = _embedded_certificates(signed_data)
     root_ders = {root.dump() for root in roots}
     candidates = embedded_certs + list(roots)
     for cert in embedded_certs:
         if cert.dump() in root_ders:
+            continue
+        # The issuer signs the tbsCertificate only: the outer algorithm must repeat the inner
+        # one (RFC 5280 4.1.1.2) and the signature is a whole number of bytes.
+        if (
+            cert["signature_algorithm"].dump() != cert["tbs_certificate"]["signature"].dump()
+            or cert["signature_value"].contents[:1] != b"\x00"
+        ):
+            problems.append(
+                f"an embedded certificate ({cert.subject.human_friendly}) was changed"
+                " outside the part its issuer signs"
+            )
             continue
         issuers = [c for c in candidates if c.subject == cert.issuer and c is not cert]
         if cert.issuer == cert.subject:

@@ -231,9 +231,7 @@ def _operate(
         note="rollout of v1",
     )
     # Requested within the period (created_at is stamped "now" on create).
-    Deployment.objects.filter(pk=deployment.pk).update(
-        created_at=deployed_at - timedelta(hours=1)
-    )
+    Deployment.objects.filter(pk=deployment.pk).update(created_at=deployed_at - timedelta(hours=1))
     DeploymentTarget.objects.create(
         deployment=deployment,
         position=0,
