@@ -329,9 +329,11 @@ def _describe_known(kind: str, item: dict[str, Any], labels: dict[str, str]) -> 
             f" · {item.get('summary') or item.get('key')}"
         )
     if kind == "certificates":
+        # The key and signature the probe read, when it read them (assessments from 1.1.0).
+        read = [str(item[k]) for k in ("key", "signature") if item.get(k)]
         return (
             f"{item.get('subject', '?')} · until {str(item.get('not_after') or NONE_SHOWN)[:10]}"
-            f" · serial {item.get('serial', '?')}"
+            f" · serial {item.get('serial', '?')}" + "".join(f" · {r}" for r in read)
         )
     if kind == "exceptions":
         state = "active" if item.get("active") else "NOT active (expired or revoked)"

@@ -326,6 +326,9 @@ class Certificate(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     alerted_days = models.PositiveIntegerField(null=True, blank=True)  # last alert sent: 30, 7, 0
+    # What the probe read from the certificate and the chain presented with it; see
+    # fleet/certificates.py. Empty when recorded before it did.
+    details = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["not_after"]

@@ -34,13 +34,13 @@ from policies.generation import stack_policy
 from policies.models import (
     ChangeRecord,
     ConnectionAction,
-    EnvironmentAction,
     Lpar,
     PolicyVersion,
     Rule,
     Service,
     Stack,
 )
+from tests.audits import assessment_support as support
 from tests.audits.assessment_support import (
     connect,
     deploy,
@@ -61,6 +61,7 @@ architect = design_fixtures.architect
 stack = design_fixtures.stack
 shared = design_fixtures.shared
 make_service = design_fixtures.make_service
+legacy_environment = support.legacy_environment
 
 TLS10 = "NIST-800-52r2-3.1-tls10"
 TLS11 = "NIST-800-52r2-3.1-tls11"
@@ -90,24 +91,6 @@ def people(make_user, architect):
         "owner_a": make_user("owen", Role.APP_OWNER),
         "owner_b": make_user("bea", Role.APP_OWNER),
     }
-
-
-@pytest.fixture
-def legacy_environment(shared, architect):
-    """An environment that still enables TLS 1.0, as the 'before' estate had."""
-    return design.shared_object_create(
-        actor=architect,
-        model=EnvironmentAction,
-        fields={
-            "name": "envLegacy",
-            "keyring": shared["keyring"],
-            "cipher_set": shared["ciphers"],
-            "handshake_role": "Server",
-            "tlsv1": True,
-            "tlsv1_2": True,
-            "tlsv1_3": True,
-        },
-    )
 
 
 def _deployed(stack, people, days_ago=6):
@@ -637,7 +620,7 @@ def test_assessment_run_stores_every_result_with_the_catalog_version_and_hash(
 
     catalog = load_catalog()
     assert assessment.status == RunState.SUCCEEDED
-    assert assessment.catalog_version == catalog.version == "1.0.0"
+    assert assessment.catalog_version == catalog.version == "1.1.0"
     assert assessment.catalog_sha256 == catalog.sha256
     assert assessment.results.count() == len(catalog.controls) == 65
     assert assessment.parameters["deployment_class"] == "citizen_or_business_facing"
