@@ -43,6 +43,7 @@ from sslyze import (
 from sslyze.connection_helpers import tls_connection as sslyze_connections
 
 from attls import ciphers
+from fleet import certificates
 
 DEPRECATED = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
 _LEGACY_VERSIONS = (
@@ -312,7 +313,9 @@ def _sslyze_scan(targets: Sequence[ProbeTarget], timeout: float) -> dict[str, di
             if info.result is not None and info.result.certificate_deployments:
                 chain = info.result.certificate_deployments[0].received_certificate_chain
                 if chain:
-                    entry["certificate"] = _certificate(chain[0])
+                    entry["certificate"] = _certificate(chain[0]) | {
+                        "details": certificates.facts(chain)
+                    }
         found[target.key] = entry
     return found
 

@@ -953,11 +953,16 @@ def _certificates(
                 "ports": sorted(data["ports"]),
                 "first_seen": now,
                 "last_seen": now,
+                "details": data.get("details") or {},
             },
         )
         if not created:
+            # A probe result from before the probe read details must not wipe them.
             Certificate.objects.filter(pk=certificate.pk).update(
-                last_seen=now, rules=sorted(data["rules"]), ports=sorted(data["ports"])
+                last_seen=now,
+                rules=sorted(data["rules"]),
+                ports=sorted(data["ports"]),
+                **({"details": data["details"]} if data.get("details") else {}),
             )
         _alert(run, connection, connector, certificate, now)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -155,6 +155,14 @@ def create_ca(
     return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
+# Where the simulated CA says its certificate, OCSP responder and CRL are (AIA, CRLDP).
+PKI_URL = "http://pki.lparsim.test"
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-") or "ca"
+
+
 def issue(
     ca: Issued,
     *,
@@ -205,6 +213,53 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
+    )
+    # What a corporate CA puts in a server certificate and SP 800-52r2 §3.2.1 asks for: key
+    # usage for the key type (critical), where to fetch the issuer, its OCSP responder and
+    # CRL. The addresses are names only: nothing in lparsim answers them.
+    signs_only = isinstance(key, ec.EllipticCurvePrivateKey)
+    builder = builder.add_extension(
+        x509.KeyUsage(
+            digital_signature=True,
+            key_encipherment=not signs_only,
+            content_commitment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=False,
+            crl_sign=False,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        critical=True,
+    )
+    issuer = _slug(ca.common_name)
+    builder = builder.add_extension(
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(f"{PKI_URL}/ocsp/{issuer}"),
+                ),
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(f"{PKI_URL}/{issuer}.crt"),
+                ),
+            ]
+        ),
+        critical=False,
+    )
+    builder = builder.add_extension(
+        x509.CRLDistributionPoints(
+            [
+                x509.DistributionPoint(
+                    full_name=[x509.UniformResourceIdentifier(f"{PKI_URL}/{issuer}.crl")],
+                    relative_name=None,
+                    reasons=None,
+                    crl_issuer=None,
+                )
+            ]
+        ),
+        critical=False,
     )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)

@@ -145,6 +145,17 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
     # After the deployment no service accepts TLS 1.0: the protocol control says so.
     tls10 = results["NIST-800-52r2-3.1-tls10"]
     assert tls10.outcome == Outcome.PASS, tls10.rationale
+    # The certificates the probe was shown are judged from what it read off them.
+    for control in (
+        "NIST-800-52r2-3.2-cert-type",
+        "NIST-800-52r2-3.2.1-x509v3-strength",
+        "NIST-800-52r2-3.2.1-signature-hash",
+        "NIST-800-52r2-3.2.1-eku",
+        "NIST-800-52r2-3.2.1-key-usage",
+        "NIST-800-52r2-3.2.1-san",
+        "NIST-800-52r2-3.2.1-aia-crldp",
+    ):
+        assert results[control].outcome == Outcome.PASS, (control, results[control].rationale)
     # The change history names the approver and the deployment's end in its final state; the
     # manifest lists every raw output's hash.
     assert "approve Deployment deployment" in text and "operator2" in text
