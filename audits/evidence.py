@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -67,8 +68,11 @@ EVIDENCE_SHOWN_ELSEWHERE = frozenset({"check", "section", "level", "findings", "
 # Versions and runs are listed whole in appendix E, certificates in appendix D; a control
 # shows the first few and says where the rest are.
 EVIDENCE_ITEMS_BY_KIND = {"versions": 3, "verification_runs": 3, "certificates": 5}
+# Findings of one outcome a control shows in the PDF; appendix A and OSCAL have them all.
+RATIONALE_LINES = 5
+FINDING_LABELS = frozenset({"FAIL", "WARN", "EXCEPTION", "UNKNOWN"})
 # Evidence many controls cite whole: listed once at the head of the controls chapter.
-SHAREABLE_EVIDENCE = ("versions", "verification_runs")
+SHAREABLE_EVIDENCE = ("versions", "verification_runs", "certificates")
 SHARED_NOTE = "those listed under 2.0 Evidence common to the controls"
 EVIDENCE_LISTED_IN = {
     "versions": "appendix E",
@@ -839,6 +843,43 @@ def short_control(control_id: str) -> str:
     return control_id.removeprefix("NIST-800-")
 
 
+def rationale_lines(rationale: str, per_outcome: int = RATIONALE_LINES) -> list[str]:
+    """A rationale as the PDF shows it: at most `per_outcome` findings of each outcome.
+
+    The engine writes up to 20 findings per outcome and then "and N more, listed in the
+    evidence"; the PDF keeps the first few and one line counting the rest. Summary lines
+    ("PASS for 28 services, ...") and the notes ("Note:", "Not evaluated:", "Caveat:") are
+    kept whole. Every finding of every service is in appendix A and the OSCAL file.
+    """
+    shown: list[str] = []
+    hidden: Counter[str] = Counter()
+    listed: Counter[str] = Counter()
+    last: dict[str, int] = {}
+    for line in (line.strip() for line in rationale.splitlines()):
+        label, colon, rest = line.partition(": ")
+        if not colon or label not in FINDING_LABELS:
+            shown.append(line)
+            continue
+        more = re.fullmatch(r"and (\d+) more, listed in the evidence", rest)
+        if more:
+            hidden[label] += int(more.group(1))
+        elif listed[label] < per_outcome:
+            listed[label] += 1
+            shown.append(line)
+            last[label] = len(shown) - 1
+        else:
+            hidden[label] += 1
+    # After each outcome's last shown finding, from the end so the positions hold.
+    for label, index in sorted(last.items(), key=lambda item: -item[1]):
+        if hidden[label]:
+            shown.insert(
+                index + 1,
+                f"{label}: and {hidden[label]} more (every service's findings are in appendix A,"
+                " every line in the OSCAL file)",
+            )
+    return shown
+
+
 def headline(rationale: str, lines: int = 2, width: int = 170) -> list[str]:
     """The first lines of a rationale, each cut to `width`, and how many lines it has."""
     text = [line.strip() for line in rationale.splitlines() if line.strip()]
@@ -1016,6 +1057,7 @@ def pack_context(
                 "result": result,
                 "badge": OUTCOME_LABELS.get(result.outcome, result.outcome),
                 "evidence": evidence_rows(result.evidence or {}, labels, shared),
+                "rationale": rationale_lines(result.rationale),
                 "sp800_53": [str(x).upper() for x in (result.sp800_53 or [])],
                 "section": (result.evidence or {}).get("section", ""),
                 "level": (result.evidence or {}).get("level", ""),

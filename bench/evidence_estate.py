@@ -28,7 +28,13 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+
+from fleet import certificates
+from lparsim import pki
 
 PER_LPAR = 50
 DAYS = 7
@@ -185,6 +191,12 @@ def _build(
     )
 
 
+@cache
+def _issuing_ca() -> Any:
+    """The estate's issuing CA (lparsim's PKI): one per benchmark process."""
+    return pki.create_ca("Bank Issuing CA", key_type="rsa-2048")
+
+
 def _operate(
     stack: Any,
     version: Any,
@@ -288,15 +300,26 @@ def _operate(
         if not str(ring["name"]).upper().startswith("ATTLS/"):
             continue
         for certificate in ring.get("certificates") or []:
+            # A real certificate, as lparsim issues it, read the way the probe reads one.
+            issued = pki.issue(
+                _issuing_ca(),
+                common_name=certificate["common_name"],
+                not_after=end + timedelta(days=certificate.get("not_after_days", 365)),
+                not_before=start - timedelta(days=30),
+                dns_names=(certificate["common_name"],),
+                key_type="rsa-2048",
+            )
+            leaf = issued.certificate
             Certificate.objects.create(
                 stack=stack,
                 ring=ring["name"],
                 label=certificate["label"],
-                subject=f"CN={certificate['common_name']}",
-                issuer="CN=Bank Issuing CA",
-                serial=sha(certificate["label"])[:16].upper(),
-                not_after=end + timedelta(days=certificate.get("not_after_days", 365)),
-                fingerprint=sha(certificate["common_name"]),
+                subject=leaf.subject.rfc4514_string(),
+                issuer=leaf.issuer.rfc4514_string(),
+                serial=format(leaf.serial_number, "X"),
+                not_after=leaf.not_valid_after_utc,
+                fingerprint=leaf.fingerprint(hashes.SHA256()).hex(),
+                details=certificates.facts([leaf, _issuing_ca().certificate]),
                 rules=[s.name for s in services],
                 ports=sorted({s.local_port_low for s in services if s.local_port_low}),
                 first_seen=start,

@@ -345,3 +345,26 @@ def test_a_summary_of_figures_leaves_out_what_is_not_there() -> None:
     )
 
     assert rows[0]["items"] == ["entries 86, intact True"]
+
+
+def test_a_long_rationale_shows_a_few_findings_of_each_outcome_and_counts_the_rest() -> None:
+    rationale = "\n".join(
+        [f"FAIL: rule R{n} accepts TLS 1.0" for n in range(20)]
+        + ["FAIL: and 7 more, listed in the evidence"]
+        + [f"WARN: rule W{n} has no SNI" for n in range(2)]
+        + ["PASS for 9 services, e.g. rule P1 refuses TLS 1.0", "Not evaluated: key rings"]
+    )
+
+    lines = evidence.rationale_lines(rationale, per_outcome=3)
+
+    assert lines == [
+        "FAIL: rule R0 accepts TLS 1.0",
+        "FAIL: rule R1 accepts TLS 1.0",
+        "FAIL: rule R2 accepts TLS 1.0",
+        "FAIL: and 24 more (every service's findings are in appendix A, every line in the"
+        " OSCAL file)",
+        "WARN: rule W0 has no SNI",
+        "WARN: rule W1 has no SNI",
+        "PASS for 9 services, e.g. rule P1 refuses TLS 1.0",
+        "Not evaluated: key rings",
+    ]
