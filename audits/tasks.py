@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
 from django.utils import timezone
 
@@ -20,6 +21,13 @@ from audits.models import EvidencePack, RunState
 from fleet.tasks import worker_name
 
 log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _import_the_pdf_renderer(**_: object) -> None:
+    """WeasyPrint takes about a second to import: a worker process pays it when it starts,
+    not in the first evidence pack it makes."""
+    import weasyprint  # noqa: F401
 
 
 @shared_task(queue="evidence")
