@@ -53,6 +53,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
+from fleet.selectors import output_text
 from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -798,12 +799,7 @@ def _manifest(run_uuids: set[str], run_pks: set[int]) -> list[dict[str, Any]]:
         for name, entry in sorted((run.outputs or {}).items()):
             if not isinstance(entry, dict):
                 continue
-            if "text" in entry:
-                raw = str(entry["text"]).encode()
-            elif "json" in entry:
-                raw = json.dumps(entry["json"], sort_keys=True, separators=(",", ":")).encode()
-            else:
-                raw = b""
+            raw = output_text(entry).encode()
             recomputed = hashlib.sha256(raw).hexdigest()
             outputs.append(
                 {

@@ -182,6 +182,12 @@ class DeploymentStep(models.Model):
         return f"{self.name} ({'ok' if self.ok else 'failed'})"
 
 
+# How a raw output holding NUL is stored (PostgreSQL's JSON cannot hold NUL): each NUL shown
+# as U+2400 SYMBOL FOR NULL, counted in the output's `nul_shown`; its SHA-256 is always that
+# of the text as received (fleet.selectors.output_text restores it).
+NUL_SHOWN_AS = "\u2400"
+
+
 class VerificationRun(models.Model):
     """One verification of a stack: raw outputs, their hashes, what parsed, the results."""
 

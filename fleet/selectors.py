@@ -40,6 +40,7 @@ from attls.errors import AttlsError
 from attls.policy import parse_policy
 from fleet import presenters
 from fleet.models import (
+    NUL_SHOWN_AS,
     Certificate,
     ConnectionObservation,
     Deployment,
@@ -454,12 +455,14 @@ OUTPUTS = {
 }
 
 
-def output_text(entry: dict[str, Any], name: str) -> str:
-    """The exact text whose SHA-256 the run stored: the command's output, or for the probe
-    its canonical JSON (sorted keys, no spaces: how fleet/verify.py hashes it)."""
-    if name == "probe":
+def output_text(entry: dict[str, Any]) -> str:
+    """The exact text whose SHA-256 the run stored: the command's output as received (NUL
+    restored where it is stored as U+2400), or for the probe its canonical JSON (sorted keys,
+    no spaces: how fleet/verify.py hashes it)."""
+    if "json" in entry:
         return json.dumps(entry.get("json"), sort_keys=True, separators=(",", ":"))
-    return str(entry.get("text") or "")
+    text = str(entry.get("text") or "")
+    return text.replace(NUL_SHOWN_AS, "\x00") if entry.get("nul_shown") else text
 
 
 # --- drift, certificates, incidents ---------------------------------------------------------------

@@ -57,6 +57,7 @@ from attls.reports.pasearch import PasearchReport, parse_pasearch
 from fleet.connectors.base import Connector, ConnectorError
 from fleet.connectors.factory import probe_address
 from fleet.models import (
+    NUL_SHOWN_AS,
     Certificate,
     ConnectionObservation,
     DeploymentTarget,
@@ -88,9 +89,10 @@ def sha256(text: str) -> str:
 def storable(text: str) -> str:
     """The text as received, but with NUL shown as U+2400 (PostgreSQL's JSON cannot hold NUL).
 
-    The SHA-256 kept beside it is always that of the text as received.
+    The SHA-256 kept beside it is always that of the text as received; an output's entry
+    counts the NULs so shown (`nul_shown`), and selectors.output_text() restores them.
     """
-    return text.replace("\x00", "\u2400")
+    return text.replace("\x00", NUL_SHOWN_AS)
 
 
 def deployed_target(stack: Stack) -> DeploymentTarget | None:
@@ -172,6 +174,7 @@ def _collect(
         entry: dict[str, Any] = {
             "command": command,
             "text": storable(text),
+            "nul_shown": text.count("\x00"),
             "stderr": storable(result.stderr),
             "exit_status": result.exit_status,
             "sha256": sha256(text),
@@ -476,6 +479,7 @@ def _handshake_failures(
         "command": f"cat {connection.syslog_path} (EZD1286I lines of {stack}: the newest"
         f" {len(kept)} of {len(lines)})",
         "text": storable(text),
+        "nul_shown": text.count("\x00"),
         "sha256": sha256(text),
         "exit_status": result.exit_status,
         "seconds": round(time.perf_counter() - started, 3),

@@ -31,7 +31,7 @@ from fleet.forms import (
     RollbackForm,
     attach_errors,
 )
-from fleet.models import Deployment, RunStatus, VerificationRun
+from fleet.models import NUL_SHOWN_AS, Deployment, RunStatus, VerificationRun
 from fleet.services import (
     DeploymentRefused,
     deployment_approve,
@@ -350,7 +350,9 @@ def verification_detail(request: HttpRequest, run: Any) -> HttpResponse:
         entry = (found.outputs or {}).get(name)
         if entry is None:
             continue
-        text = selectors.output_text(entry, name)
+        received = selectors.output_text(entry)
+        # Shown with NUL as U+2400 (as stored); the hash is checked on the text as received.
+        text = received.replace("\x00", NUL_SHOWN_AS)
         pretty = presenters.pretty_json(entry.get("json")) if name == "probe" else text
         shown = presenters.head(pretty, SHOWN_CHARACTERS)
         outputs.append(
@@ -363,7 +365,7 @@ def verification_detail(request: HttpRequest, run: Any) -> HttpResponse:
                 "truncated": len(shown) < len(pretty),
                 "size": len(text),
                 "lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0),
-                "intact": presenters.sha256(text) == entry.get("sha256"),
+                "intact": presenters.sha256(received) == entry.get("sha256"),
             }
         )
     context = {
@@ -391,7 +393,7 @@ def verification_output(request: HttpRequest, run: Any, output: str) -> HttpResp
     entry = (found.outputs or {}).get(output)
     if output not in selectors.OUTPUTS or entry is None:
         raise Http404("No such output")
-    text = selectors.output_text(entry, output)
+    text = selectors.output_text(entry)
     extension = "json" if output == "probe" else "txt"
     filename = (
         f"{found.stack.lpar.name}-{found.stack.name}-{output}-"

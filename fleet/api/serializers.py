@@ -244,7 +244,7 @@ def _outputs(run: VerificationRun, *, with_text: bool) -> dict[str, Any]:
         if with_text:
             item["exit_status"] = entry.get("exit_status")
             item["stderr"] = entry.get("stderr", "")
-            item["text"] = output_text(entry, name)
+            item["text"] = output_text(entry)
         found[name] = item
     return found
 

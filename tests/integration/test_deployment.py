@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
 import time
@@ -19,6 +20,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
+from fleet.selectors import output_text
 from fleet.tasks import verification_request
 from policies import services as design
 from policies.models import PolicyVersion, Stack
@@ -233,6 +235,12 @@ def test_unparseable_output_is_stored_raw_and_marked_and_the_worker_goes_on(esta
     assert first.parse_failed
     damaged = [name for name, out in first.outputs.items() if not out["parsed"]]
     assert damaged == ["netstat_conn"]
-    assert "\u2400" in first.outputs["netstat_conn"]["text"]  # NUL, as PostgreSQL can store it
+    damaged_output = first.outputs["netstat_conn"]
+    assert "\u2400" in damaged_output["text"]  # NUL, as PostgreSQL can store it
+    assert damaged_output["nul_shown"] > 0
+    # The text as received (NUL restored) is the one whose hash was recorded.
+    received = output_text(damaged_output)
+    assert "\x00" in received
+    assert hashlib.sha256(received.encode()).hexdigest() == damaged_output["sha256"]
     assert first.outputs["netstat_conn"]["error"]
     assert not second.parse_failed
