@@ -63,3 +63,16 @@ class TriState(models.TextChoices):
     INHERIT = "", "Inherit"
     ON = "On", "On"
     OFF = "Off", "Off"
+
+
+class PeerMinCertVersion(models.TextChoices):
+    NOT_SET = "", "Not set (z/OS default: Any)"
+    ANY = "Any", "Any"
+    V3 = "3", "3 (X.509 v3 only)"
+
+
+class RevocationSecurityLevel(models.TextChoices):
+    NOT_SET = "", "Not set (z/OS default)"
+    LOW = "Low", "Low (soft fail)"
+    MEDIUM = "Medium", "Medium"
+    HIGH = "High", "High"

@@ -313,6 +313,44 @@ def _suite_choices() -> list[tuple[str, str]]:
     return [(s.code, s.iana_name) for s in ciphers.all_suites() if s.protocols]
 
 
+class CodesField(forms.CharField):
+    """An ordered list of 4-character codes typed in one line: `0023 0024` (or `0023,0024`).
+
+    The model's validator checks each code against the attls registry, so the form refuses
+    exactly what the policy parser would.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        # What a JSONField hands its form field; a line of codes needs neither.
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"class": "mono", "placeholder": "not set: z/OS default"})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return " ".join(value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        codes = str(text).replace(",", " ").split()
+        return [code if code.lower() != "any" else "Any" for code in (c.upper() for c in codes)]
+
+
+class NotSetOnOffSelect(forms.NullBooleanSelect):
+    """Not set / On / Off: "not set" leaves the parameter to z/OS (whose default is Off)."""
+
+    def __init__(self, attrs: Any = None) -> None:
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", "Not set (z/OS default: Off)"),
+            ("true", "On"),
+            ("false", "Off"),
+        ]
+
+
 class SharedObjectForm(NoColonMixin, RelatedByKeyMixin, forms.ModelForm):
     """Common to every shared object form: the revision the editor started from."""
 
@@ -365,6 +403,31 @@ class GroupActionForm(SharedObjectForm):
         labels = {"ttls_enabled": "TTLSEnabled", "fips140": "FIPS140", "trace": "Trace"}
 
 
+# Environment fields written into its inline TTLSSignatureParms, as ordered code lists.
+SIGNATURE_FIELDS = (
+    "server_kex_ecurves",
+    "server_key_share_groups",
+    "client_ecurves",
+    "client_key_share_groups",
+    "signature_pairs",
+)
+# Environment fields written into its TTLSEnvironmentAdvancedParms: limits on peer keys.
+PEER_MIN_FIELDS = (
+    "peer_min_cert_version",
+    "peer_min_rsa_key_size",
+    "peer_min_ecc_key_size",
+    "peer_min_dh_key_size",
+    "peer_min_dsa_key_size",
+)
+# Environment fields written into its TTLSGskAdvancedParms and TTLSGskOcspParms.
+REVOCATION_FIELDS = (
+    "ocsp_server_stapling",
+    "ocsp_aia_enable",
+    "ocsp_url",
+    "revocation_security_level",
+)
+
+
 class EnvironmentActionForm(SharedObjectForm):
     keyring = _by_name(Keyring)
     cipher_set = _by_name(
@@ -391,8 +454,17 @@ class EnvironmentActionForm(SharedObjectForm):
             "middle_box_compat_mode",
             "certificate_label",
             "environment_user_instance",
+            *SIGNATURE_FIELDS,
+            *PEER_MIN_FIELDS,
+            *REVOCATION_FIELDS,
         ]
         labels = {"middle_box_compat_mode": "MiddleBoxCompatMode"}
+        field_classes = {name: CodesField for name in SIGNATURE_FIELDS}
+        widgets = {
+            "ocsp_aia_enable": NotSetOnOffSelect,
+            "ocsp_server_stapling": NotSetOnOffSelect,
+            "ocsp_url": forms.TextInput(attrs={"class": "mono"}),
+        }
 
 
 class ConnectionActionForm(SharedObjectForm):
@@ -430,6 +502,7 @@ ADVANCED_FIELDS = (
     "middle_box_compat_mode",
     "certificate_label",
     "environment_user_instance",
+    *PEER_MIN_FIELDS,
 )
 
 

@@ -24,8 +24,11 @@ from attls.policy import (
     TTLSEnvironmentAction,
     TTLSEnvironmentAdvancedParms,
     TTLSGroupAction,
+    TTLSGskAdvancedParms,
+    TTLSGskOcspParms,
     TTLSKeyringParms,
     TTLSRule,
+    TTLSSignatureParms,
 )
 from attls.policy.values import read_address
 from policies.models import (
@@ -174,9 +177,42 @@ def _environment(environment: EnvironmentAction, names: _Names) -> TTLSEnvironme
             cert_validation_mode=environment.cert_validation_mode,
             renegotiation=environment.renegotiation,
             certificate_label=environment.certificate_label or None,
+            peer_min_cert_version=environment.peer_min_cert_version or None,
+            peer_min_dh_key_size=environment.peer_min_dh_key_size,
+            peer_min_dsa_key_size=environment.peer_min_dsa_key_size,
+            peer_min_ecc_key_size=environment.peer_min_ecc_key_size,
+            peer_min_rsa_key_size=environment.peer_min_rsa_key_size,
         ),
         cipher_ref=names.cipher(environment.cipher_set_id),
+        signature=_signature(environment),
+        gsk_advanced=_gsk_advanced(environment),
     )
+
+
+def _signature(environment: EnvironmentAction) -> TTLSSignatureParms | None:
+    """The inline TTLSSignatureParms, or None when every list is left to z/OS."""
+    signature = TTLSSignatureParms(
+        client_ecurves=tuple(environment.client_ecurves),
+        client_key_share_groups=tuple(environment.client_key_share_groups),
+        server_key_share_groups=tuple(environment.server_key_share_groups),
+        server_kex_ecurves=tuple(environment.server_kex_ecurves),
+        signature_pairs=tuple(environment.signature_pairs),
+    )
+    return signature if signature != TTLSSignatureParms() else None
+
+
+def _gsk_advanced(environment: EnvironmentAction) -> TTLSGskAdvancedParms | None:
+    """The inline TTLSGskAdvancedParms (with its TTLSGskOcspParms), or None when unset."""
+    ocsp = TTLSGskOcspParms(
+        ocsp_aia_enable=environment.ocsp_aia_enable,
+        ocsp_url=environment.ocsp_url or None,
+        ocsp_server_stapling=environment.ocsp_server_stapling,
+    )
+    gsk = TTLSGskAdvancedParms(
+        revocation_security_level=environment.revocation_security_level or None,
+        gsk_ocsp=ocsp if ocsp != TTLSGskOcspParms() else None,
+    )
+    return gsk if gsk != TTLSGskAdvancedParms() else None
 
 
 def _tri(value: str) -> bool | None:

@@ -54,6 +54,10 @@ _ENVIRONMENT_CARRIED = {
     "TTLSCipherParmsRef",
     "TTLSEnvironmentAdvancedParms",
     "TTLSEnvironmentAdvancedParmsRef",
+    "TTLSSignatureParms",
+    "TTLSSignatureParmsRef",
+    "TTLSGskAdvancedParms",
+    "TTLSGskAdvancedParmsRef",
 }
 _ENV_ADVANCED_CARRIED = {
     "SSLv2",
@@ -68,7 +72,43 @@ _ENV_ADVANCED_CARRIED = {
     "HandshakeTimeout",
     "MiddleBoxCompatMode",
     "CertificateLabel",
+    "PeerMinCertVersion",
+    "PeerMinRsaKeySize",
+    "PeerMinECCKeySize",
+    "PeerMinDHKeySize",
+    "PeerMinDsaKeySize",
 }
+_SIGNATURE_CARRIED = {
+    "ServerKexECurves",
+    "ServerKeyShareGroups",
+    "ClientECurves",
+    "ClientKeyShareGroups",
+    "SignaturePairs",
+}
+_GSK_CARRIED = {"RevocationSecurityLevel", "TTLSGskOcspParms", "TTLSGskOcspParmsRef"}
+_OCSP_CARRIED = {"OcspAiaEnable", "OcspUrl", "OcspServerStapling"}
+# Nested blocks of an environment action whose own parameters are checked, by path.
+_ENVIRONMENT_NESTED = {
+    "TTLSEnvironmentAdvancedParms": _ENV_ADVANCED_CARRIED,
+    "TTLSSignatureParms": _SIGNATURE_CARRIED,
+    "TTLSGskAdvancedParms": _GSK_CARRIED,
+    "TTLSGskAdvancedParms.TTLSGskOcspParms": _OCSP_CARRIED,
+}
+# Environment fields filled from TTLSSignatureParms, TTLSGskAdvancedParms and TTLSGskOcspParms.
+_SIGNATURE_FIELDS = (
+    "server_kex_ecurves",
+    "server_key_share_groups",
+    "client_ecurves",
+    "client_key_share_groups",
+    "signature_pairs",
+)
+_PEER_MIN_FIELDS = (
+    "peer_min_cert_version",
+    "peer_min_rsa_key_size",
+    "peer_min_ecc_key_size",
+    "peer_min_dh_key_size",
+    "peer_min_dsa_key_size",
+)
 _CONNECTION_CARRIED = {
     "HandshakeRole",
     "TTLSCipherParms",
@@ -136,19 +176,21 @@ class ImportRefused(Exception):
 
 
 def _lost(statement: object, carried: set[str], nested: dict[str, set[str]]) -> list[str]:
-    data = statement_to_dict(statement)  # type: ignore[arg-type]
+    return _lost_in(statement_to_dict(statement), carried, nested, "")  # type: ignore[arg-type]
+
+
+def _lost_in(
+    data: dict[str, Any], carried: set[str], nested: dict[str, set[str]], prefix: str
+) -> list[str]:
     lost: list[str] = []
     for keyword, value in data.items():
         if keyword in ("statement", "name"):
             continue
+        path = f"{prefix}{keyword}"
         if keyword not in carried:
-            lost.append(keyword)
-        elif keyword in nested and isinstance(value, dict):
-            lost.extend(
-                f"{keyword}.{inner}"
-                for inner in value
-                if inner not in ("statement", "name") and inner not in nested[keyword]
-            )
+            lost.append(path)
+        elif path in nested and isinstance(value, dict):
+            lost.extend(_lost_in(value, nested[path], nested, f"{path}."))
     return lost
 
 
@@ -178,17 +220,40 @@ def _environment_fields(policy: Policy, env: TTLSEnvironmentAction) -> dict[str,
         "environment_user_instance": env.environment_user_instance or 0,
     }
     if advanced is not None:
-        for attribute, key in (
-            ("client_auth_type", "client_auth_type"),
-            ("cert_validation_mode", "cert_validation_mode"),
-            ("renegotiation", "renegotiation"),
-            ("handshake_timeout", "handshake_timeout"),
-            ("middle_box_compat_mode", "middle_box_compat_mode"),
-            ("certificate_label", "certificate_label"),
+        for attribute in (
+            "client_auth_type",
+            "cert_validation_mode",
+            "renegotiation",
+            "handshake_timeout",
+            "middle_box_compat_mode",
+            "certificate_label",
+            *_PEER_MIN_FIELDS,
         ):
             value = getattr(advanced, attribute)
             if value is not None:
-                fields[key] = value
+                fields[attribute] = value
+    signature = env.signature or (
+        policy.signature_parms.get(env.signature_ref) if env.signature_ref else None
+    )
+    if signature is not None:
+        for attribute in _SIGNATURE_FIELDS:
+            codes = getattr(signature, attribute)
+            if codes:
+                fields[attribute] = list(codes)
+    gsk = env.gsk_advanced or (
+        policy.gsk_advanced_parms.get(env.gsk_advanced_ref) if env.gsk_advanced_ref else None
+    )
+    if gsk is not None:
+        if gsk.revocation_security_level is not None:
+            fields["revocation_security_level"] = gsk.revocation_security_level
+        ocsp = gsk.gsk_ocsp or (
+            policy.gsk_ocsp_parms.get(gsk.gsk_ocsp_ref) if gsk.gsk_ocsp_ref else None
+        )
+        if ocsp is not None:
+            for attribute in ("ocsp_aia_enable", "ocsp_url", "ocsp_server_stapling"):
+                value = getattr(ocsp, attribute)
+                if value is not None:
+                    fields[attribute] = value
     return fields
 
 
@@ -254,11 +319,7 @@ def _plan(stack: Stack, text: str) -> _Plan:
             fields["cipher_set_name"] = env.cipher_ref
         environments[name] = {"name": name, **fields}
         status, detail = _compare(EnvironmentAction, name, {"name": name, **fields})
-        lost = _lost(
-            env,
-            _ENVIRONMENT_CARRIED,
-            {"TTLSEnvironmentAdvancedParms": _ENV_ADVANCED_CARRIED},
-        )
+        lost = _lost(env, _ENVIRONMENT_CARRIED, _ENVIRONMENT_NESTED)
         items.append(
             ImportItem("TTLSEnvironmentAction", name, "environment action", status, detail, lost)
         )

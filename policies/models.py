@@ -18,9 +18,15 @@ from policies import choices
 from policies.validators import (
     validate_address,
     validate_cipher_codes,
+    validate_client_ecurves,
+    validate_client_key_share_groups,
     validate_job_pattern,
     validate_labels,
+    validate_ocsp_url,
     validate_policy_name,
+    validate_server_kex_ecurves,
+    validate_server_key_share_groups,
+    validate_signature_pairs,
 )
 
 PORT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(65535)]
@@ -145,6 +151,119 @@ class EnvironmentAction(SharedObject):
     certificate_label = models.CharField(max_length=32, blank=True)
     environment_user_instance = models.PositiveIntegerField(
         default=0, help_text="Raise it to make AT-TLS open new SSL environments (new certificate)"
+    )
+
+    # Every parameter below is optional: empty (or null) leaves it out of the policy, so
+    # z/OS applies its default, and designs made before these fields existed are unchanged.
+    # TTLSSignatureParms, written inline in the environment action.
+    server_kex_ecurves = models.JSONField(
+        "ServerKexECurves",
+        default=list,
+        blank=True,
+        validators=[validate_server_kex_ecurves],
+        help_text="Curves for ECDHE key exchange below TLS 1.3 as a server, in order of"
+        " preference, e.g. 0023 0024 (P-256, P-384). z/OS default: 0023 0024 0025 0021 0019,"
+        " which includes secp192r1",
+    )
+    server_key_share_groups = models.JSONField(
+        "ServerKeyShareGroups",
+        default=list,
+        blank=True,
+        validators=[validate_server_key_share_groups],
+        help_text="TLS 1.3 key share groups accepted as a server, e.g. 0023 0024."
+        " z/OS default: 0023 0024 0025 0029 0030 (X25519 and X448 are not FIPS groups)",
+    )
+    client_ecurves = models.JSONField(
+        "ClientECurves",
+        default=list,
+        blank=True,
+        validators=[validate_client_ecurves],
+        help_text="Curves offered below TLS 1.3 as a client, e.g. 0023 0024, or Any."
+        " z/OS default: 0021 0023 0024 0025 0019, which includes secp192r1",
+    )
+    client_key_share_groups = models.JSONField(
+        "ClientKeyShareGroups",
+        default=list,
+        blank=True,
+        validators=[validate_client_key_share_groups],
+        help_text="TLS 1.3 key shares sent as a client, e.g. 0023 0024. z/OS default: 0023",
+    )
+    signature_pairs = models.JSONField(
+        "SignaturePairs",
+        default=list,
+        blank=True,
+        validators=[validate_signature_pairs],
+        help_text="Signature algorithm pairs offered, hash byte then signature byte, e.g."
+        " 0601 0603 0501 0503 0401 0403. z/OS default adds SHA-224, SHA-1 and DSA pairs",
+    )
+    # TTLSEnvironmentAdvancedParms: the smallest key a peer's certificate may have.
+    peer_min_cert_version = models.CharField(
+        "PeerMinCertVersion",
+        max_length=3,
+        choices=choices.PeerMinCertVersion.choices,
+        blank=True,
+        help_text="Lowest X.509 version of a peer certificate. z/OS default: Any",
+    )
+    peer_min_rsa_key_size = models.PositiveIntegerField(
+        "PeerMinRsaKeySize",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(16384)],
+        help_text="Bits; smallest RSA key of a peer certificate. z/OS default: 1024",
+    )
+    peer_min_ecc_key_size = models.PositiveIntegerField(
+        "PeerMinECCKeySize",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(1024)],
+        help_text="Bits; smallest EC key of a peer certificate. z/OS default: 192",
+    )
+    peer_min_dh_key_size = models.PositiveIntegerField(
+        "PeerMinDHKeySize",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(16384)],
+        help_text="Bits; smallest DH key of a peer. z/OS default: 1024",
+    )
+    peer_min_dsa_key_size = models.PositiveIntegerField(
+        "PeerMinDsaKeySize",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(16384)],
+        help_text="Bits; smallest DSA key of a peer certificate. z/OS default: 1024",
+    )
+    # TTLSGskAdvancedParms with an inline TTLSGskOcspParms: revocation and stapling.
+    revocation_security_level = models.CharField(
+        "RevocationSecurityLevel",
+        max_length=8,
+        choices=choices.RevocationSecurityLevel.choices,
+        blank=True,
+        help_text="How strictly an unreachable revocation source fails the handshake;"
+        " Low accepts the certificate (soft fail)",
+    )
+    ocsp_aia_enable = models.BooleanField(
+        "OcspAiaEnable",
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Check peer certificates with the OCSP responder their AIA extension names."
+        " z/OS default: Off",
+    )
+    ocsp_url = models.CharField(
+        "OcspUrl",
+        max_length=1023,
+        blank=True,
+        validators=[validate_ocsp_url],
+        help_text="An OCSP responder to ask about every peer certificate, e.g."
+        " http://ocsp.example.com. z/OS default: none",
+    )
+    ocsp_server_stapling = models.BooleanField(
+        "OcspServerStapling",
+        null=True,
+        blank=True,
+        default=None,
+        help_text="As a server, staple the OCSP response for its certificate"
+        " (status_request). z/OS default: Off",
     )
 
 

@@ -947,6 +947,8 @@ def _display(value: Any) -> str:
 def _comparable(field: Any, value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
+    if isinstance(field.field, forms.NullBooleanField):
+        return field.field.to_python(value)
     if isinstance(field.field, forms.BooleanField):
         return bool(value) and value not in ("false", "False", "0", "off")
     return "" if value is None else str(value)

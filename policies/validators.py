@@ -5,8 +5,9 @@ same checks the policy parser uses rather than restating them.
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
-from attls import ciphers
+from attls import ciphers, tlsgroups
 from attls.policy import values
 
 
@@ -52,3 +53,54 @@ def validate_labels(value: object) -> None:
     for label in value:
         if not 1 <= len(label) <= 32:
             raise ValidationError(f"Label {label!r} must be 1 to 32 characters")
+
+
+def _validate_codes(value: object, *, parameter: str, kind: str, known: set[str]) -> None:
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError(f"{parameter}: expected a list of 4-character {kind} codes")
+    seen: set[str] = set()
+    for code in value:
+        if code.upper() not in known:
+            raise ValidationError(
+                f"{parameter}: {code!r} is not a {kind} code in the registry"
+                f" (known: {', '.join(sorted(known))})"
+            )
+        if code.upper() in seen:
+            raise ValidationError(f"{parameter}: {code} is listed twice")
+        seen.add(code.upper())
+
+
+def _validate_groups(value: object, parameter: str) -> None:
+    known = {group.code for group in tlsgroups.all_groups()}
+    _validate_codes(value, parameter=parameter, kind="named group", known=known)
+
+
+def validate_server_kex_ecurves(value: object) -> None:
+    """ServerKexECurves: ordered named group codes (`0023` is secp256r1)."""
+    _validate_groups(value, "ServerKexECurves")
+
+
+def validate_client_ecurves(value: object) -> None:
+    """ClientECurves: ordered named group codes, or the single keyword `Any`."""
+    if value == ["Any"]:
+        return
+    _validate_groups(value, "ClientECurves")
+
+
+def validate_server_key_share_groups(value: object) -> None:
+    _validate_groups(value, "ServerKeyShareGroups")
+
+
+def validate_client_key_share_groups(value: object) -> None:
+    _validate_groups(value, "ClientKeyShareGroups")
+
+
+def validate_signature_pairs(value: object) -> None:
+    """An ordered list of signature pair codes (`0401` is SHA-256 with RSA)."""
+    known = {pair.code for pair in tlsgroups.all_sigalgs()}
+    _validate_codes(value, parameter="SignaturePairs", kind="signature pair", known=known)
+
+
+def validate_ocsp_url(value: str) -> None:
+    """OcspUrl: the http(s) address of an OCSP responder, at most 1023 characters."""
+    URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL")(value)

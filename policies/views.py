@@ -29,7 +29,9 @@ from policies import presenters, selectors, services
 from policies.forms import (
     ADVANCED_FIELDS,
     PROTOCOL_FIELDS,
+    REVOCATION_FIELDS,
     SHARED_OBJECT_FORMS,
+    SIGNATURE_FIELDS,
     BulkAssignForm,
     ConnectionTestForm,
     ImportApplyForm,
@@ -297,10 +299,20 @@ def _object_form_page(
         "main_fields": [
             form[name]
             for name in form.fields
-            if name not in (*PROTOCOL_FIELDS, *ADVANCED_FIELDS, "revision", "suites")
+            if name
+            not in (
+                *PROTOCOL_FIELDS,
+                *ADVANCED_FIELDS,
+                *SIGNATURE_FIELDS,
+                *REVOCATION_FIELDS,
+                "revision",
+                "suites",
+            )
         ],
         "protocol_fields": [form[name] for name in PROTOCOL_FIELDS if name in form.fields],
         "advanced_fields": [form[name] for name in ADVANCED_FIELDS if name in form.fields],
+        "signature_fields": [form[name] for name in SIGNATURE_FIELDS if name in form.fields],
+        "revocation_fields": [form[name] for name in REVOCATION_FIELDS if name in form.fields],
         "suites": suites,
         "suites_selected": [row for row in suites if row.selected],
         "suites_available": [row for row in suites if not row.selected],

@@ -6,9 +6,10 @@ two never disagree on a name, a port or a job. Keys under `sim:` are the simulat
 are ignored here.
 
 The shared objects are the account's policy model: one group action as the master switch,
-one environment action for TLS 1.2 and 1.3 with AEAD ECDHE suites, one connection action
-that switches outbound rules to the client role. Every service starts in the inventory
-phase with its rule designed but nothing published: the "before" estate.
+one environment action for TLS 1.2 and 1.3 with AEAD ECDHE suites (P-256 and P-384 only,
+strong signature pairs, minimum peer key sizes, OCSP stapling and revocation checking), one
+connection action that switches outbound rules to the client role. Every service starts in
+the inventory phase with its rule designed but nothing published: the "before" estate.
 
 Seeding is idempotent: an object that exists (by name) is left as it is, so running the
 seed again never undoes an architect's edits.
@@ -46,6 +47,25 @@ CIPHERS = "cph_AEAD_ECDHE"
 KEYRING = "ring_ATTLS"
 # TLS 1.3, then TLS 1.2 ECDHE with AES-GCM: AEAD only, forward secrecy only.
 AEAD_ECDHE_SUITES = ["1301", "1302", "C02B", "C02C", "C02F", "C030"]
+# What the account's environment sets beyond protocols and suites (SP 800-52r2): NIST curves
+# of 128 bits and more instead of the z/OS defaults (which include secp192r1 and, for TLS 1.3
+# key shares, X25519 and X448), SHA-256-or-stronger signature pairs, peer keys of 112-bit
+# strength, OCSP stapling as a server and OCSP via the certificates' AIA as a client.
+NIST_GROUPS = ["0023", "0024"]  # secp256r1, secp384r1
+HARDENING = {
+    "server_kex_ecurves": NIST_GROUPS,
+    "server_key_share_groups": NIST_GROUPS,
+    "client_ecurves": NIST_GROUPS,
+    "client_key_share_groups": NIST_GROUPS,
+    "signature_pairs": ["0601", "0603", "0501", "0503", "0401", "0403"],
+    "peer_min_cert_version": "3",
+    "peer_min_rsa_key_size": 2048,
+    "peer_min_dh_key_size": 2048,
+    "peer_min_dsa_key_size": 2048,
+    "peer_min_ecc_key_size": 256,
+    "ocsp_server_stapling": True,
+    "ocsp_aia_enable": True,
+}
 TIERS = {"low": "low", "medium": "medium", "high": "high"}
 # Priorities leave gaps for later rules, as IBM advises; higher tiers are searched first.
 TIER_PRIORITY = {"high": 300, "medium": 200, "low": 100}
@@ -125,7 +145,10 @@ def seed_datacenter(*, scenario: dict[str, Any], app_owner: User | None = None) 
             "tlsv1_2": True,
             "tlsv1_3": True,
             "client_auth_type": "PassThru",
-            "description": "TLS 1.2 and 1.3 only, AEAD ciphers, ECDHE key exchange",
+            "cert_validation_mode": "RFC5280",
+            **HARDENING,
+            "description": "TLS 1.2 and 1.3 only, AEAD ciphers, ECDHE key exchange on P-256"
+            " and P-384, OCSP stapling and revocation checking",
         },
     )
     connection = shared(

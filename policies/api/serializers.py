@@ -28,6 +28,13 @@ from policies.models import (
     Service,
     Stack,
 )
+from policies.validators import (
+    validate_client_ecurves,
+    validate_client_key_share_groups,
+    validate_server_kex_ecurves,
+    validate_server_key_share_groups,
+    validate_signature_pairs,
+)
 
 # --- references -------------------------------------------------------------------------
 
@@ -226,9 +233,35 @@ class GroupActionSerializer(SharedObjectSerializer):
         fields = [*SharedObjectSerializer.common_fields, "ttls_enabled", "trace", "fips140"]
 
 
+def codes_field(parameter: str, validator: Any, example: str) -> serializers.ListField:
+    """An ordered list of 4-character codes of TTLSSignatureParms; empty leaves it to z/OS."""
+    return serializers.ListField(
+        child=serializers.CharField(min_length=3, max_length=4),
+        required=False,
+        validators=[validator],
+        help_text=f"{parameter}: ordered 4-character codes, e.g. {example}."
+        " An empty list writes nothing, so the z/OS default applies.",
+    )
+
+
 class EnvironmentActionSerializer(SharedObjectSerializer):
     keyring = by_name(Keyring)
     cipher_set = by_name(CipherSet, allow_null=True, required=False)
+    server_kex_ecurves = codes_field(
+        "ServerKexECurves", validate_server_kex_ecurves, '["0023", "0024"]'
+    )
+    server_key_share_groups = codes_field(
+        "ServerKeyShareGroups", validate_server_key_share_groups, '["0023", "0024"]'
+    )
+    client_ecurves = codes_field(
+        "ClientECurves", validate_client_ecurves, '["0023", "0024"] or ["Any"]'
+    )
+    client_key_share_groups = codes_field(
+        "ClientKeyShareGroups", validate_client_key_share_groups, '["0023"]'
+    )
+    signature_pairs = codes_field(
+        "SignaturePairs", validate_signature_pairs, '["0601", "0603", "0401", "0403"]'
+    )
 
     class Meta:
         model = EnvironmentAction
@@ -249,7 +282,34 @@ class EnvironmentActionSerializer(SharedObjectSerializer):
             "middle_box_compat_mode",
             "certificate_label",
             "environment_user_instance",
+            "server_kex_ecurves",
+            "server_key_share_groups",
+            "client_ecurves",
+            "client_key_share_groups",
+            "signature_pairs",
+            "peer_min_cert_version",
+            "peer_min_rsa_key_size",
+            "peer_min_ecc_key_size",
+            "peer_min_dh_key_size",
+            "peer_min_dsa_key_size",
+            "ocsp_server_stapling",
+            "ocsp_aia_enable",
+            "ocsp_url",
+            "revocation_security_level",
         ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Codes are stored as the registry writes them ("Any" keeps its casing).
+        for name in (
+            "server_kex_ecurves",
+            "server_key_share_groups",
+            "client_ecurves",
+            "client_key_share_groups",
+            "signature_pairs",
+        ):
+            if name in attrs:
+                attrs[name] = [c if c == "Any" else c.strip().upper() for c in attrs[name]]
+        return super().validate(attrs)
 
 
 class ConnectionActionSerializer(SharedObjectSerializer):

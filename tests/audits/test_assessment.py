@@ -853,3 +853,93 @@ def test_a_thousand_services_are_assessed_in_well_under_ten_seconds(
     assert ControlResult.objects.filter(assessment=assessment).count() == 65
     assert engine < 30  # generous; the figure printed above is what to watch
     assert Assessment.objects.count() == 1
+
+
+# --- curves, stapling and server authentication set in the designer ------------------------
+
+MIN_112 = "NIST-800-52r2-3.3-min-112-bit"
+GROUPS = "NIST-800-52r2-3.4.2-supported-groups"
+KEY_SHARE = "NIST-800-52r2-3.4.2-key-share"
+SIGNATURES = "NIST-800-52r2-3.4.1-signature-algorithms"
+STAPLING = "NIST-800-52r2-3.4.1-status-request"
+SERVER_AUTH = "NIST-800-52r2-4.5-server-authentication"
+
+
+def test_the_z_os_default_curves_and_no_stapling_fail_the_group_and_stapling_controls(
+    stack, make_service, people
+):
+    make_service("TN3270S", 992)
+    _deployed(stack, people)
+
+    results = run_catalog()
+
+    assert results[MIN_112].outcome == "FAIL"
+    assert "ServerKexECurves with 0019 secp192r1 below 112 bits" in results[MIN_112].rationale
+    assert results[GROUPS].outcome == "FAIL"
+    assert results[STAPLING].outcome == "FAIL"
+
+
+def test_curves_signature_pairs_and_stapling_set_in_the_designer_pass_their_controls(
+    stack, make_service, shared, people
+):
+    environment = shared["environment"]
+    design.shared_object_update(
+        actor=people["architect"],
+        obj=environment,
+        fields={
+            "server_kex_ecurves": ["0023", "0024"],
+            "server_key_share_groups": ["0023", "0024"],
+            "signature_pairs": ["0601", "0603", "0501", "0503", "0401", "0403"],
+            "ocsp_server_stapling": True,
+        },
+        expected_revision=environment.revision,
+    )
+    make_service("TN3270S", 992)
+    _deployed(stack, people)
+
+    results = run_catalog()
+
+    for control in (MIN_112, GROUPS, KEY_SHARE, SIGNATURES, STAPLING):
+        assert results[control].outcome == "PASS", (control, results[control].rationale)
+    assert "OcspServerStapling On (environment envTls12_13)" in results[STAPLING].rationale
+
+
+def test_a_client_rule_with_peer_key_minimums_and_ocsp_passes_server_authentication(
+    stack, make_service, shared, people
+):
+    environment = shared["environment"]
+    design.shared_object_update(
+        actor=people["architect"],
+        obj=environment,
+        fields={
+            "cert_validation_mode": "RFC5280",
+            "peer_min_cert_version": "3",
+            "peer_min_rsa_key_size": 2048,
+            "peer_min_dh_key_size": 2048,
+            "peer_min_dsa_key_size": 2048,
+            "peer_min_ecc_key_size": 256,
+            "ocsp_aia_enable": True,
+        },
+        expected_revision=environment.revision,
+    )
+    client = design.shared_object_create(
+        actor=people["architect"],
+        model=ConnectionAction,
+        fields={"name": "cAct_CLIENT", "handshake_role": "Client"},
+    )
+    make_service(
+        "MQOUT",
+        0,
+        direction="Outbound",
+        local_port_low=0,
+        local_port_high=0,
+        remote_port_low=1414,
+        remote_port_high=1414,
+        connection_action=client,
+    )
+    _deployed(stack, people)
+
+    result = run_catalog()[SERVER_AUTH]
+
+    assert result.outcome == "PASS", result.rationale
+    assert "OcspAiaEnable On (environment envTls12_13)" in result.rationale

@@ -1,3 +1,7 @@
+import re
+
+from attls.effective import effective_settings
+from attls.lint import lint
 from attls.policy import Ports, parse_policy, render_policy
 from policies import services
 from policies.generation import stack_policy
@@ -61,3 +65,93 @@ def test_query_count_does_not_grow_with_the_number_of_services(
     with django_assert_max_num_queries(4):
         policy = stack_policy(stack)
     assert len(policy.rules) == 30
+
+
+HARDENED = {
+    "server_kex_ecurves": ["0023", "0024"],
+    "server_key_share_groups": ["0023", "0024"],
+    "client_ecurves": ["0023", "0024"],
+    "client_key_share_groups": ["0023", "0024"],
+    "signature_pairs": ["0601", "0603", "0501", "0503", "0401", "0403"],
+    "peer_min_cert_version": "3",
+    "peer_min_rsa_key_size": 2048,
+    "peer_min_ecc_key_size": 256,
+    "peer_min_dh_key_size": 2048,
+    "peer_min_dsa_key_size": 2048,
+    "revocation_security_level": "Medium",
+    "ocsp_aia_enable": True,
+    "ocsp_url": "http://ocsp.example.com/ocsp",
+    "ocsp_server_stapling": True,
+}
+
+
+def harden(shared, architect, **fields):
+    environment = shared["environment"]
+    return services.shared_object_update(
+        actor=architect,
+        obj=environment,
+        fields=HARDENED | fields,
+        expected_revision=environment.revision,
+    )
+
+
+def test_an_environment_that_sets_no_signature_or_revocation_parameter_writes_none(
+    stack, make_service
+):
+    make_service("TN3270A", 992)
+
+    environment = stack_policy(stack).environment_actions["envTls12_13"]
+
+    assert environment.signature is None and environment.gsk_advanced is None
+    assert environment.advanced is not None
+    assert environment.advanced.peer_min_rsa_key_size is None
+    text = render_policy(stack_policy(stack))
+    assert "TTLSSignatureParms" not in text and "PeerMin" not in text
+
+
+def test_signature_key_size_and_ocsp_settings_become_inline_blocks_of_the_environment(
+    stack, make_service, shared, architect
+):
+    harden(shared, architect)
+    make_service("TN3270A", 992)
+
+    environment = stack_policy(stack).environment_actions["envTls12_13"]
+
+    assert environment.signature is not None
+    assert environment.signature.server_kex_ecurves == ("0023", "0024")
+    assert environment.signature.client_ecurves == ("0023", "0024")
+    assert environment.signature.signature_pairs[:2] == ("0601", "0603")
+    assert environment.advanced is not None
+    assert environment.advanced.peer_min_rsa_key_size == 2048
+    assert environment.advanced.peer_min_ecc_key_size == 256
+    assert environment.advanced.peer_min_cert_version == "3"
+    gsk = environment.gsk_advanced
+    assert gsk is not None and gsk.revocation_security_level == "Medium"
+    assert gsk.gsk_ocsp is not None
+    assert gsk.gsk_ocsp.ocsp_server_stapling is True
+    assert gsk.gsk_ocsp.ocsp_aia_enable is True
+    assert gsk.gsk_ocsp.ocsp_url == "http://ocsp.example.com/ocsp"
+
+
+def test_the_hardened_policy_renders_lints_and_parses_back_to_the_same_effective_settings(
+    stack, make_service, shared, architect
+):
+    harden(shared, architect)
+    make_service("TN3270A", 992)
+    make_service("MQOUT", 0, direction="Outbound", local_port_low=0, local_port_high=0)
+    policy = stack_policy(stack)
+
+    text = render_policy(policy)
+    parsed = parse_policy(text)
+
+    assert parsed == policy
+    assert "ServerKexECurves" in text, text
+    assert re.search(r"OcspServerStapling\s+On\n", text)
+    assert not [f for f in lint(parsed) if f.severity == "error"]
+    for name in policy.rules:
+        assert effective_settings(parsed, name) == effective_settings(policy, name)
+    settings = effective_settings(parsed, "TN3270A")
+    assert settings.server_kex_ecurves == ("0023", "0024")
+    assert settings.server_key_share_groups == ("0023", "0024")
+    assert settings.client_ecurves == ("0023", "0024")
+    assert settings.sources["server_kex_ecurves"] == "environment"

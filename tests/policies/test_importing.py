@@ -84,3 +84,87 @@ def test_a_file_changed_after_the_preview_is_refused(stack, architect, fixture_p
 
     with pytest.raises(ImportRefused, match="not the one that was previewed"):
         import_apply(actor=architect, stack=stack, text=fixture_policy + "\n", sha256=report.sha256)
+
+
+HARDENED_FILE = """
+TTLSRule TN3270
+{
+  LocalPortRange 992
+  Direction Inbound
+  TTLSGroupActionRef grp
+  TTLSEnvironmentActionRef envHard
+}
+TTLSGroupAction grp
+{
+  TTLSEnabled On
+}
+TTLSEnvironmentAction envHard
+{
+  HandshakeRole Server
+  TTLSKeyringParmsRef ring
+  TTLSEnvironmentAdvancedParms
+  {
+    TLSv1.2 On
+    TLSv1.3 On
+    PeerMinRsaKeySize 2048
+    PeerMinECCKeySize 256
+    PeerMinCertVersion 3
+    ServerScsv On
+  }
+  TTLSSignatureParmsRef sigStrong
+  TTLSGskAdvancedParms
+  {
+    RevocationSecurityLevel High
+    TTLSGskOcspParms
+    {
+      OcspAiaEnable On
+      OcspServerStapling On
+      OcspNonceGenEnable On
+    }
+  }
+}
+TTLSSignatureParms sigStrong
+{
+  ServerKexECurves 00230024
+  ServerKeyShareGroups 0023
+  ServerKeyShareGroups 0024
+  ClientECurves Any
+  SignaturePairs 04010403
+}
+TTLSKeyringParms ring
+{
+  Keyring TCPIP/SharedRing
+}
+"""
+
+
+def test_signature_key_size_and_ocsp_parameters_are_imported_not_lost(stack, architect):
+    report = import_preview(stack=stack, text=HARDENED_FILE)
+
+    environment_item = next(i for i in report.items if i.name == "envHard")
+    # Only what the designer still does not carry is reported as lost.
+    assert environment_item.lost == [
+        "TTLSEnvironmentAdvancedParms.ServerScsv",
+        "TTLSGskAdvancedParms.TTLSGskOcspParms.OcspNonceGenEnable",
+    ]
+
+    import_apply(actor=architect, stack=stack, text=HARDENED_FILE, sha256=report.sha256)
+
+    environment = EnvironmentAction.objects.get(name="envHard")
+    assert environment.server_kex_ecurves == ["0023", "0024"]
+    assert environment.server_key_share_groups == ["0023", "0024"]
+    assert environment.client_ecurves == ["Any"]
+    assert environment.client_key_share_groups == []
+    assert environment.signature_pairs == ["0401", "0403"]
+    assert (environment.peer_min_rsa_key_size, environment.peer_min_ecc_key_size) == (2048, 256)
+    assert environment.peer_min_dh_key_size is None
+    assert environment.peer_min_cert_version == "3"
+    assert environment.revocation_security_level == "High"
+    assert environment.ocsp_aia_enable is True
+    assert environment.ocsp_server_stapling is True
+    assert environment.ocsp_url == ""
+    generated = stack_policy(stack).environment_actions["envHard"]
+    assert generated.signature is not None
+    assert generated.signature.server_kex_ecurves == ("0023", "0024")
+    assert generated.gsk_advanced is not None and generated.gsk_advanced.gsk_ocsp is not None
+    assert generated.gsk_advanced.gsk_ocsp.ocsp_server_stapling is True

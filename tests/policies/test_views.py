@@ -1103,3 +1103,99 @@ def test_the_navigation_shows_what_the_role_may_open(client, people, role, shown
         assert f">{label}</a>" in nav
     for label in hidden:
         assert f">{label}</a>" not in nav
+
+
+HARDENING_POST = {
+    "server_kex_ecurves": "0023 0024",
+    "server_key_share_groups": "0023,0024",
+    "client_ecurves": "0023 0024",
+    "signature_pairs": "0601 0603 0401 0403",
+    "peer_min_rsa_key_size": "2048",
+    "peer_min_ecc_key_size": "256",
+    "ocsp_server_stapling": "true",
+    "ocsp_aia_enable": "true",
+}
+
+
+def test_the_environment_form_offers_curves_stapling_and_key_sizes_with_their_defaults(
+    client, people, design
+):
+    environment = design["environment"]
+    page = as_user(client, people["architect"]).get(
+        reverse("policies:object-edit", args=["environment-action", environment.uuid])
+    )
+
+    assert "TTLSSignatureParms" in page.text and "TTLSGskOcspParms" in page.text
+    for label in ("ServerKexECurves", "ServerKeyShareGroups", "SignaturePairs", "OcspUrl"):
+        assert label in page.text
+    assert "PeerMinRsaKeySize" in page.text and "z/OS default: 1024" in page.text
+    assert "Not set (z/OS default: Off)" in page.text
+
+
+def test_saving_curves_stapling_and_key_sizes_stores_them_as_the_policy_will_write_them(
+    client, people, design
+):
+    environment = design["environment"]
+    as_user(client, people["architect"])
+
+    response = client.post(
+        reverse("policies:object-edit", args=["environment-action", environment.uuid]),
+        environment_post_data(environment, **HARDENING_POST),
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200, response.text[:2000]
+    environment.refresh_from_db()
+    assert environment.server_kex_ecurves == ["0023", "0024"]
+    assert environment.server_key_share_groups == ["0023", "0024"]
+    assert environment.client_key_share_groups == []  # left to z/OS
+    assert environment.signature_pairs == ["0601", "0603", "0401", "0403"]
+    assert (environment.peer_min_rsa_key_size, environment.peer_min_ecc_key_size) == (2048, 256)
+    assert environment.peer_min_dh_key_size is None
+    assert (environment.ocsp_server_stapling, environment.ocsp_aia_enable) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("server_kex_ecurves", "0023 0017", "ServerKexECurves: &#x27;0017&#x27; is not a named"),
+        ("client_key_share_groups", "0023 0023", "ClientKeyShareGroups: 0023 is listed twice"),
+        ("signature_pairs", "0401 9999", "SignaturePairs: &#x27;9999&#x27; is not a signature"),
+        ("peer_min_ecc_key_size", "4096", "less than or equal to 1024"),
+        ("ocsp_url", "ldap://ocsp", "Enter an http:// or https:// URL"),
+    ],
+)
+def test_a_bad_code_or_size_is_a_field_error_and_nothing_is_saved(
+    client, people, design, field, value, message
+):
+    environment = design["environment"]
+    as_user(client, people["architect"])
+    before = design_state()
+
+    response = client.post(
+        reverse("policies:object-edit", args=["environment-action", environment.uuid]),
+        environment_post_data(environment, **{field: value}),
+    )
+
+    assert response.status_code == 422
+    assert message in response.text
+    assert design_state() == before
+    environment.refresh_from_db()
+    assert environment.revision == 1 and getattr(environment, field) in ([], None, "")
+
+
+def test_the_preview_shows_the_signature_and_ocsp_blocks_the_change_writes(client, people, design):
+    environment = design["environment"]
+    as_user(client, people["architect"])
+
+    response = client.post(
+        reverse("policies:object-preview", args=["environment-action", environment.uuid]),
+        environment_post_data(environment, **HARDENING_POST),
+        headers=htmx("preview"),
+    )
+
+    assert response.status_code == 200
+    assert re.search(r"ServerKexECurves\s+0023", response.text)
+    assert re.search(r"OcspServerStapling\s+On", response.text)
+    assert re.search(r"PeerMinRsaKeySize\s+2048", response.text)
+    assert EnvironmentAction.objects.get(pk=environment.pk).server_kex_ecurves == []

@@ -237,3 +237,51 @@ def test_a_shared_object_list_costs_the_same_queries_for_2_or_20_objects(
 
     assert response.data["count"] == count + 1
     assert all(item["usage"]["rules"] >= 1 for item in response.data["results"])
+
+
+def test_an_architect_sets_curves_stapling_and_key_sizes_through_the_api(estate, as_architect):
+    response = as_architect.patch(
+        "/api/environment-actions/envTls12_13/",
+        {
+            "revision": 1,
+            "server_kex_ecurves": ["0023", "0024"],
+            "signature_pairs": ["0601", "0401"],
+            "peer_min_rsa_key_size": 2048,
+            "ocsp_server_stapling": True,
+            "ocsp_url": "http://ocsp.example.com",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.data["server_kex_ecurves"] == ["0023", "0024"]
+    assert response.data["client_ecurves"] == []
+    assert response.data["ocsp_server_stapling"] is True
+    assert response.data["ocsp_aia_enable"] is None
+    environment = EnvironmentAction.objects.get(name="envTls12_13")
+    assert environment.signature_pairs == ["0601", "0401"]
+    assert environment.peer_min_rsa_key_size == 2048
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("server_kex_ecurves", ["0023", "0017"], "'0017' is not a named group code"),
+        ("server_key_share_groups", ["0023", "0023"], "0023 is listed twice"),
+        ("signature_pairs", ["0401", "ZZZZ"], "'ZZZZ' is not a signature pair code"),
+        ("peer_min_rsa_key_size", 99999, "less than or equal to 16384"),
+    ],
+)
+def test_a_bad_code_through_the_api_is_a_field_error_and_nothing_is_saved(
+    estate, as_architect, field, value, message
+):
+    response = as_architect.patch(
+        "/api/environment-actions/envTls12_13/",
+        {"revision": 1, field: value},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert message in str(response.data[field])
+    environment = EnvironmentAction.objects.get(name="envTls12_13")
+    assert environment.revision == 1 and getattr(environment, field) in ([], None)
