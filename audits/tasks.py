@@ -1,4 +1,5 @@
-"""Celery tasks of the audits app: evidence packs, on their own `evidence` queue.
+"""Celery tasks of the audits app: evidence packs, on their own `evidence` queue (routed in
+portal/settings.py).
 
 The task takes the pack's id only and claims the row with a conditional update (requested ->
 running, or running with a stopped heartbeat -> taken over); it returns at once when it lost
@@ -30,7 +31,7 @@ def _import_the_pdf_renderer(**_: object) -> None:
     import weasyprint  # noqa: F401
 
 
-@shared_task(queue="evidence")
+@shared_task
 def generate_evidence_pack(pack_id: int) -> str:
     worker = worker_name()
     if not packs.claim(pack_id, worker, stale_after=settings.EVIDENCE_STALE_SECONDS):
@@ -44,7 +45,7 @@ def generate_evidence_pack(pack_id: int) -> str:
     return str(EvidencePack.objects.values_list("status", flat=True).get(pk=pack_id))
 
 
-@shared_task(queue="evidence")
+@shared_task
 def resume_stale_evidence_packs() -> int:
     """Re-enqueues running packs whose worker stopped (claim() decides who takes them)."""
     stale = timezone.now() - timedelta(seconds=settings.EVIDENCE_STALE_SECONDS)

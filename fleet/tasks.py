@@ -1,6 +1,7 @@
 """Celery tasks of the fleet. They take ids only, claim their row, and are safe to run twice.
 
-Queues: `deploy` for deployments, `verify` for verifications; beat only enqueues.
+Queues (CELERY_TASK_ROUTES in portal/settings.py): `deploy` for deployments, `verify` for
+verifications; beat only enqueues.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _verify_for_deployment(target: DeploymentTarget, connector: Connector) -> Ve
     return verify.verify(run, connector)
 
 
-@shared_task(queue="deploy")
+@shared_task
 def run_deployment(deployment_id: int) -> str:
     deployment = deploy.claim(
         deployment_id, worker_name(), stale_after=settings.FLEET_DEPLOY_STALE_SECONDS
@@ -71,7 +72,7 @@ def run_deployment(deployment_id: int) -> str:
     return str(Deployment.objects.get(pk=deployment.pk).status)
 
 
-@shared_task(queue="deploy")
+@shared_task
 def resume_stale_deployments() -> int:
     """Re-enqueues running deployments whose worker stopped (claim() decides who takes them)."""
     stale = timezone.now() - timedelta(seconds=settings.FLEET_DEPLOY_STALE_SECONDS)
@@ -85,7 +86,7 @@ def resume_stale_deployments() -> int:
     return len(ids)
 
 
-@shared_task(queue="verify")
+@shared_task
 def run_verification(run_id: int) -> str:
     claimed = VerificationRun.objects.filter(id=run_id, status=RunStatus.PENDING).update(
         status=RunStatus.RUNNING, started_at=timezone.now()
@@ -117,7 +118,7 @@ def verification_request(*, stack_id: int, deployment_id: int | None = None) -> 
     return run
 
 
-@shared_task(queue="verify")
+@shared_task
 def schedule_verifications() -> int:
     """Enqueues a verification for every stack of each LPAR whose interval has passed."""
     now = timezone.now()
@@ -148,7 +149,7 @@ def schedule_verifications() -> int:
     return count
 
 
-@shared_task(queue="default")
+@shared_task
 def prune_observations() -> int:
     return verify.prune_observations(
         older_than=timedelta(hours=settings.FLEET_OBSERVATION_RETENTION_HOURS)

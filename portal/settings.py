@@ -194,6 +194,17 @@ CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("default", "deploy", "verify", "probe", "evidence")
 ]
+# Which queue each task goes to (Celery's task_routes; a `queue=` on the task itself is
+# deprecated). Tasks not listed here go to the default queue.
+CELERY_TASK_ROUTES = {
+    "fleet.tasks.run_deployment": {"queue": "deploy"},
+    "fleet.tasks.resume_stale_deployments": {"queue": "deploy"},
+    "fleet.tasks.run_verification": {"queue": "verify"},
+    "fleet.tasks.schedule_verifications": {"queue": "verify"},
+    "fleet.tasks.prune_observations": {"queue": "default"},
+    "audits.tasks.generate_evidence_pack": {"queue": "evidence"},
+    "audits.tasks.resume_stale_evidence_packs": {"queue": "evidence"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_DEFAULT_EXCHANGE = "default"
 CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
