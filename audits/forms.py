@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
+from audits.catalog import Parameter, load_catalog
 from audits.models import ScopeKind
 from audits.packs import PackRequest
 from policies.models import Lpar
@@ -19,10 +20,48 @@ from policies.selectors import service_list_for
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-class PackForm(forms.Form):
-    """Scope and period of a new assessment and its evidence pack.
+# A parameter's form field is named after it with this prefix (`p_deployment_class`).
+PARAMETER_PREFIX = "p_"
 
-    App owners are offered only the services they own, and only service scopes.
+
+def _parameter_field(parameter: Parameter) -> forms.Field:
+    """An optional field for one catalog parameter: left empty, the catalog's default holds."""
+    label = parameter.name.replace("_", " ").capitalize()
+    default = "the end of the period" if parameter.default is None else str(parameter.default)
+    help_text = f"{' '.join(parameter.description.split())} Default: {default}."
+    if parameter.type in ("choice", "bool"):
+        values = parameter.choices if parameter.type == "choice" else ("true", "false")
+        choices = [("", f"catalog default ({default})"), *((v, v) for v in values)]
+        return forms.ChoiceField(label=label, choices=choices, required=False, help_text=help_text)
+    placeholder = {"placeholder": default}
+    if parameter.type == "int":
+        return forms.IntegerField(
+            label=label,
+            required=False,
+            help_text=help_text,
+            widget=forms.NumberInput(attrs=placeholder),
+        )
+    if parameter.type == "float":
+        return forms.FloatField(
+            label=label,
+            required=False,
+            help_text=help_text,
+            widget=forms.NumberInput(attrs={**placeholder, "step": "any"}),
+        )
+    return forms.DateField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class PackForm(forms.Form):
+    """Scope and period of a new assessment and its evidence pack, and the catalog parameters.
+
+    App owners are offered only the services they own, and only service scopes. Every
+    parameter is optional: what is left empty takes the catalog's default, and the values
+    used are stored on the assessment and printed in the pack.
     """
 
     scope_kind = forms.ChoiceField(label="Scope", choices=ScopeKind.choices)
@@ -46,6 +85,9 @@ class PackForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        self.catalog = load_catalog()
+        for parameter in self.catalog.parameters.values():
+            self.fields[PARAMETER_PREFIX + parameter.name] = _parameter_field(parameter)
         self.auditor = has_capability(user, Capability.AUDIT)
         services = service_list_for(user=user).order_by("stack__lpar__name", "stack__name", "name")
         self.fields["services"].choices = [
@@ -79,6 +121,30 @@ class PackForm(forms.Form):
             self.add_error("period_start", "The period cannot start in the future.")
         return data
 
+    def scope_fields(self) -> list[forms.BoundField]:
+        return [field for field in self if not field.name.startswith(PARAMETER_PREFIX)]
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [field for field in self if field.name.startswith(PARAMETER_PREFIX)]
+
+    def parameter_errors(self) -> bool:
+        """Whether a parameter was refused (the page then shows the parameters open)."""
+        return any(field.errors for field in self.parameter_fields())
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters given (not left to their default), as the engine takes them."""
+        given: dict[str, Any] = {}
+        for name, parameter in self.catalog.parameters.items():
+            value = self.cleaned_data.get(PARAMETER_PREFIX + name)
+            if value in (None, ""):
+                continue
+            if parameter.type == "bool":
+                value = value == "true"
+            elif parameter.type in ("date", "datetime"):
+                value = value.isoformat()
+            given[name] = value
+        return given
+
     def request(self) -> PackRequest:
         data = self.cleaned_data
         kind = data["scope_kind"]
@@ -92,7 +158,13 @@ class PackForm(forms.Form):
             datetime.combine(data["period_end"], time.max, tzinfo=UTC).replace(microsecond=0),
             timezone.now(),
         )
-        return PackRequest(scope_kind=kind, scope=scope, period_start=start, period_end=end)
+        return PackRequest(
+            scope_kind=kind,
+            scope=scope,
+            period_start=start,
+            period_end=end,
+            parameters=self.parameters() or None,
+        )
 
 
 class VerifyForm(forms.Form):

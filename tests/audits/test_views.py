@@ -411,3 +411,63 @@ def test_the_log_page_reads_a_bounded_number_of_queries(
 
     with django_assert_max_num_queries(12):
         assert client.get("/audits/log/?action=approve").status_code == 200
+
+
+def test_the_form_offers_every_catalog_parameter_with_its_default(assessed: Assessed) -> None:
+    page = client_of(assessed, "auditor").get("/audits/").content.decode()
+
+    assert "Assessment parameters" in page
+    assert 'name="p_deployment_class"' in page
+    assert "catalog default (government_only)" in page
+    assert 'name="p_cert_expiry_warning_days"' in page and 'placeholder="30"' in page
+
+
+def test_parameters_given_in_the_form_are_the_assessments_and_the_rest_default(
+    assessed: Assessed, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_of(assessed, "auditor").post(
+            "/audits/",
+            {
+                "scope_kind": "estate",
+                **_period(),
+                "p_deployment_class": "citizen_or_business_facing",
+                "p_fips_required": "false",
+                "p_cert_expiry_warning_days": "45",
+                "p_monitoring_min_hour_coverage": "",
+            },
+        )
+
+    assert response.status_code == 302
+    pack = EvidencePack.objects.get()
+    assert pack.assessment.parameters == {
+        "deployment_class": "citizen_or_business_facing",
+        "fips_required": False,
+        "cert_expiry_warning_days": 45,
+    }
+    assert generate_evidence_pack(pack.pk) == "succeeded"
+    resolved = Assessment.objects.get(pk=pack.assessment_id).parameters
+    assert resolved["fips_required"] is False and resolved["cert_expiry_warning_days"] == 45
+    assert resolved["monitoring_min_hour_coverage"] == 0.95  # left empty: the default
+
+
+def test_a_parameter_of_the_wrong_kind_is_refused_and_nothing_is_saved(
+    assessed: Assessed,
+) -> None:
+    before = state()
+
+    response = client_of(assessed, "auditor").post(
+        "/audits/",
+        {
+            "scope_kind": "estate",
+            **_period(),
+            "p_deployment_class": "anyone",
+            "p_min_rsa_bits": "x",
+        },
+    )
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Select a valid choice" in body and "Enter a whole number" in body
+    assert '<details class="pack-parameters" open>' in body
+    assert state() == before
