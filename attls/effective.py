@@ -156,7 +156,7 @@ class EffectiveSettings:
         return tuple(p for p in PROTOCOLS if self.protocols[p])
 
 
-def _resolve(inline: T | None, ref: str | None, collection: Mapping[str, T]) -> T | None:
+def resolve_block(inline: T | None, ref: str | None, collection: Mapping[str, T]) -> T | None:
     """An inline block, else the statement its `...Ref` names (None when it names nothing)."""
     if inline is not None:
         return inline
@@ -206,23 +206,23 @@ class EffectiveResolver:
 
         group_adv: TTLSGroupAdvancedParms | None = None
         if group is not None:
-            group_adv = _resolve(group.advanced, group.advanced_ref, p.group_advanced_parms)
+            group_adv = resolve_block(group.advanced, group.advanced_ref, p.group_advanced_parms)
         env_adv: TTLSEnvironmentAdvancedParms | None = None
         env_cipher: TTLSCipherParms | None = None
         env_sig: TTLSSignatureParms | None = None
         keyring_parms: TTLSKeyringParms | None = None
         if env is not None:
-            env_adv = _resolve(env.advanced, env.advanced_ref, p.environment_advanced_parms)
-            env_cipher = _resolve(env.cipher, env.cipher_ref, p.cipher_parms)
-            env_sig = _resolve(env.signature, env.signature_ref, p.signature_parms)
-            keyring_parms = _resolve(env.keyring, env.keyring_ref, p.keyring_parms)
+            env_adv = resolve_block(env.advanced, env.advanced_ref, p.environment_advanced_parms)
+            env_cipher = resolve_block(env.cipher, env.cipher_ref, p.cipher_parms)
+            env_sig = resolve_block(env.signature, env.signature_ref, p.signature_parms)
+            keyring_parms = resolve_block(env.keyring, env.keyring_ref, p.keyring_parms)
         conn_adv: TTLSConnectionAdvancedParms | None = None
         conn_cipher: TTLSCipherParms | None = None
         conn_sig: TTLSSignatureParms | None = None
         if conn is not None:
-            conn_adv = _resolve(conn.advanced, conn.advanced_ref, p.connection_advanced_parms)
-            conn_cipher = _resolve(conn.cipher, conn.cipher_ref, p.cipher_parms)
-            conn_sig = _resolve(conn.signature, conn.signature_ref, p.signature_parms)
+            conn_adv = resolve_block(conn.advanced, conn.advanced_ref, p.connection_advanced_parms)
+            conn_cipher = resolve_block(conn.cipher, conn.cipher_ref, p.cipher_parms)
+            conn_sig = resolve_block(conn.signature, conn.signature_ref, p.signature_parms)
 
         values: dict[str, Any] = {
             "group_action": group_name,

@@ -403,29 +403,10 @@ class GroupActionForm(SharedObjectForm):
         labels = {"ttls_enabled": "TTLSEnabled", "fips140": "FIPS140", "trace": "Trace"}
 
 
-# Environment fields written into its inline TTLSSignatureParms, as ordered code lists.
-SIGNATURE_FIELDS = (
-    "server_kex_ecurves",
-    "server_key_share_groups",
-    "client_ecurves",
-    "client_key_share_groups",
-    "signature_pairs",
-)
-# Environment fields written into its TTLSEnvironmentAdvancedParms: limits on peer keys.
-PEER_MIN_FIELDS = (
-    "peer_min_cert_version",
-    "peer_min_rsa_key_size",
-    "peer_min_ecc_key_size",
-    "peer_min_dh_key_size",
-    "peer_min_dsa_key_size",
-)
-# Environment fields written into its TTLSGskAdvancedParms and TTLSGskOcspParms.
-REVOCATION_FIELDS = (
-    "ocsp_server_stapling",
-    "ocsp_aia_enable",
-    "ocsp_url",
-    "revocation_security_level",
-)
+# The environment's parameter groups, as the model declares them; the page shows each apart.
+SIGNATURE_FIELDS = EnvironmentAction.SIGNATURE_FIELDS
+PEER_MIN_FIELDS = EnvironmentAction.PEER_MIN_FIELDS
+REVOCATION_FIELDS = EnvironmentAction.REVOCATION_FIELDS
 
 
 class EnvironmentActionForm(SharedObjectForm):

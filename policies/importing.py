@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 
 from attls.ciphers import Protocol
-from attls.effective import DEFAULT_PROTOCOLS
+from attls.effective import DEFAULT_PROTOCOLS, resolve_block
 from attls.policy import (
     Policy,
     TTLSConnectionAction,
@@ -94,21 +94,6 @@ _ENVIRONMENT_NESTED = {
     "TTLSGskAdvancedParms": _GSK_CARRIED,
     "TTLSGskAdvancedParms.TTLSGskOcspParms": _OCSP_CARRIED,
 }
-# Environment fields filled from TTLSSignatureParms, TTLSGskAdvancedParms and TTLSGskOcspParms.
-_SIGNATURE_FIELDS = (
-    "server_kex_ecurves",
-    "server_key_share_groups",
-    "client_ecurves",
-    "client_key_share_groups",
-    "signature_pairs",
-)
-_PEER_MIN_FIELDS = (
-    "peer_min_cert_version",
-    "peer_min_rsa_key_size",
-    "peer_min_ecc_key_size",
-    "peer_min_dh_key_size",
-    "peer_min_dsa_key_size",
-)
 _CONNECTION_CARRIED = {
     "HandshakeRole",
     "TTLSCipherParms",
@@ -195,9 +180,7 @@ def _lost_in(
 
 
 def _environment_fields(policy: Policy, env: TTLSEnvironmentAction) -> dict[str, Any]:
-    advanced = env.advanced or (
-        policy.environment_advanced_parms.get(env.advanced_ref) if env.advanced_ref else None
-    )
+    advanced = resolve_block(env.advanced, env.advanced_ref, policy.environment_advanced_parms)
     protocols = dict(DEFAULT_PROTOCOLS)
     if advanced is not None:
         for protocol, attribute in (
@@ -227,30 +210,24 @@ def _environment_fields(policy: Policy, env: TTLSEnvironmentAction) -> dict[str,
             "handshake_timeout",
             "middle_box_compat_mode",
             "certificate_label",
-            *_PEER_MIN_FIELDS,
+            *EnvironmentAction.PEER_MIN_FIELDS,
         ):
             value = getattr(advanced, attribute)
             if value is not None:
                 fields[attribute] = value
-    signature = env.signature or (
-        policy.signature_parms.get(env.signature_ref) if env.signature_ref else None
-    )
+    signature = resolve_block(env.signature, env.signature_ref, policy.signature_parms)
     if signature is not None:
-        for attribute in _SIGNATURE_FIELDS:
+        for attribute in EnvironmentAction.SIGNATURE_FIELDS:
             codes = getattr(signature, attribute)
             if codes:
                 fields[attribute] = list(codes)
-    gsk = env.gsk_advanced or (
-        policy.gsk_advanced_parms.get(env.gsk_advanced_ref) if env.gsk_advanced_ref else None
-    )
+    gsk = resolve_block(env.gsk_advanced, env.gsk_advanced_ref, policy.gsk_advanced_parms)
     if gsk is not None:
         if gsk.revocation_security_level is not None:
             fields["revocation_security_level"] = gsk.revocation_security_level
-        ocsp = gsk.gsk_ocsp or (
-            policy.gsk_ocsp_parms.get(gsk.gsk_ocsp_ref) if gsk.gsk_ocsp_ref else None
-        )
+        ocsp = resolve_block(gsk.gsk_ocsp, gsk.gsk_ocsp_ref, policy.gsk_ocsp_parms)
         if ocsp is not None:
-            for attribute in ("ocsp_aia_enable", "ocsp_url", "ocsp_server_stapling"):
+            for attribute in EnvironmentAction.OCSP_FIELDS:
                 value = getattr(ocsp, attribute)
                 if value is not None:
                     fields[attribute] = value
@@ -405,9 +382,7 @@ def _connection_fields(
     cipher_sets: dict[str, dict[str, Any]],
     name: str,
 ) -> dict[str, Any]:
-    advanced = conn.advanced or (
-        policy.connection_advanced_parms.get(conn.advanced_ref) if conn.advanced_ref else None
-    )
+    advanced = resolve_block(conn.advanced, conn.advanced_ref, policy.connection_advanced_parms)
 
     def tri(value: bool | None) -> str:
         return "" if value is None else ("On" if value else "Off")

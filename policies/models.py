@@ -119,6 +119,26 @@ class EnvironmentAction(SharedObject):
     TLSv1 and TLSv1.1 to On, a trap no design should rely on.
     """
 
+    # The parameters written into the environment's inline blocks, by block (generation,
+    # import, the form and the API all take them from here).
+    SIGNATURE_FIELDS = (  # TTLSSignatureParms: ordered code lists
+        "server_kex_ecurves",
+        "server_key_share_groups",
+        "client_ecurves",
+        "client_key_share_groups",
+        "signature_pairs",
+    )
+    PEER_MIN_FIELDS = (  # TTLSEnvironmentAdvancedParms: limits on the peer's certificate
+        "peer_min_cert_version",
+        "peer_min_rsa_key_size",
+        "peer_min_ecc_key_size",
+        "peer_min_dh_key_size",
+        "peer_min_dsa_key_size",
+    )
+    OCSP_FIELDS = ("ocsp_server_stapling", "ocsp_aia_enable", "ocsp_url")  # TTLSGskOcspParms
+    # TTLSGskAdvancedParms, with its inline TTLSGskOcspParms.
+    REVOCATION_FIELDS = (*OCSP_FIELDS, "revocation_security_level")
+
     handshake_role = models.CharField(
         max_length=24, choices=choices.HandshakeRole.choices, default=choices.HandshakeRole.SERVER
     )

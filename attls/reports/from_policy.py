@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 
 from attls import ciphers, tlsgroups
+from attls.effective import resolve_block
 from attls.policy.model import (
     Policy,
     TTLSConnectionAction,
@@ -332,16 +333,6 @@ def _on_off(value: bool | None, default: bool) -> str:
     return "On" if (default if value is None else value) else "Off"
 
 
-def _resolve(
-    inline: object | None, ref: str | None, collection: Mapping[str, object]
-) -> object | None:
-    if inline is not None:
-        return inline
-    if ref is not None:
-        return collection.get(ref)
-    return None
-
-
 def _written(statement: object | None) -> dict[str, object]:
     """Keyword -> value as written, for the parameters a block sets."""
     if statement is None:
@@ -369,7 +360,7 @@ def _with_defaults(
 
 
 def _group_fields(policy: Policy, group: TTLSGroupAction) -> tuple[Node, ...]:
-    advanced = _resolve(group.advanced, group.advanced_ref, policy.group_advanced_parms)
+    advanced = resolve_block(group.advanced, group.advanced_ref, policy.group_advanced_parms)
     written = _written(advanced)
     advanced_nodes: list[Node] = [
         Field("SecondaryMap", str(written.get("SecondaryMap", "Off"))),
@@ -453,13 +444,15 @@ def _signature_nodes(signature: object | None, *, defaults: bool) -> list[Node]:
 
 
 def _environment_fields(policy: Policy, environment: TTLSEnvironmentAction) -> tuple[Node, ...]:
-    keyring = _resolve(environment.keyring, environment.keyring_ref, policy.keyring_parms)
-    advanced = _resolve(
+    keyring = resolve_block(environment.keyring, environment.keyring_ref, policy.keyring_parms)
+    advanced = resolve_block(
         environment.advanced, environment.advanced_ref, policy.environment_advanced_parms
     )
-    cipher = _resolve(environment.cipher, environment.cipher_ref, policy.cipher_parms)
-    signature = _resolve(environment.signature, environment.signature_ref, policy.signature_parms)
-    gsk = _resolve(
+    cipher = resolve_block(environment.cipher, environment.cipher_ref, policy.cipher_parms)
+    signature = resolve_block(
+        environment.signature, environment.signature_ref, policy.signature_parms
+    )
+    gsk = resolve_block(
         environment.gsk_advanced, environment.gsk_advanced_ref, policy.gsk_advanced_parms
     )
     nodes: list[Node] = [Field("HandshakeRole", environment.handshake_role or "Server")]
@@ -493,7 +486,7 @@ def _gsk_nodes(policy: Policy, gsk: object | None) -> list[Node]:
     for nested in ("TTLSGskHttpCdpParms", "TTLSGskOcspParms", "TTLSGskLdapParms"):
         written.pop(nested, None)
     nodes = _with_defaults(GSK_DEFAULTS, written)
-    http_cdp = _resolve(
+    http_cdp = resolve_block(
         getattr(gsk, "gsk_http_cdp", None),
         getattr(gsk, "gsk_http_cdp_ref", None),
         policy.gsk_http_cdp_parms,
@@ -501,7 +494,7 @@ def _gsk_nodes(policy: Policy, gsk: object | None) -> list[Node]:
     nodes.append(
         Section("TTLSGskHttpCdpParms", tuple(_with_defaults(HTTP_CDP_DEFAULTS, _written(http_cdp))))
     )
-    ocsp = _resolve(
+    ocsp = resolve_block(
         getattr(gsk, "gsk_ocsp", None), getattr(gsk, "gsk_ocsp_ref", None), policy.gsk_ocsp_parms
     )
     ocsp_written = _written(ocsp)
@@ -529,7 +522,7 @@ def _connection_fields(policy: Policy, connection: TTLSConnectionAction) -> tupl
         nodes.append(Field("CtraceClearText", _on_off(connection.ctrace_clear_text, False)))
     if connection.trace is not None:
         nodes.append(Field("Trace", str(connection.trace)))
-    advanced = _resolve(
+    advanced = resolve_block(
         connection.advanced, connection.advanced_ref, policy.connection_advanced_parms
     )
     written = _written(advanced)
@@ -540,11 +533,13 @@ def _connection_fields(policy: Policy, connection: TTLSConnectionAction) -> tupl
                 tuple(Field(k, str(v)) for k, v in written.items() if isinstance(v, str)),
             )
         )
-    signature = _resolve(connection.signature, connection.signature_ref, policy.signature_parms)
+    signature = resolve_block(
+        connection.signature, connection.signature_ref, policy.signature_parms
+    )
     signature_nodes = _signature_nodes(signature, defaults=False)
     if signature_nodes:
         nodes.append(Section("TTLSSignatureParms", tuple(signature_nodes)))
-    cipher = _resolve(connection.cipher, connection.cipher_ref, policy.cipher_parms)
+    cipher = resolve_block(connection.cipher, connection.cipher_ref, policy.cipher_parms)
     codes = getattr(cipher, "v3_cipher_suites", ())
     if codes:
         nodes.append(Section("TTLSCipherParms", (_cipher_list(codes),)))

@@ -282,31 +282,14 @@ class EnvironmentActionSerializer(SharedObjectSerializer):
             "middle_box_compat_mode",
             "certificate_label",
             "environment_user_instance",
-            "server_kex_ecurves",
-            "server_key_share_groups",
-            "client_ecurves",
-            "client_key_share_groups",
-            "signature_pairs",
-            "peer_min_cert_version",
-            "peer_min_rsa_key_size",
-            "peer_min_ecc_key_size",
-            "peer_min_dh_key_size",
-            "peer_min_dsa_key_size",
-            "ocsp_server_stapling",
-            "ocsp_aia_enable",
-            "ocsp_url",
-            "revocation_security_level",
+            *EnvironmentAction.SIGNATURE_FIELDS,
+            *EnvironmentAction.PEER_MIN_FIELDS,
+            *EnvironmentAction.REVOCATION_FIELDS,
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Codes are stored as the registry writes them ("Any" keeps its casing).
-        for name in (
-            "server_kex_ecurves",
-            "server_key_share_groups",
-            "client_ecurves",
-            "client_key_share_groups",
-            "signature_pairs",
-        ):
+        for name in EnvironmentAction.SIGNATURE_FIELDS:
             if name in attrs:
                 attrs[name] = [c if c == "Any" else c.strip().upper() for c in attrs[name]]
         return super().validate(attrs)
