@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_init
 from django.conf import settings
 from django.utils import timezone
 
@@ -24,11 +25,16 @@ from fleet.tasks import worker_name
 log = logging.getLogger(__name__)
 
 
-@worker_process_init.connect
-def _import_the_pdf_renderer(**_: object) -> None:
-    """WeasyPrint takes about a second to import: a worker process pays it when it starts,
-    not in the first evidence pack it makes."""
-    import weasyprint  # noqa: F401
+@worker_init.connect
+def _import_the_pdf_renderer(sender: Any, **_: object) -> None:
+    """WeasyPrint takes about a second to import: a worker that consumes the evidence queue
+    imports it once, before its pool starts (the pool's processes inherit it), rather than
+    in its first pack. Workers of the other queues never load it."""
+    queues = sender.app.amqp.queues
+    if "evidence" in set(queues.consume_from or queues):
+        import weasyprint  # noqa: F401
+
+        log.info("WeasyPrint loaded for evidence packs")
 
 
 @shared_task
