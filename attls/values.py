@@ -347,8 +347,7 @@ def policy_file_path(
     if not any(value.startswith(prefix) for prefix in allowed_prefixes):
         allowed = ", ".join(allowed_prefixes) if allowed_prefixes else "(none configured)"
         raise _refuse(
-            what,
-            f"{value} is not under a directory allowed for this LPAR ({allowed})",
+            what, f"is {value}, which is not under a directory allowed for it ({allowed})"
         )
     return value
 

@@ -15,8 +15,12 @@ from attls import values as kinds
 from attls.policy import values
 
 
-def _django(check: Callable[[str], str]) -> Callable[[str], None]:
-    """A Django validator of one attls kind: ValueRefused becomes a ValidationError."""
+def django_validator(check: Callable[[str], str]) -> Callable[[str], None]:
+    """A Django validator of one attls kind: ValueRefused becomes a ValidationError.
+
+    Give model fields a named module-level function that calls the result (migrations
+    refer to validators by name).
+    """
 
     def validate(value: str) -> None:
         try:
@@ -30,37 +34,37 @@ def _django(check: Callable[[str], str]) -> Callable[[str], None]:
 
 def validate_policy_name(value: str) -> None:
     """A statement name: 1-32 of A-Z a-z 0-9 _ . ~ @ $ - (attls.values.statement_name)."""
-    _django(kinds.statement_name)(value)
+    django_validator(kinds.statement_name)(value)
 
 
 def validate_job_pattern(value: str) -> None:
     """TTLSRule Jobname: 1-8 of A-Z 0-9 @ $, not a digit first, optionally ending in `*`."""
-    _django(kinds.job_name_pattern)(value)
+    django_validator(kinds.job_name_pattern)(value)
 
 
 def validate_user_id_pattern(value: str) -> None:
     """TTLSRule Userid: a RACF user ID, optionally ending in `*`."""
-    _django(kinds.user_id_pattern)(value)
+    django_validator(kinds.user_id_pattern)(value)
 
 
 def validate_keyring(value: str) -> None:
     """TTLSKeyringParms Keyring: owner/ring, ring, *TOKEN*/name or /path; 1-1023 characters."""
-    _django(kinds.keyring)(value)
+    django_validator(kinds.keyring)(value)
 
 
 def validate_certificate_label(value: str) -> None:
     """CertificateLabel: 1-32 characters a policy file can hold (no blanks, quotes, # { })."""
-    _django(kinds.certificate_label)(value)
+    django_validator(kinds.certificate_label)(value)
 
 
 def validate_system_name(value: str) -> None:
     """An LPAR's system name: 1-8 of A-Z 0-9 @ # $, not a digit first."""
-    _django(kinds.system_name)(value)
+    django_validator(kinds.system_name)(value)
 
 
 def validate_stack_name(value: str) -> None:
     """A TCP/IP stack's job name: 1-8 of A-Z 0-9 @ # $, not a digit first."""
-    _django(lambda name: kinds.job_name(name, what="The stack name"))(value)
+    django_validator(lambda name: kinds.job_name(name, what="The stack name"))(value)
 
 
 def validate_policy_file(value: str) -> None:
@@ -69,7 +73,7 @@ def validate_policy_file(value: str) -> None:
     Which directories a deployment may write to is configured per LPAR connection
     (fleet); that check is made when a deployment is requested and again before upload.
     """
-    _django(lambda path: kinds.unix_path(path, what="The policy file"))(value)
+    django_validator(lambda path: kinds.unix_path(path, what="The policy file"))(value)
 
 
 def validate_address(value: str) -> None:
@@ -149,4 +153,4 @@ def validate_signature_pairs(value: object) -> None:
 
 def validate_ocsp_url(value: str) -> None:
     """OcspUrl: http://host[:port][/path[?query]], as IBM defines it; at most 1023 characters."""
-    _django(kinds.ocsp_url)(value)
+    django_validator(kinds.ocsp_url)(value)
