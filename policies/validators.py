@@ -26,7 +26,8 @@ def django_validator(check: Callable[[str], str]) -> Callable[[str], None]:
         try:
             check(value)
         except kinds.ValueRefused as refusal:
-            raise ValidationError(str(refusal), code="invalid") from None
+            # Not "invalid": a field would swap its own message in for that code.
+            raise ValidationError(str(refusal), code="refused_value") from None
 
     validate.__doc__ = check.__doc__
     return validate
