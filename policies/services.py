@@ -420,7 +420,7 @@ def policy_version_publish(
         )
     # What is published is what was designed: the text must read back as the model.
     model = policy_to_dict(draft.policy)
-    differences = text_model_differences(draft.text, model)
+    differences = text_model_differences(draft.text, model, policy=draft.policy)
     if differences:
         raise PublishRefused(
             "The policy text would not read back as the design, so it is not published: "

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from attls.errors import PolicySyntaxError
-from attls.policy.model import COLLECTIONS
+from attls.policy.model import COLLECTIONS, Policy
 from attls.policy.parser import parse_policy
 from attls.policy.serialize import policy_to_dict
 
@@ -23,15 +23,19 @@ SHOWN = 5
 Model = dict[str, list[dict[str, Any]]]
 
 
-def text_model_differences(text: str, model: Model) -> list[str]:
+def text_model_differences(text: str, model: Model, *, policy: Policy | None = None) -> list[str]:
     """How `text`, read as a policy file, differs from `model`; empty when it is the same.
 
     `model` is `policy_to_dict` of the policy the text claims to be (as stored: JSON).
+    `policy`, when given, is that policy itself: reading back an equal one settles it
+    without serialising (the common case, and the one publishing times).
     """
     try:
         parsed = parse_policy(text)
     except PolicySyntaxError as error:
         return [f"the text does not parse: {problem}" for problem in error.problems[:SHOWN]]
+    if policy is not None and parsed == policy:
+        return []
     read_back = policy_to_dict(parsed)
     if read_back == model:
         return []
