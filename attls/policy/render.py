@@ -76,8 +76,11 @@ def _checked(value: str, statement: Statement, keyword: str, param: Param | None
     words = param is not None and param.read is v.read_words
     if safe.policy_word_problem(value, words=words) is None:
         return value
-    where = f"{statement.STATEMENT} {statement.name}" if statement.name else statement.STATEMENT
-    what = f"{where}: the name" if param is None else f"{where}: {keyword}"
+    if param is None:  # the name itself: never repeat it in the message
+        what = f"the name of a {keyword}"
+    else:  # the statement's name was checked before its parameters
+        where = f"{statement.STATEMENT} {statement.name}" if statement.name else statement.STATEMENT
+        what = f"{where}: {keyword}"
     return safe.check_policy_word(value, what=what, words=words)
 
 

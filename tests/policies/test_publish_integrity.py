@@ -190,3 +190,26 @@ def test_an_untrusted_version_says_so_on_its_pages(client, stack, architect, des
     assert "TTLSRule hidden is in the text but not in the design" in detail.text
     assert "untrusted</span>" in listing.text
     assert smuggled.number == 2
+
+
+def test_a_row_saved_before_the_validators_can_still_be_corrected_and_then_published(
+    client, stack, architect, design
+):
+    keyring = design["keyring"]
+    Keyring.objects.filter(pk=keyring.pk).update(ring=HIDDEN_RULE)
+    keyring.refresh_from_db()
+    client.force_login(architect)
+
+    edit = client.get(reverse("policies:object-edit", args=["keyring", keyring.uuid]))
+    stack_page = client.get(reverse("policies:stack-detail", args=["SYSA", "TCPIP"]))
+
+    assert edit.status_code == 200
+    assert "This design cannot be written as a policy file" in edit.text
+    assert stack_page.status_code == 200
+    corrected = client.post(
+        reverse("policies:object-edit", args=["keyring", keyring.uuid]),
+        _keyring_post(keyring, ring="TCPIP/SharedRing"),
+    )
+    assert corrected.status_code == 302
+    version = services.policy_version_publish(stack=stack, actor=architect, note="corrected")
+    assert parse_policy(version.text).keyring_parms["ringShared"].keyring == "TCPIP/SharedRing"
