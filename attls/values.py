@@ -1,5 +1,8 @@
 """What may be written into a policy file, or used to reach an LPAR: one validator per kind.
 
+(attls.policy.values is another matter: it reads and writes the typed values of a policy
+file. This module decides which values the portal may write at all.)
+
 Every value the portal writes into AT-TLS policy text, or puts into a path, a console
 command or a URL on the way to an LPAR, passes one of the validators below. The design
 models, the forms and the API all call them (policies/validators.py wraps them for
@@ -259,7 +262,10 @@ def keyring(value: str, *, what: str = "The key ring") -> str:
     _length(value, what, 1, KEYRING_MAX)
     _printable_ascii(value, what)
     if value.startswith("/"):
-        return unix_path(value, what=what, maximum=KEYRING_MAX)
+        unix_path(value, what=what, maximum=KEYRING_MAX)
+        if value.endswith("/"):
+            raise _refuse(what, "names a directory; name the key database file")
+        return value
     owner, slash, ring = value.partition("/")
     if not slash:
         owner, ring = "", value
@@ -309,6 +315,10 @@ def certificate_label(value: str, *, what: str = "The certificate label") -> str
 # z/OS UNIX paths are at most 1023 bytes (PATH_MAX); IBM gives the same 1023 limit for the
 # Keyring and KeyringStashFile paths of TTLSKeyringParms (page above).
 PATH_MAX = 1023
+# Inferred and conservative: POSIX's portable filename characters (A-Z a-z 0-9 . _ -) with
+# the national characters @ $ and +, and / between names. Nothing a shell, a URL or a
+# policy file would read as anything but part of a name.
+_PATH_CHAR = re.compile(r"[A-Za-z0-9._\-@$+/]")
 
 
 def unix_path(value: str, *, what: str = "The path", maximum: int = PATH_MAX) -> str:
@@ -319,6 +329,7 @@ def unix_path(value: str, *, what: str = "The path", maximum: int = PATH_MAX) ->
     """
     _length(value, what, 1, maximum)
     _printable_ascii(value, what)
+    _chars(value, what, _PATH_CHAR, "a path holds letters, digits, / and . _ - @ $ +")
     if not value.startswith("/"):
         raise _refuse(what, "must be absolute (start with /)")
     segments = value.split("/")[1:]

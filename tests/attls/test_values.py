@@ -72,6 +72,8 @@ REFUSED = [
     ("unix_path", "/etc/pagent/../pagent.conf", "'..'"),
     ("unix_path", "/etc//pagent.conf", "'//'"),
     ("unix_path", "/etc/pagent/x\x00", "U+0000"),
+    ("unix_path", "/etc/pagent/a;rm", "';'"),
+    ("keyring", "/etc/keys/", "names a directory"),
     ("unix_directory", "/etc/pagent", "must end with '/'"),
     ("ocsp_url", "https://ocsp.example.com", "http://"),
     ("ocsp_url", "http://ocsp.example.com/#frag", "'#'"),
