@@ -213,3 +213,19 @@ def test_a_row_saved_before_the_validators_can_still_be_corrected_and_then_publi
     assert corrected.status_code == 302
     version = services.policy_version_publish(stack=stack, actor=architect, note="corrected")
     assert parse_policy(version.text).keyring_parms["ringShared"].keyring == "TCPIP/SharedRing"
+
+
+def test_the_publish_page_gives_the_reason_of_the_refusal(client, stack, architect, design):
+    Service.objects.filter(pk=design["service"].pk).update(jobname="tn3270*")
+    client.force_login(architect)
+
+    response = client.post(
+        reverse("policies:stack-publish", args=["SYSA", "TCPIP"]),
+        {"note": "try", "acknowledge_warnings": "on"},
+        headers={"HX-Request": "true", "HX-Target": "publish"},
+    )
+
+    assert response.status_code == 422
+    assert "The policy text would not read back as the design" in response.text
+    assert "TTLSRule TN3270: Jobname is &quot;tn3270*&quot; in the design" in response.text
+    assert not PolicyVersion.objects.exists()
