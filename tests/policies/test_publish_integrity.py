@@ -229,3 +229,36 @@ def test_the_publish_page_gives_the_reason_of_the_refusal(client, stack, archite
     assert "The policy text would not read back as the design" in response.text
     assert "TTLSRule TN3270: Jobname is &quot;tn3270*&quot; in the design" in response.text
     assert not PolicyVersion.objects.exists()
+
+
+def test_the_design_check_lists_rows_saved_before_the_validators(stack, design):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("design_values_check", stdout=out)
+    assert "every design value is one the validators accept" in out.getvalue()
+
+    Keyring.objects.filter(pk=design["keyring"].pk).update(ring=HIDDEN_RULE)
+    with pytest.raises(CommandError, match="1 value"):
+        call_command("design_values_check", stdout=(out := StringIO()))
+    assert f"Keyring {design['keyring'].uuid} ring: The key ring contains a line break" in (
+        out.getvalue()
+    )
+
+
+def test_the_version_check_command_fails_while_an_untrusted_version_is_stored(
+    stack, architect, design
+):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    _smuggled_version(stack, architect)
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="1 published version"):
+        call_command("policy_versions_check", stdout=out)
+
+    assert "SYSA/TCPIP v2 is now untrusted" in out.getvalue()
