@@ -151,9 +151,14 @@ def statement_name(value: str, *, what: str = "The name") -> str:
     URLs (`/api/keyrings/<name>/`), where `.` and `..` mean something else.
     """
     _length(value, what, 1, STATEMENT_NAME_MAX)
-    _chars(value, what, _NAME_CHAR, "a name may hold letters, digits and _ . ~ @ $ -")
+    _chars(
+        value,
+        what,
+        _NAME_CHAR,
+        "a name may hold letters, digits and _ . ~ @ $ - (inferred: IBM lists no set)",
+    )
     if not value.strip("."):
-        raise _refuse(what, "is made only of dots")
+        raise _refuse(what, "is made only of dots, which the portal refuses in names (inferred)")
     return value
 
 
@@ -274,7 +279,7 @@ def keyring(value: str, *, what: str = "The key ring") -> str:
     if owner == _TOKEN_OWNER:
         if not ring:
             raise _refuse(what, "names no token after *TOKEN*/")
-        _chars(ring, what, _TOKEN_CHAR, "a token name holds letters, digits, @ $ and .")
+        _chars(ring, what, _TOKEN_CHAR, "a token name holds letters, digits, @ $ and . (inferred)")
         return value
     if owner in _VIRTUAL_OWNERS and ring == "*":
         return value
@@ -290,7 +295,7 @@ def keyring(value: str, *, what: str = "The key ring") -> str:
         _chars(owner, what, _OWNER_CHAR, "an owner is a user ID: letters, digits, @ $")
     if not ring:
         raise _refuse(what, "names no ring after '/'")
-    _chars(ring, what, _RING_CHAR, "a ring name holds letters, digits and @ $ . _ -")
+    _chars(ring, what, _RING_CHAR, "a ring name holds letters, digits and @ $ . _ - (inferred)")
     return value
 
 
@@ -306,7 +311,9 @@ def certificate_label(value: str, *, what: str = "The certificate label") -> str
     """A certificate label: 1-32 printable characters without blanks, quotes, `#` `{` `}`."""
     _length(value, what, 1, LABEL_MAX)
     _printable_ascii(value, what)
-    _chars(value, what, _LABEL_CHAR, "a label in a policy file holds no blanks or quotes")
+    _chars(
+        value, what, _LABEL_CHAR, "a label in a policy file holds no blanks or quotes (inferred)"
+    )
     return value
 
 
@@ -329,12 +336,12 @@ def unix_path(value: str, *, what: str = "The path", maximum: int = PATH_MAX) ->
     """
     _length(value, what, 1, maximum)
     _printable_ascii(value, what)
-    _chars(value, what, _PATH_CHAR, "a path holds letters, digits, / and . _ - @ $ +")
+    _chars(value, what, _PATH_CHAR, "a path holds letters, digits, / and . _ - @ $ + (inferred)")
     if not value.startswith("/"):
         raise _refuse(what, "must be absolute (start with /)")
     segments = value.split("/")[1:]
     if any(segment in (".", "..") for segment in segments):
-        raise _refuse(what, "has a '.' or '..' segment; write the path without them")
+        raise _refuse(what, "has a '.' or '..' segment; write the path without them (inferred)")
     if any(segment == "" for segment in segments[:-1]):
         raise _refuse(what, "has '//' in it; write each directory once")
     return value
