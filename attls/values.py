@@ -115,7 +115,9 @@ def _printable_ascii(value: str, what: str) -> None:
         raise _refuse(what, problem)
     for char in value:
         if not (char.isascii() and char.isprintable()):
-            raise _refuse(what, f"contains {_character(char)}; use printable ASCII characters")
+            raise _refuse(
+                what, f"contains {_character(char)}; use printable ASCII characters (inferred)"
+            )
 
 
 def _length(value: str, what: str, minimum: int, maximum: int) -> None:
