@@ -54,6 +54,17 @@ REFRESH_OK = "EZZ8771I"
 REFRESH_ERRORS = ("EZZ8434I", "EZZ8779I")
 
 
+def upload_refusal(target: DeploymentTarget) -> str | None:
+    """Why the worker must not upload this target, re-checked just before it would.
+
+    The request was checked too (fleet.services.deployment_request); this catches a stack's
+    path or an LPAR's allowed directories changed since, and versions marked untrusted.
+    """
+    if target.version.text_problem:
+        return f"{target.version} is untrusted and is never deployed: {target.version.text_problem}"
+    return target.stack.lpar.connection.policy_file_refusal(target.stack)
+
+
 class StepFailed(Exception):
     """A step that cannot succeed; the message is the reason shown to the operator."""
 
@@ -184,6 +195,10 @@ class Runner:
 
     def push(self, target: DeploymentTarget, connector: Connector) -> None:
         path = target.stack.policy_file
+        refusal = upload_refusal(target)
+        if refusal is not None:
+            self.step(target, "check target", False, refusal, 0)
+            raise StepFailed(refusal)
         live = self.read_live(target, connector, path)
         if not target.last_known_good_sha256:
             target.last_known_good = live

@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from fleet.models import LparConnection, Transport
+from fleet.models import LparConnection, Transport, default_policy_path_prefixes
 from fleet.selectors import DeployChoice, RuleChoice
 from policies.models import PolicyVersion, Stack
 
@@ -172,9 +172,24 @@ CONNECTION_FIELDS = (
     "ssh_host_key",
     "pagent_procname",
     "syslog_path",
+    "policy_path_prefixes",
     "verification_interval",
     "enabled",
 )
+
+
+class DirectoriesField(forms.CharField):
+    """A list of directories, one per line of a textarea; left empty, the default list."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "mono"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines or default_policy_path_prefixes()
 
 
 class LparConnectionForm(NoColonMixin, forms.Form):
@@ -232,6 +247,13 @@ class LparConnectionForm(NoColonMixin, forms.Form):
         max_length=255,
         initial="/var/log/syslog",
         help_text="Where EZD1286I handshake failures are logged",
+    )
+    policy_path_prefixes = DirectoriesField(
+        label="Policy files only under",
+        required=False,
+        initial=default_policy_path_prefixes,
+        help_text="One directory per line, ending in /; empty means /etc/pagent/. A deployment"
+        " is refused when a stack's policy file lies elsewhere.",
     )
     verification_interval = forms.IntegerField(label="Verify every (s)", min_value=5, initial=60)
     enabled = forms.BooleanField(label="Verify on schedule", required=False, initial=True)

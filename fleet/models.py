@@ -10,10 +10,36 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from attls import values
 from policies.models import Lpar, PolicyVersion, Service, Stack
+from policies.validators import django_validator
+
+
+def default_policy_path_prefixes() -> list[str]:
+    return list(values.DEFAULT_POLICY_PREFIXES)
+
+
+def validate_policy_path_prefixes(value: object) -> None:
+    """A non-empty list of absolute directories, each ending in `/`, without `..`."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Expected a list of directories")
+    if not value:
+        raise ValidationError("Allow at least one directory, e.g. /etc/pagent/")
+    for prefix in value:
+        django_validator(lambda path: values.unix_directory(path, what="The directory"))(prefix)
+
+
+def validate_pagent_procname(value: str) -> None:
+    """The PAGENT started task, named in `F <proc>,REFRESH`: a z/OS job name."""
+    django_validator(lambda name: values.job_name(name, what="The PAGENT procedure"))(value)
+
+
+def validate_syslog_path(value: str) -> None:
+    django_validator(lambda path: values.unix_path(path, what="The syslog path"))(value)
 
 
 class Transport(models.TextChoices):
@@ -47,9 +73,21 @@ class LparConnection(models.Model):
     ssh_host_key = models.TextField(
         blank=True, help_text="The pinned SSH host public key (OpenSSH format)"
     )
-    pagent_procname = models.CharField(max_length=8, default="PAGENT")
+    pagent_procname = models.CharField(
+        max_length=8, default="PAGENT", validators=[validate_pagent_procname]
+    )
     # Where AT-TLS writes its syslogd messages (EZD1286I ...), read when handshakes fail.
-    syslog_path = models.CharField(max_length=255, default="/var/log/syslog")
+    syslog_path = models.CharField(
+        max_length=255, default="/var/log/syslog", validators=[validate_syslog_path]
+    )
+    # The only directories a deployment may write a policy file into on this LPAR: a
+    # stack's policy file outside them is refused when the deployment is requested and
+    # again by the worker before upload (so /etc/pagent.conf can never be overwritten).
+    policy_path_prefixes = models.JSONField(
+        default=default_policy_path_prefixes,
+        validators=[validate_policy_path_prefixes],
+        help_text="Directories policy files may be written to, each ending in /",
+    )
     verification_interval = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(5)], help_text="Seconds between verifications"
     )
@@ -61,6 +99,18 @@ class LparConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lpar.name} via {self.get_transport_display()}"
+
+    def policy_file_refusal(self, stack: Stack) -> str | None:
+        """Why a deployment may not write `stack`'s policy file on this LPAR, or None."""
+        try:
+            values.policy_file_path(
+                stack.policy_file,
+                allowed_prefixes=self.policy_path_prefixes,
+                what=f"The policy file of {stack.label}",
+            )
+        except values.ValueRefused as refusal:
+            return str(refusal)
+        return None
 
 
 class RunStatus(models.TextChoices):

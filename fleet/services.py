@@ -99,6 +99,14 @@ def deployment_request(
             )
         if not hasattr(stack.lpar, "connection"):
             raise DeploymentRefused(f"{stack.lpar.name} has no LPAR connection configured")
+        # The deployment fence: only a sound version, only into an allowed directory.
+        if version.text_problem:
+            raise DeploymentRefused(
+                f"{version} cannot be deployed: it is untrusted. {version.text_problem}"
+            )
+        refusal = stack.lpar.connection.policy_file_refusal(stack)
+        if refusal is not None:
+            raise DeploymentRefused(refusal)
     deployment = Deployment.objects.create(
         kind=kind, requested_by=actor, note=note, rollback_of=rollback_of
     )

@@ -17,16 +17,22 @@ from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
 from policies import choices
 from policies.validators import (
     validate_address,
+    validate_certificate_label,
     validate_cipher_codes,
     validate_client_ecurves,
     validate_client_key_share_groups,
     validate_job_pattern,
+    validate_keyring,
     validate_labels,
     validate_ocsp_url,
+    validate_policy_file,
     validate_policy_name,
     validate_server_kex_ecurves,
     validate_server_key_share_groups,
     validate_signature_pairs,
+    validate_stack_name,
+    validate_system_name,
+    validate_user_id_pattern,
 )
 
 PORT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(65535)]
@@ -34,7 +40,12 @@ PORT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(65535)]
 
 class Lpar(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=8, unique=True, help_text="System name, e.g. SYSA")
+    name = models.CharField(
+        max_length=8,
+        unique=True,
+        validators=[validate_system_name],
+        help_text="System name, e.g. SYSA: 1-8 of A-Z 0-9 @ # $, not a digit first",
+    )
     kind = models.CharField(
         max_length=16, choices=choices.LparKind.choices, default=choices.LparKind.PRODUCTION
     )
@@ -52,8 +63,18 @@ class Stack(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     lpar = models.ForeignKey(Lpar, on_delete=models.PROTECT, related_name="stacks")
-    name = models.CharField(max_length=8, help_text="TCP/IP job name, e.g. TCPIP")
-    policy_file = models.CharField(max_length=1023, default="/etc/pagent/TCPIP.policy")
+    name = models.CharField(
+        max_length=8,
+        validators=[validate_stack_name],
+        help_text="TCP/IP job name, e.g. TCPIP: 1-8 of A-Z 0-9 @ # $, not a digit first",
+    )
+    policy_file = models.CharField(
+        max_length=1023,
+        default="/etc/pagent/TCPIP.policy",
+        validators=[validate_policy_file],
+        help_text="Absolute z/OS UNIX path; deployments write it only under the directories"
+        " allowed by the LPAR's connection",
+    )
 
     class Meta:
         ordering = ["lpar__name", "name"]
@@ -91,7 +112,9 @@ class Keyring(SharedObject):
     """A TTLSKeyringParms: the SAF key ring and the certificate labels it holds."""
 
     ring = models.CharField(
-        max_length=1023, help_text="owner/ringname, e.g. TCPIP/SharedRing (Keyring)"
+        max_length=1023,
+        validators=[validate_keyring],
+        help_text="owner/ringname, e.g. TCPIP/SharedRing (Keyring)",
     )
     certificate_labels = models.JSONField(default=list, blank=True, validators=[validate_labels])
 
@@ -168,7 +191,9 @@ class EnvironmentAction(SharedObject):
         default=10, validators=[MaxValueValidator(86400)], help_text="Seconds"
     )
     middle_box_compat_mode = models.BooleanField(default=False)
-    certificate_label = models.CharField(max_length=32, blank=True)
+    certificate_label = models.CharField(
+        max_length=32, blank=True, validators=[validate_certificate_label]
+    )
     environment_user_instance = models.PositiveIntegerField(
         default=0, help_text="Raise it to make AT-TLS open new SSL environments (new certificate)"
     )
@@ -302,7 +327,9 @@ class ConnectionAction(SharedObject):
     tlsv1_3 = models.CharField(
         "TLSv1.3", max_length=3, choices=choices.TriState.choices, blank=True
     )
-    certificate_label = models.CharField(max_length=32, blank=True)
+    certificate_label = models.CharField(
+        max_length=32, blank=True, validators=[validate_certificate_label]
+    )
 
 
 class Service(models.Model):
@@ -323,7 +350,7 @@ class Service(models.Model):
     jobname = models.CharField(
         max_length=9, blank=True, validators=[validate_job_pattern], help_text="e.g. TN3270* "
     )
-    userid = models.CharField(max_length=9, blank=True, validators=[validate_job_pattern])
+    userid = models.CharField(max_length=9, blank=True, validators=[validate_user_id_pattern])
     local_port_low = models.PositiveIntegerField(default=0, validators=PORT_VALIDATORS)
     local_port_high = models.PositiveIntegerField(default=0, validators=PORT_VALIDATORS)
     remote_address = models.CharField(max_length=100, default="All", validators=[validate_address])
@@ -422,6 +449,13 @@ class PolicyVersion(models.Model):
     )
     lint = models.JSONField(default=list, help_text="Lint findings acknowledged at publication")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on versions stored before publishing re-read its own text (or written around it)
+    # whose text does not parse, or parses to another policy than `model`: such a version
+    # is shown as untrusted and can never be deployed. Empty for every sound version.
+    text_problem = models.TextField(
+        blank=True,
+        help_text="Why this version's text cannot be trusted as its model; empty when it can",
+    )
 
     class Meta:
         ordering = ["stack", "-number"]
@@ -440,6 +474,11 @@ class PolicyVersion(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("a published policy version is never deleted")
+
+    @property
+    def is_trusted(self) -> bool:
+        """Whether the text is known to read back as the model (see `text_problem`)."""
+        return not self.text_problem
 
 
 class ChangeRecord(models.Model):

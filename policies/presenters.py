@@ -29,12 +29,14 @@ from attls.lint import Finding, lint
 from attls.matching import Connection, MatchResult, RuleConditions, RuleMatcher, address_key
 from attls.policy import (
     Policy,
+    Statement,
     TTLSCipherParms,
     TTLSKeyringParms,
     parse_policy,
     render_policy,
     render_statement,
 )
+from attls.values import ValueRefused
 from policies.generation import build_policy, stack_policy, stack_rules
 from policies.models import (
     ChangeRecord,
@@ -676,7 +678,7 @@ def _stack_base(stack: Stack, objects: tuple[Any, ...]) -> _StackBase:
         fingerprint=fingerprint,
         rules=rules,
         policy=policy,
-        text=render_policy(policy, header=policy_header(stack)),
+        text=_written(policy, header=policy_header(stack)),
         findings=lint(policy),
         effective=effective_all(policy),
         services_by_name={rule.service.name: str(rule.service.uuid) for rule in rules},
@@ -701,7 +703,7 @@ def shared_object_preview(*, original: Model, edited: Model) -> ObjectPreview:
         base = _stack_base(stack, objects)
         after = build_policy(_substituted(base.rules, original, edited))
         _patch_leaf(after, original, edited)
-        after_text = render_policy(after, header=policy_header(stack))
+        after_text = _written(after, header=policy_header(stack))
         after_findings = lint(after)
         diff, omitted = truncated(
             diff_rows(
@@ -731,6 +733,30 @@ def shared_object_preview(*, original: Model, edited: Model) -> ObjectPreview:
     return preview
 
 
+def _unwritable(refusal: ValueRefused) -> str:
+    return (
+        f"# This design cannot be written as a policy file: {refusal}.\n"
+        "# Correct that value; nothing can be published until then.\n"
+    )
+
+
+def _written(policy: Policy, *, header: str | None = None) -> str:
+    """The policy's text; for a design holding a value the renderer refuses (a row saved
+    before the validators existed), a comment naming it, so that the page where it is
+    corrected still opens. Publishing refuses such a design (policies.services)."""
+    try:
+        return render_policy(policy, header=header)
+    except ValueRefused as refusal:
+        return _unwritable(refusal)
+
+
+def _written_statement(statement: Statement) -> str:
+    try:
+        return render_statement(statement)
+    except ValueRefused as refusal:
+        return _unwritable(refusal)
+
+
 def _statement_text(policy: Policy, edited: Model) -> str:
     collection = {
         GroupAction: policy.group_actions,
@@ -740,7 +766,7 @@ def _statement_text(policy: Policy, edited: Model) -> str:
         Keyring: policy.keyring_parms,
     }[type(edited)]
     statement = collection.get(edited.name)  # type: ignore[attr-defined]
-    return render_statement(statement) if statement is not None else ""
+    return _written_statement(statement) if statement is not None else ""
 
 
 # --- one service's rule, as PAGENT gets it -------------------------------------------------------
@@ -759,7 +785,7 @@ def service_policy(service: Service) -> ServicePolicy:
     ).get(service=service)
     policy = build_policy([rule])
     settings = effective_all(policy).get(service.name)
-    return ServicePolicy(render_policy(policy), settings)
+    return ServicePolicy(_written(policy), settings)
 
 
 # --- stacks and versions --------------------------------------------------------------------------
@@ -1173,7 +1199,7 @@ def stack_rows() -> list[StackRow]:
     }
     rows = []
     for stack in stacks_with_counts():
-        text = render_policy(stack_policy(stack), header=policy_header(stack))
+        text = _written(stack_policy(stack), header=policy_header(stack))
         rows.append(
             StackRow(
                 stack=stack,

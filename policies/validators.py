@@ -1,29 +1,80 @@
 """Field validators of the design models, built on the attls library's own rules.
 
-The designer must refuse exactly what Policy Agent would refuse, so these call the
-same checks the policy parser uses rather than restating them.
+The designer must refuse what Policy Agent would refuse, and anything that would change
+the meaning of the policy text, so these call the attls checks (attls/values.py: one
+validator per kind of value) rather than restating them. The model fields carry them, so
+the forms (model forms) and the API (model serializers) apply the same rules.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 
 from attls import ciphers, tlsgroups
+from attls import values as kinds
 from attls.policy import values
 
 
+def django_validator(check: Callable[[str], str]) -> Callable[[str], None]:
+    """A Django validator of one attls kind: ValueRefused becomes a ValidationError.
+
+    Give model fields a named module-level function that calls the result (migrations
+    refer to validators by name).
+    """
+
+    def validate(value: str) -> None:
+        try:
+            check(value)
+        except kinds.ValueRefused as refusal:
+            # Not "invalid": a field would swap its own message in for that code.
+            raise ValidationError(str(refusal), code="refused_value") from None
+
+    validate.__doc__ = check.__doc__
+    return validate
+
+
 def validate_policy_name(value: str) -> None:
-    """A statement name as Policy Agent accepts it: 1-32 characters, no blanks or `#`."""
-    problem = values.check_name(value)
-    if problem:
-        raise ValidationError(problem[0].upper() + problem[1:])
+    """A statement name: 1-32 of A-Z a-z 0-9 _ . ~ @ $ - (attls.values.statement_name)."""
+    django_validator(kinds.statement_name)(value)
 
 
 def validate_job_pattern(value: str) -> None:
-    """A job name or user ID: 1-8 characters, optionally ending in `*`."""
-    try:
-        values.read_job_pattern([value])
-    except ValueError as error:
-        raise ValidationError(str(error)) from None
+    """TTLSRule Jobname: 1-8 of A-Z 0-9 @ $, not a digit first, optionally ending in `*`."""
+    django_validator(kinds.job_name_pattern)(value)
+
+
+def validate_user_id_pattern(value: str) -> None:
+    """TTLSRule Userid: a RACF user ID, optionally ending in `*`."""
+    django_validator(kinds.user_id_pattern)(value)
+
+
+def validate_keyring(value: str) -> None:
+    """TTLSKeyringParms Keyring: owner/ring, ring, *TOKEN*/name or /path; 1-1023 characters."""
+    django_validator(kinds.keyring)(value)
+
+
+def validate_certificate_label(value: str) -> None:
+    """CertificateLabel: 1-32 characters a policy file can hold (no blanks, quotes, # { })."""
+    django_validator(kinds.certificate_label)(value)
+
+
+def validate_system_name(value: str) -> None:
+    """An LPAR's system name: 1-8 of A-Z 0-9 @ # $, not a digit first."""
+    django_validator(kinds.system_name)(value)
+
+
+def validate_stack_name(value: str) -> None:
+    """A TCP/IP stack's job name: 1-8 of A-Z 0-9 @ # $, not a digit first."""
+    django_validator(lambda name: kinds.job_name(name, what="The stack name"))(value)
+
+
+def validate_policy_file(value: str) -> None:
+    """Where the stack's policy file lives: an absolute z/OS UNIX path without `..`.
+
+    Which directories a deployment may write to is configured per LPAR connection
+    (fleet); that check is made when a deployment is requested and again before upload.
+    """
+    django_validator(lambda path: kinds.unix_path(path, what="The policy file"))(value)
 
 
 def validate_address(value: str) -> None:
@@ -48,11 +99,11 @@ def validate_cipher_codes(value: object) -> None:
 
 
 def validate_labels(value: object) -> None:
+    """A list of certificate labels, each as `validate_certificate_label` takes it."""
     if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
         raise ValidationError("Expected a list of certificate labels")
     for label in value:
-        if not 1 <= len(label) <= 32:
-            raise ValidationError(f"Label {label!r} must be 1 to 32 characters")
+        validate_certificate_label(label)
 
 
 def _validate_codes(value: object, *, parameter: str, kind: str, known: set[str]) -> None:
@@ -102,5 +153,5 @@ def validate_signature_pairs(value: object) -> None:
 
 
 def validate_ocsp_url(value: str) -> None:
-    """OcspUrl: the http(s) address of an OCSP responder, at most 1023 characters."""
-    URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL")(value)
+    """OcspUrl: http://host[:port][/path[?query]], as IBM defines it; at most 1023 characters."""
+    django_validator(kinds.ocsp_url)(value)

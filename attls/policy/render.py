@@ -6,11 +6,19 @@ a fixed order — statement types in the order of `model.COLLECTIONS`; rules by 
 (highest first, the order Policy Agent searches them) then name; everything else by
 name; parameters in schema order. The same policy always renders to the same bytes,
 so two versions can be compared with a plain diff.
+
+Every name and value is checked before it is written (`attls.values.check_policy_word`):
+a value with a line break, `#`, a brace or an invisible character would change what
+Policy Agent reads, so rendering refuses it with `attls.values.ValueRefused` rather than
+write a file whose meaning differs from the model. The design validates values long before
+this; the check is the last line of defence for anything that got past.
 """
 
 from __future__ import annotations
 
-from attls.policy.model import COLLECTIONS, Policy, Statement
+import attls.values as safe
+from attls.policy import values as v
+from attls.policy.model import COLLECTIONS, Param, Policy, Statement
 
 # Values start in this column (0-based) unless the keyword is longer.
 VALUE_COLUMN = 34
@@ -63,9 +71,27 @@ def _line(out: list[str], depth: int, keyword: str, value: str | None) -> None:
         out.append(f"{lead} {value}")
 
 
+def _checked(value: str, statement: Statement, keyword: str, param: Param | None) -> str:
+    """`value` when it will be read back as written; otherwise refuses naming where it is."""
+    words = param is not None and param.read is v.read_words
+    if safe.policy_word_problem(value, words=words) is None:
+        return value
+    if param is None:  # the name itself: never repeat it in the message
+        what = f"the name of a {keyword}"
+    else:  # the statement's name was checked before its parameters
+        where = f"{statement.STATEMENT} {statement.name}" if statement.name else statement.STATEMENT
+        what = f"{where}: {keyword}"
+    return safe.check_policy_word(value, what=what, words=words)
+
+
 def _statement(out: list[str], statement: Statement, depth: int) -> None:
-    _line(out, depth, statement.STATEMENT, statement.name)
+    _named(out, depth, statement.STATEMENT, statement)
     _block_body(out, statement, depth)
+
+
+def _named(out: list[str], depth: int, keyword: str, statement: Statement) -> None:
+    name = statement.name
+    _line(out, depth, keyword, None if name is None else _checked(name, statement, keyword, None))
 
 
 def _block_body(out: list[str], statement: Statement, depth: int) -> None:
@@ -75,20 +101,21 @@ def _block_body(out: list[str], statement: Statement, depth: int) -> None:
     for field_name, param in type(statement).params():
         value = getattr(statement, field_name)
         kind = param.kind
+        keyword = param.keyword
         if kind == "value":
             if value is not None:
                 assert param.write is not None
-                _line(out, inner, param.keyword, param.write(value))
+                _line(out, inner, keyword, _checked(param.write(value), statement, keyword, param))
         elif kind == "list":
             assert param.write is not None
             for item in value:
-                _line(out, inner, param.keyword, param.write(item))
+                _line(out, inner, keyword, _checked(param.write(item), statement, keyword, param))
         elif kind == "ref":
             if value is not None:
-                _line(out, inner, param.keyword, value)
+                _line(out, inner, keyword, _checked(value, statement, keyword, param))
         elif kind == "refs":
             for name in value:
-                _line(out, inner, param.keyword, name)
+                _line(out, inner, keyword, _checked(name, statement, keyword, param))
         elif kind == "block":
             if value is not None:
                 _inline(out, param.keyword, value, inner)
@@ -99,7 +126,7 @@ def _block_body(out: list[str], statement: Statement, depth: int) -> None:
 
 
 def _inline(out: list[str], keyword: str, statement: Statement, depth: int) -> None:
-    _line(out, depth, keyword, statement.name)
+    _named(out, depth, keyword, statement)
     _block_body(out, statement, depth)
 
 

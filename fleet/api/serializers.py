@@ -89,6 +89,7 @@ class LparConnectionSerializer(serializers.ModelSerializer):
             "ssh_host_key",
             "pagent_procname",
             "syslog_path",
+            "policy_path_prefixes",
             "verification_interval",
             "enabled",
             "last_verified_at",

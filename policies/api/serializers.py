@@ -29,6 +29,7 @@ from policies.models import (
     Stack,
 )
 from policies.validators import (
+    validate_certificate_label,
     validate_client_ecurves,
     validate_client_key_share_groups,
     validate_server_kex_ecurves,
@@ -193,7 +194,10 @@ class RevisionRequired(serializers.Serializer):
 
 class KeyringSerializer(SharedObjectSerializer):
     certificate_labels = serializers.ListField(
-        child=serializers.CharField(min_length=1, max_length=32), required=False
+        child=serializers.CharField(
+            min_length=1, max_length=32, validators=[validate_certificate_label]
+        ),
+        required=False,
     )
 
     class Meta:
@@ -499,8 +503,15 @@ class VersionSerializer(serializers.ModelSerializer):
             "created",
             "parent",
             "lint",
+            "text_problem",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "text_problem": {
+                "help_text": "Why this version's text cannot be trusted as its model (it is"
+                " never deployed then); empty for a sound version"
+            }
+        }
 
 
 class VersionDetailSerializer(VersionSerializer):

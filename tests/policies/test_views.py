@@ -358,7 +358,7 @@ def test_saving_a_service_without_htmx_redirects(client, people, design):
         ("local_port_high", 70000, "less than or equal to 65535"),
         ("remote_port_low", -1, "greater than or equal to 0"),
         ("jobname", "TOOLONGJOB", "at most 9 characters"),
-        ("jobname", "TOOLONGJ9", "longer than 8 characters"),
+        ("jobname", "TOOLONGJ9", "The job name is 9 characters long; the limit is 8"),
         ("userid", "BAD USER", ""),
         ("name", "N" * 33, "at most 32 characters"),
         ("priority", 0, "greater than or equal to 1"),
@@ -1162,7 +1162,7 @@ def test_saving_curves_stapling_and_key_sizes_stores_them_as_the_policy_will_wri
         ("client_key_share_groups", "0023 0023", "ClientKeyShareGroups: 0023 is listed twice"),
         ("signature_pairs", "0401 9999", "SignaturePairs: &#x27;9999&#x27; is not a signature"),
         ("peer_min_ecc_key_size", "4096", "less than or equal to 1024"),
-        ("ocsp_url", "ldap://ocsp", "Enter an http:// or https:// URL"),
+        ("ocsp_url", "ldap://ocsp", "must be an http:// URL"),
     ],
 )
 def test_a_bad_code_or_size_is_a_field_error_and_nothing_is_saved(
