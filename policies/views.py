@@ -591,6 +591,10 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
 
 def _import_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     context = {"section": "import", **context}
+    report = context.get("report")
+    if report is not None:
+        context["findings"] = presenters.finding_rows(report.findings)
+        context["counts"] = presenters.severity_counts(report.findings)
     return _render(request, "policies/import.html", context, status=status)
 
 

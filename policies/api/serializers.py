@@ -93,6 +93,12 @@ class FindingSerializer(serializers.Serializer):
         allow_null=True,
         help_text="[statement type, name] of the statement the finding is about",
     )
+    controls = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="For a NIST SP 800-52r2 profile finding: the control ids it breaks, as in"
+        " the audit catalog (e.g. `NIST-800-52r2-3.1-tls11`)",
+    )
 
 
 class UsageSerializer(serializers.Serializer):
