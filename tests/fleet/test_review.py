@@ -151,6 +151,8 @@ def test_reject_on_the_page_needs_a_reason_then_closes_the_deployment(fleet) -> 
 
     page = client.get(detail(pending)).content.decode()
     assert "Rejected by otto" in page and "Change window is closed." in page
+    listed = client.get(reverse("fleet:deployments") + "?status=closed").content.decode()
+    assert str(pending.uuid)[:8] in listed and "badge run-rejected" in listed
     assert "Approve and run" not in page
     # A worker never runs it.
     assert claim(pending.id, "worker-x", stale_after=60) is None
