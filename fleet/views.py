@@ -8,7 +8,6 @@ re-renders what it came from with the reason (409) or the form errors (422).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -49,7 +48,6 @@ from fleet.services import (
 )
 from fleet.tasks import verification_request
 from policies.models import Lpar, Stack
-from policies.presenters import DiffLine, diff_rows, diff_stats, truncated
 
 PAGE_SIZE = 50
 # Raw outputs longer than this show their beginning; the download has all of it.
@@ -164,7 +162,12 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
                 return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
         status = 422
     diffs = [
-        live_diff(c.stack, c.version.text, to_label=f"{c.stack.label} v{c.version.number}")
+        presenters.live_diff(
+            c.stack,
+            selectors.live_policy_text(c.stack),
+            c.version.text,
+            to_label=f"{c.stack.label} v{c.version.number}",
+        )
         for c in choices
     ]
     context = {
@@ -184,35 +187,6 @@ def _deployment(request: HttpRequest, uuid: Any) -> Deployment:
         raise Http404("No such deployment") from None
 
 
-@dataclass(frozen=True)
-class LiveDiff:
-    """What a deployment would change on one stack: its text against the one live there."""
-
-    stack: Stack
-    live: selectors.LiveText | None
-    rows: list[DiffLine]
-    omitted: int
-
-    @property
-    def counts(self) -> tuple[int, int]:
-        return diff_stats(self.rows)
-
-
-def live_diff(stack: Stack, text: str, *, to_label: str) -> LiveDiff:
-    live = selectors.live_policy_text(stack)
-    rows, omitted = truncated(
-        diff_rows(
-            live.text if live is not None else "",
-            text,
-            from_label=f"{stack.label} live: {live.label}"
-            if live is not None
-            else f"{stack.label} live: no policy deployed by the portal",
-            to_label=to_label,
-        )
-    )
-    return LiveDiff(stack=stack, live=live, rows=rows, omitted=omitted)
-
-
 def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[str, Any]:
     targets = list(deployment.targets.all())
     steps = list(deployment.steps.all())
@@ -224,8 +198,9 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         # The heavy text is deferred in lists; the diff needs it, for pending ones only.
         texts = dict(deployment.targets.values_list("id", "text"))
         diffs = [
-            live_diff(
+            presenters.live_diff(
                 t.stack,
+                selectors.live_policy_text(t.stack),
                 texts[t.id],
                 to_label=f"{t.stack.label} v{t.version.number}"
                 + (f" without rule {t.removed_rule}" if t.removed_rule else "")
