@@ -133,6 +133,7 @@ class RollbackForm(NoColonMixin, forms.Form):
 
 
 class RejectForm(NoColonMixin, forms.Form):
+    prefix = "reject"  # one page holds both forms: their fields need ids of their own
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
@@ -143,6 +144,7 @@ class RejectForm(NoColonMixin, forms.Form):
 
 
 class CancelForm(NoColonMixin, forms.Form):
+    prefix = "cancel"
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,

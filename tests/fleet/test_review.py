@@ -133,13 +133,13 @@ def test_reject_on_the_page_needs_a_reason_then_closes_the_deployment(fleet) -> 
     pending = fleet.pending
     client = page_as(fleet, "operator2")
 
-    blank = client.post(url("reject", pending), {"reason": "  "}, headers=HTMX)
+    blank = client.post(url("reject", pending), {"reject-reason": "  "}, headers=HTMX)
     assert blank.status_code == 422
     assert "Say why the deployment is rejected." in blank.content.decode()
     pending.refresh_from_db()
     assert pending.status == RunStatus.PENDING
 
-    done = client.post(url("reject", pending), {"reason": "Change window is closed."})
+    done = client.post(url("reject", pending), {"reject-reason": "Change window is closed."})
     assert done.status_code == 302
     pending.refresh_from_db()
     assert pending.status == RunStatus.REJECTED
@@ -161,7 +161,7 @@ def test_reject_on_the_page_needs_a_reason_then_closes_the_deployment(fleet) -> 
 def test_the_requester_may_not_reject_their_own_request(fleet) -> None:
     pending = fleet.pending
     response = page_as(fleet, "operator").post(
-        url("reject", pending), {"reason": "no"}, headers=HTMX
+        url("reject", pending), {"reject-reason": "no"}, headers=HTMX
     )
     assert response.status_code == 403
     assert "cancel it instead" in response.content.decode()
@@ -193,7 +193,7 @@ def test_reject_through_the_api(fleet) -> None:
 def test_an_auditor_cannot_reject_or_cancel(fleet) -> None:
     pending = fleet.pending
     for action in ("reject", "cancel"):
-        page = page_as(fleet, "auditor").post(url(action, pending), {"reason": "x"})
+        page = page_as(fleet, "auditor").post(url(action, pending), {f"{action}-reason": "x"})
         api = api_as(fleet, "auditor").post(
             f"{API}/deployments/{pending.uuid}/{action}/", {"reason": "x"}
         )
@@ -209,7 +209,7 @@ def test_an_auditor_cannot_reject_or_cancel(fleet) -> None:
 def test_the_requester_cancels_on_the_page(fleet) -> None:
     pending = fleet.pending
     response = page_as(fleet, "operator").post(
-        url("cancel", pending), {"reason": "Superseded by the v3 request."}, headers=HTMX
+        url("cancel", pending), {"cancel-reason": "Superseded by the v3 request."}, headers=HTMX
     )
     assert response.status_code == 200 and response["HX-Location"]
     pending.refresh_from_db()
