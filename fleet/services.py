@@ -195,15 +195,14 @@ def deployment_approve(
 def deployment_reject(*, deployment: Deployment, actor: User, reason: str) -> Deployment:
     """A reviewer turns a pending deployment down, saying why; it never runs."""
     _require_operator(actor)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why the deployment is rejected."})
     locked = _pending(deployment)
     if locked.requested_by_id == actor.pk:
         raise DeploymentForbidden(
             "you requested this deployment yourself; cancel it instead of rejecting it"
         )
-    return _close(locked, actor, RunStatus.REJECTED, "reject", reason)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the deployment is rejected."})
+    return _close(locked, actor, RunStatus.REJECTED, "reject", reason.strip())
 
 
 @transaction.atomic

@@ -379,6 +379,8 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
                 deployment = rollback_to_previous(
                     actor=request.user, stack=found, note=form.cleaned_data["note"]
                 )
+            except DeploymentForbidden as forbidden:
+                refused, status = _sentence(forbidden), 403
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.roles import Role, ensure_role_groups
 from fleet.deploy import claim
 from fleet.models import Deployment, RunStatus, TargetStatus
 from fleet.selectors import live_policy_text
@@ -327,3 +328,19 @@ def test_request_and_approval_pages_show_the_diff_against_the_live_text_and_the_
 
 def test_a_stack_with_nothing_deployed_diffs_against_nothing(fleet) -> None:
     assert live_policy_text(fleet.sysb) is None
+
+
+def test_the_publisher_of_the_previous_version_cannot_roll_back_to_it(fleet) -> None:
+    ada = fleet.people["architect"]  # published v1 and v2
+    ada.groups.add(ensure_role_groups()[Role.OPERATOR])
+    count = Deployment.objects.count()
+
+    page = page_as(fleet, "architect").post(
+        reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"]), {"note": ""}, headers=HTMX
+    )
+    api = api_as(fleet, "architect").post(f"{API}/stacks/SYSA/TCPIP/rollback/", {})
+
+    assert page.status_code == 403
+    assert "You published SYSA/TCPIP v1 yourself" in page.content.decode()
+    assert api.status_code == 403 and "you published SYSA/TCPIP v1" in api.json()["detail"]
+    assert Deployment.objects.count() == count
