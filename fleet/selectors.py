@@ -428,7 +428,8 @@ class Staleness:
 
 
 def deployment_staleness(deployment: Deployment) -> list[Staleness]:
-    """What changed since the deployment was requested: newer versions, other deployments live.
+    """What changed since the deployment was requested: newer versions, other deployments live
+    (or approved and about to be).
 
     Approving it anyway needs a confirmation of exactly these (see `staleness_token`).
     """
@@ -456,6 +457,15 @@ def deployment_staleness(deployment: Deployment) -> list[Staleness]:
     live_by_stack: dict[int, list[DeploymentTarget]] = defaultdict(list)
     for other in went_live:
         live_by_stack[other.stack_id].append(other)
+    # Approved or running now: it is about to change the stack under this one.
+    in_flight: dict[int, list[DeploymentTarget]] = defaultdict(list)
+    for other in (
+        DeploymentTarget.objects.filter(stack_id__in=stack_ids, deployment__status__in=ACTIVE)
+        .exclude(deployment=deployment)
+        .select_related("version", "deployment")
+        .order_by("deployment__created_at", "id")
+    ):
+        in_flight[other.stack_id].append(other)
     for target in targets:
         newest = latest.get(target.stack_id, target.version.number)
         if newest > target.version.number and not target.removed_rule:
@@ -464,6 +474,15 @@ def deployment_staleness(deployment: Deployment) -> list[Staleness]:
                     target.stack,
                     f"v{target.version.number} is no longer the latest version of"
                     f" {target.stack.label}: v{newest} was published since.",
+                )
+            )
+        for other in in_flight.get(target.stack_id, []):
+            found.append(
+                Staleness(
+                    target.stack,
+                    f"deployment {str(other.deployment.uuid)[:8]} of v{other.version.number} to"
+                    f" {target.stack.label} is {other.deployment.get_status_display().lower()}"
+                    " now: it changes the stack before this one would.",
                 )
             )
         for other in live_by_stack.get(target.stack_id, []):

@@ -299,6 +299,19 @@ def test_a_request_whose_stack_changed_since_warns_through_the_api(fleet) -> Non
     assert confirmed.status_code == 202 and confirmed.json()["status"] == "approved"
 
 
+def test_another_deployment_of_the_stack_in_flight_warns_too(fleet) -> None:
+    other = deployment_request(actor=fleet.people["operator2"], targets=[(fleet.sysa, fleet.v2)])
+    api_as(fleet, "operator").post(f"{API}/deployments/{other.uuid}/approve/")
+
+    first = api_as(fleet, "operator2").post(f"{API}/deployments/{fleet.pending.uuid}/approve/")
+
+    assert first.status_code == 409
+    assert (
+        f"deployment {str(other.uuid)[:8]} of v2 to SYSA/TCPIP is approved now"
+        in (first.json()["stale"][0]["message"])
+    )
+
+
 def test_a_fresh_request_is_approved_at_once(fleet) -> None:
     response = api_as(fleet, "operator2").post(f"{API}/deployments/{fleet.pending.uuid}/approve/")
     assert response.status_code == 202
