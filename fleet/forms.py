@@ -132,6 +132,28 @@ class RollbackForm(NoColonMixin, forms.Form):
     )
 
 
+class RejectForm(NoColonMixin, forms.Form):
+    prefix = "reject"  # one page holds both forms: their fields need ids of their own
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        label="Reason for rejecting",
+        help_text="The requester reads this; it is kept in the audit log.",
+        error_messages={"required": "Say why the deployment is rejected."},
+    )
+
+
+class CancelForm(NoColonMixin, forms.Form):
+    prefix = "cancel"
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        label="Reason for cancelling",
+        help_text="Optional; kept in the audit log.",
+    )
+
+
 class RemoveRuleForm(NoColonMixin, forms.Form):
     rule = forms.ChoiceField(label="Rule to remove")
     note = forms.CharField(

@@ -120,6 +120,9 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     ROLLED_BACK = "rolled_back", "Failed and rolled back"
+    # A pending deployment that never runs: turned down by a reviewer, or withdrawn.
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class DeploymentKind(models.TextChoices):
@@ -145,6 +148,16 @@ class Deployment(models.Model):
         related_name="approved_deployments",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Who rejected or cancelled it while it was pending, when, and why.
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="closed_deployments",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.TextField(blank=True)
     rollback_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="rollbacks"
     )
@@ -167,7 +180,13 @@ class Deployment(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.ROLLED_BACK)
+        return self.status in (
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+            RunStatus.ROLLED_BACK,
+            RunStatus.REJECTED,
+            RunStatus.CANCELLED,
+        )
 
 
 class TargetStatus(models.TextChoices):
@@ -177,6 +196,7 @@ class TargetStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     ROLLED_BACK = "rolled_back", "Rolled back to last known good"
     SKIPPED = "skipped", "Skipped after an earlier failure"
+    NOT_RUN = "not_run", "Not run: the deployment was rejected or cancelled"
 
 
 class DeploymentTarget(models.Model):

@@ -12,7 +12,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from policies.presenters import DiffLine, diff_rows, diff_stats, truncated
+
+if TYPE_CHECKING:
+    from fleet.selectors import LiveText
+    from policies.models import Stack
 
 # Strongest first; "cleartext" is what verify.py counts for a connection no AT-TLS rule
 # secured: cleartext, or the application's own TLS, which netstat cannot tell apart.
@@ -459,3 +465,35 @@ def failure_codes(failures: Mapping[str, int] | None) -> str:
     """`RC 402 · 406 · 412`: which return codes, without the counts."""
     codes = sorted(failures or {}, key=lambda rc: int(rc) if rc.isdigit() else 0)
     return ("RC " + " \N{MIDDLE DOT} ".join(codes)) if codes else ""
+
+
+# --- what a deployment would change ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveDiff:
+    """What a deployment would change on one stack: its text against the one live there."""
+
+    stack: Stack
+    live: LiveText | None
+    rows: list[DiffLine]
+    omitted: int
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return diff_stats(self.rows)
+
+
+def live_diff(stack: Stack, live: LiveText | None, text: str, *, to_label: str) -> LiveDiff:
+    """The diff of `text` against the live text (fleet.selectors.live_policy_text)."""
+    rows, omitted = truncated(
+        diff_rows(
+            live.text if live is not None else "",
+            text,
+            from_label=f"{stack.label} live: {live.label}"
+            if live is not None
+            else f"{stack.label} live: no policy deployed by the portal",
+            to_label=to_label,
+        )
+    )
+    return LiveDiff(stack=stack, live=live, rows=rows, omitted=omitted)

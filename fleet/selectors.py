@@ -13,6 +13,7 @@ each stack's latest verification (one query for all stacks), counts from grouped
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -385,6 +386,123 @@ def deployed_target(stack: Stack) -> DeploymentTarget | None:
         .order_by("-finished_at", "-id")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class LiveText:
+    """The policy text a stack is known to run, and a label saying which text it is."""
+
+    text: str
+    label: str  # e.g. "v2, deployed and verified 2026-12-06 22:10 UTC"
+    sha256: str
+
+
+def live_policy_text(stack: Stack) -> LiveText | None:
+    """The text last deployed to `stack` and verified as loaded there; None before any.
+
+    The one place the request and approval pages ask "what runs there now?", so that it can
+    follow a better answer (a baseline captured at first contact, last-known-good) without
+    touching its callers. Today that is the text of the last target that succeeded: a target
+    succeeds only once the loaded policy was compared with it (fleet/deploy.py).
+    """
+    target = deployed_target(stack)
+    if target is None:
+        return None
+    what = f"v{target.version.number}"
+    if target.removed_rule:
+        what += f" without rule {target.removed_rule}"
+    when = target.finished_at or target.deployment.created_at
+    return LiveText(
+        text=target.text,
+        label=f"{what}, deployed and verified {when:%Y-%m-%d %H:%M} UTC",
+        sha256=target.sha256,
+    )
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """Why approving a pending deployment now would not do what its requester saw."""
+
+    stack: Stack
+    message: str
+
+
+def deployment_staleness(deployment: Deployment) -> list[Staleness]:
+    """What changed since the deployment was requested: newer versions, other deployments live
+    (or approved and about to be).
+
+    Approving it anyway needs a confirmation of exactly these (see `staleness_token`).
+    """
+    found: list[Staleness] = []
+    targets = list(deployment.targets.all())
+    if not targets:
+        return found
+    stack_ids = {t.stack_id for t in targets}
+    latest = dict(
+        PolicyVersion.objects.filter(stack_id__in=stack_ids)
+        .values("stack")
+        .annotate(latest=Max("number"))
+        .values_list("stack", "latest")
+    )
+    went_live = (
+        DeploymentTarget.objects.filter(
+            stack_id__in=stack_ids,
+            status=TargetStatus.SUCCEEDED,
+            finished_at__gt=deployment.created_at,
+        )
+        .exclude(deployment=deployment)
+        .select_related("version", "deployment")
+        .order_by("finished_at", "id")
+    )
+    live_by_stack: dict[int, list[DeploymentTarget]] = defaultdict(list)
+    for other in went_live:
+        live_by_stack[other.stack_id].append(other)
+    # Approved or running now: it is about to change the stack under this one.
+    in_flight: dict[int, list[DeploymentTarget]] = defaultdict(list)
+    for other in (
+        DeploymentTarget.objects.filter(stack_id__in=stack_ids, deployment__status__in=ACTIVE)
+        .exclude(deployment=deployment)
+        .select_related("version", "deployment")
+        .order_by("deployment__created_at", "id")
+    ):
+        in_flight[other.stack_id].append(other)
+    for target in targets:
+        newest = latest.get(target.stack_id, target.version.number)
+        if newest > target.version.number and not target.removed_rule:
+            found.append(
+                Staleness(
+                    target.stack,
+                    f"v{target.version.number} is no longer the latest version of"
+                    f" {target.stack.label}: v{newest} was published since.",
+                )
+            )
+        for other in in_flight.get(target.stack_id, []):
+            found.append(
+                Staleness(
+                    target.stack,
+                    f"deployment {str(other.deployment.uuid)[:8]} of v{other.version.number} to"
+                    f" {target.stack.label} is {other.deployment.get_status_display().lower()}"
+                    " now: it changes the stack before this one would.",
+                )
+            )
+        for other in live_by_stack.get(target.stack_id, []):
+            found.append(
+                Staleness(
+                    target.stack,
+                    f"{target.stack.label} changed since this was requested: deployment"
+                    f" {str(other.deployment.uuid)[:8]} put v{other.version.number} live at"
+                    f" {other.finished_at:%Y-%m-%d %H:%M:%S} UTC.",
+                )
+            )
+    return found
+
+
+def staleness_token(staleness: Sequence[Staleness]) -> str:
+    """A short digest of the warnings shown: a confirmation holds only for what was seen."""
+    if not staleness:
+        return ""
+    digest = hashlib.sha256("\n".join(sorted(s.message for s in staleness)).encode())
+    return digest.hexdigest()[:16]
 
 
 def rollback_plan(*, stack: Stack) -> RollbackPlan:

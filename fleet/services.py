@@ -1,8 +1,11 @@
-"""Writes of the fleet: deployments (request, approve, roll back, remove a rule) and connections.
+"""Writes of the fleet: deployments (request, approve, reject, cancel, roll back, remove a rule)
+and connections.
 
-Four eyes on production: whoever approves a deployment must not be the author of any
-version it deploys. Approval enqueues the task after the transaction commits, with the
-deployment's id only. Every write leaves a change record.
+Four eyes on production: whoever approves a deployment must be neither its requester nor the
+author of any version it deploys; refused, nothing changes (DeploymentForbidden, a 403). A
+deployment that went stale since its request is approved only on a second confirmation.
+Approval enqueues the task after the transaction commits, with the deployment's id only.
+Every write leaves a change record.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy, render_policy
-from fleet import secrets
+from fleet import secrets, selectors
 from fleet.models import (
     Deployment,
     DeploymentKind,
     DeploymentTarget,
     LparConnection,
     RunStatus,
+    TargetStatus,
 )
 from fleet.tasks import run_deployment
 from fleet.verify import deployed_target
@@ -35,6 +40,23 @@ User = AbstractBaseUser | AnonymousUser
 
 class DeploymentRefused(Exception):
     """A deployment that may not be requested or approved; the message says why."""
+
+
+class DeploymentForbidden(PermissionError):
+    """An action this person may not take on this deployment (four eyes); nothing changed."""
+
+
+class DeploymentNeedsConfirmation(DeploymentRefused):
+    """The deployment went stale since its request: approving needs a second confirmation."""
+
+    def __init__(self, staleness: Sequence[selectors.Staleness], token: str) -> None:
+        self.staleness = list(staleness)
+        self.token = token
+        super().__init__(
+            "what this deployment would change is not what was requested: "
+            + " ".join(s.message for s in staleness)
+            + " Confirm to approve it anyway."
+        )
 
 
 def _sha(text: str) -> str:
@@ -125,30 +147,95 @@ def deployment_request(
     return deployment
 
 
-@transaction.atomic
-def deployment_approve(*, deployment: Deployment, actor: User) -> Deployment:
-    """Four eyes: the approver authored none of the versions. Enqueues on commit."""
-    _require_operator(actor)
+def _pending(deployment: Deployment) -> Deployment:
+    """The deployment locked for this transaction; refused unless it still waits for review."""
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if locked.status != RunStatus.PENDING:
         raise DeploymentRefused(f"this deployment is {locked.get_status_display().lower()}")
-    authors = {
-        target.version.author_id: target.version
-        for target in locked.targets.select_related("version__stack__lpar")
-    }
-    if actor.pk in authors:
-        version = authors[actor.pk]
-        raise DeploymentRefused(
-            f"you published {version} yourself; another operator must approve its deployment"
-        )
-    locked.status = RunStatus.APPROVED
-    locked.approved_by = actor  # type: ignore[assignment]
-    locked.approved_at = timezone.now()
-    locked.save(update_fields=["status", "approved_by", "approved_at"])
-    _record(actor, "approve", locked, _deployment_summary(locked))
-
-    transaction.on_commit(lambda: run_deployment.delay(locked.id))
     return locked
+
+
+def _refuse_own_versions(deployment: Deployment, actor: User) -> None:
+    for target in deployment.targets.select_related("version__stack__lpar"):
+        if target.version.author_id == actor.pk:
+            raise DeploymentForbidden(
+                f"you published {target.version} yourself; another operator must approve its"
+                " deployment"
+            )
+
+
+def _approve(deployment: Deployment, actor: User, after: dict[str, Any] | None = None) -> None:
+    deployment.status = RunStatus.APPROVED
+    deployment.approved_by = actor  # type: ignore[assignment]
+    deployment.approved_at = timezone.now()
+    deployment.save(update_fields=["status", "approved_by", "approved_at"])
+    _record(actor, "approve", deployment, {**_deployment_summary(deployment), **(after or {})})
+    transaction.on_commit(lambda: run_deployment.delay(deployment.id))
+
+
+@transaction.atomic
+def deployment_approve(
+    *, deployment: Deployment, actor: User, confirm_stale: str = ""
+) -> Deployment:
+    """Four eyes: the approver neither requested the deployment nor published any version it
+    deploys. Enqueues on commit.
+
+    When a target's version is no longer its stack's latest, or another deployment went live
+    on one of its stacks since the request, the approval is refused with what changed until
+    `confirm_stale` is the token of exactly those warnings (selectors.staleness_token).
+    """
+    _require_operator(actor)
+    locked = _pending(deployment)
+    if locked.requested_by_id == actor.pk:
+        raise DeploymentForbidden(
+            "you requested this deployment yourself; another operator must approve it"
+        )
+    _refuse_own_versions(locked, actor)
+    staleness = selectors.deployment_staleness(locked)
+    token = selectors.staleness_token(staleness)
+    if staleness and confirm_stale != token:
+        raise DeploymentNeedsConfirmation(staleness, token)
+    _approve(locked, actor, {"confirmed": [s.message for s in staleness]} if staleness else None)
+    return locked
+
+
+@transaction.atomic
+def deployment_reject(*, deployment: Deployment, actor: User, reason: str) -> Deployment:
+    """A reviewer turns a pending deployment down, saying why; it never runs."""
+    _require_operator(actor)
+    locked = _pending(deployment)
+    if locked.requested_by_id == actor.pk:
+        raise DeploymentForbidden(
+            "you requested this deployment yourself; cancel it instead of rejecting it"
+        )
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the deployment is rejected."})
+    return _close(locked, actor, RunStatus.REJECTED, "reject", reason.strip())
+
+
+@transaction.atomic
+def deployment_cancel(*, deployment: Deployment, actor: User, reason: str = "") -> Deployment:
+    """The requester, or any operator, withdraws a pending deployment; it never runs."""
+    locked = _pending(deployment)
+    if locked.requested_by_id != actor.pk and not has_capability(actor, Capability.OPERATE):
+        raise DeploymentForbidden("only its requester or an operator may cancel a deployment")
+    return _close(locked, actor, RunStatus.CANCELLED, "cancel", reason.strip())
+
+
+def _close(
+    deployment: Deployment, actor: User, status: str, action: str, reason: str
+) -> Deployment:
+    deployment.status = status
+    deployment.closed_by = actor  # type: ignore[assignment]
+    deployment.closed_at = timezone.now()
+    deployment.close_reason = reason
+    deployment.finished_at = deployment.closed_at
+    deployment.save(
+        update_fields=["status", "closed_by", "closed_at", "close_reason", "finished_at"]
+    )
+    DeploymentTarget.objects.filter(deployment=deployment).update(status=TargetStatus.NOT_RUN)
+    _record(actor, action, deployment, _deployment_summary(deployment), reason)
+    return deployment
 
 
 def _current(stack: Stack) -> DeploymentTarget:
@@ -177,7 +264,11 @@ def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deploy
         kind=DeploymentKind.ROLLBACK,
         rollback_of=current.deployment,
     )
-    return deployment_approve(deployment=deployment, actor=actor)
+    # Requested and approved by one operator: it puts back a version that went live once with
+    # four eyes, and it is the way out of trouble. Its publisher still may not push it.
+    _refuse_own_versions(deployment, actor)
+    _approve(deployment, actor)
+    return deployment
 
 
 @transaction.atomic
@@ -203,13 +294,7 @@ def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Depl
     )
     # The version's author may be the operator; removing a rule only narrows what is secured,
     # and it is the emergency path, so it is approved by the operator who asks for it.
-    deployment.status = RunStatus.APPROVED
-    deployment.approved_by = actor  # type: ignore[assignment]
-    deployment.approved_at = timezone.now()
-    deployment.save(update_fields=["status", "approved_by", "approved_at"])
-    _record(actor, "approve", deployment, _deployment_summary(deployment))
-
-    transaction.on_commit(lambda: run_deployment.delay(deployment.id))
+    _approve(deployment, actor)
     return deployment
 
 

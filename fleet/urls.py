@@ -17,6 +17,16 @@ urlpatterns = [
         views.deployment_approve_view,
         name="deployment-approve",
     ),
+    path(
+        "deployments/<uuid:deployment>/reject/",
+        views.deployment_reject_view,
+        name="deployment-reject",
+    ),
+    path(
+        "deployments/<uuid:deployment>/cancel/",
+        views.deployment_cancel_view,
+        name="deployment-cancel",
+    ),
     path(stack, views.stack_detail, name="stack"),
     path(f"{stack}verify/", views.stack_verify, name="stack-verify"),
     path(f"{stack}rollback/", views.stack_rollback, name="stack-rollback"),

@@ -25,16 +25,22 @@ from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from fleet import presenters, selectors
 from fleet.forms import (
+    CancelForm,
     DeploymentRequestForm,
     LparConnectionForm,
+    RejectForm,
     RemoveRuleForm,
     RollbackForm,
     attach_errors,
 )
 from fleet.models import NUL_SHOWN_AS, Deployment, RunStatus, VerificationRun
 from fleet.services import (
+    DeploymentForbidden,
+    DeploymentNeedsConfirmation,
     DeploymentRefused,
     deployment_approve,
+    deployment_cancel,
+    deployment_reject,
     deployment_request,
     lpar_connection_save,
     remove_rule,
@@ -103,6 +109,7 @@ DEPLOYMENT_FILTERS = {
     "active": "Waiting or running",
     RunStatus.SUCCEEDED: "Succeeded",
     "failed": "Failed or rolled back",
+    "closed": "Rejected or cancelled",
 }
 
 
@@ -117,6 +124,8 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         )
     elif status == "failed":
         deployments = deployments.filter(status__in=(RunStatus.FAILED, RunStatus.ROLLED_BACK))
+    elif status == "closed":
+        deployments = deployments.filter(status__in=(RunStatus.REJECTED, RunStatus.CANCELLED))
     elif status == RunStatus.SUCCEEDED:
         deployments = deployments.filter(status=RunStatus.SUCCEEDED)
     context = {
@@ -146,11 +155,28 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(refusal))
             else:
                 messages.success(
-                    request, "Deployment requested. Another operator, or you, approves it here."
+                    request,
+                    "Deployment requested. Another operator approves or rejects it here;"
+                    " you may cancel it.",
                 )
                 return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
         status = 422
-    context = {"section": "deployments", "form": form, "choices": choices, "me": request.user}
+    diffs = [
+        presenters.live_diff(
+            c.stack,
+            selectors.live_policy_text(c.stack),
+            c.version.text,
+            to_label=f"{c.stack.label} v{c.version.number}",
+        )
+        for c in choices
+    ]
+    context = {
+        "section": "deployments",
+        "form": form,
+        "choices": choices,
+        "me": request.user,
+        "diffs": diffs,
+    }
     return _render(request, "fleet/deployment_new.html", context, status=status)
 
 
@@ -165,6 +191,23 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
     targets = list(deployment.targets.all())
     steps = list(deployment.steps.all())
     authors = {t.version.author_id for t in targets}
+    pending = deployment.status == RunStatus.PENDING
+    staleness = selectors.deployment_staleness(deployment) if pending else []
+    diffs = []
+    if pending:
+        # The heavy text is deferred in lists; the diff needs it, for pending ones only.
+        texts = dict(deployment.targets.values_list("id", "text"))
+        diffs = [
+            presenters.live_diff(
+                t.stack,
+                selectors.live_policy_text(t.stack),
+                texts[t.id],
+                to_label=f"{t.stack.label} v{t.version.number}"
+                + (f" without rule {t.removed_rule}" if t.removed_rule else "")
+                + " (this deployment)",
+            )
+            for t in targets
+        ]
     return {
         "section": "deployments",
         "deployment": deployment,
@@ -177,7 +220,12 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         ),
         "can_operate": _can_operate(request),
         "published_by_me": request.user.pk in authors,
+        "requested_by_me": request.user.pk == deployment.requested_by_id,
         "stacks": list({t.stack_id: t.stack for t in targets}.values()),
+        "staleness": staleness,
+        "diffs": diffs,
+        "reject_form": RejectForm(),
+        "cancel_form": CancelForm(),
     }
 
 
@@ -193,25 +241,85 @@ def deployment_detail(request: HttpRequest, deployment: Any) -> HttpResponse:
     )
 
 
+def _sentence(refusal: Exception) -> str:
+    text = str(refusal)
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def _review_refused(
+    request: HttpRequest,
+    deployment: Deployment,
+    reason: str,
+    status: int,
+    **extra: Any,
+) -> HttpResponse:
+    """The review panel again, with why the action was not taken (nothing was changed)."""
+    context = _deployment_context(request, deployment)
+    context["refused"] = reason
+    context.update(extra)
+    return _render(
+        request,
+        "fleet/deployment_detail.html",
+        context,
+        partials=("approve-panel",),
+        status=status,
+    )
+
+
 @requires(OPERATE)
 @require_POST
 def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpResponse:
     found = _deployment(request, deployment)
     try:
-        deployment_approve(deployment=found, actor=request.user)
+        deployment_approve(
+            deployment=found, actor=request.user, confirm_stale=request.POST.get("confirm", "")
+        )
+    except DeploymentNeedsConfirmation as stale:
+        return _review_refused(
+            request, found, "", 409, needs_confirmation=stale.token, staleness=stale.staleness
+        )
+    except DeploymentForbidden as forbidden:
+        return _review_refused(request, found, _sentence(forbidden), 403)
     except PermissionError as error:
         raise PermissionDenied(str(error)) from error
     except DeploymentRefused as refusal:
-        context = _deployment_context(request, found)
-        context["refused"] = str(refusal)
-        return _render(
-            request,
-            "fleet/deployment_detail.html",
-            context,
-            partials=("approve-panel",),
-            status=409,
-        )
+        return _review_refused(request, found, _sentence(refusal), 409)
     messages.success(request, "Approved: the deployment is queued and runs now.")
+    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+
+
+@requires(OPERATE)
+@require_POST
+def deployment_reject_view(request: HttpRequest, deployment: Any) -> HttpResponse:
+    found = _deployment(request, deployment)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return _review_refused(request, found, "", 422, reject_form=form)
+    try:
+        deployment_reject(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
+    except DeploymentForbidden as forbidden:
+        return _review_refused(request, found, _sentence(forbidden), 403, reject_form=form)
+    except DeploymentRefused as refusal:
+        return _review_refused(request, found, _sentence(refusal), 409, reject_form=form)
+    messages.success(request, "Rejected: the deployment will not run.")
+    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+
+
+@requires(OPERATE)
+@require_POST
+def deployment_cancel_view(request: HttpRequest, deployment: Any) -> HttpResponse:
+    found = _deployment(request, deployment)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _review_refused(request, found, "", 422, cancel_form=form)
+    try:
+        deployment_cancel(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
+    except DeploymentForbidden as forbidden:
+        return _review_refused(request, found, _sentence(forbidden), 403, cancel_form=form)
+    except DeploymentRefused as refusal:
+        return _review_refused(request, found, _sentence(refusal), 409, cancel_form=form)
+    messages.success(request, "Cancelled: the deployment will not run.")
     return _done(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
@@ -271,6 +379,8 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
                 deployment = rollback_to_previous(
                     actor=request.user, stack=found, note=form.cleaned_data["note"]
                 )
+            except DeploymentForbidden as forbidden:
+                refused, status = _sentence(forbidden), 403
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:

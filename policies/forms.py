@@ -30,6 +30,7 @@ from policies.models import (
     Stack,
 )
 from policies.selectors import ServiceFilters
+from policies.validators import port_order_errors
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 PORT_ATTRS = {"min": 0, "max": 65535, "class": "port"}
@@ -260,6 +261,13 @@ class ServiceForm(NoColonMixin, RelatedByKeyMixin, forms.ModelForm):
                         "override_cipher_set": getattr(rule.override_cipher_set, "name", ""),
                     }
                 )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # On the field, in words, before the model's table constraint names itself instead.
+        for name, message in port_order_errors(data).items():
+            self.add_error(name, message)
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         """What service_create / service_update take: service and rule fields together."""
@@ -592,6 +600,11 @@ class ImportForm(NoColonMixin, forms.Form):
         data["text"] = data.get("text", "").replace("\r\n", "\n")
         if not data["text"].strip():
             raise ValidationError("Paste the policy text or choose a file.")
+        if upload is not None:
+            # The uploaded text is shown in the text box from now on: after an error (a syntax
+            # error, a clash) the person corrects it there instead of choosing the file again.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("text")] = data["text"]
         return data
 
 

@@ -24,6 +24,7 @@ from django.db import transaction
 
 from attls.ciphers import Protocol
 from attls.effective import DEFAULT_PROTOCOLS, resolve_block
+from attls.lint import Finding
 from attls.policy import (
     Policy,
     TTLSConnectionAction,
@@ -33,6 +34,7 @@ from attls.policy import (
 )
 from attls.policy.serialize import statement_to_dict
 from policies import services
+from policies.lint import design_lint
 from policies.models import (
     CipherSet,
     ConnectionAction,
@@ -140,6 +142,8 @@ class ImportReport:
     items: list[ImportItem]
     unsupported: list[str]  # rules that cannot be represented: the import is refused
     dropped: list[str]  # condition objects the design does not keep
+    # Lint of the file as it stands, against the NIST SP 800-52r2 profile too (policies.lint).
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def clashes(self) -> list[ImportItem]:
@@ -372,6 +376,7 @@ def _plan(stack: Stack, text: str) -> _Plan:
         items=items,
         unsupported=unsupported,
         dropped=dropped,
+        findings=design_lint(policy),
     )
     return _Plan(report, keyrings, cipher_sets, groups, environments, connections, rules)
 

@@ -25,7 +25,7 @@ from attls import ciphers
 from attls.ciphers import NistStatus, Protocol
 from attls.effective import PROTOCOLS, EffectiveSettings, effective_all
 from attls.errors import Problem
-from attls.lint import Finding, lint
+from attls.lint import Finding
 from attls.matching import Connection, MatchResult, RuleConditions, RuleMatcher, address_key
 from attls.policy import (
     Policy,
@@ -38,6 +38,7 @@ from attls.policy import (
 )
 from attls.values import ValueRefused
 from policies.generation import build_policy, stack_policy, stack_rules
+from policies.lint import design_lint
 from policies.models import (
     ChangeRecord,
     CipherSet,
@@ -233,11 +234,20 @@ class FindingRow:
     statement: str
     status: str = ""  # "new" or "" in a preview
     collection: str = ""  # "rules" when the statement is a TTLSRule, i.e. a service
+    controls: tuple[str, ...] = ()  # the SP 800-52r2 controls a profile finding breaks
 
     @classmethod
     def of(cls, finding: Finding, status: str = "") -> FindingRow:
         collection, statement = finding.statement or ("", "")
-        return cls(finding.severity, finding.code, finding.message, statement, status, collection)
+        return cls(
+            finding.severity,
+            finding.code,
+            finding.message,
+            statement,
+            status,
+            collection,
+            getattr(finding, "controls", ()),
+        )
 
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -679,7 +689,7 @@ def _stack_base(stack: Stack, objects: tuple[Any, ...]) -> _StackBase:
         rules=rules,
         policy=policy,
         text=_written(policy, header=policy_header(stack)),
-        findings=lint(policy),
+        findings=design_lint(policy),
         effective=effective_all(policy),
         services_by_name={rule.service.name: str(rule.service.uuid) for rule in rules},
     )
@@ -704,7 +714,7 @@ def shared_object_preview(*, original: Model, edited: Model) -> ObjectPreview:
         after = build_policy(_substituted(base.rules, original, edited))
         _patch_leaf(after, original, edited)
         after_text = _written(after, header=policy_header(stack))
-        after_findings = lint(after)
+        after_findings = design_lint(after)
         diff, omitted = truncated(
             diff_rows(
                 base.text,

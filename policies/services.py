@@ -19,12 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 
-from attls.lint import Finding, lint
+from attls.lint import Finding
 from attls.policy import Policy, render_policy
 from attls.policy.render_check import stored_text_problem, text_model_differences
 from attls.policy.serialize import policy_to_dict
 from attls.values import ValueRefused
 from policies.generation import stack_policy
+from policies.lint import design_lint
 from policies.models import (
     ChangeRecord,
     CipherSet,
@@ -378,7 +379,7 @@ def stack_draft(*, stack: Stack) -> Draft:
         policy=policy,
         text=text,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
-        findings=lint(policy),
+        findings=design_lint(policy),
         published=stack.versions.order_by("-number").first(),
         unwritable=unwritable,
     )
@@ -490,4 +491,5 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "code": finding.code,
         "message": finding.message,
         "statement": list(finding.statement) if finding.statement else None,
+        "controls": list(getattr(finding, "controls", ())),
     }

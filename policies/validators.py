@@ -6,7 +6,7 @@ validator per kind of value) rather than restating them. The model fields carry 
 the forms (model forms) and the API (model serializers) apply the same rules.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.core.exceptions import ValidationError
 
@@ -107,17 +107,18 @@ def validate_labels(value: object) -> None:
 
 
 def _validate_codes(value: object, *, parameter: str, kind: str, known: set[str]) -> None:
+    # The message sits on the field named after `parameter` (a form's label, an API key):
+    # it does not name the parameter again.
     if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
-        raise ValidationError(f"{parameter}: expected a list of 4-character {kind} codes")
+        raise ValidationError(f"Expected a list of 4-character {kind} codes")
     seen: set[str] = set()
     for code in value:
         if code.upper() not in known:
             raise ValidationError(
-                f"{parameter}: {code!r} is not a {kind} code in the registry"
-                f" (known: {', '.join(sorted(known))})"
+                f"{code!r} is not a {kind} code in the registry (known: {', '.join(sorted(known))})"
             )
         if code.upper() in seen:
-            raise ValidationError(f"{parameter}: {code} is listed twice")
+            raise ValidationError(f"{code} is listed twice")
         seen.add(code.upper())
 
 
@@ -155,3 +156,20 @@ def validate_signature_pairs(value: object) -> None:
 def validate_ocsp_url(value: str) -> None:
     """OcspUrl: http://host[:port][/path[?query]], as IBM defines it; at most 1023 characters."""
     django_validator(kinds.ocsp_url)(value)
+
+
+def port_order_errors(values: Mapping[str, object]) -> dict[str, str]:
+    """A sentence for each port range of a service given high to low, keyed by its high field.
+
+    The table constraints `service_local_ports_ordered` and `service_remote_ports_ordered`
+    refuse the same; their own message would only name the constraint.
+    """
+    errors: dict[str, str] = {}
+    for side in ("local", "remote"):
+        low, high = values.get(f"{side}_port_low"), values.get(f"{side}_port_high")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            errors[f"{side}_port_high"] = (
+                f"The {side} port range ends at {high}, below its first port {low}: give the"
+                " lower port first, or the same port twice for a single port."
+            )
+    return errors

@@ -591,6 +591,10 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
 
 def _import_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     context = {"section": "import", **context}
+    report = context.get("report")
+    if report is not None:
+        context["findings"] = presenters.finding_rows(report.findings)
+        context["counts"] = presenters.severity_counts(report.findings)
     return _render(request, "policies/import.html", context, status=status)
 
 
@@ -626,9 +630,11 @@ def import_policy(request: HttpRequest) -> HttpResponse:
 def import_confirm(request: HttpRequest) -> HttpResponse:
     form = ImportApplyForm(request.POST)
     if not form.is_valid():
-        return _import_page(
-            request, {"form": ImportForm(), "apply_errors": form.errors}, status=422
+        # What was previewed stays in the form, to preview it again.
+        previewed = ImportForm(
+            initial={"stack": request.POST.get("stack"), "text": request.POST.get("text", "")}
         )
+        return _import_page(request, {"form": previewed, "apply_errors": form.errors}, status=422)
     stack, text = form.cleaned_data["stack"], form.cleaned_data["text"]
     try:
         report = import_apply(

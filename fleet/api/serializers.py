@@ -32,7 +32,15 @@ from fleet.models import (
     Transport,
     VerificationRun,
 )
-from fleet.selectors import OUTPUTS, ServiceStatus, StackStatus, output_text
+from fleet.selectors import (
+    OUTPUTS,
+    ServiceStatus,
+    StackStatus,
+    Staleness,
+    deployment_staleness,
+    output_text,
+    staleness_token,
+)
 from policies.api.serializers import StackField
 
 
@@ -152,6 +160,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=RunStatus.choices, read_only=True)
     requested_by = Username()
     approved_by = Username(allow_null=True)
+    closed_by = Username(
+        allow_null=True, help_text="Who rejected or cancelled it while it was pending"
+    )
     rollback_of = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
     targets = DeploymentTargetSerializer(many=True, read_only=True)
 
@@ -164,6 +175,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "requested_by",
             "approved_by",
             "approved_at",
+            "closed_by",
+            "closed_at",
+            "close_reason",
             "rollback_of",
             "note",
             "created_at",
@@ -176,13 +190,73 @@ class DeploymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class StalenessSerializer(serializers.Serializer):
+    stack = StackLabel()
+    message = serializers.CharField()
+
+
 class DeploymentDetailSerializer(DeploymentSerializer):
     steps = DeploymentStepSerializer(many=True, read_only=True)
     verifications = serializers.SlugRelatedField(slug_field="uuid", many=True, read_only=True)
+    stale = serializers.SerializerMethodField(
+        help_text="While pending: what changed since the request (a newer version, another"
+        " deployment live). Approving then needs `confirm`."
+    )
+    confirm = serializers.SerializerMethodField(
+        help_text="While pending and stale: the token to send with the approval to confirm"
+        " exactly these warnings; empty otherwise"
+    )
 
     class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "steps", "verifications"]
+        fields = [*DeploymentSerializer.Meta.fields, "steps", "verifications", "stale", "confirm"]
         read_only_fields = fields
+
+    def _staleness(self, obj: Deployment) -> list[Staleness]:
+        if obj.status != RunStatus.PENDING:
+            return []
+        cache = self.context.setdefault("staleness", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = deployment_staleness(obj)
+        return cache[obj.pk]
+
+    @extend_schema_field(StalenessSerializer(many=True))
+    def get_stale(self, obj: Deployment) -> list[dict[str, Any]]:
+        return StalenessSerializer(self._staleness(obj), many=True).data
+
+    def get_confirm(self, obj: Deployment) -> str:
+        return staleness_token(self._staleness(obj))
+
+
+class DeploymentApproveSerializer(serializers.Serializer):
+    confirm = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=64,
+        help_text="The `confirm` token of a stale deployment (from its detail or the 409"
+        " answer): you approve it knowing exactly those warnings",
+    )
+
+
+class DeploymentRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000,
+        help_text="Why it is rejected; the requester reads it, the audit log keeps it",
+        error_messages={
+            "required": "Say why the deployment is rejected.",
+            "blank": "Say why the deployment is rejected.",
+        },
+    )
+
+
+class DeploymentCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class StaleErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    stale = StalenessSerializer(many=True)
+    confirm = serializers.CharField(help_text="Send it back as `confirm` to approve anyway")
 
 
 class DeploymentTargetRequestSerializer(serializers.Serializer):

@@ -32,8 +32,11 @@ from fleet import presenters, selectors
 from fleet.api import serializers as api
 from fleet.models import Deployment, LparConnection, RunStatus
 from fleet.services import (
+    DeploymentNeedsConfirmation,
     DeploymentRefused,
     deployment_approve,
+    deployment_cancel,
+    deployment_reject,
     deployment_request,
     remove_rule,
     rollback_to_previous,
@@ -72,8 +75,7 @@ FORBIDDEN = OpenApiResponse(api.FleetErrorSerializer, description="Your role doe
 NOT_FOUND = OpenApiResponse(api.FleetErrorSerializer, description="No such object")
 REFUSED = OpenApiResponse(
     api.FleetErrorSerializer,
-    description="Refused, with the reason: e.g. four eyes (you published a version it"
-    " deploys), nothing deployed yet, not pending any more",
+    description="Refused, with the reason: e.g. nothing deployed yet, not pending any more",
 )
 INVALID = OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors; nothing was done")
 
@@ -98,9 +100,17 @@ class FleetErrors:
     # docstring: the schema would show a docstring as each operation's description.)
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DeploymentNeedsConfirmation):
+            body = {
+                "detail": str(exc),
+                "stale": api.StalenessSerializer(exc.staleness, many=True).data,
+                "confirm": exc.token,
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, DeploymentRefused):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, PermissionError):
+            # Four eyes and roles: the action is not this person's to take; nothing changed.
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         if isinstance(exc, DjangoValidationError):
             exc = serializers.ValidationError(
@@ -187,7 +197,7 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
     @extend_schema(
         summary="Roll the stack back to the version before the deployed one (operators)",
         description="Requests and approves a redeployment of the previous version. Four eyes:"
-        " refused (409) when you published that version yourself.",
+        " refused (403) when you published that version yourself.",
         request=api.RollbackRequestSerializer,
         parameters=[STACK_PARAMETER],
         responses=DEPLOYMENT_WRITE_RESPONSES,
@@ -327,10 +337,40 @@ class DeploymentViewSet(
         return _deployment_answer(request, deployment, status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Approve a pending deployment (operators; not the publisher of its versions)",
-        request=None,
+        summary="Approve a pending deployment (operators; neither its requester nor the"
+        " publisher of its versions)",
+        description="Four eyes: 403 for the requester and for the publisher of a version it"
+        " deploys, nothing changed. A deployment that went stale since its request (a newer"
+        " version published, another deployment live on its stack) answers 409 with the"
+        " warnings and a `confirm` token; send the token back to approve anyway.",
+        request=api.DeploymentApproveSerializer,
         responses={
             202: api.DeploymentDetailSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(
+                api.StaleErrorSerializer,
+                description="Not pending any more, or stale: confirm with the token",
+            ),
+        },
+        tags=["deployments"],
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, deployment: str) -> Response:
+        found = self.get_object()
+        body = api.DeploymentApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment_approve(
+            deployment=found, actor=request.user, confirm_stale=body.validated_data["confirm"]
+        )
+        return _deployment_answer(request, found, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Reject a pending deployment, saying why (operators other than its requester)",
+        request=api.DeploymentRejectSerializer,
+        responses={
+            200: api.DeploymentDetailSerializer,
+            400: INVALID,
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: REFUSED,
@@ -338,10 +378,34 @@ class DeploymentViewSet(
         tags=["deployments"],
     )
     @action(detail=True, methods=["post"])
-    def approve(self, request: Request, deployment: str) -> Response:
+    def reject(self, request: Request, deployment: str) -> Response:
         found = self.get_object()
-        deployment_approve(deployment=found, actor=request.user)
-        return _deployment_answer(request, found, status.HTTP_202_ACCEPTED)
+        body = api.DeploymentRejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = body.validated_data["reason"]
+        deployment_reject(deployment=found, actor=request.user, reason=reason)
+        return _deployment_answer(request, found, status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Cancel a pending deployment (its requester or an operator)",
+        request=api.DeploymentCancelSerializer,
+        responses={
+            200: api.DeploymentDetailSerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: REFUSED,
+        },
+        tags=["deployments"],
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, deployment: str) -> Response:
+        found = self.get_object()
+        body = api.DeploymentCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = body.validated_data["reason"]
+        deployment_cancel(deployment=found, actor=request.user, reason=reason)
+        return _deployment_answer(request, found, status.HTTP_200_OK)
 
 
 # --- verifications --------------------------------------------------------------------------------

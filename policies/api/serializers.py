@@ -29,6 +29,7 @@ from policies.models import (
     Stack,
 )
 from policies.validators import (
+    port_order_errors,
     validate_certificate_label,
     validate_client_ecurves,
     validate_client_key_share_groups,
@@ -93,6 +94,12 @@ class FindingSerializer(serializers.Serializer):
         child=serializers.CharField(),
         allow_null=True,
         help_text="[statement type, name] of the statement the finding is about",
+    )
+    controls = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="For a NIST SP 800-52r2 profile finding: the control ids it breaks, as in"
+        " the audit catalog (e.g. `NIST-800-52r2-3.1-tls11`)",
     )
 
 
@@ -423,14 +430,15 @@ class ServiceSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The model checks this as a table constraint, whose message names the
-        # constraint; say it in the user's terms, on the field.
-        for side in ("local", "remote"):
-            low = attrs.get(f"{side}_port_low", getattr(self.instance, f"{side}_port_low", 0))
-            high = attrs.get(f"{side}_port_high", getattr(self.instance, f"{side}_port_high", 0))
-            if low > high:
-                raise serializers.ValidationError(
-                    {f"{side}_port_high": [f"Must not be below the low port ({low})."]}
-                )
+        # constraint; say it in the user's terms, on the field (as the designer's form does).
+        ports = {
+            name: attrs.get(name, getattr(self.instance, name, 0))
+            for side in ("local", "remote")
+            for name in (f"{side}_port_low", f"{side}_port_high")
+        }
+        errors = port_order_errors(ports)
+        if errors:
+            raise serializers.ValidationError({name: [text] for name, text in errors.items()})
         return super().validate(attrs)
 
 

@@ -27,7 +27,7 @@ from fleet.models import (
     ServiceHour,
     TargetStatus,
 )
-from fleet.services import DeploymentRefused, deployment_approve, deployment_request
+from fleet.services import DeploymentForbidden, deployment_approve, deployment_request
 from fleet.verify import deployed_target
 from policies import services as design
 from policies.generation import stack_policy
@@ -376,7 +376,7 @@ def test_four_eyes_a_publisher_cannot_approve_but_another_operator_passes_the_co
     connect(stack)
     deployment = deployment_request(actor=people["operator"], targets=[(stack, version)])
 
-    with pytest.raises(DeploymentRefused, match="another operator must approve"):
+    with pytest.raises(DeploymentForbidden, match="another operator must approve"):
         deployment_approve(deployment=deployment, actor=publisher)
 
     deployment_approve(deployment=deployment, actor=people["operator2"])

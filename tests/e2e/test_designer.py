@@ -39,8 +39,20 @@ def test_an_architect_drops_tls12_previews_the_impact_saves_and_publishes(
     preview = page.locator("#preview")
     expect(preview.get_by_test_id("statement")).to_contain_text(re.compile(r"TLSv1\.2\s+On"))
     expect(page.locator("#impact")).to_have_text("used by 12 rules on 2 stacks")
-    expect(preview).to_contain_text("lint clean")
+    # Linted as `attls lint --profile nist` lints: the estate's cipher set lists ChaCha20,
+    # which SP 800-52r2 §3.3.1.2 leaves out, so the preview is not "lint clean".
+    expect(preview.locator("tr.sev-warning").first).to_contain_text(
+        "NIST-800-52r2-3.3.1-approved-suites"
+    )
+    tls11 = preview.locator("tr.sev-warning", has_text="NIST-800-52r2-3.1-tls11")
+    expect(tls11).to_have_count(0)
     shot(page, "01-architect-edit-environment")
+
+    # TLS 1.1 On: SP 800-52r2 says no, and the preview names the control to cite.
+    page.locator("#id_tlsv1_1").check()
+    expect(tls11.first).to_contain_text("enables TLSv1.1")
+    page.locator("#id_tlsv1_1").uncheck()
+    expect(tls11).to_have_count(0)
 
     page.locator("#id_tlsv1_2").uncheck()
 
@@ -64,6 +76,8 @@ def test_an_architect_drops_tls12_previews_the_impact_saves_and_publishes(
     expect(page.locator("pre.diff .line.add")).to_contain_text(re.compile(r"TLSv1\.2\s+Off"))
     page.get_by_label("Note").fill("Drop TLS 1.2: every SYSA client negotiates TLS 1.3.")
     shot(page, "03-architect-stack-draft-vs-v1")
+    # The SP 800-52r2 warnings (ChaCha20 listed) are acknowledged, as every warning is.
+    page.get_by_label(re.compile(r"I acknowledge \d+ warning")).check()
     page.get_by_role("button", name="Publish v2").click()
 
     expect(page).to_have_url(re.compile(r"/design/stacks/SYSA/TCPIP/versions/2/$"))

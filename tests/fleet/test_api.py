@@ -250,14 +250,16 @@ def test_approve_by_another_operator_then_four_eyes_refuses_the_publisher(fleet,
         note="pat's",
         parent=fleet.v2,
     )
+    created = (
+        api_for(fleet, "operator")
+        .post(f"{API}/deployments/", {"targets": [{"stack": "SYSA/TCPIP", "version": v3.number}]})
+        .json()
+    )
     client = APIClient()
     client.force_authenticate(both)
-    created = client.post(
-        f"{API}/deployments/", {"targets": [{"stack": "SYSA/TCPIP", "version": v3.number}]}
-    ).json()
     refused = client.post(f"{API}/deployments/{created['uuid']}/approve/")
-    assert refused.status_code == 409
-    assert "another operator must approve" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "you published SYSA/TCPIP v3 yourself" in refused.json()["detail"]
     assert Deployment.objects.get(uuid=created["uuid"]).status == RunStatus.PENDING
 
 

@@ -245,7 +245,9 @@ def test_approve_by_another_operator_answers_with_hx_location(fleet) -> None:
     assert fleet.pending.approved_by == fleet.people["operator2"]
 
 
-def test_approve_of_ones_own_version_is_refused_with_the_four_eyes_reason(fleet, make_user) -> None:
+def test_approve_of_ones_own_version_is_forbidden_with_the_four_eyes_reason(
+    fleet, make_user
+) -> None:
     both = make_user("pat", Role.ARCHITECT, Role.OPERATOR)
     v3 = PolicyVersion.objects.create(
         stack=fleet.sysa,
@@ -257,7 +259,7 @@ def test_approve_of_ones_own_version_is_refused_with_the_four_eyes_reason(fleet,
         note="pat's version",
         parent=fleet.v2,
     )
-    deployment = deployment_request(actor=both, targets=[(fleet.sysa, v3)])
+    deployment = deployment_request(actor=fleet.people["operator"], targets=[(fleet.sysa, v3)])
     client = Client()
     client.force_login(both)
 
@@ -266,10 +268,10 @@ def test_approve_of_ones_own_version_is_refused_with_the_four_eyes_reason(fleet,
         headers={**HTMX, "HX-Target": "approve-panel"},
     )
 
-    assert response.status_code == 409
+    assert response.status_code == 403
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="approve-panel"')
-    assert "another operator must approve" in body
+    assert "You published SYSA/TCPIP v3 yourself; another operator must approve" in body
     deployment.refresh_from_db()
     assert deployment.status == RunStatus.PENDING
 

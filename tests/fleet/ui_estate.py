@@ -545,6 +545,8 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
     return {
         "fleet:deployment": {"deployment": deployment.uuid},
         "fleet:deployment-approve": {"deployment": deployment.uuid},
+        "fleet:deployment-reject": {"deployment": deployment.uuid},
+        "fleet:deployment-cancel": {"deployment": deployment.uuid},
         "fleet:stack": page_stack,
         "fleet:stack-verify": page_stack,
         "fleet:stack-rollback": page_stack,
@@ -558,6 +560,8 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet-api:stack-remove-rule": api_stack,
         "fleet-api:deployment-detail": {"deployment": deployment.uuid},
         "fleet-api:deployment-approve": {"deployment": deployment.uuid},
+        "fleet-api:deployment-reject": {"deployment": deployment.uuid},
+        "fleet-api:deployment-cancel": {"deployment": deployment.uuid},
         "fleet-api:verification-detail": {"run": run.uuid},
         "fleet-api:drift-event-detail": {"event": event.uuid},
         "fleet-api:incident-detail": {"incident": incident.uuid},

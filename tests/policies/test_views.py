@@ -1158,9 +1158,9 @@ def test_saving_curves_stapling_and_key_sizes_stores_them_as_the_policy_will_wri
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("server_kex_ecurves", "0023 0017", "ServerKexECurves: &#x27;0017&#x27; is not a named"),
-        ("client_key_share_groups", "0023 0023", "ClientKeyShareGroups: 0023 is listed twice"),
-        ("signature_pairs", "0401 9999", "SignaturePairs: &#x27;9999&#x27; is not a signature"),
+        ("server_kex_ecurves", "0023 0017", "&#x27;0017&#x27; is not a named"),
+        ("client_key_share_groups", "0023 0023", "0023 is listed twice"),
+        ("signature_pairs", "0401 9999", "&#x27;9999&#x27; is not a signature"),
         ("peer_min_ecc_key_size", "4096", "less than or equal to 1024"),
         ("ocsp_url", "ldap://ocsp", "must be an http:// URL"),
     ],

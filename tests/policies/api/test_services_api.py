@@ -100,7 +100,7 @@ def test_a_low_port_above_the_high_port_is_a_field_error(estate, as_architect):
     )
 
     assert response.status_code == 400
-    assert "below the low port" in response.data["local_port_high"][0]
+    assert "below its first port" in response.data["local_port_high"][0]
 
 
 def test_a_second_service_of_the_same_name_on_a_stack_is_refused(estate, as_architect):
