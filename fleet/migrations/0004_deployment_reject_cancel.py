@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fleet', '0002_certificate_details'),
+        ('fleet', '0003_lpar_policy_path_fence'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
