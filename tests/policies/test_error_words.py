@@ -94,7 +94,7 @@ def test_no_error_names_its_field_twice(client, architect, design) -> None:
 
     text = response.text
     assert "The preview waits for valid input" in text
-    assert "<li>Name &#x27;bad name&#x27; has a character" in text
+    assert "<li><strong>Name</strong>: The name contains a blank" in text
     assert "<li><strong>ServerKexECurves</strong>: &#x27;9999&#x27; is not a named group" in text
     assert "ServerKexECurves: ServerKexECurves" not in text
     assert "Name</strong>: Name" not in text
