@@ -157,6 +157,41 @@ def assessment_for(*, user: User, uuid: Any) -> Assessment:
     return assessment
 
 
+# What a verification answer says of a file in the ledger whose pack the uploader may not see:
+# no uuid, date, author or scope, which would tell them about other teams' services.
+NOT_YOURS = "signed by this portal, not a pack you may see"
+
+
+@dataclass(frozen=True)
+class LedgerAnswer:
+    """What a verification answer tells `user` about the uploaded file's ledger entry."""
+
+    in_ledger: bool
+    pack: EvidencePack | None  # only a pack the user may see
+    said: str
+
+    def entry(self) -> dict[str, Any] | None:
+        """The ledger entry as the API answers it: None unless the user may see the pack."""
+        if self.pack is None:
+            return None
+        return {
+            "uuid": self.pack.uuid,
+            "created_at": self.pack.created_at,
+            "created_by": self.pack.created_by.get_username(),
+            "assessment": self.pack.assessment.uuid,
+        }
+
+
+def ledger_answer_for(*, user: User, result: signing.VerificationResult) -> LedgerAnswer:
+    """The ledger part of a verification answer: the pack named only if `user` may see it."""
+    pack = result.matches_ledger
+    if pack is None:
+        return LedgerAnswer(False, None, "no evidence pack in the ledger has this file's SHA-256")
+    if not pack_list_for(user=user).filter(pk=pack.pk).exists():
+        return LedgerAnswer(True, None, NOT_YOURS)
+    return LedgerAnswer(True, pack, f"pack {pack.uuid} of {pack.created_at:%Y-%m-%d %H:%M} UTC")
+
+
 def pack_file(pack: EvidencePack, kind: str) -> Path:
     """The stored PDF or OSCAL file of a finished pack."""
     name = pack.pdf_path if kind == "pdf" else pack.oscal_path
