@@ -41,6 +41,7 @@ from django.utils.safestring import mark_safe
 
 from attls import returncodes
 from audits import charts
+from audits.log import Head
 from audits.models import Assessment, ControlResult, Outcome, ScopeKind
 from audits.scope import Scope, ScopeError, resolve
 from fleet.models import (
@@ -954,6 +955,7 @@ def pack_context(
     results: list[ControlResult] | None = None,
     spans: dict[int, dict[str, Any]] | None = None,
     manifest: list[dict[str, Any]] | None = None,
+    chain_head: Head | None = None,
 ) -> dict[str, Any]:
     """Everything the PDF template shows, gathered with a bounded number of queries.
 
@@ -1131,4 +1133,5 @@ def pack_context(
         "manifest_mismatches": manifest_mismatches,
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
         "evidence_items": EVIDENCE_ITEMS,
+        "chain_head": chain_head,
     }

@@ -373,13 +373,18 @@ def evidence_pack_generate(pack_id: int) -> None:
     spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
     manifest = evidence.manifest_of(results, spans)
     outputs = sum(len(row["outputs"]) for row in manifest)
+    # The audit log's head now, printed in both files and kept on the row: audit_verify
+    # checks the log still holds it, so entries deleted from its end are noticed.
+    head = log.chain_head()
     progress.step(
         "evidence",
         f"{len(results)} controls, {len(scope.services)} services,"
         f" {outputs} raw outputs of {len(manifest)} verification runs hashed",
     )
 
-    document = oscal.assessment_results(assessment, results=results, manifest=manifest)
+    document = oscal.assessment_results(
+        assessment, results=results, manifest=manifest, chain_head=head
+    )
     oscal_bytes = oscal.dumps(document)
     oscal_sha256 = hashlib.sha256(oscal_bytes).hexdigest()
     oscal_name = f"{pack.uuid}.oscal.json"
@@ -402,6 +407,7 @@ def evidence_pack_generate(pack_id: int) -> None:
         results=results,
         spans=spans,
         manifest=manifest,
+        chain_head=head,
     )
     pdf = evidence.render_pdf(context)
     progress.step("pdf", f"{len(pdf) // 1024} KiB")
@@ -444,6 +450,8 @@ def evidence_pack_generate(pack_id: int) -> None:
             finished_at=finished,
             heartbeat_at=finished,
             error="",
+            chain_sequence=head.sequence if head is not None else None,
+            chain_hash=head.hash if head is not None else "",
         )
         log.append(
             actor=pack.created_by.get_username(),
