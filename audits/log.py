@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from audits.models import AuditCheckpoint, AuditEntry, EvidencePack
@@ -46,7 +47,15 @@ DASH = "\N{EN DASH}"
 
 
 def _moment(at: datetime) -> str:
+    if at.tzinfo is None:  # as `_rows` reads it from the database: UTC without its zone
+        return at.isoformat(timespec="microseconds") + "+00:00"
     return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# One encoder for every entry: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
 
 
 def _payload(data: dict[str, Any]) -> str:
@@ -83,12 +92,8 @@ def json_form(
     data: dict[str, Any],
 ) -> str:
     """The entry as one canonical JSON array led by `version`."""
-    return json.dumps(
-        [version, sequence, _moment(at), actor, action, object_type, object_id, summary, data],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
+    return _JSON(
+        [version, sequence, _moment(at), actor, action, object_type, object_id, summary, data]
     )
 
 
@@ -285,11 +290,36 @@ FIELDS = ("sequence", "at", "actor", "action", "object_type", "object_id", "summ
 
 
 def _rows(entries: Any = AuditEntry) -> Iterator[tuple[Any, ...]]:
-    yield from (
+    """Every entry in chain order: the FIELDS, prev_hash, hash, version.
+
+    The rows are read without Django's per-value converters, which take most of the time of a
+    check over 100,000 entries; `at` and `data` are decoded here, whichever form the database
+    driver returns them in (SQLite: text; PostgreSQL: a datetime, and JSON as text or value).
+    """
+    query = (
         entries.objects.order_by("sequence")
         .values_list(*FIELDS, "prev_hash", "hash", "version")
-        .iterator(chunk_size=5000)
+        .query
     )
+    compiler = query.get_compiler(using=entries.objects.db)
+    for chunk in compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=5000):
+        for row in chunk:
+            sequence, at, actor, action, object_type, object_id, summary, data, *rest = row
+            if not isinstance(at, datetime):
+                at = datetime.fromisoformat(str(at))  # naive: UTC (USE_TZ), see `_moment`
+            if isinstance(data, bytes | str):
+                data = json.loads(data)
+            yield (
+                int(sequence),
+                at,
+                actor,
+                action,
+                object_type,
+                object_id,
+                summary,
+                data,
+                *rest,
+            )
 
 
 def _fields(row: tuple[Any, ...]) -> dict[str, Any]:
