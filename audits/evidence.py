@@ -54,7 +54,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.selectors import output_text
-from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
+from policies.models import Service, Stack
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEMPLATE = "audits/pdf/pack.html"
@@ -667,30 +667,6 @@ def _policy_in_force(scope: Scope, end: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def _change_records(
-    scope: Scope, deployments: list[Deployment], start: datetime, end: datetime
-) -> tuple[list[ChangeRecord], int]:
-    records = ChangeRecord.objects.filter(at__gte=start, at__lte=end).select_related("actor")
-    if scope.kind != ScopeKind.ESTATE:
-        uuids: set[Any] = {service.uuid for service in scope.services}
-        uuids |= {stack.uuid for stack in scope.stacks}
-        uuids |= set(Lpar.objects.filter(stacks__in=scope.stacks).values_list("uuid", flat=True))
-        uuids |= set(
-            PolicyVersion.objects.filter(stack__in=scope.stacks).values_list("uuid", flat=True)
-        )
-        uuids |= {deployment.uuid for deployment in deployments}
-        for service in scope.services:
-            rule = getattr(service, "rule", None)
-            if rule is None:
-                continue
-            for shared in (rule.group_action, rule.environment_action, rule.connection_action):
-                if shared is not None:
-                    uuids.add(shared.uuid)
-        records = records.filter(object_uuid__in=uuids)
-    total = records.count()
-    return list(records.order_by("at", "id")[:TABLE_ROWS]), total
-
-
 def _certificates(scope: Scope, end: datetime) -> list[dict[str, Any]]:
     rows = []
     for certificate in sorted(scope.certificates(), key=lambda c: (c.not_after, c.stack.label)):
@@ -1018,7 +994,7 @@ def pack_context(
     drift = scope.drift(start, end)
     incidents = scope.incidents(start, end)
     deployments = _deployments(scope, start, end)
-    changes, change_total = _change_records(scope, deployments, start, end)
+    changes, change_total = scope.change_records(start, end, deployments, limit=TABLE_ROWS)
     findings = _service_findings(results, scope, assessment.summary)
     manifest = manifest if manifest is not None else manifest_of(results, spans)
     versions: dict[str, dict[str, Any]] = {}

@@ -41,7 +41,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from audits.models import ScopeKind
 from fleet.models import Certificate, Deployment, DeploymentTarget, DriftEvent, Incident
-from policies.models import Service, Stack
+from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
 
 # What a name outside the scope reads as, where a line about the scope also named it.
 OUTSIDE = "[a service outside this scope]"
@@ -100,6 +100,13 @@ def scope_services(scope_kind: str, scope: Mapping[str, Any] | None) -> QuerySet
     raise ScopeError(f"unknown scope kind {scope_kind!r}")
 
 
+def _words(names: Iterable[str]) -> re.Pattern[str]:
+    """Any of `names` as a whole word."""
+    # Longest first, so CICSWEB10 is not read as CICSWEB1 followed by a 0.
+    words = "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
+    return re.compile(rf"(?<![{_NAME_CHARS}])(?:{words})(?![{_NAME_CHARS}])")
+
+
 def scoped_targets(deployment: Deployment) -> list[DeploymentTarget]:
     """The targets of a deployment that `Scope.deployments` returned, cut to the scope."""
     targets: list[DeploymentTarget] = deployment.scoped_targets  # type: ignore[attr-defined]
@@ -153,9 +160,7 @@ class Scope:
             if not names:
                 patterns[stack_id] = None
                 continue
-            # Longest first, so CICSWEB10 is not read as CICSWEB1 followed by a 0.
-            words = "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
-            patterns[stack_id] = re.compile(rf"(?<![{_NAME_CHARS}])(?:{words})(?![{_NAME_CHARS}])")
+            patterns[stack_id] = _words(names)
         return patterns
 
     # --- names and text ---------------------------------------------------------------------
@@ -171,6 +176,17 @@ class Scope:
         if self.whole_stacks:
             return True
         return any(low <= int(port) <= high for low, high in self._local_ports.get(stack_id, []))
+
+    @cached_property
+    def _any_outside(self) -> frozenset[str]:
+        return frozenset().union(*self.outside.values()) - frozenset().union(*self.names.values())
+
+    def redact_text(self, text: str) -> str:
+        """Free text about the scope's stacks as a whole (a note): each name of a service
+        outside the scope replaced by OUTSIDE."""
+        if self.whole_stacks or not text or not self._any_outside:
+            return text
+        return _words(self._any_outside).sub(OUTSIDE, text)
 
     def names_outside(self, stack_id: int, text: str) -> bool:
         pattern = self._outside_pattern.get(stack_id)
@@ -324,9 +340,39 @@ class Scope:
             if len(targets) < len(everything):
                 # Its error names the stack that failed, which may be outside the scope.
                 deployment.error = ""
+            deployment.note = self.redact_text(deployment.note)
             deployment.scoped_targets = targets  # type: ignore[attr-defined]
             rows.append(deployment)
         return rows
+
+    def change_records(
+        self, start: datetime, end: datetime, deployments: Iterable[Deployment], *, limit: int
+    ) -> tuple[list[ChangeRecord], int]:
+        """Design changes in [start, end] to the scope's services, stacks, LPARs, policy
+        versions and the shared objects its rules use, and to its deployments (the first
+        `limit`, and how many there are); notes cut to the scope."""
+        records = ChangeRecord.objects.filter(at__gte=start, at__lte=end).select_related("actor")
+        if self.kind != ScopeKind.ESTATE:
+            uuids: set[Any] = {service.uuid for service in self.services}
+            uuids |= {stack.uuid for stack in self.stacks}
+            uuids |= set(Lpar.objects.filter(stacks__in=self.stacks).values_list("uuid", flat=True))
+            uuids |= set(
+                PolicyVersion.objects.filter(stack__in=self.stacks).values_list("uuid", flat=True)
+            )
+            uuids |= {deployment.uuid for deployment in deployments}
+            for service in self.services:
+                rule = getattr(service, "rule", None)
+                if rule is None:
+                    continue
+                for shared in (rule.group_action, rule.environment_action, rule.connection_action):
+                    if shared is not None:
+                        uuids.add(shared.uuid)
+            records = records.filter(object_uuid__in=uuids)
+        total = records.count()
+        rows = list(records.order_by("at", "id")[:limit])
+        for record in rows:
+            record.note = self.redact_text(record.note)
+        return rows, total
 
     def certificates(
         self, *, start: datetime | None = None, end: datetime | None = None

@@ -73,7 +73,9 @@ def estate(make_user: Any) -> dict[str, Any]:
     # A deployment to SYSB alone, and one to both stacks.
     sysb_only = deployment_request(actor=operator, targets=[(fleet.sysb, sysb_v1)], note="B")
     both = deployment_request(
-        actor=operator, targets=[(fleet.sysa, fleet.v2), (fleet.sysb, sysb_v1)], note="A and B"
+        actor=operator,
+        targets=[(fleet.sysa, fleet.v2), (fleet.sysb, sysb_v1)],
+        note="A and B, for CICSWEB1 and MQCHIN",
     )
     for deployment in (sysb_only, both):
         Deployment.objects.filter(pk=deployment.pk).update(approved_by=approver)
@@ -195,6 +197,7 @@ def test_the_pdf_of_an_owners_pack_names_nothing_outside_its_scope(
     assert str(estate["both"].uuid)[:8] in text
     assert str(estate["sysb_only"].uuid)[:8] not in text
     assert str(estate["removal"].uuid)[:8] not in text
+    assert f"A and B, for CICSWEB1 and {OUTSIDE}" in text  # its note, as the request's too
     # The stack-wide drift keeps its lines about CICSWEB1; the incident of the shared
     # certificate keeps CICSWEB1's failing handshake.
     assert "rule CICSWEB1: TLSv1.3 On -> Off" in text
