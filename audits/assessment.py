@@ -2744,6 +2744,9 @@ def check_evidence_protection(ctx: Context, control: Control) -> Verdict:
         "intact": result.intact,
         "broken_at": result.broken_at,
         "reason": result.reason,
+        "head_entry": result.head.sequence if result.head is not None else None,
+        "head_sha256": result.head.hash if result.head is not None else None,
+        "head_also_recorded_by": "; ".join(result.anchors_held) or None,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if result.intact:
