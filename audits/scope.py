@@ -301,6 +301,7 @@ class Scope:
             )
         )
         for event in rows:
+            event.key = self.redact(event.stack_id, event.key)  # unexpected-rule:MQCHIN:TN3270S
             event.detail = self.redact(event.stack_id, event.detail)
         return rows
 

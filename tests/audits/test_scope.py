@@ -310,5 +310,14 @@ def test_text_about_other_services_is_cut_line_by_line(estate: dict[str, Any]) -
         scope.rule_name(sysa, "MQCHIN") == OUTSIDE and scope.rule_name(sysa, IN_SCOPE) == IN_SCOPE
     )
     assert scope.holds_port(sysa, 8443) and not scope.holds_port(sysa, 8444)
+    # MQCHIN's connection secured by another team's rule: the fact stays, the name does not.
+    mq = resolve("services", {"services": [str(fleet.service_b.uuid)]})
+    [event] = [
+        e
+        for e in mq.drift(timezone.now() - timedelta(days=3), timezone.now())
+        if e.kind == "unexpected-rule"
+    ]
+    assert event.key == f"unexpected-rule:MQCHIN:{OUTSIDE}"
+    assert event.detail == f"1 connection(s) of MQCHIN are secured by rule {OUTSIDE}, not by MQCHIN"
     whole = resolve("lpar", {"lpar": "SYSA"})
     assert whole.redact(sysa, "rule CICSWEB2: y") == "rule CICSWEB2: y"
