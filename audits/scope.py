@@ -157,10 +157,7 @@ class Scope:
     def _outside_pattern(self) -> dict[int, re.Pattern[str] | None]:
         patterns: dict[int, re.Pattern[str] | None] = {}
         for stack_id, names in self.outside.items():
-            if not names:
-                patterns[stack_id] = None
-                continue
-            patterns[stack_id] = _words(names)
+            patterns[stack_id] = _words(names) if names else None
         return patterns
 
     # --- names and text ---------------------------------------------------------------------
@@ -199,9 +196,9 @@ class Scope:
     def redact(self, stack_id: int, text: str) -> str:
         """`text` with what it says about services outside the scope taken out.
 
-        The first line (what happened) is kept with outside names replaced by OUTSIDE; a
-        later line that names only services outside the scope is left out, and counted; one
-        that names an in-scope service too keeps its own names.
+        The first line (what happened) and a line that also names an in-scope service are
+        kept, with the names of services outside the scope replaced by OUTSIDE; any other line
+        naming a service outside the scope is left out, and the lines left out are counted.
         """
         pattern = self._outside_pattern.get(stack_id)
         if self.whole_stacks or pattern is None or not pattern.search(text):
@@ -213,20 +210,13 @@ class Scope:
         for index, line in enumerate(lines):
             if not pattern.search(line):
                 kept.append(line)
-            elif index == 0 or any(self._names(line, name) for name in inside):
+            elif index == 0 or (inside and _words(inside).search(line)):
                 kept.append(pattern.sub(OUTSIDE, line))
             else:
                 dropped += 1
         if dropped:
             kept.append(f"({dropped} line(s) about services outside this scope left out)")
         return "\n".join(kept)
-
-    @staticmethod
-    def _names(text: str, name: str) -> bool:
-        return (
-            re.search(rf"(?<![{_NAME_CHARS}]){re.escape(name)}(?![{_NAME_CHARS}])", text)
-            is not None
-        )
 
     # --- observations -------------------------------------------------------------------------
 
