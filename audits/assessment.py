@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, Max, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncHour
 from django.utils import timezone
@@ -54,7 +54,9 @@ from attls.policy import (
     parse_policy,
 )
 from audits.catalog import Catalog, Control
-from audits.models import Outcome, RiskException, ScopeKind
+from audits.models import Outcome, RiskException
+from audits.scope import Scope, ScopeError, scope_services, scoped_targets
+from audits.scope import resolve as resolve_scope
 from fleet.models import (
     Certificate,
     Deployment,
@@ -102,10 +104,6 @@ NIST_CURVES = frozenset({"0023", "0024", "0025"})
 P256_P384 = frozenset({"0023", "0024"})
 NON_FIPS_GROUPS = frozenset({"0029", "0030"})  # X25519, X448
 APPROVED_TLS13 = frozenset({"1301", "1302", "1304", "1305"})
-
-
-class ScopeError(ValueError):
-    """A scope that names nothing, or something that does not exist."""
 
 
 # --- AT-TLS parameters the effective settings do not carry ----------------------------------
@@ -433,52 +431,6 @@ class Evaluation:
 # --- scope ----------------------------------------------------------------------------------
 
 
-def scope_services(scope_kind: str, scope: Mapping[str, Any] | None) -> QuerySet[Service]:
-    """The services an assessment of this scope judges; ScopeError when it names nothing."""
-    scope = dict(scope or {})
-    services = Service.objects.select_related("stack__lpar")
-    if scope_kind == ScopeKind.ESTATE:
-        return services
-    if scope_kind == ScopeKind.LPAR:
-        names = [str(n).strip() for n in (scope.get("lpars") or [scope.get("lpar")]) if n]
-        if not names:
-            raise ScopeError('an LPAR scope needs {"lpar": "<system name>"}')
-        uuids = [u for n in names if (u := _uuid(n)) is not None]
-        matched = services.filter(Q(stack__lpar__name__in=names) | Q(stack__lpar__uuid__in=uuids))
-        if not matched.exists():
-            raise ScopeError(f"LPAR {', '.join(names)} has no services (or does not exist)")
-        return matched
-    if scope_kind in (ScopeKind.SERVICES, ScopeKind.SERVICE):
-        wanted = scope.get("services")
-        if wanted is None and scope.get("service"):
-            wanted = [scope["service"]]
-        if isinstance(wanted, str):
-            wanted = [wanted]
-        if not wanted:
-            raise ScopeError('a service scope needs {"service": uuid} or {"services": [uuid, ...]}')
-        if scope_kind == ScopeKind.SERVICE and len(wanted) != 1:
-            raise ScopeError("a one-service scope names exactly one service")
-        uuids = {str(u) for u in wanted}
-        for value in uuids:
-            if _uuid(value) is None:
-                raise ScopeError(f"{value!r} is not a service UUID")
-        matched = services.filter(uuid__in=uuids)
-        found = {str(u) for u in matched.values_list("uuid", flat=True)}
-        if found != uuids:
-            raise ScopeError(f"no such service(s): {', '.join(sorted(uuids - found))}")
-        return matched
-    raise ScopeError(f"unknown scope kind {scope_kind!r}")
-
-
-def _uuid(value: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return None
-
-
 # --- gathering ------------------------------------------------------------------------------
 
 
@@ -502,11 +454,11 @@ def _gather(
 ) -> Context:
     clock: dict[str, float] = {}
     started = time.perf_counter()
-    scoped = scope_services(scope_kind, scope)
-    rows = list(scoped.order_by("stack__lpar__name", "stack__name", "name"))
+    # Every fact below is read through the scope, which cuts it to the scope's services.
+    in_scope = resolve_scope(scope_kind, scope)
     stacks: dict[int, StackFacts] = {}
     services: list[ServiceFacts] = []
-    for service in rows:
+    for service in in_scope.services:
         stack = stacks.get(service.stack_id)
         if stack is None:
             stack = stacks[service.stack_id] = StackFacts(
@@ -531,15 +483,14 @@ def _gather(
         )
         stack.services.append(facts)
         services.append(facts)
-    stack_ids = list(stacks)
     clock["scope"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    _design(stacks, eval_at, period_start)
+    _design(stacks, eval_at, period_start, in_scope)
     clock["design"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    runs_evidence = _runs(stacks, period_start, period_end)
+    runs_evidence = _runs(stacks, period_start, period_end, in_scope)
     for connection in LparConnection.objects.filter(
         lpar_id__in={s.lpar_id for s in stacks.values()}
     ):
@@ -549,56 +500,27 @@ def _gather(
     clock["runs"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    _hours(services, scoped, period_start, period_end)
+    assert in_scope.query is not None
+    _hours(services, in_scope.query, period_start, period_end)
     clock["hours"] = time.perf_counter() - started
 
     started = time.perf_counter()
     in_scope_ids = {s.id for s in services}
-    drift = [
-        event
-        for event in DriftEvent.objects.filter(stack_id__in=stack_ids, opened_at__lte=period_end)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=period_start))
-        .select_related("opened_by_run")
-        .order_by("opened_at", "id")
-        if event.service_id is None or event.service_id in in_scope_ids
-    ]
-    deployments = list(
-        Deployment.objects.filter(targets__stack_id__in=stack_ids)
-        .filter(
-            Q(approved_at__range=(period_start, period_end))
-            | Q(started_at__range=(period_start, period_end))
-            | Q(finished_at__range=(period_start, period_end))
-        )
-        .distinct()
-        .select_related("requested_by", "approved_by")
-        .prefetch_related(
-            Prefetch(
-                "targets",
-                queryset=DeploymentTarget.objects.select_related(
-                    "stack__lpar", "version__author"
-                ).defer("text", "last_known_good", "version__text", "version__model"),
-            )
-        )
-        .order_by("created_at", "id")
+    drift = in_scope.drift(period_start, period_end)
+    deployments = in_scope.deployments(
+        Q(approved_at__range=(period_start, period_end))
+        | Q(started_at__range=(period_start, period_end))
+        | Q(finished_at__range=(period_start, period_end))
     )
-    certificates = list(
-        Certificate.objects.filter(
-            stack_id__in=stack_ids, first_seen__lte=period_end, last_seen__gte=period_start
-        ).order_by("not_after", "id")
-    )
+    certificates = in_scope.certificates(start=period_start, end=period_end)
     by_rule: dict[tuple[int, str], list[Certificate]] = defaultdict(list)
     for certificate in certificates:
         for rule in certificate.rules:
             by_rule[(certificate.stack_id, rule)].append(certificate)
     for service_facts in services:
         service_facts.certificates = by_rule.get((service_facts.stack.id, service_facts.name), [])
-    incidents = list(
-        Incident.objects.filter(stack_id__in=stack_ids, opened_at__lte=period_end)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=period_start))
-        .select_related("stack__lpar", "certificate")
-        .order_by("opened_at")
-    )
-    stack_set = set(stack_ids)
+    incidents = in_scope.incidents(period_start, period_end)
+    stack_set = set(stacks)
     exceptions = [
         exception
         for exception in RiskException.objects.filter(created_at__lte=eval_at)
@@ -628,7 +550,9 @@ def _gather(
     )
 
 
-def _design(stacks: dict[int, StackFacts], eval_at: dt.datetime, period_start: dt.datetime) -> None:
+def _design(
+    stacks: dict[int, StackFacts], eval_at: dt.datetime, period_start: dt.datetime, scope: Scope
+) -> None:
     """The version deployed to each stack at `eval_at`, parsed, and when each rule came in.
 
     The last successful target by finish time is what `fleet.verify.deployed_target` returns
@@ -666,6 +590,8 @@ def _design(stacks: dict[int, StackFacts], eval_at: dt.datetime, period_start: d
         if not targets:
             continue
         stack.target = targets[-1]
+        # A removed rule of a service outside the scope is not named.
+        stack.target.removed_rule = scope.rule_name(stack_id, stack.target.removed_rule)
         current = parsed[stack.target.sha256]
         if isinstance(current, str):
             stack.parse_error = current
@@ -697,9 +623,13 @@ OUTPUT_NAMES = ("pasearch", "netstat_conn", "netstat_allconn", "probe", "syslog"
 
 
 def _runs(
-    stacks: dict[int, StackFacts], period_start: dt.datetime, period_end: dt.datetime
+    stacks: dict[int, StackFacts],
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+    scope: Scope,
 ) -> list[dict[str, Any]]:
-    """Run counts per stack in the period and the latest successful run's figures."""
+    """Run counts per stack in the period and the latest successful run's figures, cut to
+    the scope's services."""
     window = VerificationRun.objects.filter(
         stack_id__in=list(stacks), created_at__gte=period_start, created_at__lte=period_end
     )
@@ -739,9 +669,9 @@ def _runs(
             stack.latest_run = {
                 "uuid": str(row["uuid"]),
                 "at": row["created_at"],
-                "results": row["results"] or {},
+                "results": scope.run_results(row["stack_id"], row["results"] or {}),
                 "expected_version": row["expected_version__number"],
-                "probe": row["outputs__probe__json"] or {},
+                "probe": scope.probe_results(row["stack_id"], row["outputs__probe__json"] or {}),
                 "output_sha256": {
                     name: row[f"outputs__{name}__sha256"]
                     for name in OUTPUT_NAMES
@@ -2814,6 +2744,9 @@ def check_evidence_protection(ctx: Context, control: Control) -> Verdict:
         "intact": result.intact,
         "broken_at": result.broken_at,
         "reason": result.reason,
+        "head_entry": result.head.sequence if result.head is not None else None,
+        "head_sha256": result.head.hash if result.head is not None else None,
+        "head_also_recorded_by": "; ".join(result.anchors_held) or None,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if result.intact:
@@ -2848,7 +2781,7 @@ def _drift_evidence(event: DriftEvent, stacks: Mapping[int, StackFacts]) -> dict
     }
 
 
-def _deployment_evidence(deployment: Deployment, stack_ids: set[int]) -> dict[str, Any]:
+def _deployment_evidence(deployment: Deployment) -> dict[str, Any]:
     return {
         "uuid": str(deployment.uuid),
         "kind": deployment.kind,
@@ -2868,8 +2801,7 @@ def _deployment_evidence(deployment: Deployment, stack_ids: set[int]) -> dict[st
                 "removed_rule": target.removed_rule or None,
                 "status": target.status,
             }
-            for target in deployment.targets.all()
-            if target.stack_id in stack_ids
+            for target in scoped_targets(deployment)
         ],
     }
 
@@ -2909,7 +2841,7 @@ def check_configuration_drift(ctx: Context, control: Control) -> Verdict:
         verdict.findings.append(Finding(outcome, text, service=service, stack=stack))
         troubled.add(stack.id)
     for deployment in ctx.deployments:
-        for target in deployment.targets.all():
+        for target in scoped_targets(deployment):
             stack = stacks.get(target.stack_id)
             if stack is None:
                 continue
@@ -2981,7 +2913,7 @@ def check_change_approval(ctx: Context, control: Control) -> Verdict:
     verdict = Verdict()
     stacks = {s.id: s for s in ctx.stacks}
     for deployment in ctx.deployments:
-        targets = [t for t in deployment.targets.all() if t.stack_id in stacks]
+        targets = [t for t in scoped_targets(deployment) if t.stack_id in stacks]
         if not targets:
             continue
         short = str(deployment.uuid)[:8]
@@ -3216,13 +3148,12 @@ def _judge_control(ctx: Context, control: Control, common: dict[str, Any]) -> Re
 
 def _common_evidence(ctx: Context) -> dict[str, Any]:
     stacks = {s.id: s for s in ctx.stacks}
-    stack_ids = set(stacks)
     return {
         "versions": [stack.version_evidence() for stack in ctx.stacks],
         "verification_runs": ctx.runs_evidence,
         "certificates": [_certificate_evidence(c) for c in ctx.certificates],
         "drift": [_drift_evidence(e, stacks) for e in ctx.drift],
-        "deployments": [_deployment_evidence(d, stack_ids) for d in ctx.deployments],
+        "deployments": [_deployment_evidence(d) for d in ctx.deployments],
     }
 
 

@@ -33,7 +33,7 @@ from urllib.request import url2pathname
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, Max, Min, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDate
 from django.template.loader import render_to_string
@@ -41,20 +41,20 @@ from django.utils.safestring import mark_safe
 
 from attls import returncodes
 from audits import charts
+from audits.log import Head
 from audits.models import Assessment, ControlResult, Outcome, ScopeKind
+from audits.scope import Scope, ScopeError, resolve
 from fleet.models import (
-    Certificate,
     Deployment,
     DeploymentTarget,
     DriftEvent,
-    Incident,
     RunStatus,
     ServiceHour,
     TargetStatus,
     VerificationRun,
 )
 from fleet.selectors import output_text
-from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
+from policies.models import Service, Stack
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEMPLATE = "audits/pdf/pack.html"
@@ -183,68 +183,26 @@ def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None 
 # --- scope ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Scope:
-    kind: str
-    label: str
-    services: list[Service]
-    stacks: list[Stack]
-
-    @property
-    def service_ids(self) -> list[int]:
-        return [service.pk for service in self.services]
-
-    @property
-    def stack_ids(self) -> list[int]:
-        return [stack.pk for stack in self.stacks]
-
-    @property
-    def whole_stacks(self) -> bool:
-        """Estate and LPAR scopes cover whole stacks: their totals count every connection."""
-        return self.kind in (ScopeKind.ESTATE, ScopeKind.LPAR)
-
-
-def scope_services(assessment: Assessment) -> QuerySet[Service]:
-    """The services an assessment covers, as the assessment engine reads its scope."""
-    from audits.assessment import ScopeError
-    from audits.assessment import scope_services as engine_scope
-
-    try:
-        return engine_scope(assessment.scope_kind, assessment.scope or {})
-    except ScopeError:
-        return Service.objects.none()
-
-
 def resolve_scope(assessment: Assessment) -> Scope:
-    services = list(
-        scope_services(assessment)
-        .select_related(
-            "stack__lpar",
-            "rule__group_action",
-            "rule__environment_action",
-            "rule__connection_action",
+    """The assessment's scope (audits/scope.py): every fact the pack shows is read through it.
+
+    A scope that no longer resolves (its services were deleted) holds nothing.
+    """
+    try:
+        scope = resolve(
+            assessment.scope_kind,
+            assessment.scope or {},
+            related=(
+                "rule__group_action",
+                "rule__environment_action",
+                "rule__connection_action",
+            ),
+            empty_stacks=True,
         )
-        .order_by("stack__lpar__name", "stack__name", "name")
-    )
-    if assessment.scope_kind in (ScopeKind.ESTATE, ScopeKind.LPAR):
-        stacks = Stack.objects.select_related("lpar").order_by("lpar__name", "name")
-        if assessment.scope_kind == ScopeKind.LPAR:
-            names = {s.stack.lpar.name for s in services} | set(
-                filter(None, [assessment.scope.get("lpar"), *assessment.scope.get("lpars", [])])
-            )
-            stacks = stacks.filter(lpar__name__in=names)
-        stack_list = list(stacks)
-    else:
-        seen: dict[int, Stack] = {}
-        for service in services:
-            seen.setdefault(service.stack_id, service.stack)
-        stack_list = list(seen.values())
-    return Scope(
-        kind=assessment.scope_kind,
-        label=scope_label(assessment, services, stack_list),
-        services=services,
-        stacks=stack_list,
-    )
+    except ScopeError:
+        scope = Scope(kind=assessment.scope_kind, services=[], stacks=[], outside={})
+    scope.label = scope_label(assessment, scope.services, scope.stacks)
+    return scope
 
 
 def scope_label(assessment: Assessment, services: list[Service], stacks: list[Stack]) -> str:
@@ -681,34 +639,8 @@ def _period_hours(scope: Scope, start: datetime, end: datetime) -> tuple[Figures
     return figures, days
 
 
-def _drift(scope: Scope, start: datetime, end: datetime) -> QuerySet[DriftEvent]:
-    events = DriftEvent.objects.filter(stack_id__in=scope.stack_ids, opened_at__lte=end).filter(
-        Q(resolved_at__isnull=True) | Q(resolved_at__gte=start)
-    )
-    if not scope.whole_stacks:
-        events = events.filter(Q(service__isnull=True) | Q(service_id__in=scope.service_ids))
-    return events.select_related("stack__lpar", "service").order_by("opened_at")
-
-
-def _incidents(scope: Scope, start: datetime, end: datetime) -> QuerySet[Incident]:
-    return (
-        Incident.objects.filter(stack_id__in=scope.stack_ids, opened_at__lte=end)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=start))
-        .select_related("stack__lpar", "certificate")
-        .order_by("opened_at")
-    )
-
-
 def _deployments(scope: Scope, start: datetime, end: datetime) -> list[Deployment]:
-    return list(
-        Deployment.objects.filter(
-            targets__stack_id__in=scope.stack_ids, created_at__gte=start, created_at__lte=end
-        )
-        .distinct()
-        .select_related("requested_by", "approved_by", "rollback_of")
-        .prefetch_related("targets__stack__lpar", "targets__version__author")
-        .order_by("created_at")[:TABLE_ROWS]
-    )
+    return scope.deployments(Q(created_at__gte=start, created_at__lte=end), limit=TABLE_ROWS)
 
 
 def _policy_in_force(scope: Scope, end: datetime) -> list[dict[str, Any]]:
@@ -729,43 +661,15 @@ def _policy_in_force(scope: Scope, end: datetime) -> list[dict[str, Any]]:
     }
     for stack in scope.stacks:
         target = targets.get(stack.pk)
+        if target is not None:
+            target.removed_rule = scope.rule_name(stack.pk, target.removed_rule)
         rows.append({"stack": stack, "target": target})
     return rows
 
 
-def _change_records(
-    scope: Scope, deployments: list[Deployment], start: datetime, end: datetime
-) -> tuple[list[ChangeRecord], int]:
-    records = ChangeRecord.objects.filter(at__gte=start, at__lte=end).select_related("actor")
-    if scope.kind != ScopeKind.ESTATE:
-        uuids: set[Any] = {service.uuid for service in scope.services}
-        uuids |= {stack.uuid for stack in scope.stacks}
-        uuids |= set(Lpar.objects.filter(stacks__in=scope.stacks).values_list("uuid", flat=True))
-        uuids |= set(
-            PolicyVersion.objects.filter(stack__in=scope.stacks).values_list("uuid", flat=True)
-        )
-        uuids |= {deployment.uuid for deployment in deployments}
-        for service in scope.services:
-            rule = getattr(service, "rule", None)
-            if rule is None:
-                continue
-            for shared in (rule.group_action, rule.environment_action, rule.connection_action):
-                if shared is not None:
-                    uuids.add(shared.uuid)
-        records = records.filter(object_uuid__in=uuids)
-    total = records.count()
-    return list(records.order_by("at", "id")[:TABLE_ROWS]), total
-
-
 def _certificates(scope: Scope, end: datetime) -> list[dict[str, Any]]:
-    certificates = Certificate.objects.filter(stack_id__in=scope.stack_ids).select_related(
-        "stack__lpar"
-    )
-    if not scope.whole_stacks:
-        names = {service.name for service in scope.services}
-        certificates = [c for c in certificates if names & set(c.rules or [])]  # type: ignore[assignment]
     rows = []
-    for certificate in sorted(certificates, key=lambda c: (c.not_after, c.stack.label)):
+    for certificate in sorted(scope.certificates(), key=lambda c: (c.not_after, c.stack.label)):
         days = (certificate.not_after - end).total_seconds() / 86400
         state = "expired" if days < 0 else "expiring" if days <= 30 else "valid"
         rows.append({"certificate": certificate, "days": int(days), "state": state})
@@ -1027,6 +931,7 @@ def pack_context(
     results: list[ControlResult] | None = None,
     spans: dict[int, dict[str, Any]] | None = None,
     manifest: list[dict[str, Any]] | None = None,
+    chain_head: Head | None = None,
 ) -> dict[str, Any]:
     """Everything the PDF template shows, gathered with a bounded number of queries.
 
@@ -1086,10 +991,10 @@ def pack_context(
     after = _figures(scope, spans, "last_run")
     period, days = _period_hours(scope, start, end)
     mix = period if period.connections else after
-    drift = list(_drift(scope, start, end))
-    incidents = list(_incidents(scope, start, end))
+    drift = scope.drift(start, end)
+    incidents = scope.incidents(start, end)
     deployments = _deployments(scope, start, end)
-    changes, change_total = _change_records(scope, deployments, start, end)
+    changes, change_total = scope.change_records(start, end, deployments, limit=TABLE_ROWS)
     findings = _service_findings(results, scope, assessment.summary)
     manifest = manifest if manifest is not None else manifest_of(results, spans)
     versions: dict[str, dict[str, Any]] = {}
@@ -1204,4 +1109,5 @@ def pack_context(
         "manifest_mismatches": manifest_mismatches,
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
         "evidence_items": EVIDENCE_ITEMS,
+        "chain_head": chain_head,
     }

@@ -157,6 +157,41 @@ def assessment_for(*, user: User, uuid: Any) -> Assessment:
     return assessment
 
 
+# What a verification answer says of a file in the ledger whose pack the uploader may not see:
+# no uuid, date, author or scope, which would tell them about other teams' services.
+NOT_YOURS = "signed by this portal, not a pack you may see"
+
+
+@dataclass(frozen=True)
+class LedgerAnswer:
+    """What a verification answer tells `user` about the uploaded file's ledger entry."""
+
+    in_ledger: bool
+    pack: EvidencePack | None  # only a pack the user may see
+    said: str
+
+    def entry(self) -> dict[str, Any] | None:
+        """The ledger entry as the API answers it: None unless the user may see the pack."""
+        if self.pack is None:
+            return None
+        return {
+            "uuid": self.pack.uuid,
+            "created_at": self.pack.created_at,
+            "created_by": self.pack.created_by.get_username(),
+            "assessment": self.pack.assessment.uuid,
+        }
+
+
+def ledger_answer_for(*, user: User, result: signing.VerificationResult) -> LedgerAnswer:
+    """The ledger part of a verification answer: the pack named only if `user` may see it."""
+    pack = result.matches_ledger
+    if pack is None:
+        return LedgerAnswer(False, None, "no evidence pack in the ledger has this file's SHA-256")
+    if not pack_list_for(user=user).filter(pk=pack.pk).exists():
+        return LedgerAnswer(True, None, NOT_YOURS)
+    return LedgerAnswer(True, pack, f"pack {pack.uuid} of {pack.created_at:%Y-%m-%d %H:%M} UTC")
+
+
 def pack_file(pack: EvidencePack, kind: str) -> Path:
     """The stored PDF or OSCAL file of a finished pack."""
     name = pack.pdf_path if kind == "pdf" else pack.oscal_path
@@ -338,13 +373,18 @@ def evidence_pack_generate(pack_id: int) -> None:
     spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
     manifest = evidence.manifest_of(results, spans)
     outputs = sum(len(row["outputs"]) for row in manifest)
+    # The audit log's head now, printed in both files and kept on the row: audit_verify
+    # checks the log still holds it, so entries deleted from its end are noticed.
+    head = log.chain_head()
     progress.step(
         "evidence",
         f"{len(results)} controls, {len(scope.services)} services,"
         f" {outputs} raw outputs of {len(manifest)} verification runs hashed",
     )
 
-    document = oscal.assessment_results(assessment, results=results, manifest=manifest)
+    document = oscal.assessment_results(
+        assessment, results=results, manifest=manifest, chain_head=head
+    )
     oscal_bytes = oscal.dumps(document)
     oscal_sha256 = hashlib.sha256(oscal_bytes).hexdigest()
     oscal_name = f"{pack.uuid}.oscal.json"
@@ -367,6 +407,7 @@ def evidence_pack_generate(pack_id: int) -> None:
         results=results,
         spans=spans,
         manifest=manifest,
+        chain_head=head,
     )
     pdf = evidence.render_pdf(context)
     progress.step("pdf", f"{len(pdf) // 1024} KiB")
@@ -409,6 +450,8 @@ def evidence_pack_generate(pack_id: int) -> None:
             finished_at=finished,
             heartbeat_at=finished,
             error="",
+            chain_sequence=head.sequence if head is not None else None,
+            chain_hash=head.hash if head is not None else "",
         )
         log.append(
             actor=pack.created_by.get_username(),

@@ -18,6 +18,7 @@ from celery.signals import worker_init
 from django.conf import settings
 from django.utils import timezone
 
+from audits import log as audit_log
 from audits import packs
 from audits.models import EvidencePack, RunState
 from fleet.tasks import worker_name
@@ -63,3 +64,14 @@ def resume_stale_evidence_packs() -> int:
     for pack_id in ids:
         generate_evidence_pack.delay(pack_id)
     return len(ids)
+
+
+@shared_task
+def audit_chain_checkpoint() -> str:
+    """Beat, every AUDIT_CHECKPOINT_SECONDS: records the audit log's head outside the chain,
+    so `audit_verify` notices entries later deleted from its end. Idempotent: a head already
+    recorded by the newest checkpoint is not recorded again."""
+    checkpoint = audit_log.audit_checkpoint_write()
+    if checkpoint is None:
+        return "head unchanged (or the log is empty)"
+    return f"head #{checkpoint.sequence} recorded"

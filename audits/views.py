@@ -178,11 +178,9 @@ def verify(request: HttpRequest) -> HttpResponse:
         "result": result,
         "uploaded": uploaded,
     }
-    if result is not None and result.matches_ledger is not None:
-        # The ledger entry's details only for those who may see that pack.
-        context["pack_visible"] = (
-            packs.pack_list_for(user=request.user).filter(pk=result.matches_ledger.pk).exists()
-        )
+    if result is not None:
+        # The ledger entry named only to those who may see that pack.
+        context["ledger"] = packs.ledger_answer_for(user=request.user, result=result)
     response = _partial(request, "audits/verify.html", context, ("verify-result",))
     if request.method == "POST" and not form.is_valid():
         response.status_code = 422

@@ -204,6 +204,7 @@ CELERY_TASK_ROUTES = {
     "fleet.tasks.prune_observations": {"queue": "default"},
     "audits.tasks.generate_evidence_pack": {"queue": "evidence"},
     "audits.tasks.resume_stale_evidence_packs": {"queue": "evidence"},
+    "audits.tasks.audit_chain_checkpoint": {"queue": "default"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_DEFAULT_EXCHANGE = "default"
@@ -237,6 +238,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "audits.tasks.resume_stale_evidence_packs",
         "schedule": float(env_int("EVIDENCE_RESUME_SECONDS", default=30)),
     },
+}
+# The audit log's head is recorded outside the chain this often (audits.log): entries deleted
+# from its end are then named by `audit_verify`, at worst those written since the last one.
+AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", default=3600, min_value=60)
+CELERY_BEAT_SCHEDULE["audits-chain-checkpoint"] = {
+    "task": "audits.tasks.audit_chain_checkpoint",
+    "schedule": float(AUDIT_CHECKPOINT_SECONDS),
 }
 # A running deployment whose worker has not logged a step for this long is taken over.
 FLEET_DEPLOY_STALE_SECONDS = env_int("FLEET_DEPLOY_STALE_SECONDS", default=120)

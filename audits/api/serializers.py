@@ -103,7 +103,7 @@ class LedgerEntrySerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField()
-    assessment = serializers.UUIDField(allow_null=True)
+    assessment = serializers.UUIDField()
 
 
 class VerificationResultSerializer(serializers.Serializer):
@@ -115,8 +115,12 @@ class VerificationResultSerializer(serializers.Serializer):
     level = serializers.CharField()
     timestamped = serializers.BooleanField()
     sha256 = serializers.CharField()
+    in_ledger = serializers.BooleanField(help_text="A pack this portal generated has this SHA-256")
+    ledger = serializers.CharField(
+        help_text="The ledger entry in words; for a pack you may not see, only that it is one"
+    )
     matches_ledger = LedgerEntrySerializer(
-        allow_null=True, help_text="The pack with this SHA-256; its details only if you may see it"
+        allow_null=True, help_text="The pack with this SHA-256, only if you may see it"
     )
     problems = serializers.ListField(child=serializers.CharField())
 

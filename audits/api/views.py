@@ -156,16 +156,7 @@ class VerifyView(APIView):
         if upload.size > MAX_UPLOAD_BYTES:
             return Response({"detail": "The file is too large for an evidence pack."}, status=400)
         result = signing.verify_pack(upload.read())
-        entry = None
-        if result.matches_ledger is not None:
-            pack = result.matches_ledger
-            visible = packs.pack_list_for(user=request.user).filter(pk=pack.pk).exists()
-            entry = {
-                "uuid": pack.uuid,
-                "created_at": pack.created_at,
-                "created_by": pack.created_by.get_username() if visible else "",
-                "assessment": pack.assessment.uuid if visible else None,
-            }
+        ledger = packs.ledger_answer_for(user=request.user, result=result)
         data = {
             "ok": result.ok,
             "intact": result.intact,
@@ -175,7 +166,9 @@ class VerifyView(APIView):
             "level": result.level,
             "timestamped": result.timestamped,
             "sha256": result.sha256,
-            "matches_ledger": entry,
+            "in_ledger": ledger.in_ledger,
+            "ledger": ledger.said,
+            "matches_ledger": ledger.entry(),
             "problems": result.problems,
         }
         return Response(api.VerificationResultSerializer(data).data)

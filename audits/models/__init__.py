@@ -9,10 +9,11 @@ from audits.models.assessment import (
     RunState,
     ScopeKind,
 )
-from audits.models.log import AuditEntry
+from audits.models.log import AuditCheckpoint, AuditEntry
 
 __all__ = [
     "Assessment",
+    "AuditCheckpoint",
     "AuditEntry",
     "ControlResult",
     "EvidencePack",

@@ -137,6 +137,10 @@ class EvidencePack(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The audit log's head when the pack was generated, printed in its PDF and OSCAL file:
+    # `audit_verify` checks the log still holds that entry with that hash.
+    chain_sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    chain_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

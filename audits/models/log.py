@@ -1,8 +1,10 @@
 """The audit log: every state change, appended, each entry holding its predecessor's hash.
 
-`hash` is SHA-256 over `prev_hash` and the entry's canonical JSON (audits/log.py says
-exactly which fields, in which form); a changed, inserted or removed row breaks the chain
-at that row, and `manage.py audit_verify` names it.
+`hash` is SHA-256 over `prev_hash` and the entry's canonical form in its chain `version`
+(audits/log.py says exactly which fields, in which form); a changed, inserted or removed row
+breaks the chain at that row, and `manage.py audit_verify` names it. Entries removed from the
+end leave no break behind them: the head (sequence and hash) is recorded elsewhere, in an
+AuditCheckpoint row on a beat schedule and in every evidence pack, and checked against them.
 """
 
 from __future__ import annotations
@@ -23,9 +25,30 @@ class AuditEntry(models.Model):
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # How the entry was encoded for its hash (audits/log.py): 1 joined fields with "|",
+    # 2 is canonical JSON. Always written explicitly; rows from before versions are 1.
+    version = models.PositiveSmallIntegerField()
 
     class Meta:
         ordering = ["sequence"]
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head at a moment, written by beat (audits.tasks.audit_chain_checkpoint).
+
+    `audit_verify` checks the log still holds this entry with this hash: entries deleted from
+    the end of the log are otherwise invisible.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.at:%Y-%m-%d %H:%M} head #{self.sequence}"

@@ -24,9 +24,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audits.models import Assessment, ControlResult, Outcome
+
+if TYPE_CHECKING:
+    from audits.log import Head
 
 OSCAL_VERSION = "1.2.3"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "oscal_complete_schema.json"
@@ -108,8 +111,13 @@ def assessment_results(
     *,
     results: Iterable[ControlResult] | None = None,
     manifest: list[dict[str, Any]] | None = None,
+    chain_head: Head | None = None,
 ) -> dict[str, Any]:
-    """The OSCAL assessment-results document of `assessment` (a dict, ready for `dumps`)."""
+    """The OSCAL assessment-results document of `assessment` (a dict, ready for `dumps`).
+
+    `chain_head`: the audit log's head when the pack was generated, kept as two properties of
+    the result (`audit-log-head-sequence`, `audit-log-head-sha256`).
+    """
     from audits import evidence
 
     scope = evidence.resolve_scope(assessment)
@@ -240,6 +248,14 @@ def assessment_results(
             _prop("scope-kind", assessment.scope_kind),
             _prop("catalog-version", assessment.catalog_version or "unknown"),
             _prop("catalog-sha256", assessment.catalog_sha256 or "unknown"),
+            *(
+                [
+                    _prop("audit-log-head-sequence", chain_head.sequence),
+                    _prop("audit-log-head-sha256", chain_head.hash),
+                ]
+                if chain_head is not None
+                else []
+            ),
         ],
         "reviewed-controls": {
             "control-selections": [

@@ -7,6 +7,7 @@ asserted is what a reader of the file sees, not what the template meant.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import uuid
@@ -367,4 +368,30 @@ def test_a_long_rationale_shows_a_few_findings_of_each_outcome_and_counts_the_re
         "WARN: rule W1 has no SNI",
         "PASS for 9 services, e.g. rule P1 refuses TLS 1.0",
         "Not evaluated: key rings",
+    ]
+
+
+def test_the_pack_records_the_audit_logs_head_in_its_row_pdf_and_oscal(
+    assessed: Assessed, django_capture_on_commit_callbacks
+) -> None:
+    from audits.log import chain_head
+
+    head = chain_head()
+    assert head is not None  # the estate's design writes were logged
+
+    pack = generate(assessed, django_capture_on_commit_callbacks)
+    text = squash(pdf_text(packs.pack_file(pack, "pdf")))
+    document = json.loads(packs.pack_file(pack, "oscal").read_text())
+    props = {p["name"]: p["value"] for p in document["assessment-results"]["results"][0]["props"]}
+
+    assert (pack.chain_sequence, pack.chain_hash) == (head.sequence, head.hash)
+    assert f"Audit log head when generated: entry #{head.sequence}" in text
+    assert head.hash in text
+    assert props["audit-log-head-sequence"] == str(head.sequence)
+    assert props["audit-log-head-sha256"] == head.hash
+    # The pack's own ledger entry comes after the head it recorded; the log still holds it.
+    assert AuditEntry.objects.get(action="evidence").sequence > head.sequence
+    check = verify_chain()
+    assert check.intact and check.anchors_held == [
+        f"evidence pack {str(pack.uuid)[:8]} of {pack.created_at:%Y-%m-%d %H:%M}"
     ]
