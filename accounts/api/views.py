@@ -91,8 +91,9 @@ class TokenView(APIView):
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         except DjangoValidationError as error:
             return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
-        answer = api.NewTokenSerializer(token).data
-        answer["token"] = secret
+        # NewTokenSerializer describes this answer in the schema; the secret is not an
+        # attribute of the row (only its digest is), so it is put in here.
+        answer = {"token": secret, **api.TokenSerializer(token).data}
         return Response(answer, status=status.HTTP_201_CREATED)
 
     @extend_schema(
