@@ -454,3 +454,11 @@ EVIDENCE_TRUST_ROOTS = Path(
 # An RFC 3161 time-stamp authority. Set: signatures are PAdES B-T; unset: PAdES B-B.
 EVIDENCE_TSA_URL = env_str("EVIDENCE_TSA_URL", default="")
 EVIDENCE_TSA_TIMEOUT_SECONDS = env_int("EVIDENCE_TSA_TIMEOUT_SECONDS", default=10, min_value=1)
+
+# --- Verify a pack: the largest upload ------------------------------------------------------
+# The signed PDF of the 1,000-service estate of bench/audits_bench.py measured 743 KiB (20
+# stacks, 560 verification runs; December 2026), and a pack grows with the services in its
+# scope. 10 MB is over 13 times that: no pack of a real estate reaches it, and a larger upload
+# is refused before it is parsed (audits.forms.pack_upload_problem), as is one that is not a
+# signed PDF by its first and last bytes.
+EVIDENCE_VERIFY_MAX_BYTES = env_int("EVIDENCE_VERIFY_MAX_MB", default=10, min_value=1) * 1000 * 1000
