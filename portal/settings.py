@@ -424,6 +424,8 @@ LOGGING = {
     "loggers": {
         # asyncssh logs every channel at INFO; the fleet's own steps say what matters.
         "asyncssh": {"level": "WARNING"},
+        # axes logs every sign-in at INFO; failures and lock-outs (WARNING) are what matter.
+        "axes": {"level": "WARNING"},
         "django.request": {"filters": ["forbidden_one_line"]},
     },
 }

@@ -23,6 +23,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.api import schema as _schema  # noqa: F401 - registers the tokenAuth scheme
 from accounts.api import serializers as api
 from accounts.client import client_address
 from accounts.lockout import lockout_minutes
