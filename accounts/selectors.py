@@ -11,7 +11,7 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -23,9 +23,7 @@ def user_list_for(*, user: User | AnonymousUser) -> QuerySet[User]:
     """Every user for an admin (Capability.MANAGE_USERS); nobody for anyone else."""
     if not has_capability(user, Capability.MANAGE_USERS):
         return User.objects.none()
-    return User.objects.order_by("username").prefetch_related(
-        Prefetch("groups"),
-    )
+    return User.objects.order_by("username").prefetch_related("groups")
 
 
 def user_for(*, user: User | AnonymousUser, username: str) -> User:

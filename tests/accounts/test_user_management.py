@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import services
@@ -158,6 +160,22 @@ def test_the_pages_list_and_show_users(admin_client: Client, make_user) -> None:
     assert page.status_code == 200 and "olga" in page.content.decode()
     assert new.status_code == 200
     assert admin_client.get(reverse("accounts:user", args=["nobody"])).status_code == 404
+
+
+def test_the_user_list_costs_the_same_queries_for_many_users(
+    admin_client: Client, make_user: Callable[..., User], django_assert_max_num_queries
+) -> None:
+    make_user("olga", Role.AUDITOR)
+    admin_client.get(reverse("accounts:users"))  # warm the session and the template cache
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(reverse("accounts:users"))
+    for n in range(20):
+        make_user(f"user{n}", Role.OPERATOR, Role.APP_OWNER)
+
+    with django_assert_max_num_queries(len(few)):
+        page = admin_client.get(reverse("accounts:users"))
+
+    assert page.content.decode().count("user1") >= 11
 
 
 def test_deactivating_ends_sessions_and_revokes_tokens(
