@@ -218,6 +218,29 @@ def user_services_set(*, actor: Actor, user: User, services: Iterable[models.Mod
 
 
 @transaction.atomic
+def user_change(
+    *,
+    actor: Actor,
+    user: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    roles: Iterable[Role],
+    services: Iterable[models.Model],
+) -> bool:
+    """The user page's one form: details, roles and services, all saved or none (a refused
+    role change leaves the details as they were). True when anything changed."""
+    changed = [
+        user_update(
+            actor=actor, user=user, email=email, first_name=first_name, last_name=last_name
+        ),
+        user_roles_set(actor=actor, user=user, roles=roles),
+        user_services_set(actor=actor, user=user, services=services),
+    ]
+    return any(changed)
+
+
+@transaction.atomic
 def user_deactivate(*, actor: Actor, user: User) -> None:
     """The user can no longer sign in; their sessions end and their API tokens are revoked."""
     current = User.objects.select_for_update().get(pk=user.pk)

@@ -197,24 +197,22 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
         return _user_page(request, user, form=form, status=422)
     data = form.cleaned_data
     try:
-        changed = [
-            services.user_update(
-                actor=request.user,
-                user=user,
-                email=data["email"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-            ),
-            services.user_roles_set(actor=request.user, user=user, roles=form.roles()),
-            services.user_services_set(actor=request.user, user=user, services=data["services"]),
-        ]
+        changed = services.user_change(
+            actor=request.user,
+            user=user,
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            roles=form.roles(),
+            services=data["services"],
+        )
     except services.AccountRefused as refused:
         form.add_error("roles", str(refused))
         return _user_page(request, user, form=form, status=422)
     except ValidationError as error:
         _form_errors(form, error)
         return _user_page(request, user, form=form, status=422)
-    messages.success(request, f"{user.username} saved." if any(changed) else "Nothing changed.")
+    messages.success(request, f"{user.username} saved." if changed else "Nothing changed.")
     return redirect("accounts:user", username=user.username)
 
 

@@ -212,11 +212,15 @@ def test_an_admin_cannot_deactivate_themselves(admin_client: Client, admin: User
 def test_the_last_admin_keeps_the_admin_role(
     admin_client: Client, admin: User, make_user: Callable[..., User]
 ) -> None:
-    refused = admin_client.post(reverse("accounts:user", args=["adam"]), {"roles": ["auditor"]})
+    refused = admin_client.post(
+        reverse("accounts:user", args=["adam"]), {"first_name": "Adam", "roles": ["auditor"]}
+    )
 
     assert refused.status_code == 422
     assert "last active admin" in refused.content.decode()
     assert roles_of(admin) == [Role.ADMIN]
+    admin.refresh_from_db()
+    assert admin.first_name == ""  # the whole form was refused, not only the roles
 
     make_user("ada", Role.ADMIN)
     allowed = admin_client.post(reverse("accounts:user", args=["adam"]), {"roles": ["auditor"]})
