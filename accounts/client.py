@@ -19,4 +19,5 @@ def client_address(request: Any) -> str:
     """The client's address for a Django or DRF request (see the module's docstring)."""
     # BaseThrottle.get_ident reads REST_FRAMEWORK["NUM_PROXIES"], which settings set from
     # the one NUM_PROXIES value; it needs nothing of a throttle but the request.
-    return str(BaseThrottle().get_ident(request))
+    address = BaseThrottle().get_ident(request)
+    return "" if address is None else str(address)  # None: a request made in code, no peer
