@@ -218,6 +218,10 @@ def _cache_for_broker(broker_url: str) -> dict[str, object]:
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", default=30, min_value=1)
 API_TOKEN_LIMIT_PER_USER = 20
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# Knox's own migrations create its AuthToken table even when KNOX_TOKEN_MODEL swaps it out:
+# an unused table whose foreign key to auth_user makes PostgreSQL refuse Django's flush
+# (between transactional tests). Without migrations the swapped model gets no table.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=API_TOKEN_MAX_DAYS),
     "TOKEN_PREFIX": "attls_",
