@@ -1,4 +1,5 @@
-"""What goes into the audit log: every change record, and every sign-in.
+"""What goes into the audit log: every change record, every sign-in, and every change to an
+account (users, roles, passwords, API tokens, sign-in lock-outs: accounts.events).
 
 Signals are the one place the conventions allow them: the change log. The lower layers
 (policies, fleet) write ChangeRecords through their services; this app, above them,
@@ -13,6 +14,8 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from accounts.client import client_address
+from accounts.events import account_event
 from audits.log import append
 from policies.models import ChangeRecord
 
@@ -39,7 +42,7 @@ def chain_change_record(sender: Any, instance: ChangeRecord, created: bool, **kw
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def chain_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    address = client_address(request) if request is not None else ""
     append(
         actor=user.get_username(),
         action="login",
@@ -54,11 +57,32 @@ def chain_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def chain_failed_login(
     sender: Any, credentials: dict[str, Any], request: Any, **kwargs: Any
 ) -> None:
-    address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    address = client_address(request) if request is not None else ""
     append(
         actor=str(credentials.get("username", ""))[:150],
         action="login failed",
         object_type="User",
         summary=f"sign-in refused for {credentials.get('username', '?')!r}",
         data={"address": address},
+    )
+
+
+@receiver(account_event, dispatch_uid="audit-account-event")
+def chain_account_event(
+    sender: Any,
+    actor: str,
+    action: str,
+    username: str,
+    user_id: str,
+    summary: str,
+    data: dict[str, Any],
+    **kwargs: Any,
+) -> None:
+    append(
+        actor=actor,
+        action=action,
+        object_type="User",
+        object_id=user_id,
+        summary=summary,
+        data={"username": username, **data},
     )

@@ -7,6 +7,7 @@ ALLOWED_HOSTS mandatory and turns on HTTPS-only cookies, redirects and HSTS;
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,7 +55,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens, stored hashed (accounts.ApiToken; see "Sign-in" below).
+    "knox",
+    # Sign-in lock-out per username and per address (see "Sign-in" below).
+    "axes",
     "drf_spectacular",
     "django_htmx",
     # Loaders are configured explicitly in TEMPLATES rather than patched in by the
@@ -79,6 +83,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Signed-in pages must not be kept by a browser or a proxy (portal/middleware.py).
+    "portal.middleware.NoStoreForSignedInMiddleware",
+    # Last, as django-axes asks: turns a sign-in refused by a lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -151,6 +159,76 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # A working day: this portal can push policy to production LPARs.
 SESSION_COOKIE_AGE = 8 * 60 * 60
+
+# --- Sign-in: lock-out, client address, throttles, cache, API tokens ----------------------------
+# How many proxies of our own stand in front of the portal. 0: the client is the TCP peer and
+# X-Forwarded-For is ignored (anyone can send it). N: the N-th address from the right of
+# X-Forwarded-For, the one our outermost proxy appended. The lock-out, the API throttles and
+# the audit log all count clients this way (accounts/client.py).
+NUM_PROXIES = env_int("DJANGO_NUM_PROXIES", default=0, min_value=0)
+# Lock-out (django-axes): after AUTH_LOCKOUT_FAILURES failed sign-ins (the login form and
+# POST /api/token/ alike) for one username, or from one address, within AUTH_LOCKOUT_MINUTES
+# of each other, that username or address may not sign in for AUTH_LOCKOUT_MINUTES after
+# the last failure. An admin lifts it earlier (Users > Sign-in lock-outs); every lock-out
+# and every lift is in the audit log.
+AUTH_LOCKOUT_FAILURES = env_int("AUTH_LOCKOUT_FAILURES", default=10, min_value=1)
+AUTH_LOCKOUT_MINUTES = env_int("AUTH_LOCKOUT_MINUTES", default=15, min_value=1)
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = AUTH_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=AUTH_LOCKOUT_MINUTES)
+# Either one locks: guessing many passwords for one user (from many addresses), or one
+# password for many users (from one address).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.client.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+# Attempts refused during a lock-out do not extend it: otherwise anyone could keep a user
+# locked out for ever by sending a wrong password every few minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the counts: axes would also wipe the address's failures, so one
+# valid account would let an address guess on at other users' passwords.
+AXES_RESET_ON_SUCCESS = False
+# Successful sign-ins are in the audit log already; axes keeps only failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False  # no Django admin site: admins use Users > Sign-in lock-outs
+AXES_HTTP_RESPONSE_CODE = 429
+
+
+# The cache holds the API throttles' counts (and nothing the portal cannot lose). With a
+# Redis broker it is Django's RedisCache on that Redis, so every web process and host counts
+# the same requests; otherwise (RabbitMQ, or none) memory of each process.
+def _cache_for_broker(broker_url: str) -> dict[str, object]:
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": broker_url,
+            # The broker's keys are Celery's; ours are told apart by this prefix.
+            "KEY_PREFIX": "attls-portal-cache",
+        }
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+# API tokens (django-rest-knox): only a SHA-512 digest of each is stored, each expires after
+# at most API_TOKEN_MAX_DAYS (its owner may choose fewer), and a user holds at most
+# API_TOKEN_LIMIT_PER_USER live ones. Tokens start with "attls_" so that secret scanners can
+# recognise one that leaked into a repository or a log.
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", default=30, min_value=1)
+API_TOKEN_LIMIT_PER_USER = 20
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# Knox's own migrations create its AuthToken table even when KNOX_TOKEN_MODEL swaps it out:
+# an unused table whose foreign key to auth_user makes PostgreSQL refuse Django's flush
+# (between transactional tests). Without migrations the swapped model gets no table.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_MAX_DAYS),
+    "TOKEN_PREFIX": "attls_",
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# --- end of sign-in ----------------------------------------------------------------------------
 
 # --- Security headers ------------------------------------------------------------
 # Off in DEBUG because runserver speaks plain HTTP; each can be set explicitly.
@@ -252,18 +330,25 @@ FLEET_DEPLOY_STALE_SECONDS = env_int("FLEET_DEPLOY_STALE_SECONDS", default=120)
 FLEET_OBSERVATION_RETENTION_HOURS = env_int("FLEET_OBSERVATION_RETENTION_HOURS", default=48)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Cache -----------------------------------------------------------------------
+# On the broker's Redis when it is Redis (see _cache_for_broker in "Sign-in" above).
+CACHES = {"default": _cache_for_broker(CELERY_BROKER_URL)}
+
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: an anonymous request is then answered 401 with
     # `WWW-Authenticate: Token` rather than a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Password guessing at POST /api/token/, per client address.
+    # Password guessing at POST /api/token/, per client address (accounts/client.py: the
+    # same NUM_PROXIES rule as the lock-out), counted in the cache (shared through Redis).
+    # The lock-out (AUTH_LOCKOUT_*) holds behind it whatever the rate.
     "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},
+    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -273,9 +358,14 @@ Design AT-TLS policy, deploy it to z/OS LPARs, verify and prove it.
 
 **Signing in.** In a browser the portal's session works (send the `X-CSRFToken`
 header on writes). Scripts use a token: `POST /api/token/` with
-`{"username": ..., "password": ...}` answers `{"token": "..."}`; send it as
-`Authorization: Token <token>`. The token lasts until `DELETE /api/token/` revokes it;
-token requests are limited to 10 a minute per client.
+`{"username": ..., "password": ..., "name": "what uses it", "days": 30}` answers 201
+`{"token": "attls_...", "uuid": ..., "expiry": ...}`; send it as
+`Authorization: Token <token>`. The token is shown only then (the portal keeps a hash of it)
+and works until its expiry (at most API_TOKEN_MAX_DAYS days) or until it is revoked:
+`DELETE /api/token/` revokes the token of the request, `GET /api/tokens/` lists your live
+tokens and `DELETE /api/tokens/<uuid>/` revokes one of them. Token requests are limited to
+10 a minute per client address, and failed ones count towards the sign-in lock-out (429
+while it lasts).
 What you may do follows your role: architects edit the design and publish, everyone
 who sees the estate reads it, app owners read only the services they own.
 
@@ -339,10 +429,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A refused request (403) is one line, not a traceback (portal/logfilters.py).
+    "filters": {"forbidden_one_line": {"()": "portal.logfilters.ForbiddenAsOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # asyncssh logs every channel at INFO; the fleet's own steps say what matters.
-    "loggers": {"asyncssh": {"level": "WARNING"}},
+    "loggers": {
+        # asyncssh logs every channel at INFO; the fleet's own steps say what matters.
+        "asyncssh": {"level": "WARNING"},
+        # axes logs every sign-in at INFO; failures and lock-outs (WARNING) are what matter.
+        "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["forbidden_one_line"]},
+    },
 }
 
 # --- Evidence packs (audits: PDF, signature, OSCAL) ----------------------------------------
@@ -371,3 +468,11 @@ EVIDENCE_TRUST_ROOTS = Path(
 # An RFC 3161 time-stamp authority. Set: signatures are PAdES B-T; unset: PAdES B-B.
 EVIDENCE_TSA_URL = env_str("EVIDENCE_TSA_URL", default="")
 EVIDENCE_TSA_TIMEOUT_SECONDS = env_int("EVIDENCE_TSA_TIMEOUT_SECONDS", default=10, min_value=1)
+
+# --- Verify a pack: the largest upload ------------------------------------------------------
+# The signed PDF of the 1,000-service estate of bench/audits_bench.py measured 743 KiB (20
+# stacks, 560 verification runs; December 2026), and a pack grows with the services in its
+# scope. 10 MB is over 13 times that: no pack of a real estate reaches it, and a larger upload
+# is refused before it is parsed (audits.forms.pack_upload_problem), as is one that is not a
+# signed PDF by its first and last bytes.
+EVIDENCE_VERIFY_MAX_BYTES = env_int("EVIDENCE_VERIFY_MAX_MB", default=10, min_value=1) * 1000 * 1000

@@ -17,5 +17,8 @@ urlpatterns = [
     path("fleet/", include("fleet.urls")),
     path("api/fleet/", include("fleet.api.urls")),
     path("audits/", include("audits.urls")),
+    path("accounts/", include("accounts.urls")),
+    # API tokens first: the design's API shares the /api/ prefix.
+    path("api/", include("accounts.api.urls")),
     path("api/", include("policies.api.urls")),
 ]

@@ -14,6 +14,19 @@ def _fast_password_hashing(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _a_cache_of_its_own(settings: Settings, request: pytest.FixtureRequest) -> None:
+    # The API throttles count in the cache, which the default settings put on the broker's
+    # Redis: one test's counts (or another run's) would reach the next test. Each test gets
+    # a cache of its own in memory; tests of the Redis cache set one up themselves.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -28,7 +28,7 @@ from accounts.roles import Capability
 from audits import packs, signing
 from audits import views as pages
 from audits.api import serializers as api
-from audits.forms import MAX_UPLOAD_BYTES
+from audits.forms import pack_upload_problem
 from audits.models import EvidencePack
 
 PackUsers = capability_permission(
@@ -153,8 +153,9 @@ class VerifyView(APIView):
         body = api.VerifyRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            return Response({"detail": "The file is too large for an evidence pack."}, status=400)
+        problem = pack_upload_problem(upload)
+        if problem:
+            return Response({"file": [problem]}, status=400)
         result = signing.verify_pack(upload.read())
         ledger = packs.ledger_answer_for(user=request.user, result=result)
         data = {

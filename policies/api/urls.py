@@ -1,4 +1,5 @@
-"""The API under /api/: the design's resources, tokens, the OpenAPI schema and its docs."""
+"""The API under /api/: the design's resources, the OpenAPI schema and its docs (tokens:
+accounts/api/urls.py)."""
 
 from django.contrib.auth.decorators import login_required
 from django.urls import path
@@ -24,7 +25,6 @@ router.register("connection-actions", views.ConnectionActionViewSet, basename="c
 
 urlpatterns = [
     *router.urls,
-    path("token/", views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # A person reads the docs in a browser: send them to the login page, not a 403.
     path(

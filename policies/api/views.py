@@ -30,17 +30,12 @@ from drf_spectacular.utils import (
 )
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from accounts.permissions import capability_permission
 from accounts.roles import Capability
@@ -741,44 +736,7 @@ class ConnectionActionViewSet(SharedObjectViewSet):
     related = ("cipher_set",)
 
 
-# --- tokens and documentation ----------------------------------------------------------------
-
-
-class TokenView(APIView):
-    """Exchange a username and password for an API token, or revoke your token.
-
-    One token per user; asking again returns the same one until it is revoked. Attempts
-    are rate-limited (the "token" throttle rate in settings) against password guessing.
-    """
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "token"
-
-    def get_permissions(self) -> list[BasePermission]:
-        if self.request.method == "POST":
-            return [AllowAny()]
-        return [IsAuthenticated()]
-
-    @extend_schema(
-        summary="Get your API token",
-        request=AuthTokenSerializer,
-        responses={
-            200: AuthTokenSerializer,
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Wrong username or password"),
-            429: OpenApiResponse(api.ErrorSerializer, description="Too many attempts"),
-        },
-        auth=[],
-    )
-    def post(self, request: Request) -> Response:
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
-
-    @extend_schema(summary="Revoke your API token", responses={204: None})
-    def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+# --- documentation (API tokens: accounts/api/views.py) -----------------------------------------
 
 
 class DocsView(SpectacularSwaggerSplitView):

@@ -48,4 +48,17 @@
   });
   document.addEventListener("DOMContentLoaded", refreshSelection);
   document.addEventListener("htmx:afterSettle", refreshSelection);
+
+  /* A boosted link or form answered with one of the portal's error pages (403 not allowed,
+     404 not found, 429 signing in locked, 500 server error: whole pages) shows that page, as
+     a plain page load would; htmx's responseHandling (base.html) would keep the old page and
+     say nothing. Partial (non-boosted) requests keep their own error handling. */
+  var ERROR_PAGES = [403, 404, 429, 500];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (detail.boosted && ERROR_PAGES.indexOf(detail.xhr.status) >= 0) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
 })();

@@ -273,8 +273,9 @@ def test_a_changed_byte_is_shown_as_not_valid(assessed: Assessed, done: Evidence
 def test_an_upload_that_is_not_a_pdf_is_answered_calmly(assessed: Assessed) -> None:
     response = _upload(client_of(assessed, "owner_b"), b"hello", "notes.txt")
 
-    assert response.status_code == 200
-    assert "not a readable PDF" in response.content.decode()
+    # Refused by the quick structural check, before pyHanko (tests/audits/test_verify_upload.py).
+    assert response.status_code == 422
+    assert "does not start with the PDF header" in response.content.decode()
 
 
 # --- the API ----------------------------------------------------------------------------------

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import ApiToken
 from accounts.roles import Role
 from policies.models import ChangeRecord, PolicyVersion, Rule, Service
 from tests.audits.estate import audits_walk_kwargs
@@ -42,6 +44,7 @@ OPERATORS = frozenset({OPERATOR})
 NOBODY: frozenset[str] = frozenset()
 AUDIT = frozenset({ARCHITECT, AUDITOR})  # Capability.AUDIT
 AUDIT_AND_OWNERS = AUDIT | {OWNER}
+ADMINS = frozenset({ADMIN})  # Capability.MANAGE_USERS
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Access:
     put: frozenset[str] | None = None
     patch: frozenset[str] | None = None
     delete: frozenset[str] | None = None
+    # An object that belongs to one persona (an API token): to every other signed-in role
+    # it answers 404, as if it did not exist, rather than 403.
+    others_see_404: bool = False
 
     def methods(self) -> dict[str, frozenset[str] | None]:
         return {
@@ -132,8 +138,6 @@ ACCESS: dict[str, Access] = {
             "connection-action",
         )
     },
-    # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
-    "policies-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
     "policies-api:schema": read(SIGNED_IN),
     # --- fleet (/fleet/) ---------------------------------------------------------------------
     "fleet:deployments": read(ESTATE),
@@ -191,6 +195,22 @@ ACCESS: dict[str, Access] = {
     "audits:api-pack-oscal": read(AUDIT_AND_OWNERS),
     "audits:api-verify": Access(post=SIGNED_IN),
     "policies-api:docs": read(SIGNED_IN),
+    # --- accounts (/accounts/ and the token API under /api/) -----------------------------------
+    # Anyone signed in manages their own API tokens; users, roles and lock-outs are the admin's.
+    "accounts:tokens": Access(get=SIGNED_IN, post=SIGNED_IN),
+    "accounts:users": read(ADMINS),
+    "accounts:user-create": Access(get=ADMINS, post=ADMINS),
+    "accounts:lockout-lift": Access(post=ADMINS),
+    "accounts:user": Access(get=ADMINS, post=ADMINS),
+    "accounts:user-password": Access(post=ADMINS),
+    "accounts:user-active": Access(post=ADMINS),
+    # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
+    "accounts-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
+    "accounts-api:token-list": read(SIGNED_IN),
+    # The walk's token is owen's.
+    "accounts-api:token-detail": Access(
+        get=frozenset({OWNER}), delete=frozenset({OWNER}), others_see_404=True
+    ),
 }
 
 
@@ -294,8 +314,21 @@ def estate(make_user, settings, tmp_path) -> Estate:
     built.fleet = fleet_walk_kwargs(built, make_user)  # type: ignore[attr-defined]
     settings.EVIDENCE_DIR = tmp_path / "evidence"
     built.fleet.update(audits_walk_kwargs(built, make_user, settings.EVIDENCE_DIR))  # type: ignore[attr-defined]
+    built.fleet.update(accounts_walk_kwargs(owner))  # type: ignore[attr-defined]
     assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
     return built
+
+
+def accounts_walk_kwargs(owner: User) -> dict[str, dict[str, Any]]:
+    """The user pages show owen; the token is one of his."""
+    token, _ = ApiToken.objects.create(user=owner, name="walk")
+    user = {"username": owner.username}
+    return {
+        "accounts:user": user,
+        "accounts:user-password": user,
+        "accounts:user-active": user,
+        "accounts-api:token-detail": {"uuid": token.uuid},
+    }
 
 
 def estate_service_owners(estate: Estate) -> list[str]:
@@ -321,17 +354,23 @@ def clients(estate, make_user) -> dict[str, Client]:
     return made
 
 
-def state() -> tuple[int, ...]:
+def state() -> tuple[object, ...]:
+    """The design, and the accounts: users, their roles, services, passwords and tokens."""
     return (
         ChangeRecord.objects.count(),
         PolicyVersion.objects.count(),
         Service.objects.count(),
         Rule.objects.count(),
         sum(Service.objects.values_list("revision", flat=True)),
+        tuple(User.objects.order_by("pk").values_list("pk", "is_active", "password", "email")),
+        tuple(User.groups.through.objects.order_by("pk").values_list("user_id", "group_id")),
+        tuple(Service.owners.through.objects.order_by("pk").values_list("user_id", "service_id")),
+        tuple(ApiToken.objects.order_by("digest").values_list("digest", flat=True)),
+        AccessAttempt.objects.count(),
     )
 
 
-def request(client: Client, method: str, url: str) -> tuple[int, str, tuple[int, ...]]:
+def request(client: Client, method: str, url: str) -> tuple[int, str, tuple[object, ...]]:
     """The status, redirect target and design state after the request, then rolled back.
 
     The client's cookies are put back too: a logout or login must not sign the persona
@@ -361,6 +400,7 @@ def verdict(
     status: int,
     location: str,
     changed: bool,
+    others_see_404: bool = False,
 ) -> str | None:
     """What is wrong with the answer, or None when it is the declared one."""
     to_login = status in (301, 302, 303) and location.startswith(reverse("login"))
@@ -375,7 +415,7 @@ def verdict(
     elif allowed is None:
         refused = status in (403, 405)  # the method is not accepted at all
     else:
-        refused = status == 403
+        refused = status == 403 or (others_see_404 and status == 404)
     if not refused:
         return f"denied, but answered {status}"
     if changed:
@@ -417,6 +457,7 @@ def test_each_role_gets_what_the_table_declares(clients, estate) -> None:
                         status=status,
                         location=location,
                         changed=method != "get" and after != before,
+                        others_see_404=access.others_see_404,
                     )
                     if problem:
                         failures.append(f"{method.upper()} {url} as {role}: {problem}")

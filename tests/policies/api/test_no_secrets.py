@@ -1,16 +1,16 @@
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from tests.policies.api.test_permissions import reads
 from tests.policies.api.test_services_api import new_service
 
 
 def test_no_answer_carries_a_password_a_hash_or_a_token(estate, architect):
-    token = Token.objects.create(user=architect)
+    token, secret = ApiToken.objects.create(user=architect, name="test")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    secrets = [token.key, *User.objects.values_list("password", flat=True)]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    secrets = [secret, token.digest, *User.objects.values_list("password", flat=True)]
 
     answers = {path: client.get(path).content.decode() for path in reads(estate)}
     answers["new service"] = client.post("/api/services/", new_service()).content.decode()

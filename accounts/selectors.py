@@ -1,0 +1,84 @@
+"""Reads of accounts that depend on who asks: users (admins only), one's own API tokens,
+and the sign-in lock-outs in force."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from accounts.roles import Capability, has_capability
+
+
+def user_list_for(*, user: User | AnonymousUser) -> QuerySet[User]:
+    """Every user for an admin (Capability.MANAGE_USERS); nobody for anyone else."""
+    if not has_capability(user, Capability.MANAGE_USERS):
+        return User.objects.none()
+    return User.objects.order_by("username").prefetch_related("groups")
+
+
+def user_for(*, user: User | AnonymousUser, username: str) -> User:
+    found = user_list_for(user=user).filter(username=username).first()
+    if found is None:
+        raise Http404("No such user.")
+    return found
+
+
+def api_token_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ApiToken]:
+    """The live (unexpired) tokens the user owns; nobody sees anyone else's."""
+    if not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created")
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A username or an address that may not sign in now, and until when."""
+
+    username: str
+    address: str
+    failures: int
+    until: datetime
+
+
+def sign_in_lockouts() -> list[Lockout]:
+    """Lock-outs in force, per username and per address, as django-axes counts them: the
+    failures recorded within the cool-off time reach AXES_FAILURE_LIMIT."""
+    cool_off = get_cool_off() or timedelta(0)  # settings always set one (AUTH_LOCKOUT_MINUTES)
+    attempts = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - cool_off)
+    by_username: dict[str, list[AccessAttempt]] = defaultdict(list)
+    by_address: dict[str, list[AccessAttempt]] = defaultdict(list)
+    for attempt in attempts:
+        if attempt.username:
+            by_username[attempt.username].append(attempt)
+        if attempt.ip_address:
+            by_address[attempt.ip_address].append(attempt)
+    limit = settings.AXES_FAILURE_LIMIT
+    found = []
+    for key, group in [
+        *(("username", item) for item in by_username.items()),
+        *(("address", item) for item in by_address.items()),
+    ]:
+        name, rows = group
+        failures = sum(row.failures_since_start for row in rows)
+        if failures < limit:
+            continue
+        last = max(row.attempt_time for row in rows)
+        found.append(
+            Lockout(
+                username=name if key == "username" else "",
+                address=name if key == "address" else "",
+                failures=failures,
+                until=last + cool_off,
+            )
+        )
+    return sorted(found, key=lambda lockout: (lockout.username, lockout.address))
