@@ -51,6 +51,7 @@ from fleet.models import (
     LparConnection,
     RunStatus,
     ServiceHour,
+    StackBaseline,
     TargetStatus,
     VerificationRun,
 )
@@ -385,6 +386,68 @@ def deployed_target(stack: Stack) -> DeploymentTarget | None:
         .order_by("-finished_at", "-id")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class LastKnownGood:
+    """The text a failing deployment restores on a stack, and where it comes from.
+
+    `source` is "version" (the last deployment the portal verified as loaded there: its
+    target's text, which for a remove-rule deployment is the version minus that rule) or
+    "baseline" (the file as the portal first found it). `label` names it for a step log or
+    a page: "v3 (deployment 1a2b3c4d, verified as loaded 2026-12-06 23:10 UTC)".
+    """
+
+    text: str
+    sha256: str
+    source: str
+    label: str
+    target: DeploymentTarget | None = None
+    baseline: StackBaseline | None = None
+
+    @property
+    def version(self) -> PolicyVersion | None:
+        return self.target.version if self.target is not None else None
+
+    @classmethod
+    def of_target(cls, target: DeploymentTarget) -> LastKnownGood:
+        removed = f" without rule {target.removed_rule}" if target.removed_rule else ""
+        when = (
+            f", verified as loaded {target.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+            if (target.finished_at)
+            else ""
+        )
+        return cls(
+            text=target.text,
+            sha256=target.sha256,
+            source="version",
+            label=f"v{target.version.number}{removed} (deployment"
+            f" {str(target.deployment.uuid)[:8]}{when})",
+            target=target,
+        )
+
+    @classmethod
+    def of_baseline(cls, baseline: StackBaseline) -> LastKnownGood:
+        what = "file" if baseline.existed else "absence of a file"
+        return cls(
+            text=baseline.text,
+            sha256=baseline.sha256,
+            source="baseline",
+            label=f"the baseline (the pre-portal {what} {baseline.path}, captured"
+            f" {baseline.captured_at:%Y-%m-%d %H:%M:%S} UTC by {baseline.captured_by})",
+            baseline=baseline,
+        )
+
+
+def last_known_good(stack: Stack) -> LastKnownGood | None:
+    """The text the portal last verified as loaded on the stack, else its baseline; None
+    before the first contact. What a deployment checks the live file against and restores,
+    and what a request or approval page diffs against."""
+    target = deployed_target(stack)
+    if target is not None:
+        return LastKnownGood.of_target(target)
+    baseline = StackBaseline.objects.filter(stack=stack).first()
+    return LastKnownGood.of_baseline(baseline) if baseline is not None else None
 
 
 def rollback_plan(*, stack: Stack) -> RollbackPlan:
