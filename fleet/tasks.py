@@ -21,7 +21,6 @@ from fleet.connectors.base import Connector, ConnectorError
 from fleet.connectors.factory import connector_for
 from fleet.models import (
     Deployment,
-    DeploymentStep,
     DeploymentTarget,
     LparConnection,
     RunStatus,
@@ -36,13 +35,22 @@ def worker_name() -> str:
 
 
 def _verify_for_deployment(target: DeploymentTarget, connector: Connector) -> VerificationRun:
+    """The deployment's own verification, judged against what it deployed (not against
+    the stack's previous deployment, which is still the last succeeded one meanwhile)."""
     run = VerificationRun.objects.create(
         stack=target.stack,
         deployment=target.deployment,
         status=RunStatus.RUNNING,
         started_at=timezone.now(),
     )
-    return verify.verify(run, connector)
+    try:
+        return verify.verify(run, connector, expected=target)
+    except Exception as error:
+        # The run ends with the reason; the deployment restores last-known-good.
+        VerificationRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, error=f"{error}", finished_at=timezone.now()
+        )
+        raise
 
 
 @shared_task
@@ -59,16 +67,9 @@ def run_deployment(deployment_id: int) -> str:
     )
     try:
         runner.run()
-    except Exception as error:  # the row must say what happened, whatever it was
+    except Exception as error:  # Runner.run ends its rows itself; this is the last resort
         log.exception("deployment %s failed unexpectedly", deployment.uuid)
-        DeploymentStep.objects.create(
-            deployment=deployment, name="internal error", ok=False, output=repr(error)
-        )
-        Deployment.objects.filter(pk=deployment.pk).update(
-            status=RunStatus.FAILED,
-            error=f"internal error: {error}",
-            finished_at=timezone.now(),
-        )
+        deploy.abandon(deployment, f"internal error: {error!r}")
     return str(Deployment.objects.get(pk=deployment.pk).status)
 
 
