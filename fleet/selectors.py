@@ -450,6 +450,10 @@ def last_known_good(stack: Stack) -> LastKnownGood | None:
     return LastKnownGood.of_baseline(baseline) if baseline is not None else None
 
 
+def baseline_of(*, stack: Stack) -> StackBaseline | None:
+    return StackBaseline.objects.filter(stack=stack).first()
+
+
 def rollback_plan(*, stack: Stack) -> RollbackPlan:
     current = deployed_target(stack)
     previous = None
@@ -556,9 +560,9 @@ def drift_list_for(*, user: User, filters: FindingFilters | None = None) -> Quer
     if not sees_estate(user):
         return DriftEvent.objects.none()
     filters = filters or FindingFilters()
-    events = DriftEvent.objects.select_related("stack__lpar", "service", "opened_by_run").filter(
-        filters.stack_q()
-    )
+    events = DriftEvent.objects.select_related(
+        "stack__lpar", "service", "opened_by_run", "acknowledged_by"
+    ).filter(filters.stack_q())
     if filters.status == "open":
         events = events.filter(resolved_at=None)
     elif filters.status == "resolved":
