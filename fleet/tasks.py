@@ -75,7 +75,9 @@ def run_deployment(deployment_id: int) -> str:
 
 @shared_task
 def resume_stale_deployments() -> int:
-    """Re-enqueues running deployments whose worker stopped (claim() decides who takes them)."""
+    """Re-enqueues running deployments whose worker stopped (claim() decides who takes them),
+    and ends the verifications whose worker stopped: nothing stays "Running" without one."""
+    verify.end_abandoned_runs(older_than=timedelta(seconds=settings.FLEET_VERIFY_STALE_SECONDS))
     stale = timezone.now() - timedelta(seconds=settings.FLEET_DEPLOY_STALE_SECONDS)
     ids = list(
         Deployment.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale).values_list(

@@ -34,7 +34,7 @@ from fleet.selectors import last_known_good
 from policies import services as design
 from policies.models import ChangeRecord, Rule, Service, Stack
 
-from .conftest import Lab, wait_for
+from .conftest import Lab, Worker, wait_for
 from .test_deployment import deploy, finished, publish, steps, sysa
 
 pytestmark = pytest.mark.integration
@@ -159,6 +159,36 @@ def test_an_error_in_each_step_ends_rolled_back_to_last_known_good(estate: Lab, 
         run = VerificationRun.objects.get(deployment=deployment)
         assert run.status == RunStatus.FAILED and run.error
         assert "internal error in step 'verify'" in target.error
+
+
+def test_a_worker_killed_during_verification_leaves_nothing_running(estate: Lab, worker: Worker):
+    stack = sysa()
+    estate.fault("zosmf", delay=1.5)  # every z/OSMF call slow: the run is caught in the act
+    deployment = deploy(stack, publish(stack))
+    caught = wait_for(
+        lambda: VerificationRun.objects.filter(
+            deployment=deployment, status=RunStatus.RUNNING
+        ).first(),
+        timeout=60,
+        what="the deployment's own verification to run",
+    )
+
+    worker.kill()
+    estate.clear()
+    worker.start()
+
+    deployment = finished(deployment, timeout=90)
+    assert deployment.status == RunStatus.SUCCEEDED, (deployment.error, steps(deployment))
+    assert deployment.targets.get().status == TargetStatus.SUCCEEDED
+    abandoned = wait_for(
+        lambda: VerificationRun.objects.filter(pk=caught.pk, status=RunStatus.FAILED).first(),
+        timeout=60,
+        what="the abandoned verification to end",
+    )
+    assert "abandoned" in abandoned.error and abandoned.finished_at is not None
+    assert not VerificationRun.objects.filter(
+        stack=stack, status__in=(RunStatus.PENDING, RunStatus.RUNNING)
+    ).exists()
 
 
 # --- last-known-good is the verified text, not the drifted file ------------------------------
