@@ -321,6 +321,14 @@ class DriftEventSerializer(serializers.ModelSerializer):
     opened_by_run = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
     kind = serializers.CharField(read_only=True, help_text=_values(DriftKind))
     is_open = serializers.BooleanField(read_only=True)
+    services = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Every service this cause affects (one cause, one event)",
+    )
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = DriftEvent
@@ -328,6 +336,7 @@ class DriftEventSerializer(serializers.ModelSerializer):
             "uuid",
             "stack",
             "service",
+            "services",
             "kind",
             "key",
             "detail",
@@ -336,6 +345,9 @@ class DriftEventSerializer(serializers.ModelSerializer):
             "resolved_at",
             "is_open",
             "opened_by_run",
+            "acknowledged_by",
+            "acknowledged_at",
+            "acknowledgement",
         ]
         read_only_fields = fields
 
