@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from attls.policy import parse_policy
 from fleet.models import (
     Deployment,
     DeploymentTarget,
@@ -20,6 +21,7 @@ from fleet.models import (
 )
 from fleet.selectors import last_known_good
 from fleet.services import DeploymentRefused, deployment_acknowledge_overwrite
+from fleet.verify import Views, _conditions
 from policies.models import ChangeRecord, PolicyVersion
 from tests.fleet.ui_estate import FleetEstate, build_fleet
 
@@ -187,3 +189,30 @@ def test_last_known_good_is_the_last_target_verified_as_loaded(fleet) -> None:
     )
     assert good.label in page.content.decode()
     assert PolicyVersion.objects.filter(pk=deployed.version_id).exists()
+
+
+def test_probe_contradictions_without_a_policy_change_are_one_event_per_cause(fleet) -> None:
+    """Three services accepting TLSv1 under a policy that has it Off is one cause, one
+    condition listing the three; a port that was not probed contradicts nothing."""
+    target = fleet.deployed.targets.get()
+    policy = parse_policy(target.text)
+    secured = sorted(policy.rules)[:4]
+    accepting, unprobed = secured[:3], secured[3]
+    figures = {
+        "services": {
+            name: {"in_scope": True, "unexpected_rule": [], "probe_protocols": ["TLSv1", "TLSv1.2"]}
+            for name in accepting
+        }
+        | {unprobed: {"in_scope": True, "unexpected_rule": [], "probe_protocols": []}}
+    }
+    views = Views(
+        probe={name: {"tls": True, "zos_port": 992} for name in accepting}
+        | {unprobed: {"tls": None, "zos_port": 7554, "not_probed": "no probe port"}}
+    )
+
+    conditions, judged = _conditions(fleet.sysa, views, figures, target)
+
+    assert "probe" in judged
+    by_key = {c.key: c for c in conditions}
+    assert set(by_key) == {"probe:accepts:TLSv1"}, [c.detail for c in conditions]
+    assert by_key["probe:accepts:TLSv1"].services == tuple(sorted(accepting))
