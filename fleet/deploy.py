@@ -348,12 +348,15 @@ class Runner:
             )
             return
         if found == target.sha256:
+            # An earlier attempt of this deployment uploaded it (or the same text was put
+            # there otherwise): the stack is not on last-known-good, so a failure restores.
+            DeploymentTarget.objects.filter(pk=target.pk).update(uploaded=True)
             self.step(
                 target,
                 "check live file",
                 True,
                 f"{path} already holds this deployment's text (sha256 {short(found)}),"
-                " uploaded by an earlier attempt",
+                " not last-known-good: a failure from here restores last-known-good",
                 0,
             )
             return
