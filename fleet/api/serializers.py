@@ -209,6 +209,12 @@ class RemoveRuleRequestSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+class AcknowledgementSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        allow_blank=True, max_length=2000, help_text="Why; recorded in the audit log (required)"
+    )
+
+
 # --- verifications ----------------------------------------------------------------------------
 
 

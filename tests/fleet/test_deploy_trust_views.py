@@ -4,6 +4,7 @@ last-known-good, and "not probed" on the pages."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -216,3 +217,33 @@ def test_probe_contradictions_without_a_policy_change_are_one_event_per_cause(fl
     by_key = {c.key: c for c in conditions}
     assert set(by_key) == {"probe:accepts:TLSv1"}, [c.detail for c in conditions]
     assert by_key["probe:accepts:TLSv1"].services == tuple(sorted(accepting))
+
+
+def test_the_api_acknowledges_an_overwrite_and_a_drift_event(fleet) -> None:
+    deployment = stopped_on_file_drift(fleet)
+    now = timezone.now()
+    event = DriftEvent.objects.create(
+        stack=fleet.sysb,
+        kind="file",
+        key="policy",
+        detail="The policy file changed without a deployment",
+        opened_at=now,
+        last_seen_at=now,
+    )
+    operator = client_for(fleet, "operator")
+
+    def post(client: Client, url: str, comment: str) -> Any:
+        return client.post(url, {"comment": comment}, content_type="application/json")
+
+    overwrite = f"/api/fleet/deployments/{deployment.uuid}/acknowledge-overwrite/"
+    drift = f"/api/fleet/drift-events/{event.uuid}/acknowledge/"
+
+    assert post(operator, overwrite, "").status_code == 409
+    answer = post(operator, overwrite, "superseded")
+    assert answer.status_code == 202 and answer.json()["status"] == RunStatus.APPROVED
+    assert post(client_for(fleet, "auditor"), drift, "x").status_code == 403
+    answer = post(operator, drift, "CHG0042")
+    assert answer.status_code == 200
+    assert answer.json()["acknowledgement"] == "CHG0042"
+    assert answer.json()["acknowledged_by"] == fleet.people["operator"].username
+    assert post(operator, drift, "again").status_code == 409

@@ -572,6 +572,8 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet-api:deployment-approve": {"deployment": deployment.uuid},
         "fleet-api:verification-detail": {"run": run.uuid},
         "fleet-api:drift-event-detail": {"event": event.uuid},
+        "fleet-api:drift-event-acknowledge": {"event": event.uuid},
+        "fleet-api:deployment-acknowledge-overwrite": {"deployment": deployment.uuid},
         "fleet-api:incident-detail": {"incident": incident.uuid},
         "fleet-api:connection-detail": {"lpar": "SYSA"},
     }
