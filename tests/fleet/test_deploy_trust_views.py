@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attls.policy import parse_policy
+from fleet import presenters
 from fleet.models import (
     Deployment,
     DeploymentTarget,
@@ -247,3 +248,12 @@ def test_the_api_acknowledges_an_overwrite_and_a_drift_event(fleet) -> None:
     assert answer.json()["acknowledgement"] == "CHG0042"
     assert answer.json()["acknowledged_by"] == fleet.people["operator"].username
     assert post(operator, drift, "again").status_code == 409
+
+
+def test_a_service_not_probed_and_without_connections_is_never_shown_secured() -> None:
+    unprobed = {"in_scope": True, "connections": 0, "secured": 0, "probe_tls": None}
+    reason = "no probe port is mapped for TCPIP port 7554"
+    badge = presenters.service_badge(unprobed | {"not_probed": reason})
+    assert badge.key == "partly" and reason in badge.why
+    seen = presenters.service_badge(unprobed | {"connections": 2, "secured": 2})
+    assert seen.key == "secured"  # its own connections say it is secured
