@@ -257,3 +257,26 @@ def test_a_service_not_probed_and_without_connections_is_never_shown_secured() -
     assert badge.key == "partly" and reason in badge.why
     seen = presenters.service_badge(unprobed | {"connections": 2, "secured": 2})
     assert seen.key == "secured"  # its own connections say it is secured
+
+
+def test_the_verification_page_says_whether_the_policy_file_is_last_known_good(fleet) -> None:
+    run = fleet.run_after
+    run.outputs = dict(run.outputs) | {
+        "policy_file": {
+            "command": "read /etc/pagent/TCPIP.policy",
+            "sha256": DRIFTED,
+            "expected_sha256": "b" * 64,
+            "expected": "v2 (deployment 12345678)",
+            "text": "edited by hand",
+            "parsed": True,
+            "error": "",
+        }
+    }
+    run.results = dict(run.results) | {"drift_not_judged": "deployment 1234abcd was changing it"}
+    run.save()
+
+    page = client_for(fleet, "auditor").get(reverse("fleet:verification", args=[run.uuid]))
+
+    body = page.content.decode()
+    assert "is not v2 (deployment 12345678)" in body and DRIFTED[:16] in body
+    assert "Drift not judged by this run: deployment 1234abcd was changing it" in body
