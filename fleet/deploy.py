@@ -171,6 +171,26 @@ class Runner:
             return
         self.finish(failed)
 
+    def give_up(self, reason: str) -> None:
+        """Ends a deployment its workers kept stopping in the middle of (claimed too often):
+        the target that was running is restored to its last-known-good, the waiting ones are
+        skipped, and the deployment ends failed with `reason`. Never pushes again."""
+        self.step(None, "given up", False, reason, 0)
+        for target in self.deployment.targets.select_related(
+            "stack__lpar__connection", "version", "deployment"
+        ).order_by("position"):
+            if target.status == TargetStatus.WAITING:
+                DeploymentTarget.objects.filter(pk=target.pk).update(status=TargetStatus.SKIPPED)
+            elif target.status == TargetStatus.RUNNING:
+                connector: Connector | None = None
+                try:
+                    connector = self.connector_for(target)
+                    self.restore(target, connector, reason)
+                finally:
+                    if connector is not None:
+                        connector.close()
+        self.finish(True)
+
     def finish(self, failed: bool) -> None:
         targets = list(self.deployment.targets.select_related("stack__lpar", "version"))
         if not failed:

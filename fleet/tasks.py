@@ -66,7 +66,15 @@ def run_deployment(deployment_id: int) -> str:
         verify=_verify_for_deployment,
     )
     try:
-        runner.run()
+        if deployment.attempts > settings.FLEET_DEPLOY_MAX_CLAIMS:
+            # Its workers kept stopping mid-run (a crash, a machine lost): pushing again
+            # would likely stop again, so the stack goes back to last-known-good instead.
+            runner.give_up(
+                f"given up after {deployment.attempts - 1} workers stopped in the middle of it;"
+                " the stack was restored to last-known-good"
+            )
+        else:
+            runner.run()
     except Exception as error:  # Runner.run ends its rows itself; this is the last resort
         log.exception("deployment %s failed unexpectedly", deployment.uuid)
         deploy.abandon(deployment, f"internal error: {error!r}")

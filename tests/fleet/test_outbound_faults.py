@@ -9,9 +9,16 @@ import pytest
 
 from fleet.connectors.base import TransientError
 from fleet.connectors.factory import connector_for
-from fleet.models import LparConnection
+from fleet.deploy import Runner, sha256
+from fleet.models import (
+    Deployment,
+    DeploymentTarget,
+    LparConnection,
+    RunStatus,
+    TargetStatus,
+)
 from fleet.verify import probe_plan
-from policies.models import Service
+from policies.models import PolicyVersion, Service
 from tests.fleet.conftest import FAST, Lab
 
 POLICY_FILE = "/etc/pagent/TCPIP.policy"
@@ -67,3 +74,68 @@ def test_a_service_without_a_probe_port_is_not_probed_and_the_rest_are(
     )
     everything, _ = probe_plan(stack, connection, None)  # nothing deployed: the inventory
     assert {t.key for t in everything} == {"Served"}
+
+
+def test_a_deployment_given_up_after_its_workers_kept_stopping_is_restored(
+    connection: LparConnection, lab: Lab, make_user
+) -> None:
+    """What the worker does with a deployment claimed more than FLEET_DEPLOY_MAX_CLAIMS
+    times: no push again; the stack goes back to last-known-good and every row ends."""
+    stack = connection.lpar.stacks.get()
+    operator = make_user("operator")
+    with connector_for(connection, timeouts=FAST) as lpar:
+        good = lpar.get_file(POLICY_FILE)
+        half_done = good + "\n# half-done upload of a worker that stopped\n"
+        lpar.put_file(POLICY_FILE, half_done)
+    version = PolicyVersion.objects.create(
+        stack=stack,
+        number=1,
+        text=half_done,
+        sha256=sha256(half_done),
+        model={},
+        author=operator,
+        note="n",
+    )
+    deployment = Deployment.objects.create(
+        requested_by=operator, status=RunStatus.RUNNING, attempts=4
+    )
+    running = DeploymentTarget.objects.create(
+        deployment=deployment,
+        position=0,
+        stack=stack,
+        version=version,
+        text=half_done,
+        sha256=sha256(half_done),
+        status=TargetStatus.RUNNING,
+        uploaded=True,
+        last_known_good=good,
+        last_known_good_sha256=sha256(good),
+        last_known_good_source="the baseline (test)",
+    )
+    waiting = DeploymentTarget.objects.create(
+        deployment=deployment,
+        position=1,
+        stack=stack,
+        version=version,
+        text=half_done,
+        sha256=sha256(half_done),
+    )
+
+    Runner(
+        deployment,
+        connector_for=lambda target: connector_for(target.stack.lpar.connection, timeouts=FAST),
+        verify=lambda target, connector: pytest.fail("a given-up deployment must not verify"),
+    ).give_up("given up after 3 workers stopped")
+
+    deployment.refresh_from_db()
+    running.refresh_from_db()
+    waiting.refresh_from_db()
+    assert deployment.status == RunStatus.ROLLED_BACK and deployment.finished_at is not None
+    assert running.status == TargetStatus.ROLLED_BACK
+    assert "given up after 3 workers stopped" in running.error
+    assert waiting.status == TargetStatus.SKIPPED
+    with connector_for(connection, timeouts=FAST) as lpar:
+        assert lpar.get_file(POLICY_FILE) == good
+    names = list(deployment.steps.values_list("name", flat=True))
+    assert names[0] == "given up" and "restore last-known-good" in names
+    assert "upload" not in names
