@@ -2,18 +2,26 @@
 
 Per stack (a DeploymentTarget):
 
-1. read the live policy file and keep it as last-known-good (once: a redelivered task
-   never takes its own half-done upload for last-known-good);
-2. upload the new text — skipped when the live file already has it, so a redelivered task
+1. read the live policy file; keep last-known-good once per target (a redelivered task
+   never takes its own half-done upload for it): the text the portal last verified as
+   loaded on the stack, or the stack's baseline — captured now, from the live file, at the
+   first contact (fleet.selectors.last_known_good);
+2. check the live file is last-known-good (or this target's own text, uploaded by an
+   earlier attempt). Anything else is file drift: stop before uploading, unless an operator
+   acknowledged overwriting exactly that text;
+3. upload the new text — skipped when the live file already has it, so a redelivered task
    never uploads twice;
-3. `F PAGENT,REFRESH` on the console, and check PAGENT's answer (EZZ8771I, not EZZ8434I);
-4. `pasearch -t`, compared rule by rule with the published model;
-5. a verification run.
+4. `F PAGENT,REFRESH` on the console, and check PAGENT's answer (EZZ8771I, not EZZ8434I);
+5. `pasearch -t`, compared rule by rule with the published model;
+6. a verification run, judged against this target's text.
 
-A refresh error or a mismatch restores last-known-good, refreshes again, checks that
-the old policy is back, and marks the target rolled back with the reason; the remaining
-stacks are skipped. Transient errors (timeouts, 503) are retried with bounded backoff;
-permanent ones (a refused password) fail at once. Every step is a DeploymentStep row.
+Any failure after the upload began — a refresh error, a mismatch, an exception of any kind
+in any step — restores last-known-good, refreshes again, checks that it is loaded, and ends
+the target rolled back (or failed, when the restore fails too) with the reason; the step log
+names the restored text (version or baseline, and its SHA-256). The remaining stacks are
+skipped. Every target and the deployment end in a terminal state, whatever happened.
+Transient errors (timeouts, 503) are retried with bounded backoff; permanent ones (a refused
+password) fail at once. Every step is a DeploymentStep row.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from attls.errors import AttlsError
 from attls.policy import parse_policy
 from attls.reports.compare import compare_report
 from attls.reports.pasearch import parse_pasearch
+from fleet.baselines import stack_baseline_capture
 from fleet.connectors.base import Connector, ConnectorError, FileMissing, TransientError
 from fleet.models import (
     Deployment,
@@ -41,6 +50,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
+from fleet.selectors import LastKnownGood, last_known_good
 from policies.models import ChangeRecord
 
 log = logging.getLogger(__name__)
@@ -69,8 +79,24 @@ class StepFailed(Exception):
     """A step that cannot succeed; the message is the reason shown to the operator."""
 
 
+class FileDrift(Exception):
+    """The live file is not last-known-good: stopped before uploading anything."""
+
+
+TERMINAL_TARGET = (
+    TargetStatus.SUCCEEDED,
+    TargetStatus.FAILED,
+    TargetStatus.ROLLED_BACK,
+    TargetStatus.SKIPPED,
+)
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def short(digest: str) -> str:
+    return digest[:12]
 
 
 class Runner:
@@ -88,6 +114,8 @@ class Runner:
         self.connector_for = connector_for
         self.verify = verify
         self.sleep = sleep
+        # The step under way, named in the reason when something unexpected escapes it.
+        self.current = ""
 
     # -- logging and retries ---------------------------------------------------------------
 
@@ -106,6 +134,7 @@ class Runner:
 
     def attempt(self, target: DeploymentTarget, name: str, action: Callable[[], T]) -> T:
         """Runs `action`, retrying transient errors with backoff; logs each failure."""
+        self.current = name
         for attempt in range(1, RETRIES + 1):
             started = time.perf_counter()
             try:
@@ -130,68 +159,101 @@ class Runner:
     # -- the deployment --------------------------------------------------------------------
 
     def run(self) -> None:
+        """Every target and the deployment end in a terminal state, whatever escapes."""
         failed = False
-        for target in self.deployment.targets.select_related("stack__lpar", "version").order_by(
-            "position"
-        ):
-            if target.status in (TargetStatus.SUCCEEDED, TargetStatus.SKIPPED):
-                continue
-            if failed:
-                DeploymentTarget.objects.filter(pk=target.pk).update(status=TargetStatus.SKIPPED)
-                continue
-            if target.status in (TargetStatus.FAILED, TargetStatus.ROLLED_BACK):
-                failed = True
-                continue
-            failed = not self.run_target(target)
+        try:
+            for target in self.deployment.targets.select_related(
+                "stack__lpar__connection", "version", "deployment"
+            ).order_by("position"):
+                if target.status in (TargetStatus.SUCCEEDED, TargetStatus.SKIPPED):
+                    continue
+                if failed:
+                    DeploymentTarget.objects.filter(pk=target.pk).update(
+                        status=TargetStatus.SKIPPED
+                    )
+                    continue
+                if target.status in (TargetStatus.FAILED, TargetStatus.ROLLED_BACK):
+                    failed = True
+                    continue
+                failed = not self.run_target(target)
+        except Exception as error:  # outside any one target's steps (the database, say)
+            log.exception("deployment %s: unexpected error between targets", self.deployment.uuid)
+            abandon(self.deployment, f"internal error: {error!r}")
+            return
         self.finish(failed)
 
+    def give_up(self, reason: str) -> None:
+        """Ends a deployment its workers kept stopping in the middle of (claimed too often):
+        the target that was running is restored to its last-known-good, the waiting ones are
+        skipped, and the deployment ends failed with `reason`. Never pushes again."""
+        self.step(None, "given up", False, reason, 0)
+        for target in self.deployment.targets.select_related(
+            "stack__lpar__connection", "version", "deployment"
+        ).order_by("position"):
+            if target.status == TargetStatus.WAITING:
+                DeploymentTarget.objects.filter(pk=target.pk).update(status=TargetStatus.SKIPPED)
+            elif target.status == TargetStatus.RUNNING:
+                connector: Connector | None = None
+                try:
+                    connector = self.connector_for(target)
+                    self.restore(target, connector, reason)
+                finally:
+                    if connector is not None:
+                        connector.close()
+        self.finish(True)
+
     def finish(self, failed: bool) -> None:
-        targets = list(self.deployment.targets.all())
+        targets = list(self.deployment.targets.select_related("stack__lpar", "version"))
         if not failed:
             status, error = RunStatus.SUCCEEDED, ""
         else:
             bad = next(
-                t for t in targets if t.status in (TargetStatus.FAILED, TargetStatus.ROLLED_BACK)
+                (t for t in targets if t.status in (TargetStatus.FAILED, TargetStatus.ROLLED_BACK)),
+                None,
             )
-            rolled = bad.status == TargetStatus.ROLLED_BACK
+            rolled = bad is not None and bad.status == TargetStatus.ROLLED_BACK
             status = RunStatus.ROLLED_BACK if rolled else RunStatus.FAILED
-            error = f"{bad.stack.label}: {bad.error}"
+            error = f"{bad.stack.label}: {bad.error}" if bad is not None else "failed"
         Deployment.objects.filter(pk=self.deployment.pk).update(
             status=status, error=error, finished_at=timezone.now()
         )
         # The record names the deployment by its final state, not the one it was loaded in.
         self.deployment.status, self.deployment.error = status, error
-        # The end of a deployment is a state change like its request and approval.
-        ChangeRecord.objects.create(
-            actor=None,
-            action="finish",
-            object_type="Deployment",
-            object_uuid=self.deployment.uuid,
-            object_name=str(self.deployment)[:100],
-            before=None,
-            after={
-                "status": str(status),
-                "error": error,
-                "targets": [
-                    {"stack": t.stack.label, "version": t.version.number, "status": t.status}
-                    for t in targets
-                ],
-            },
-        )
+        _record_finish(self.deployment, status, error, targets)
 
     def run_target(self, target: DeploymentTarget) -> bool:
+        """Pushes one target; False when it failed (it is then in a terminal state)."""
         DeploymentTarget.objects.filter(pk=target.pk).update(
             status=TargetStatus.RUNNING, started_at=target.started_at or timezone.now()
         )
-        connector = self.connector_for(target)
+        connector: Connector | None = None
         try:
+            connector = self.connector_for(target)
             self.push(target, connector)
+        except FileDrift as drift:
+            self.end_target(target, TargetStatus.FAILED, str(drift))
+            return False
         except StepFailed as failure:
             self.restore(target, connector, str(failure))
             return False
+        except Exception as error:  # any step, any cause: the stack must not stay half-done
+            log.exception("deployment %s: %s failed unexpectedly", self.deployment.uuid, target)
+            where = self.current or "preparing the connection"
+            self.step(target, where, False, f"internal error: {error!r}", 0)
+            self.restore(target, connector, f"internal error in step {where!r}: {error}")
+            return False
         finally:
-            connector.close()
+            if connector is not None:
+                try:
+                    connector.close()
+                except Exception:  # closing must not turn a result into a crash
+                    log.warning("deployment %s: closing the connector failed", exc_info=True)
         return True
+
+    def end_target(self, target: DeploymentTarget, status: str, error: str) -> None:
+        DeploymentTarget.objects.filter(pk=target.pk).update(
+            status=status, error=error, finished_at=timezone.now()
+        )
 
     def push(self, target: DeploymentTarget, connector: Connector) -> None:
         path = target.stack.policy_file
@@ -199,32 +261,25 @@ class Runner:
         if refusal is not None:
             self.step(target, "check target", False, refusal, 0)
             raise StepFailed(refusal)
-        live = self.read_live(target, connector, path)
-        if not target.last_known_good_sha256:
-            target.last_known_good = live
-            target.last_known_good_sha256 = sha256(live)
-            DeploymentTarget.objects.filter(pk=target.pk).update(
-                last_known_good=live, last_known_good_sha256=target.last_known_good_sha256
-            )
-            self.step(
-                target,
-                "keep last-known-good",
-                True,
-                f"{path}: {len(live)} bytes, sha256 {target.last_known_good_sha256}",
-                0,
-            )
+        live, existed = self.read_live(target, connector, path)
+        self.current = "keep last-known-good"
+        self.keep_last_known_good(target, path, live, existed)
+        self.current = "check live file"
+        self.check_live(target, path, live)
         if sha256(live) == target.sha256:
             self.step(
                 target,
                 "upload",
                 True,
-                f"{path} already holds this text (sha256 {target.sha256[:12]}); not uploaded again",
+                f"{path} already holds this text (sha256 {short(target.sha256)});"
+                " not uploaded again",
                 0,
             )
         else:
+            # From here on the file may be ours: any failure restores last-known-good.
+            DeploymentTarget.objects.filter(pk=target.pk).update(uploaded=True)
             started = time.perf_counter()
             self.attempt(target, "upload", lambda: connector.put_file(path, target.text))
-            DeploymentTarget.objects.filter(pk=target.pk).update(uploaded=True)
             self.step(
                 target,
                 "upload",
@@ -233,30 +288,141 @@ class Runner:
                 time.perf_counter() - started,
             )
         self.refresh(target, connector)
-        self.check_loaded(target, connector, target.text, "compare loaded policy")
+        self.check_loaded(
+            target,
+            connector,
+            target.text,
+            "compare loaded policy",
+            f"as published (v{target.version.number}, sha256 {short(target.sha256)})",
+        )
+        self.current = "verify"
         started = time.perf_counter()
         run = self.verify(target, connector)
         results = run.results or {}
+        not_probed = sorted(
+            name
+            for name, figures in (results.get("services") or {}).items()
+            if figures.get("not_probed")
+        )
         self.step(
             target,
             "verify",
             True,
             f"verification {run.uuid}: {results.get('connections', 0)} connection(s),"
-            f" coverage {results.get('coverage')}",
+            f" coverage {results.get('coverage')}"
+            + (f"; not probed: {', '.join(not_probed)}" if not_probed else ""),
             time.perf_counter() - started,
         )
-        DeploymentTarget.objects.filter(pk=target.pk).update(
-            status=TargetStatus.SUCCEEDED, finished_at=timezone.now()
-        )
+        self.end_target(target, TargetStatus.SUCCEEDED, "")
 
-    def read_live(self, target: DeploymentTarget, connector: Connector, path: str) -> str:
-        def read() -> str:
+    def read_live(
+        self, target: DeploymentTarget, connector: Connector, path: str
+    ) -> tuple[str, bool]:
+        """The live policy file's text, and whether it exists."""
+
+        def read() -> tuple[str, bool]:
             try:
-                return connector.get_file(path)
+                return connector.get_file(path), True
             except FileMissing:
-                return ""
+                return "", False
 
         return self.attempt(target, "read live file", read)
+
+    def keep_last_known_good(
+        self, target: DeploymentTarget, path: str, live: str, existed: bool
+    ) -> None:
+        """Fixes the target's last-known-good once (a resumed run keeps the first one)."""
+        if target.last_known_good_sha256:
+            return
+        good = last_known_good(target.stack)
+        if good is None:
+            # The first contact with this stack: the live file is the pre-portal state.
+            baseline = stack_baseline_capture(
+                stack=target.stack,
+                path=path,
+                text=live,
+                existed=existed,
+                captured_by=f"deployment {str(self.deployment.uuid)[:8]}",
+            )
+            good = LastKnownGood.of_baseline(baseline)
+            self.step(
+                target,
+                "capture baseline",
+                True,
+                f"first contact with {target.stack.label}: {path} stored as its baseline,"
+                f" {len(baseline.text)} bytes, sha256 {baseline.sha256}",
+                0,
+            )
+        target.last_known_good = good.text
+        target.last_known_good_sha256 = good.sha256
+        target.last_known_good_source = good.label[:300]
+        DeploymentTarget.objects.filter(pk=target.pk).update(
+            last_known_good=good.text,
+            last_known_good_sha256=good.sha256,
+            last_known_good_source=target.last_known_good_source,
+        )
+        self.step(
+            target,
+            "keep last-known-good",
+            True,
+            f"{good.label}: {len(good.text)} bytes, sha256 {good.sha256}",
+            0,
+        )
+
+    def check_live(self, target: DeploymentTarget, path: str, live: str) -> None:
+        """File drift stops the target before anything is uploaded, unless acknowledged."""
+        found = sha256(live)
+        if found == target.last_known_good_sha256:
+            self.step(
+                target,
+                "check live file",
+                True,
+                f"{path} is last-known-good, {target.last_known_good_source}"
+                f" (sha256 {short(found)})",
+                0,
+            )
+            return
+        if found == target.sha256:
+            # An earlier attempt of this deployment uploaded it (or the same text was put
+            # there otherwise): the stack is not on last-known-good, so a failure restores.
+            DeploymentTarget.objects.filter(pk=target.pk).update(uploaded=True)
+            self.step(
+                target,
+                "check live file",
+                True,
+                f"{path} already holds this deployment's text (sha256 {short(found)}),"
+                " not last-known-good: a failure from here restores last-known-good",
+                0,
+            )
+            return
+        target.refresh_from_db(
+            fields=[
+                "overwrite_acknowledged_sha256",
+                "overwrite_acknowledged_by",
+                "overwrite_comment",
+            ]
+        )
+        if target.overwrite_acknowledged_sha256 == found:
+            self.step(
+                target,
+                "check live file",
+                True,
+                f"file drift: {path} (sha256 {short(found)}) is not last-known-good,"
+                f" {target.last_known_good_source} (sha256"
+                f" {short(target.last_known_good_sha256)}); {target.overwrite_acknowledged_by}"
+                f" acknowledged overwriting it: {target.overwrite_comment or '(no comment)'}",
+                0,
+            )
+            return
+        DeploymentTarget.objects.filter(pk=target.pk).update(file_drift_sha256=found)
+        reason = (
+            f"file drift: {path} on {target.stack.label} (sha256 {short(found)}) is not the text"
+            f" the portal last verified there, {target.last_known_good_source} (sha256"
+            f" {short(target.last_known_good_sha256)}). Nothing was uploaded; an operator may"
+            " acknowledge overwriting it and run the deployment again."
+        )
+        self.step(target, "check live file", False, reason, 0)
+        raise FileDrift(reason)
 
     def refresh(self, target: DeploymentTarget, connector: Connector) -> None:
         command = f"F {target.stack.lpar.connection.pagent_procname},REFRESH"
@@ -274,8 +440,9 @@ class Runner:
         self.step(target, "refresh PAGENT", True, text, seconds)
 
     def check_loaded(
-        self, target: DeploymentTarget, connector: Connector, text: str, name: str
+        self, target: DeploymentTarget, connector: Connector, text: str, name: str, what: str
     ) -> None:
+        """`pasearch -t` compared with `text`; `what` names that text in the step log."""
         stack = target.stack.name
         started = time.perf_counter()
         result = self.attempt(target, name, lambda: connector.run(f"pasearch -t -p {stack}"))
@@ -290,22 +457,46 @@ class Runner:
             listing = "\n".join(str(d) for d in differences[:40])
             self.step(target, name, False, listing, seconds)
             raise StepFailed(
-                f"the loaded policy differs from the published one in {len(differences)}"
-                f" place(s), first: {differences[0]}"
+                f"the loaded policy differs from {what.removeprefix('as ')} in"
+                f" {len(differences)} place(s), first: {differences[0]}"
             )
-        self.step(target, name, True, f"{len(report.rules)} rule(s) loaded, as published", seconds)
+        self.step(target, name, True, f"{len(report.rules)} rule(s) loaded, {what}", seconds)
 
-    def restore(self, target: DeploymentTarget, connector: Connector, reason: str) -> None:
-        """Puts last-known-good back and checks it took; the target ends rolled back or failed."""
+    def restore(self, target: DeploymentTarget, connector: Connector | None, reason: str) -> None:
+        """Puts last-known-good back and checks it took; the target ends rolled back or failed.
+
+        Never raises: whatever happens here, the target ends in a terminal state.
+        """
+        try:
+            self._restore(target, connector, reason)
+        except Exception as error:
+            log.exception("deployment %s: the restore of %s failed", self.deployment.uuid, target)
+            self.end_target(
+                target,
+                TargetStatus.FAILED,
+                f"{reason}; the rollback failed too: internal error: {error}",
+            )
+
+    def _restore(self, target: DeploymentTarget, connector: Connector | None, reason: str) -> None:
         path = target.stack.policy_file
         target.refresh_from_db()
         if not target.uploaded:
             # Nothing of ours reached the LPAR; there is nothing to undo.
-            DeploymentTarget.objects.filter(pk=target.pk).update(
-                status=TargetStatus.FAILED, error=reason, finished_at=timezone.now()
+            self.end_target(target, TargetStatus.FAILED, reason)
+            self.step(
+                target,
+                "no rollback needed",
+                True,
+                f"the new policy was never uploaded: {path} was not changed by this deployment",
+                0,
             )
-            self.step(target, "no rollback needed", True, "the new policy was never uploaded", 0)
             return
+        named = (
+            f"last-known-good, {target.last_known_good_source}"
+            f" (sha256 {target.last_known_good_sha256})"
+        )
+        if connector is None:
+            raise StepFailed(f"no connection to {target.stack.lpar.name} to restore {named}")
         try:
             started = time.perf_counter()
             self.attempt(
@@ -317,24 +508,70 @@ class Runner:
                 target,
                 "restore last-known-good",
                 True,
-                f"{path}: sha256 {target.last_known_good_sha256}",
+                f"{path}: put back {named}, {len(target.last_known_good)} bytes",
                 time.perf_counter() - started,
             )
             self.refresh(target, connector)
             if target.last_known_good.strip():
                 self.check_loaded(
-                    target, connector, target.last_known_good, "compare restored policy"
+                    target,
+                    connector,
+                    target.last_known_good,
+                    "compare restored policy",
+                    f"as {named}",
                 )
         except StepFailed as failure:
-            DeploymentTarget.objects.filter(pk=target.pk).update(
-                status=TargetStatus.FAILED,
-                error=f"{reason}; the rollback failed too: {failure}",
-                finished_at=timezone.now(),
+            self.end_target(
+                target, TargetStatus.FAILED, f"{reason}; the rollback failed too: {failure}"
             )
             return
-        DeploymentTarget.objects.filter(pk=target.pk).update(
-            status=TargetStatus.ROLLED_BACK, error=reason, finished_at=timezone.now()
-        )
+        self.end_target(target, TargetStatus.ROLLED_BACK, f"{reason}; restored {named}")
+
+
+def _record_finish(
+    deployment: Deployment, status: str, error: str, targets: list[DeploymentTarget]
+) -> None:
+    # The end of a deployment is a state change like its request and approval.
+    ChangeRecord.objects.create(
+        actor=None,
+        action="finish",
+        object_type="Deployment",
+        object_uuid=deployment.uuid,
+        object_name=str(deployment)[:100],
+        before=None,
+        after={
+            "status": str(status),
+            "error": error,
+            "targets": [
+                {"stack": t.stack.label, "version": t.version.number, "status": t.status}
+                for t in targets
+            ],
+        },
+    )
+
+
+def abandon(deployment: Deployment, reason: str) -> None:
+    """Ends a deployment that cannot go on: a target left running fails with `reason`, the
+    waiting ones are skipped, the deployment fails. The last resort when something escaped
+    the steps' own handling; it does not talk to the LPAR."""
+    now = timezone.now()
+    DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.RUNNING).update(
+        status=TargetStatus.FAILED, error=reason, finished_at=now
+    )
+    DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.WAITING).update(
+        status=TargetStatus.SKIPPED
+    )
+    DeploymentStep.objects.create(deployment=deployment, name="abandoned", ok=False, output=reason)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        status=RunStatus.FAILED, error=reason, finished_at=now
+    )
+    deployment.refresh_from_db()
+    _record_finish(
+        deployment,
+        RunStatus.FAILED,
+        reason,
+        list(deployment.targets.select_related("stack__lpar", "version")),
+    )
 
 
 def claim(deployment_id: int, worker: str, *, stale_after: float) -> Deployment | None:

@@ -215,9 +215,28 @@ class DeploymentTarget(models.Model):
     status = models.CharField(
         max_length=16, choices=TargetStatus.choices, default=TargetStatus.WAITING
     )
+    # The text a failure restores, kept once per target before anything is uploaded: the
+    # last text the portal verified as loaded on the stack, else the stack's baseline
+    # (fleet.selectors.last_known_good). `last_known_good_source` names which one it is.
     last_known_good = models.TextField(blank=True)
     last_known_good_sha256 = models.CharField(max_length=64, blank=True)
+    last_known_good_source = models.CharField(max_length=300, blank=True)
+    # True from the moment the upload is attempted: from then on a failure restores.
     uploaded = models.BooleanField(default=False)
+    # File drift found before uploading: the SHA-256 of the live file that was not
+    # last-known-good. The deployment stopped; it goes on only once an operator acknowledges
+    # overwriting exactly that text (the acknowledged hash must equal the live one).
+    file_drift_sha256 = models.CharField(max_length=64, blank=True)
+    overwrite_acknowledged_sha256 = models.CharField(max_length=64, blank=True)
+    overwrite_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledged_overwrites",
+    )
+    overwrite_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    overwrite_comment = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -230,6 +249,28 @@ class DeploymentTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stack.label} v{self.version.number}"
+
+
+class StackBaseline(models.Model):
+    """A stack's policy file as the portal first found it: the pre-portal state.
+
+    Captured once, at the first contact (a deployment's or a verification's read of the
+    live file) while nothing has been deployed to the stack; never changed afterwards.
+    Until a deployment is verified as loaded, it is the stack's last-known-good.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stack = models.OneToOneField(Stack, on_delete=models.CASCADE, related_name="policy_baseline")
+    path = models.CharField(max_length=255)
+    text = models.TextField(blank=True)
+    sha256 = models.CharField(max_length=64)
+    # False when the file did not exist at the first contact (the text is then empty).
+    existed = models.BooleanField(default=True)
+    captured_at = models.DateTimeField()
+    captured_by = models.CharField(max_length=100)  # "deployment 1a2b3c4d", "verification …"
+
+    def __str__(self) -> str:
+        return f"baseline of {self.stack.label} ({self.sha256[:12]})"
 
 
 class DeploymentStep(models.Model):
@@ -344,6 +385,7 @@ class ServiceHour(models.Model):
 
 
 class DriftKind(models.TextChoices):
+    FILE = "file", "Policy file changed without a deployment"
     POLICY = "policy", "Loaded policy differs from the last deployed version"
     UNEXPECTED_RULE = "unexpected-rule", "Connection secured by an unexpected rule"
     PROBE = "probe", "Probe contradicts the policy"
@@ -366,6 +408,18 @@ class DriftEvent(models.Model):
     opened_by_run = models.ForeignKey(
         VerificationRun, on_delete=models.SET_NULL, null=True, related_name="opened_drift"
     )
+    # One cause is one event: the names of every service it affects (`service` is set
+    # only when there is exactly one).
+    services = models.JSONField(default=list, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledged_drift",
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-opened_at"]

@@ -246,6 +246,30 @@ def _certificate(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
+def not_probed(zos_port: int, address: str, reason: str) -> dict[str, Any]:
+    """The result of a port the probe could not examine: it says nothing about TLS.
+
+    `tls` is None (not False: nothing was learnt), and `not_probed` says why. One such port
+    never stops the probe of the others.
+    """
+    return {
+        "zos_port": zos_port,
+        "address": address,
+        "tls": None,
+        "protocols": [],
+        "deprecated": [],
+        "ciphers": {},
+        "certificate": None,
+        "error": f"not probed: {reason}",
+        "not_probed": reason,
+        "sockets": [],
+    }
+
+
+# What speaks_tls says when the port could not be reached at all: no answer, TLS or not.
+_UNREACHABLE = ("connection failed", "no TLS answer within")
+
+
 def _failed(target: ProbeTarget, error: str, sockets: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "zos_port": target.zos_port,
@@ -366,6 +390,12 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
     now = dt.datetime.now(dt.UTC).isoformat()
     for target in targets:
         speaks, reason = spoken[target]
+        if not speaks and reason.startswith(_UNREACHABLE):
+            # Refused, reset or silent: nothing answered, so nothing can be said about TLS.
+            results[target.key] = not_probed(
+                target.zos_port, f"{target.host}:{target.port}", reason
+            ) | {"sockets": sockets.of(target.key)}
+            continue
         if not speaks:
             results[target.key] = _failed(
                 target, f"no TLS on this port ({reason})", sockets.of(target.key)

@@ -52,6 +52,7 @@ from fleet.models import (
     LparConnection,
     RunStatus,
     ServiceHour,
+    StackBaseline,
     TargetStatus,
     VerificationRun,
 )
@@ -398,25 +399,15 @@ class LiveText:
 
 
 def live_policy_text(stack: Stack) -> LiveText | None:
-    """The text last deployed to `stack` and verified as loaded there; None before any.
+    """The text `stack` is known to run: last-known-good (the text last deployed and verified
+    as loaded there, else the baseline captured at first contact); None before any contact.
 
-    The one place the request and approval pages ask "what runs there now?", so that it can
-    follow a better answer (a baseline captured at first contact, last-known-good) without
-    touching its callers. Today that is the text of the last target that succeeded: a target
-    succeeds only once the loaded policy was compared with it (fleet/deploy.py).
+    The one place the request and approval pages ask "what runs there now?".
     """
-    target = deployed_target(stack)
-    if target is None:
+    known = last_known_good(stack)
+    if known is None:
         return None
-    what = f"v{target.version.number}"
-    if target.removed_rule:
-        what += f" without rule {target.removed_rule}"
-    when = target.finished_at or target.deployment.created_at
-    return LiveText(
-        text=target.text,
-        label=f"{what}, deployed and verified {when:%Y-%m-%d %H:%M} UTC",
-        sha256=target.sha256,
-    )
+    return LiveText(text=known.text, label=known.label, sha256=known.sha256)
 
 
 @dataclass(frozen=True)
@@ -503,6 +494,72 @@ def staleness_token(staleness: Sequence[Staleness]) -> str:
         return ""
     digest = hashlib.sha256("\n".join(sorted(s.message for s in staleness)).encode())
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LastKnownGood:
+    """The text a failing deployment restores on a stack, and where it comes from.
+
+    `source` is "version" (the last deployment the portal verified as loaded there: its
+    target's text, which for a remove-rule deployment is the version minus that rule) or
+    "baseline" (the file as the portal first found it). `label` names it for a step log or
+    a page: "v3 (deployment 1a2b3c4d, verified as loaded 2026-12-06 23:10 UTC)".
+    """
+
+    text: str
+    sha256: str
+    source: str
+    label: str
+    target: DeploymentTarget | None = None
+    baseline: StackBaseline | None = None
+
+    @property
+    def version(self) -> PolicyVersion | None:
+        return self.target.version if self.target is not None else None
+
+    @classmethod
+    def of_target(cls, target: DeploymentTarget) -> LastKnownGood:
+        removed = f" without rule {target.removed_rule}" if target.removed_rule else ""
+        when = (
+            f", verified as loaded {target.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+            if (target.finished_at)
+            else ""
+        )
+        return cls(
+            text=target.text,
+            sha256=target.sha256,
+            source="version",
+            label=f"v{target.version.number}{removed} (deployment"
+            f" {str(target.deployment.uuid)[:8]}{when})",
+            target=target,
+        )
+
+    @classmethod
+    def of_baseline(cls, baseline: StackBaseline) -> LastKnownGood:
+        what = "file" if baseline.existed else "absence of a file"
+        return cls(
+            text=baseline.text,
+            sha256=baseline.sha256,
+            source="baseline",
+            label=f"the baseline (the pre-portal {what} {baseline.path}, captured"
+            f" {baseline.captured_at:%Y-%m-%d %H:%M:%S} UTC by {baseline.captured_by})",
+            baseline=baseline,
+        )
+
+
+def last_known_good(stack: Stack) -> LastKnownGood | None:
+    """The text the portal last verified as loaded on the stack, else its baseline; None
+    before the first contact. What a deployment checks the live file against and restores,
+    and what a request or approval page diffs against."""
+    target = deployed_target(stack)
+    if target is not None:
+        return LastKnownGood.of_target(target)
+    baseline = StackBaseline.objects.filter(stack=stack).first()
+    return LastKnownGood.of_baseline(baseline) if baseline is not None else None
+
+
+def baseline_of(*, stack: Stack) -> StackBaseline | None:
+    return StackBaseline.objects.filter(stack=stack).first()
 
 
 def rollback_plan(*, stack: Stack) -> RollbackPlan:
@@ -611,9 +668,9 @@ def drift_list_for(*, user: User, filters: FindingFilters | None = None) -> Quer
     if not sees_estate(user):
         return DriftEvent.objects.none()
     filters = filters or FindingFilters()
-    events = DriftEvent.objects.select_related("stack__lpar", "service", "opened_by_run").filter(
-        filters.stack_q()
-    )
+    events = DriftEvent.objects.select_related(
+        "stack__lpar", "service", "opened_by_run", "acknowledged_by"
+    ).filter(filters.stack_q())
     if filters.status == "open":
         events = events.filter(resolved_at=None)
     elif filters.status == "resolved":

@@ -26,6 +26,7 @@ from fleet.models import (
     Deployment,
     DeploymentKind,
     DeploymentTarget,
+    DriftEvent,
     LparConnection,
     RunStatus,
     TargetStatus,
@@ -322,3 +323,91 @@ def lpar_connection_save(
     after["ssh key set"] = bool(connection.ssh_key_encrypted)
     _record(actor, "update", connection, after)
     return connection
+
+
+@transaction.atomic
+def deployment_acknowledge_overwrite(
+    *, deployment: Deployment, actor: User, comment: str
+) -> Deployment:
+    """An operator accepts overwriting the drifted policy file(s) a deployment stopped on.
+
+    The acknowledgement is for exactly the text found (its SHA-256): if the file changes
+    again before the run, the deployment stops again. The stopped and skipped targets wait
+    again and the deployment is enqueued; last-known-good stays what the portal verified.
+    """
+    _require_operator(actor)
+    comment = comment.strip()
+    if not comment:
+        raise DeploymentRefused("say why the live file may be overwritten (it is recorded)")
+    locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    drifted = list(
+        locked.targets.select_related("stack__lpar")
+        .filter(status=TargetStatus.FAILED)
+        .exclude(file_drift_sha256="")
+    )
+    if locked.status != RunStatus.FAILED or not drifted:
+        raise DeploymentRefused("this deployment did not stop on file drift")
+    now = timezone.now()
+    for target in drifted:
+        DeploymentTarget.objects.filter(pk=target.pk).update(
+            status=TargetStatus.WAITING,
+            error="",
+            finished_at=None,
+            overwrite_acknowledged_sha256=target.file_drift_sha256,
+            overwrite_acknowledged_by=actor,
+            overwrite_acknowledged_at=now,
+            overwrite_comment=comment,
+        )
+    locked.targets.filter(status=TargetStatus.SKIPPED).update(status=TargetStatus.WAITING)
+    locked.status = RunStatus.APPROVED
+    locked.error = ""
+    locked.finished_at = None
+    locked.save(update_fields=["status", "error", "finished_at"])
+    _record(
+        actor,
+        "ack-overwrite",
+        locked,
+        {
+            "overwrite": [
+                {
+                    "stack": t.stack.label,
+                    "path": t.stack.policy_file,
+                    "live_sha256": t.file_drift_sha256,
+                    "last_known_good_sha256": t.last_known_good_sha256,
+                    "last_known_good": t.last_known_good_source,
+                }
+                for t in drifted
+            ]
+        },
+        comment,
+    )
+    transaction.on_commit(lambda: run_deployment.delay(locked.id))
+    return locked
+
+
+@transaction.atomic
+def drift_event_acknowledge(*, event: DriftEvent, actor: User, comment: str) -> DriftEvent:
+    """An operator records that a drift event was seen and why it stands; it stays open
+    until a verification no longer finds its condition."""
+    _require_operator(actor)
+    comment = comment.strip()
+    if not comment:
+        raise DeploymentRefused("a comment is needed to acknowledge drift (it is recorded)")
+    locked = DriftEvent.objects.select_for_update().get(pk=event.pk)
+    if locked.acknowledged_at is not None:
+        raise DeploymentRefused(
+            f"already acknowledged by {locked.acknowledged_by} at"
+            f" {locked.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    locked.acknowledged_by = actor  # type: ignore[assignment]
+    locked.acknowledged_at = timezone.now()
+    locked.acknowledgement = comment
+    locked.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement"])
+    _record(
+        actor,
+        "acknowledge",
+        locked,
+        {"stack": locked.stack.label, "kind": locked.kind, "key": locked.key},
+        comment,
+    )
+    return locked

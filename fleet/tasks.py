@@ -21,7 +21,6 @@ from fleet.connectors.base import Connector, ConnectorError
 from fleet.connectors.factory import connector_for
 from fleet.models import (
     Deployment,
-    DeploymentStep,
     DeploymentTarget,
     LparConnection,
     RunStatus,
@@ -36,13 +35,22 @@ def worker_name() -> str:
 
 
 def _verify_for_deployment(target: DeploymentTarget, connector: Connector) -> VerificationRun:
+    """The deployment's own verification, judged against what it deployed (not against
+    the stack's previous deployment, which is still the last succeeded one meanwhile)."""
     run = VerificationRun.objects.create(
         stack=target.stack,
         deployment=target.deployment,
         status=RunStatus.RUNNING,
         started_at=timezone.now(),
     )
-    return verify.verify(run, connector)
+    try:
+        return verify.verify(run, connector, expected=target)
+    except Exception as error:
+        # The run ends with the reason; the deployment restores last-known-good.
+        VerificationRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, error=f"{error}", finished_at=timezone.now()
+        )
+        raise
 
 
 @shared_task
@@ -58,23 +66,26 @@ def run_deployment(deployment_id: int) -> str:
         verify=_verify_for_deployment,
     )
     try:
-        runner.run()
-    except Exception as error:  # the row must say what happened, whatever it was
+        if deployment.attempts > settings.FLEET_DEPLOY_MAX_CLAIMS:
+            # Its workers kept stopping mid-run (a crash, a machine lost): pushing again
+            # would likely stop again, so the stack goes back to last-known-good instead.
+            runner.give_up(
+                f"given up after {deployment.attempts - 1} workers stopped in the middle of it;"
+                " the stack was restored to last-known-good"
+            )
+        else:
+            runner.run()
+    except Exception as error:  # Runner.run ends its rows itself; this is the last resort
         log.exception("deployment %s failed unexpectedly", deployment.uuid)
-        DeploymentStep.objects.create(
-            deployment=deployment, name="internal error", ok=False, output=repr(error)
-        )
-        Deployment.objects.filter(pk=deployment.pk).update(
-            status=RunStatus.FAILED,
-            error=f"internal error: {error}",
-            finished_at=timezone.now(),
-        )
+        deploy.abandon(deployment, f"internal error: {error!r}")
     return str(Deployment.objects.get(pk=deployment.pk).status)
 
 
 @shared_task
 def resume_stale_deployments() -> int:
-    """Re-enqueues running deployments whose worker stopped (claim() decides who takes them)."""
+    """Re-enqueues running deployments whose worker stopped (claim() decides who takes them),
+    and ends the verifications whose worker stopped: nothing stays "Running" without one."""
+    verify.end_abandoned_runs(older_than=timedelta(seconds=settings.FLEET_VERIFY_STALE_SECONDS))
     stale = timezone.now() - timedelta(seconds=settings.FLEET_DEPLOY_STALE_SECONDS)
     ids = list(
         Deployment.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale).values_list(

@@ -54,7 +54,9 @@ from attls.reports.netstat import (
     parse_netstat_ttls,
 )
 from attls.reports.pasearch import PasearchReport, parse_pasearch
-from fleet.connectors.base import Connector, ConnectorError
+from fleet import selectors
+from fleet.baselines import stack_baseline_capture
+from fleet.connectors.base import Connector, ConnectorError, FileMissing
 from fleet.connectors.factory import probe_address
 from fleet.models import (
     NUL_SHOWN_AS,
@@ -70,7 +72,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
-from fleet.probe import ProbeTarget, probe
+from fleet.probe import ProbeTarget, not_probed, probe
 from policies.models import Service, Stack
 
 log = logging.getLogger(__name__)
@@ -96,13 +98,9 @@ def storable(text: str) -> str:
 
 
 def deployed_target(stack: Stack) -> DeploymentTarget | None:
-    """The last target that reached this stack successfully: what should be loaded now."""
-    return (
-        DeploymentTarget.objects.filter(stack=stack, status=TargetStatus.SUCCEEDED)
-        .select_related("version")
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    """The last target that reached this stack successfully: what should be loaded now
+    (one query, fleet.selectors.deployed_target)."""
+    return selectors.deployed_target(stack)
 
 
 # --- collecting -----------------------------------------------------------------------------
@@ -158,6 +156,7 @@ def _collect(
     connection: LparConnection,
     connector: Connector,
     previous: Previous | None = None,
+    scope: set[str] | None = None,
 ) -> Views:
     stack = run.stack.name
     commands = {
@@ -200,12 +199,7 @@ def _collect(
             log.warning("verification %s: %s output kept unparsed: %s", run.uuid, name, error)
         outputs[name] = entry
     _handshake_failures(run, connector, connection, outputs, views, previous)
-    targets = []
-    for service in run.stack.services.filter(direction="Inbound").order_by("name"):
-        if service.local_port_low == 0:
-            continue
-        host, port = probe_address(connection, stack, service.local_port_low)
-        targets.append(ProbeTarget(service.name, service.local_port_low, host, port))
+    targets, unprobed = probe_plan(run.stack, connection, scope)
     command = f"sslyze probe of {len(targets)} port(s)"
     started_at = timezone.now()
     # On the row before the probe starts and as soon as it ends (whatever becomes of this
@@ -222,7 +216,7 @@ def _collect(
     }
     VerificationRun.objects.filter(pk=run.pk).update(outputs=outputs)
     started = time.perf_counter()
-    views.probe = probe(targets)
+    views.probe = _probe_each(targets) | unprobed
     probe_text = _json(views.probe)
     outputs["probe"] = {
         "command": command,
@@ -237,6 +231,46 @@ def _collect(
     VerificationRun.objects.filter(pk=run.pk).update(outputs=outputs)
     run.outputs = outputs
     return views
+
+
+def probe_plan(
+    stack: Stack, connection: LparConnection, scope: set[str] | None
+) -> tuple[list[ProbeTarget], dict[str, dict[str, Any]]]:
+    """The ports to probe, and the services that cannot be probed with the reason.
+
+    Only the inbound services in the deployed version's scope (`scope`: its rule names) are
+    probed; before anything is deployed (`scope` None) every inbound service is, as the
+    inventory of the pre-portal estate. A port with no address to probe it at is recorded
+    as "not probed" for that service alone: one service never blinds the stack.
+    """
+    targets: list[ProbeTarget] = []
+    unprobed: dict[str, dict[str, Any]] = {}
+    for service in stack.services.filter(direction="Inbound").order_by("name"):
+        if service.local_port_low == 0:
+            continue
+        if scope is not None and service.name not in scope:
+            continue
+        try:
+            host, port = probe_address(connection, stack.name, service.local_port_low)
+        except ConnectorError as error:
+            unprobed[service.name] = not_probed(
+                service.local_port_low, f"{connection.host}:?", str(error)
+            )
+            continue
+        targets.append(ProbeTarget(service.name, service.local_port_low, host, port))
+    return targets, unprobed
+
+
+def _probe_each(targets: list[ProbeTarget]) -> dict[str, dict[str, Any]]:
+    """The probe's results; if the probe itself fails, every port reads "not probed"."""
+    try:
+        return probe(targets)
+    except Exception as error:  # sslyze or a socket error of the probe's own, not the LPAR's
+        log.exception("the probe of %d port(s) failed", len(targets))
+        return {
+            t.key: not_probed(t.zos_port, f"{t.host}:{t.port}", f"the probe failed: {error!r}")
+            for t in targets
+        }
 
 
 # --- AT-TLS handshake failures (EZD1286I) -----------------------------------------------------
@@ -675,6 +709,7 @@ def _figures(
             "probe_protocols": probe_result.get("protocols", []),
             "probe_deprecated": probe_result.get("deprecated", []),
             "probe_tls": probe_result.get("tls"),
+            "not_probed": probe_result.get("not_probed", ""),
             # EZD1286I lines of its rule since the previous run, less the probe's refusals.
             "handshake_failures": dict(views.failures.get(service.name, {})),
             "probe_refusals": dict(views.probe_refusals.get(service.name, {})),
@@ -788,6 +823,21 @@ def _roll_up(stack: Stack, now: datetime) -> None:
         )
 
 
+def end_abandoned_runs(*, older_than: timedelta) -> int:
+    """Ends the verifications still pending or running `older_than` after they were created:
+    their worker stopped (or their queued message was lost). They end failed with that reason,
+    so no run shows "Running" for ever; the next scheduled run measures again."""
+    now = timezone.now()
+    return VerificationRun.objects.filter(
+        status__in=(RunStatus.PENDING, RunStatus.RUNNING), created_at__lt=now - older_than
+    ).update(
+        status=RunStatus.FAILED,
+        finished_at=now,
+        error=f"abandoned: no result {older_than.total_seconds():.0f} s after it was requested;"
+        " the worker that ran it stopped or its queued message was lost",
+    )
+
+
 def prune_observations(*, older_than: timedelta) -> int:
     """Raw rows go once rolled up; the hourly figures stay for the audit period."""
     deleted, _ = ConnectionObservation.objects.filter(
@@ -804,31 +854,139 @@ class Condition:
     kind: str
     key: str
     detail: str
-    service: Service | None = None
+    # Every service the cause affects (one cause, one event).
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The policy file as this run read it, against the text it should hold."""
+
+    path: str
+    sha256: str | None  # None: not readable this run (file drift not judged)
+    expected_sha256: str | None  # None: nothing to compare with (first contact)
+    expected_label: str = ""
+    error: str = ""
+
+    @property
+    def judged(self) -> bool:
+        return self.sha256 is not None and self.expected_sha256 is not None
+
+    @property
+    def drifted(self) -> bool:
+        return self.judged and self.sha256 != self.expected_sha256
+
+
+def _read_policy_file(
+    run: VerificationRun, connector: Connector, expected: DeploymentTarget | None
+) -> tuple[FileCheck, dict[str, Any]]:
+    """Reads the stack's policy file (before any other view: a file edited but not yet
+    refreshed is found by this run) and compares its hash with what it should hold: what
+    the deployment under verification wrote, else last-known-good. The first contact with
+    a stack on which nothing was deployed stores the file as the stack's baseline."""
+    stack = run.stack
+    path = stack.policy_file
+    started = time.perf_counter()
+    try:
+        try:
+            text, existed = connector.get_file(path), True
+        except FileMissing:
+            text, existed = "", False
+    except ConnectorError as error:
+        entry = {
+            "command": f"read {path}",
+            "sha256": None,
+            "error": str(error)[:500],
+            "parsed": False,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return FileCheck(path, None, None, error=str(error)), entry
+    found = sha256(text)
+    if expected is not None:
+        good_sha, label = expected.sha256, f"v{expected.version.number} being deployed"
+    else:
+        good = selectors.last_known_good(stack)
+        if good is None:
+            baseline = stack_baseline_capture(
+                stack=stack,
+                path=path,
+                text=text,
+                existed=existed,
+                captured_by=f"verification {str(run.uuid)[:8]}",
+            )
+            good = selectors.LastKnownGood.of_baseline(baseline)
+        good_sha, label = good.sha256, good.label
+    entry = {
+        "command": f"read {path}",
+        "sha256": found,
+        "exists": existed,
+        "expected_sha256": good_sha,
+        "expected": label,
+        # The text itself only when it is not the expected one: the evidence of the drift.
+        "text": storable(text) if found != good_sha else "",
+        "parsed": True,
+        "error": "",
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return FileCheck(path, found, good_sha, label), entry
+
+
+def in_flux(stack: Stack, since: datetime, until: datetime) -> DeploymentTarget | None:
+    """A deployment target that may have changed the stack's file or loaded policy between
+    `since` and `until` (a run's snapshot): such a run cannot tell drift from deployment."""
+    return (
+        DeploymentTarget.objects.filter(stack=stack, started_at__lte=until)
+        .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=since))
+        .filter(Q(uploaded=True) | Q(status=TargetStatus.RUNNING))
+        .select_related("deployment", "version")
+        .order_by("-started_at")
+        .first()
+    )
 
 
 def _conditions(
-    stack: Stack, views: Views, figures: dict[str, Any], deployed: DeploymentTarget | None
+    stack: Stack,
+    views: Views,
+    figures: dict[str, Any],
+    deployed: DeploymentTarget | None,
+    file: FileCheck | None = None,
 ) -> tuple[list[Condition], set[str]]:
-    """The drift conditions present now, and the kinds this run could judge."""
+    """The drift conditions present now, one per cause, and the kinds this run could judge.
+
+    A policy changed out of band (the file, what is loaded, or both) is one cause: one
+    condition keyed "policy" that lists every service it affects, including those whose
+    connections or probe results contradict the deployed policy. Without it, the probe's
+    contradictions are grouped by what they are (a protocol accepted that the policy has
+    Off, a secured port that speaks no TLS) and connections secured by another service's
+    rule by that rule, each one condition listing its services.
+    """
     conditions: list[Condition] = []
     judged: set[str] = set()
-    services = {s.name: s for s in stack.services.all()}
     deployed_policy = parse_policy(deployed.text) if deployed is not None else None
-    if deployed_policy is not None and views.pasearch is not None:
+    policy_lines: list[str] = []
+    policy_services: set[str] = set()
+    loaded_drift = False
+    if file is not None and file.judged:
+        judged.add(DriftKind.FILE)
+        if file.drifted:
+            policy_lines.append(
+                f"The policy file {file.path} changed without a deployment: sha256"
+                f" {(file.sha256 or '')[:12]}, expected {file.expected_label}"
+                f" (sha256 {(file.expected_sha256 or '')[:12]})."
+            )
+    if deployed_policy is not None and deployed is not None and views.pasearch is not None:
         judged.add(DriftKind.POLICY)
         differences = compare_report(deployed_policy, views.pasearch, image=stack.name)
         if differences:
+            loaded_drift = True
             lines = "\n".join(str(d) for d in differences[:50])
             more = f"\n(and {len(differences) - 50} more)" if len(differences) > 50 else ""
-            conditions.append(
-                Condition(
-                    DriftKind.POLICY,
-                    "policy",
-                    f"The loaded policy differs from v{deployed.version.number} deployed"
-                    f" ({deployed.sha256[:12]}):\n{lines}{more}",
-                )
+            policy_lines.append(
+                f"The loaded policy differs from v{deployed.version.number} deployed"
+                f" ({deployed.sha256[:12]}):\n{lines}{more}"
             )
+            policy_services |= {d.rule for d in differences}
+    consequences: list[tuple[str, str, str]] = []  # (group key, service, line)
     if views.connections is not None and deployed_policy is not None:
         judged.add(DriftKind.UNEXPECTED_RULE)
         for name, entry in figures["services"].items():
@@ -836,45 +994,71 @@ def _conditions(
                 continue
             for rule in sorted({u["rule"] for u in entry["unexpected_rule"]}):
                 count = sum(1 for u in entry["unexpected_rule"] if u["rule"] == rule)
-                conditions.append(
-                    Condition(
-                        DriftKind.UNEXPECTED_RULE,
-                        f"unexpected-rule:{name}:{rule}",
+                consequences.append(
+                    (
+                        f"unexpected-rule:{rule}",
+                        name,
                         f"{count} connection(s) of {name} are secured by rule {rule},"
                         f" not by {name}",
-                        services.get(name),
                     )
                 )
     if deployed_policy is not None and views.probe:
         judged.add(DriftKind.PROBE)
         for name, entry in figures["services"].items():
             rule = deployed_policy.rules.get(name)
-            if rule is None or name not in views.probe:
-                continue
+            result = views.probe.get(name)
+            if rule is None or result is None or result.get("tls") is None:
+                continue  # not in scope, or not probed: nothing to contradict
             effective = effective_for_rule(deployed_policy, rule)
-            allowed = (
-                {p.value for p in effective.enabled_protocols} if effective.ttls_enabled else set()
-            )
-            accepted = set(entry["probe_protocols"])
-            if effective.ttls_enabled and not views.probe[name].get("tls"):
-                conditions.append(
-                    Condition(
-                        DriftKind.PROBE,
-                        f"probe:{name}:no-tls",
+            if not effective.ttls_enabled:
+                continue
+            allowed = {p.value for p in effective.enabled_protocols}
+            if not result.get("tls"):
+                consequences.append(
+                    (
+                        "probe:no-tls",
+                        name,
                         f"{name}: the policy secures this port, but it does not speak TLS",
-                        services.get(name),
                     )
                 )
-            for protocol in sorted(accepted - allowed) if effective.ttls_enabled else []:
-                conditions.append(
-                    Condition(
-                        DriftKind.PROBE,
-                        f"probe:{name}:{protocol}",
-                        f"{name}: port {views.probe[name]['zos_port']} accepts {protocol},"
-                        f" which the policy has Off",
-                        services.get(name),
+            for protocol in sorted(set(entry["probe_protocols"]) - allowed):
+                consequences.append(
+                    (
+                        f"probe:accepts:{protocol}",
+                        name,
+                        f"{name}: port {result['zos_port']} accepts {protocol},"
+                        " which the policy has Off",
                     )
                 )
+    if policy_lines:
+        for _, name, line in consequences:
+            policy_services.add(name)
+            policy_lines.append(line)
+        names = tuple(sorted(policy_services))
+        conditions.append(
+            Condition(
+                DriftKind.POLICY if loaded_drift else DriftKind.FILE,
+                "policy",
+                "\n".join(policy_lines)
+                + (f"\nServices affected: {', '.join(names)}" if names else ""),
+                names,
+            )
+        )
+        return conditions, judged
+    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, name, line in consequences:
+        grouped[key].append((name, line))
+    for key, entries in grouped.items():
+        names = tuple(sorted({name for name, _ in entries}))
+        kind = DriftKind.UNEXPECTED_RULE if key.startswith("unexpected-rule:") else DriftKind.PROBE
+        conditions.append(
+            Condition(
+                kind,
+                key,
+                "\n".join(line for _, line in entries) + f"\nServices affected: {', '.join(names)}",
+                names,
+            )
+        )
     return conditions, judged
 
 
@@ -886,14 +1070,23 @@ def _apply_drift(
     opened: list[DriftEvent] = []
     keys = {c.key for c in conditions}
     open_events = {e.key: e for e in DriftEvent.objects.filter(stack=stack, resolved_at=None)}
+    services = {s.name: s for s in stack.services.all()}
     for condition in conditions:
+        single = services.get(condition.services[0]) if len(condition.services) == 1 else None
         event = open_events.get(condition.key)
         if event is not None:
-            DriftEvent.objects.filter(pk=event.pk).update(last_seen_at=now, detail=condition.detail)
+            DriftEvent.objects.filter(pk=event.pk).update(
+                last_seen_at=now,
+                detail=condition.detail,
+                kind=condition.kind,
+                services=list(condition.services),
+                service=single,
+            )
             continue
         event = DriftEvent.objects.create(
             stack=stack,
-            service=condition.service,
+            service=single,
+            services=list(condition.services),
             kind=condition.kind,
             key=condition.key,
             detail=condition.detail,
@@ -910,7 +1103,7 @@ def _apply_drift(
 
 
 def _notify_drift(event: DriftEvent, condition: Condition) -> None:
-    owners = [condition.service] if condition.service is not None else []
+    owners = list(Service.objects.filter(stack=event.stack, name__in=condition.services))
     recipients = sorted(
         {*settings.FLEET_ALERT_RECIPIENTS}
         | {user.email for service in owners for user in service.owners.all() if user.email}
@@ -1059,19 +1252,39 @@ def _failing_handshakes(
 # --- the run --------------------------------------------------------------------------------
 
 
-def verify(run: VerificationRun, connector: Connector) -> VerificationRun:
-    """Runs a claimed verification to the end; the caller claimed it and handles errors."""
+def verify(
+    run: VerificationRun, connector: Connector, *, expected: DeploymentTarget | None = None
+) -> VerificationRun:
+    """Runs a claimed verification to the end; the caller claimed it and handles errors.
+
+    `expected`: the target a deployment is verifying, judged against what it deployed.
+    Without it the run judges against what was deployed when its snapshot was taken; when a
+    deployment was changing the stack during the snapshot, the run cannot tell drift from
+    that deployment, so it judges no drift of the policy (and opens or resolves none).
+    """
     stack = run.stack
     connection = stack.lpar.connection
     now = timezone.now()
-    deployed = deployed_target(stack)
+    snapshot_from = run.started_at or now
+    deployed = expected if expected is not None else deployed_target(stack)
     run.expected_version = deployed.version if deployed is not None else None
-    views = _collect(run, connection, connector, _previous(run))
+    deployed_policy = parse_policy(deployed.text) if deployed is not None else None
+    scope = set(deployed_policy.rules) if deployed_policy is not None else None
+    file, file_output = _read_policy_file(run, connector, expected)
+    views = _collect(run, connection, connector, _previous(run), scope)
+    run.outputs["policy_file"] = file_output
+    busy = None if expected is not None else in_flux(stack, snapshot_from, timezone.now())
     keys = _service_keys(stack)
     seen = _seen(views, keys)
-    deployed_policy = parse_policy(deployed.text) if deployed is not None else None
     figures = _figures(seen, views, deployed_policy, stack.services.all())
-    conditions, judged = _conditions(stack, views, figures, deployed)
+    if busy is None:
+        conditions, judged = _conditions(stack, views, figures, deployed, file)
+    else:
+        conditions, judged = [], set()
+        figures["drift_not_judged"] = (
+            f"deployment {str(busy.deployment.uuid)[:8]} (v{busy.version.number}) was changing"
+            f" {stack.label} during this run's snapshot"
+        )
     with transaction.atomic():
         _observe(stack, seen, now)
         opened = _apply_drift(run, conditions, judged, now)

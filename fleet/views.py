@@ -33,15 +33,24 @@ from fleet.forms import (
     RollbackForm,
     attach_errors,
 )
-from fleet.models import NUL_SHOWN_AS, Deployment, RunStatus, VerificationRun
+from fleet.models import (
+    NUL_SHOWN_AS,
+    Deployment,
+    DriftEvent,
+    RunStatus,
+    TargetStatus,
+    VerificationRun,
+)
 from fleet.services import (
     DeploymentForbidden,
     DeploymentNeedsConfirmation,
     DeploymentRefused,
+    deployment_acknowledge_overwrite,
     deployment_approve,
     deployment_cancel,
     deployment_reject,
     deployment_request,
+    drift_event_acknowledge,
     lpar_connection_save,
     remove_rule,
     rollback_to_previous,
@@ -226,6 +235,10 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         "diffs": diffs,
         "reject_form": RejectForm(),
         "cancel_form": CancelForm(),
+        # Targets stopped on file drift, which an operator may acknowledge overwriting.
+        "drifted_targets": [
+            t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED
+        ],
     }
 
 
@@ -237,7 +250,7 @@ def deployment_detail(request: HttpRequest, deployment: Any) -> HttpResponse:
         request,
         "fleet/deployment_detail.html",
         context,
-        partials=("deployment-progress", "approve-panel"),
+        partials=("deployment-progress", "approve-panel", "overwrite-panel"),
     )
 
 
@@ -323,6 +336,32 @@ def deployment_cancel_view(request: HttpRequest, deployment: Any) -> HttpRespons
     return _done(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
+@requires(OPERATE)
+@require_POST
+def deployment_acknowledge_overwrite_view(request: HttpRequest, deployment: Any) -> HttpResponse:
+    """The operator accepts overwriting a drifted policy file; the deployment runs again."""
+    found = _deployment(request, deployment)
+    try:
+        deployment_acknowledge_overwrite(
+            deployment=found, actor=request.user, comment=request.POST.get("comment", "")
+        )
+    except PermissionError as error:
+        raise PermissionDenied(str(error)) from error
+    except DeploymentRefused as refusal:
+        context = _deployment_context(request, found)
+        context["overwrite_refused"] = str(refusal)
+        context["overwrite_comment"] = request.POST.get("comment", "")
+        return _render(
+            request,
+            "fleet/deployment_detail.html",
+            context,
+            partials=("overwrite-panel",),
+            status=409,
+        )
+    messages.success(request, "Overwrite acknowledged: the deployment is queued and runs now.")
+    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+
+
 # --- stacks: status, verify now, rollback, remove a rule ------------------------------------------
 
 
@@ -348,8 +387,29 @@ def stack_detail(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             user=request.user, filters=selectors.FindingFilters(stack=found.label)
         )[:20],
         "can_operate": _can_operate(request),
+        "last_known_good": selectors.last_known_good(found),
+        "baseline": selectors.baseline_of(stack=found),
     }
     return _render(request, "fleet/stack_detail.html", context)
+
+
+@requires(ESTATE)
+@require_GET
+def stack_baseline(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
+    """The stack's policy file as the portal first found it (the pre-portal state)."""
+    found = _stack(request, lpar, stack)
+    baseline = selectors.baseline_of(stack=found)
+    if baseline is None:
+        raise Http404(f"No baseline of {found.label} yet: the portal has not read its file")
+    filename = f"{found.lpar.name}-{found.name}-baseline.policy"
+    return HttpResponse(
+        baseline.text,
+        content_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-SHA256": baseline.sha256,
+        },
+    )
 
 
 @requires(OPERATE)
@@ -530,6 +590,7 @@ def _findings_context(request: HttpRequest, filters: selectors.FindingFilters) -
         "query": _query_without_page(request),
         "now": timezone.now(),
         "drift_statuses": [("open", "open"), ("resolved", "resolved"), ("all", "all")],
+        "can_operate": _can_operate(request),
         "certificate_statuses": [("all", "all"), ("open", "expiring within 30 days")],
     }
 
@@ -542,6 +603,29 @@ def drift_list(request: HttpRequest) -> HttpResponse:
     context["tab"] = "drift"
     context["page"] = _page(request, selectors.drift_list_for(user=request.user, filters=filters))
     return _render(request, "fleet/drift_list.html", context, partials=("finding-table",))
+
+
+@requires(OPERATE)
+@require_POST
+def drift_acknowledge(request: HttpRequest, event: Any) -> HttpResponse:
+    """Records that an operator saw a drift event, with why; it stays open until it clears."""
+    try:
+        found = selectors.drift_list_for(
+            user=request.user, filters=selectors.FindingFilters(status="all")
+        ).get(uuid=event)
+    except DriftEvent.DoesNotExist:
+        raise Http404("No such drift event") from None
+    try:
+        drift_event_acknowledge(
+            event=found, actor=request.user, comment=request.POST.get("comment", "")
+        )
+    except PermissionError as error:
+        raise PermissionDenied(str(error)) from error
+    except DeploymentRefused as refusal:
+        messages.error(request, f"Not acknowledged: {refusal}")
+        return _done(request, reverse("fleet:drift") + "?status=all")
+    messages.success(request, f"Drift on {found.stack.label} acknowledged.")
+    return _done(request, reverse("fleet:drift") + "?status=all")
 
 
 @requires(ESTATE)

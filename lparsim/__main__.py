@@ -9,6 +9,8 @@
               expire-cert [--ring R] [--label L]
               renew-cert [--ring R] [--label L] [--days D]
               zosmf [--status 503] [--count N] [--delay SECONDS]
+              request --method PUT [--path /zosmf/restfiles/] [--status 500] [--count N]
+              lose-session [--command netstat] [--count N]
               ssh-auth (--refuse | --allow)
               drop [--service NAME]
               clear
@@ -159,6 +161,16 @@ def fault(args: argparse.Namespace) -> int:
             body["count"] = args.count
         if args.delay is not None:
             body["delay"] = args.delay
+    elif kind == "request":
+        body["method"] = args.method or "PUT"
+        if args.path:
+            body["path"] = args.path
+        if args.status is not None:
+            body["status"] = args.status
+        body["count"] = args.count or 1
+    elif kind == "lose-session":
+        body["command"] = args.ssh_command or "netstat"
+        body["count"] = args.count or 1
     elif kind == "ssh-auth":
         if args.refuse == args.allow:
             print("ssh-auth needs --refuse or --allow", file=sys.stderr)
@@ -208,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             "expire-cert",
             "renew-cert",
             "zosmf",
+            "request",
+            "lose-session",
             "ssh-auth",
             "drop",
             "clear",
@@ -226,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refuse", action="store_true")
     p.add_argument("--allow", action="store_true")
     p.add_argument("--service")
+    p.add_argument("--method", help="request: the z/OSMF method that fails (GET, PUT, ...)")
+    p.add_argument("--path", help="request: the z/OSMF path prefix that fails")
+    p.add_argument(
+        "--command", dest="ssh_command", help="lose-session: the SSH command's first word"
+    )
     p.set_defaults(func=fault)
     p = sub.add_parser("population", help="change the number of clients of a population")
     p.add_argument("config")

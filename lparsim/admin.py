@@ -7,6 +7,8 @@
     POST /lpars/{lpar}/faults/refresh-failure    {"count"?: 1}
     POST /lpars/{lpar}/faults/expire-cert        {"ring"?, "label"?}
     POST /lpars/{lpar}/faults/zosmf              {"status"?: 503, "count"?, "delay"?: seconds}
+    POST /lpars/{lpar}/faults/request            {"method", "path"?, "status"?: 500, "count"?: 1}
+    POST /lpars/{lpar}/faults/lose-session       {"command"?: "netstat", "count"?: 1}
     POST /lpars/{lpar}/faults/ssh-auth           {"refuse": true|false}
     POST /lpars/{lpar}/faults/drop               {"service"?}
     POST /lpars/{lpar}/faults/clear              clears z/OSMF, SSH and refresh faults
@@ -141,6 +143,28 @@ class AdminFront:
                 raise ValueError("count must be 1-100")
             lpar.faults.garble_command = str(body.get("command", "netstat"))
             lpar.faults.garble_remaining = count
+            return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))
+        if kind == "request":
+            count = int(body.get("count", 1))
+            status = int(body.get("status", 500))
+            method = str(body.get("method", "")).upper()
+            if not 1 <= count <= 100:
+                raise ValueError("count must be 1-100")
+            if not 400 <= status <= 599:
+                raise ValueError("status must be an HTTP error status (400-599)")
+            if method not in ("GET", "PUT", "POST", "DELETE"):
+                raise ValueError("method must be GET, PUT, POST or DELETE")
+            lpar.faults.request_fail_method = method
+            lpar.faults.request_fail_path = str(body.get("path", "/zosmf/"))
+            lpar.faults.request_fail_status = status
+            lpar.faults.request_fail_remaining = count
+            return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))
+        if kind == "lose-session":
+            count = int(body.get("count", 1))
+            if not 1 <= count <= 100:
+                raise ValueError("count must be 1-100")
+            lpar.faults.lose_command = str(body.get("command", "netstat"))
+            lpar.faults.lose_remaining = count
             return web.json_response(lpar.faults.describe(lpar.pagent.fail_next))
         if kind == "ssh-auth":
             lpar.faults.ssh_refuse = bool(body.get("refuse", True))

@@ -41,6 +41,36 @@ class Faults:
     # damaged output: what a half-written spool or a changed release layout looks like.
     garble_command: str | None = None
     garble_remaining: int = 0
+    # The next `request_fail_remaining` z/OSMF requests with method `request_fail_method`
+    # whose path starts with `request_fail_path` answer `request_fail_status`: one API of
+    # z/OSMF failing (a file PUT, the console) while the rest answers.
+    request_fail_method: str | None = None
+    request_fail_path: str = ""
+    request_fail_status: int = 500
+    request_fail_remaining: int = 0
+    # The next `lose_remaining` SSH commands whose first word is `lose_command` lose their
+    # session: the connection is aborted before any output (a network drop mid-command).
+    lose_command: str | None = None
+    lose_remaining: int = 0
+
+    def failing_request(self, method: str, path: str) -> int | None:
+        """The status this z/OSMF request must answer, or None to serve it."""
+        if (
+            self.request_fail_remaining <= 0
+            or method.upper() != self.request_fail_method
+            or not path.startswith(self.request_fail_path)
+        ):
+            return None
+        self.request_fail_remaining -= 1
+        return self.request_fail_status
+
+    def loses(self, command: str) -> bool:
+        """Whether this SSH command's session is to be lost."""
+        words = command.split()
+        if self.lose_remaining <= 0 or not words or words[0] != self.lose_command:
+            return False
+        self.lose_remaining -= 1
+        return True
 
     def garble(self, command: str, output: str) -> str:
         words = command.split()
@@ -54,6 +84,14 @@ class Faults:
         return {
             "garble_command": self.garble_command,
             "garble_remaining": self.garble_remaining,
+            "request_fail": {
+                "method": self.request_fail_method,
+                "path": self.request_fail_path,
+                "status": self.request_fail_status,
+                "remaining": self.request_fail_remaining,
+            },
+            "lose_command": self.lose_command,
+            "lose_remaining": self.lose_remaining,
             "zosmf_status": self.zosmf_status,
             "zosmf_status_remaining": self.zosmf_status_remaining,
             "zosmf_delay": self.zosmf_delay,

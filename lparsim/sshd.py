@@ -122,6 +122,10 @@ class SshFront:
         user = process.get_extra_info("username") or "?"
         try:
             if process.command is not None:
+                if self.lpar.faults.loses(process.command):
+                    # The whole session goes, as when the network drops mid-command.
+                    process.channel.get_connection().abort()
+                    return
                 result = commands.run_shell(self.lpar, process.command, user)
                 process.stdout.write(self.lpar.faults.garble(process.command, result.stdout))
                 process.stderr.write(result.stderr)

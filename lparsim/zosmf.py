@@ -140,6 +140,9 @@ class ZosmfFront:
                     faults.zosmf_status = None
                     return self._unavailable(status)
             return self._unavailable(faults.zosmf_status)
+        failing = faults.failing_request(request.method, request.path)
+        if failing is not None:
+            return self._unavailable(failing)
         if CSRF_HEADER not in request.headers:
             return _json(
                 403,

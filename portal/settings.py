@@ -326,6 +326,13 @@ CELERY_BEAT_SCHEDULE["audits-chain-checkpoint"] = {
 }
 # A running deployment whose worker has not logged a step for this long is taken over.
 FLEET_DEPLOY_STALE_SECONDS = env_int("FLEET_DEPLOY_STALE_SECONDS", default=120)
+# A deployment taken over this many times (its workers kept stopping mid-run) is given up:
+# the stack is restored to last-known-good and the deployment ends failed.
+FLEET_DEPLOY_MAX_CLAIMS = env_int("FLEET_DEPLOY_MAX_CLAIMS", default=3, min_value=1)
+# A verification still pending or running this long after it was created lost its worker (or
+# its queued message): it ends failed with that reason. Longer than any run can take (its
+# commands' timeouts and the probe).
+FLEET_VERIFY_STALE_SECONDS = env_int("FLEET_VERIFY_STALE_SECONDS", default=600, min_value=10)
 # Raw connection observations are kept this long; hourly roll-ups stay for the audit period.
 FLEET_OBSERVATION_RETENTION_HOURS = env_int("FLEET_OBSERVATION_RETENTION_HOURS", default=48)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

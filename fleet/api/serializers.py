@@ -284,6 +284,12 @@ class RemoveRuleRequestSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+class AcknowledgementSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        allow_blank=True, max_length=2000, help_text="Why; recorded in the audit log (required)"
+    )
+
+
 # --- verifications ----------------------------------------------------------------------------
 
 
@@ -396,6 +402,14 @@ class DriftEventSerializer(serializers.ModelSerializer):
     opened_by_run = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
     kind = serializers.CharField(read_only=True, help_text=_values(DriftKind))
     is_open = serializers.BooleanField(read_only=True)
+    services = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Every service this cause affects (one cause, one event)",
+    )
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = DriftEvent
@@ -403,6 +417,7 @@ class DriftEventSerializer(serializers.ModelSerializer):
             "uuid",
             "stack",
             "service",
+            "services",
             "kind",
             "key",
             "detail",
@@ -411,6 +426,9 @@ class DriftEventSerializer(serializers.ModelSerializer):
             "resolved_at",
             "is_open",
             "opened_by_run",
+            "acknowledged_by",
+            "acknowledged_at",
+            "acknowledgement",
         ]
         read_only_fields = fields
 

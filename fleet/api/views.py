@@ -34,10 +34,12 @@ from fleet.models import Deployment, LparConnection, RunStatus
 from fleet.services import (
     DeploymentNeedsConfirmation,
     DeploymentRefused,
+    deployment_acknowledge_overwrite,
     deployment_approve,
     deployment_cancel,
     deployment_reject,
     deployment_request,
+    drift_event_acknowledge,
     remove_rule,
     rollback_to_previous,
 )
@@ -407,6 +409,30 @@ class DeploymentViewSet(
         deployment_cancel(deployment=found, actor=request.user, reason=reason)
         return _deployment_answer(request, found, status.HTTP_200_OK)
 
+    @extend_schema(
+        summary="Acknowledge overwriting a drifted policy file and run again (operators)",
+        description="For a deployment that stopped on file drift (the live file was not the"
+        " text the portal last verified): the acknowledgement is for exactly the text found,"
+        " by its SHA-256, with a reason; the deployment is queued again.",
+        request=api.AcknowledgementSerializer,
+        responses={
+            202: api.DeploymentDetailSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: REFUSED,
+        },
+        tags=["deployments"],
+    )
+    @action(detail=True, methods=["post"], url_path="acknowledge-overwrite")
+    def acknowledge_overwrite(self, request: Request, deployment: str) -> Response:
+        found = self.get_object()
+        body = api.AcknowledgementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment_acknowledge_overwrite(
+            deployment=found, actor=request.user, comment=body.validated_data["comment"]
+        )
+        return _deployment_answer(request, found, status.HTTP_202_ACCEPTED)
+
 
 # --- verifications --------------------------------------------------------------------------------
 
@@ -463,9 +489,10 @@ class VerificationViewSet(FleetErrors, viewsets.ReadOnlyModelViewSet):
         tags=["drift"],
     ),
 )
-class DriftEventViewSet(viewsets.ReadOnlyModelViewSet):
-    """Conditions that should not be: a loaded policy that differs from the deployed version,
-    connections secured by an unexpected rule, probes that contradict the policy."""
+class DriftEventViewSet(FleetErrors, viewsets.ReadOnlyModelViewSet):
+    """Conditions that should not be: a policy file changed without a deployment, a loaded
+    policy that differs from the deployed version, connections secured by an unexpected rule,
+    probes that contradict the policy. One cause is one event listing its services."""
 
     serializer_class = api.DriftEventSerializer
     permission_classes = [ReadEstateWriteOperate]
@@ -482,6 +509,27 @@ class DriftEventViewSet(viewsets.ReadOnlyModelViewSet):
             if self.action == "list"
             else selectors.FindingFilters(status="all"),
         )
+
+    @extend_schema(
+        summary="Acknowledge a drift event with a comment (operators); it stays open",
+        request=api.AcknowledgementSerializer,
+        responses={
+            200: api.DriftEventSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: REFUSED,
+        },
+        tags=["drift"],
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, event: str) -> Response:
+        found = self.get_object()
+        body = api.AcknowledgementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        acknowledged = drift_event_acknowledge(
+            event=found, actor=request.user, comment=body.validated_data["comment"]
+        )
+        return Response(api.DriftEventSerializer(acknowledged).data)
 
 
 @extend_schema_view(

@@ -117,6 +117,13 @@ class SshClient:
                 errors="replace",
             )
             status = result.exit_status
+            if status is None and result.exit_signal is None and connection.is_closed():
+                # No exit status because the connection went (a network drop, sshd ended):
+                # the command's outcome is unknown, which is not an output to parse.
+                raise TransientError(
+                    f"{self.where} closed the connection while running"
+                    f" {command.split(' ', 1)[0]!r} (no exit status)"
+                )
             return CommandResult(
                 exit_status=status if status is not None else -1,
                 stdout=_text(result.stdout),

@@ -29,6 +29,7 @@ from fleet.models import (
     LparConnection,
     RunStatus,
     ServiceHour,
+    StackBaseline,
     TargetStatus,
     VerificationRun,
 )
@@ -540,6 +541,14 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
     incident = Incident.objects.create(
         stack=sysa, kind="certificate-expired", summary="s", opened_at=now
     )
+    StackBaseline.objects.create(
+        stack=sysa,
+        path=sysa.policy_file,
+        text="",
+        sha256=sha(""),
+        captured_at=now,
+        captured_by="walk",
+    )
     page_stack = {"lpar": "SYSA", "stack": "TCPIP"}
     api_stack = {"stack": "SYSA/TCPIP"}
     return {
@@ -547,7 +556,10 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet:deployment-approve": {"deployment": deployment.uuid},
         "fleet:deployment-reject": {"deployment": deployment.uuid},
         "fleet:deployment-cancel": {"deployment": deployment.uuid},
+        "fleet:deployment-acknowledge-overwrite": {"deployment": deployment.uuid},
         "fleet:stack": page_stack,
+        "fleet:stack-baseline": page_stack,
+        "fleet:drift-acknowledge": {"event": event.uuid},
         "fleet:stack-verify": page_stack,
         "fleet:stack-rollback": page_stack,
         "fleet:stack-remove-rule": page_stack,
@@ -564,6 +576,8 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet-api:deployment-cancel": {"deployment": deployment.uuid},
         "fleet-api:verification-detail": {"run": run.uuid},
         "fleet-api:drift-event-detail": {"event": event.uuid},
+        "fleet-api:drift-event-acknowledge": {"event": event.uuid},
+        "fleet-api:deployment-acknowledge-overwrite": {"deployment": deployment.uuid},
         "fleet-api:incident-detail": {"incident": incident.uuid},
         "fleet-api:connection-detail": {"lpar": "SYSA"},
     }

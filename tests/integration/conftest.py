@@ -79,6 +79,7 @@ def worker(
         "FLEET_SECRETS_KEY": settings.FLEET_SECRETS_KEY,
         "FLEET_SCHEDULER_SECONDS": "1",
         "FLEET_DEPLOY_STALE_SECONDS": "12",
+        "FLEET_VERIFY_STALE_SECONDS": "40",
         "FLEET_RESUME_SECONDS": "2",
         "DATABASE_CONN_MAX_AGE": "0",
         # Evidence packs: signed with the session's demo key, written where tests read them.

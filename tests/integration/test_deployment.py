@@ -202,6 +202,17 @@ def test_drift_opens_within_an_interval_and_resolves_after_redeploy(estate: Lab)
         actor=User.objects.get(username="operator"), targets=[(stack, version)], note="undo drift"
     )
     fleet.deployment_approve(deployment=redeploy, actor=User.objects.get(username="operator2"))
+    # The drifted file is not what the portal verified: the redeploy stops before uploading
+    # until an operator acknowledges overwriting it.
+    stopped = finished(redeploy)
+    assert stopped.status == RunStatus.FAILED, stopped.error
+    assert "file drift" in stopped.error
+    assert not stopped.targets.get().uploaded
+    fleet.deployment_acknowledge_overwrite(
+        deployment=stopped,
+        actor=User.objects.get(username="operator2"),
+        comment="undo the out-of-band TLSv1 edit",
+    )
     assert finished(redeploy).status == RunStatus.SUCCEEDED
     wait_for(
         lambda: DriftEvent.objects.filter(pk=event.pk, resolved_at__isnull=False).exists(),

@@ -55,6 +55,35 @@ def test_run_prints_one_ready_line_per_lpar_takes_faults_and_stops_on_sigterm(
         )
         assert fault.returncode == 0, fault.stderr
         assert json.loads(fault.stdout)["zosmf_status"] == 503
+        for words, check in (
+            (
+                ["request", "--method", "PUT", "--path", "/zosmf/restconsoles/", "--count", "3"],
+                lambda faults: (
+                    faults["request_fail"]
+                    == {
+                        "method": "PUT",
+                        "path": "/zosmf/restconsoles/",
+                        "status": 500,
+                        "remaining": 3,
+                    }
+                ),
+            ),
+            (
+                ["lose-session", "--command", "pasearch"],
+                lambda faults: (
+                    (faults["lose_command"], faults["lose_remaining"]) == ("pasearch", 1)
+                ),
+            ),
+        ):
+            added = subprocess.run(
+                [sys.executable, "-m", "lparsim", "fault", str(path), "SYSA", *words],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert added.returncode == 0, added.stderr
+            assert check(json.loads(added.stdout)), added.stdout
         unknown = subprocess.run(
             [sys.executable, "-m", "lparsim", "fault", str(path), "SYSZ", "clear"],
             cwd=ROOT,
