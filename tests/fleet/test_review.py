@@ -325,7 +325,9 @@ def test_request_and_approval_pages_show_the_diff_against_the_live_text_and_the_
 ) -> None:
     v3 = publish_v3(fleet)
     live = live_policy_text(fleet.sysa)
-    assert live is not None and live.text == fleet.v2.text and live.label.startswith("v2, ")
+    assert (
+        live is not None and live.text == fleet.v2.text and live.label.startswith("v2 (deployment ")
+    )
 
     new = page_as(fleet, "operator").get(reverse("fleet:deployment-new")).content.decode()
     assert fleet.sysa.policy_file in new
@@ -335,7 +337,7 @@ def test_request_and_approval_pages_show_the_diff_against_the_live_text_and_the_
     page = page_as(fleet, "operator2").get(detail(pending)).content.decode()
     assert 'data-testid="live-diffs"' in page
     assert f'data-testid="policy-file">{fleet.sysa.policy_file}<' in page
-    assert "Live: v2, deployed and verified" in page
+    assert "Live: v2 (deployment " in page
     assert '<span class="line del">' in page and '<span class="line add">' in page
 
 
