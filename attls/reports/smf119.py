@@ -580,11 +580,13 @@ _Triplets = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 def _sections(
     buf: bytes, base: int, end: int, offset: int, dn_index: int
-) -> tuple[tuple[object, ...], _Triplets]:
+) -> tuple[tuple[Any, ...], _Triplets]:
     """The header fields and the triplets of the record at buf[base:end], checked.
 
     Fixed-size sections must fit Num x Len; the certificate DN section (`dn_index`) holds
-    entries of their own lengths, so only its first Len bytes are checked here.
+    entries of their own lengths, so only its first Len bytes are checked here. Records of
+    one shape (the same triplet table) are checked once: the table's bytes key a cache of
+    the triplets and how far into the record they reach.
     """
     size = end - base
     count = buf[base + 24] << 8 | buf[base + 25]
@@ -592,7 +594,24 @@ def _sections(
     if count < 2 or table_end > size:
         raise Smf119Error(offset, f"{count} triplets do not fit in a record of {size} bytes")
     values = _head_struct(count).unpack_from(buf, base)
+    key = buf[base + 24 : base + table_end]
+    shape = _shape_cache.get(key)
+    if shape is None or shape[3] > size:
+        shape = _shape(values, table_end, size, offset, dn_index)
+        if len(_shape_cache) < 4096:
+            _shape_cache[key] = shape
+    return values, shape[:3]
+
+
+_Shape = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]
+_shape_cache: dict[bytes, _Shape] = {}
+
+
+def _shape(
+    values: tuple[Any, ...], table_end: int, size: int, offset: int, dn_index: int
+) -> _Shape:
     offsets, lengths, numbers = values[11::3], values[12::3], values[13::3]
+    extent = table_end
     for index, (start, length, number) in enumerate(zip(offsets, lengths, numbers, strict=True)):
         span = length if index == dn_index else length * number
         if number and (start < table_end or start + span > size):
@@ -601,18 +620,23 @@ def _sections(
                 f"triplet {index + 1} points outside the record "
                 f"(offset {start}, {number} x {length} bytes, record {size} bytes)",
             )
-    return values, (offsets, lengths, numbers)
+        if number:
+            extent = max(extent, start + span)
+    return offsets, lengths, numbers, extent
 
 
-def _header(values: tuple[object, ...]) -> SmfHeader:
-    flags, _, time, date, sid, ssi = values[2:8]
-    return SmfHeader(
-        flags,  # type: ignore[arg-type]
-        time,  # type: ignore[arg-type]
-        _packed_date(date),  # type: ignore[arg-type]
-        _ebcdic(sid),  # type: ignore[arg-type]
-        _ebcdic(ssi),  # type: ignore[arg-type]
+def _header(values: tuple[Any, ...]) -> SmfHeader:
+    return _make_header(
+        (values[2], values[4], _packed_date(values[5]), _ebcdic(values[6]), _ebcdic(values[7]))
     )
+
+
+_tuple_new: Final = tuple.__new__
+
+
+def _make_header(fields: tuple[Any, ...]) -> SmfHeader:
+    header: SmfHeader = _tuple_new(SmfHeader, fields)
+    return header
 
 
 def _check_length(offset: int, name: str, triplets: _Triplets, index: int, minimum: int) -> bool:
@@ -750,48 +774,78 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
         raise Smf119Error(offset, "the identification or common section is missing")
     start = base + offsets[0]
     ident = _identification(buf[start : start + ST11_IDENT_LEN])
-    c = _ST11_COMMON.unpack_from(buf, base + offsets[1])
-    flags = c[2]
-    ipv6 = flags & FLAG_IPV6
+    (
+        event,
+        protocols,
+        flags,
+        security_flags,
+        ip_protocol,
+        _,
+        jobname,
+        jobid,
+        userid,
+        start_time,
+        start_date,
+        end_time,
+        end_date,
+        remote,
+        local,
+        remote_port,
+        local_port,
+        connection_id,
+        in_bytes,
+        out_bytes,
+        in_segments,
+        out_segments,
+        _,
+    ) = _ST11_COMMON.unpack_from(buf, base + offsets[1])
     try:
         header = _header(values)
-        start_date = _packed_date(c[10])
-        end_date = _packed_date(c[12])
+        dates = _packed_date(start_date), _packed_date(end_date)
     except _BadField as error:
         raise Smf119Error(offset, str(error)) from None
+    if flags & FLAG_IPV6:
+        remote, local = _inet_ntop(_AF_INET6, remote), _inet_ntop(_AF_INET6, local)
+    else:
+        remote, local = _inet_ntop(_AF_INET, remote[:4]), _inet_ntop(_AF_INET, local[:4])
     has_tls = _check_length(offset, "TLS", triplets, 3, ST11_TLS_LEN)
-    return ConnectionRecord(
-        header,
-        ident,
-        c[0],
-        c[1],
-        flags,
-        c[3],
-        c[4],
-        _ebcdic(c[6]),
-        _ebcdic(c[7]),
-        _ebcdic(c[8]),
-        c[9],
-        start_date,
-        c[11],
-        end_date,
-        _inet_ntop(_AF_INET6, c[13]) if ipv6 else _inet_ntop(_AF_INET, c[13][:4]),
-        _inet_ntop(_AF_INET6, c[14]) if ipv6 else _inet_ntop(_AF_INET, c[14][:4]),
-        c[15],
-        c[16],
-        c[17],
-        c[18],
-        c[19],
-        c[20],
-        c[21],
-        _tls_11(buf, base + offsets[3], offset) if has_tls else None,
-        _raw(buf, base, triplets, 4) if numbers[4] else None,
-        _raw(buf, base, triplets, 5) if numbers[5] else None,
-        _raw(buf, base, triplets, 2) if numbers[2] else None,
-        _dns(buf, base, triplets, 6, end, offset) if numbers[6] else (),
-        _unknown(buf, base, triplets, 7) if len(offsets) > 7 else (),
-        len(offsets),
+    # tuple.__new__ straight away: NamedTuple's own __new__ is a Python call of 30 arguments.
+    record: ConnectionRecord = _tuple_new(
+        ConnectionRecord,
+        (
+            header,
+            ident,
+            event,
+            protocols,
+            flags,
+            security_flags,
+            ip_protocol,
+            _ebcdic(jobname),
+            _ebcdic(jobid),
+            _ebcdic(userid),
+            start_time,
+            dates[0],
+            end_time,
+            dates[1],
+            remote,
+            local,
+            remote_port,
+            local_port,
+            connection_id,
+            in_bytes,
+            out_bytes,
+            in_segments,
+            out_segments,
+            _tls_11(buf, base + offsets[3], offset) if has_tls else None,
+            _raw(buf, base, triplets, 4) if numbers[4] else None,
+            _raw(buf, base, triplets, 5) if numbers[5] else None,
+            _raw(buf, base, triplets, 2) if numbers[2] else None,
+            _dns(buf, base, triplets, 6, end, offset) if numbers[6] else (),
+            _unknown(buf, base, triplets, 7) if len(offsets) > 7 else (),
+            len(offsets),
+        ),
     )
+    return record
 
 
 def _summary(buf: bytes, base: int, end: int, offset: int) -> SummaryRecord:
