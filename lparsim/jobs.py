@@ -30,6 +30,7 @@ with `CC 0008` (the messages in SYSPRINT are lparsim's own wording, not IBM's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -294,10 +295,10 @@ def _selected(request: DumpRequest, record: bytes) -> bool:
 
 def dump_records(source: Path, request: DumpRequest) -> tuple[bytes, int, int]:
     """The selected records of an SMF recording (RDW-framed), and how many were read/written."""
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        data = b""
+    data = b""
+    for path in (source.with_name(source.name + ".1"), source):  # the older part first
+        with contextlib.suppress(FileNotFoundError):
+            data += path.read_bytes()
     out = []
     read = 0
     pos = 0

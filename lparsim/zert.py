@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 SMF_RECORDING = "/var/smf/zert.smf"
 CONNECTION_LOG = "/var/smf/connections.jsonl"
+SMF_LIMIT = 64 * 1024 * 1024  # bytes before the recording is rotated to <name>.1
 INIT_AFTER_SECONDS = 10.0  # [doc] the Init record is written after 10 s of connection life
 INTERVAL_SECONDS = 900.0  # the SMF interval of the summary records (SMFPRMxx INTVAL default 30
 # min is [doc]; 15 min is this simulator's choice, shorter is set by tests)
@@ -257,6 +258,8 @@ class ZertRecorder:
             session.at_interval_start = counts
             session.touched = False
         if summaries:
+            # [doc] X'C0' interval record, more follow; X'80' the interval's last record.
+            summaries[-1] = summaries[-1]._replace(ident=summaries[-1].ident._replace(reason=0x80))
             self._append([smf119.render_record(s) for s in summaries])
         return summaries
 
@@ -286,6 +289,10 @@ class ZertRecorder:
     def _append(self, rendered: list[bytes]) -> None:
         host = self.lpar.fs.host_path(SMF_RECORDING)
         host.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if host.stat().st_size > SMF_LIMIT:
+                # Like a log stream's retention: the older half is kept, the oldest dropped.
+                host.replace(host.with_name(host.name + ".1"))
         with host.open("ab") as file:
             for data in rendered:
                 file.write(data)

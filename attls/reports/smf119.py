@@ -41,10 +41,11 @@ Where each fact comes from (see `shared/reference/zert-smf119.md` for the full t
 from __future__ import annotations
 
 import datetime as dt
+import io
 import socket
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final, Literal, NamedTuple
 
 from attls.ciphers import Protocol
@@ -183,40 +184,42 @@ class Smf119Warning:
 class SmfHeader(NamedTuple):
     """The standard SMF header [doc]: time and date are LOCAL, when SMF buffered the record."""
 
-    flags: int  # SMF119FLG
-    time: int  # SMF119TME, 1/100 s since local midnight
-    date: dt.date | None  # SMF119DTE, packed 0cyydddF
-    system_id: str  # SMF119SID
-    subsystem_id: str  # SMF119SSI
+    flags: int  # SMF119FLG [doc]
+    time: int  # SMF119TME, 1/100 s since local midnight [doc]
+    date: dt.date | None  # SMF119DTE, packed 0cyydddF [doc]
+    system_id: str  # SMF119SID [doc]
+    subsystem_id: str  # SMF119SSI [doc] (its value for TCP/IP is not established)
 
 
 class Identification(NamedTuple):
     """The TCP/IP identification section [doc]: the stack that wrote the record."""
 
-    system: str
-    sysplex: str
-    stack: str
-    release: str
-    component: str  # 'STACK' for zERT
-    address_space: str  # the writer (the TCP/IP stack), not the application
-    userid: str
-    asid: int
-    reason: int  # X'08' event record; subtype 12 interval records use X'80'/X'C0'...
-    record_id: int  # SMF119TI_RecordID [code]
+    system: str  # SMF119TI_SYSName [doc]
+    sysplex: str  # SMF119TI_SysplexName [doc]
+    stack: str  # SMF119TI_Stack [doc]
+    release: str  # SMF119TI_ReleaseID [doc] (its string form is not established)
+    component: str  # SMF119TI_Comp [doc]: 'STACK' for zERT
+    address_space: str  # SMF119TI_ASName [doc]: the writer (the stack), not the application
+    userid: str  # SMF119TI_UserID [doc]
+    asid: int  # SMF119TI_ASID [doc]
+    reason: int  # SMF119TI_Reason [doc]: X'08' event; subtype 12 intervals X'C0'/X'80'
+    record_id: int  # SMF119TI_RecordID [code] (IBM's table shows reserved bytes here)
 
 
 class CertificateFacts(NamedTuple):
     """What a zERT section says about one certificate [code]. Codes stay raw numbers."""
 
-    signature_method: int
-    encryption_method: int
-    digest: int
-    key_type: int
-    key_length: int  # bits
+    signature_method: int  # SMF119SC_TLS_SCert_Signature_Method [code], values from X'0009' cut
+    encryption_method: int  # SMF119SC_TLS_SCert_Enc_Method [code]
+    digest: int  # SMF119SC_TLS_SCert_Digest_Alg [code]
+    key_type: int  # SMF119SC_TLS_SCert_Key_Type [code] (KEY_TYPE_NAMES)
+    key_length: int  # SMF119SC_TLS_SCert_Key_Len [code], bits
     # Subtype 11 only (subtype 12 has no serial or time): empty when not recorded.
-    serial: bytes = b""
-    not_after_type: int = 0  # 1 UTCTime, 2 GeneralizedTime, 0 none
-    not_after: bytes = b""  # as recorded, trailing X'00' removed (encoding not established)
+    serial: bytes = b""  # SMF119SC_TLS_SCert_Serial(_Len) [code]
+    not_after_type: int = 0  # SMF119SC_TLS_SCert_Time_Type [code]: 1 UTCTime, 2 GeneralizedTime
+    # SMF119SC_TLS_SCert_Time [code], as recorded, trailing X'00' removed; EBCDIC or ASCII is
+    # not established, so it stays bytes (`not_after_text` reads either).
+    not_after: bytes = b""
 
     @property
     def key_type_name(self) -> str | None:
@@ -238,21 +241,24 @@ class CertificateFacts(NamedTuple):
 class TlsAttributes(NamedTuple):
     """The TLS protocol attributes section (subtype 11 S3 / subtype 12 S2) [code]."""
 
-    version_code: int  # SMF119SC_TLS_Prot_Ver, raw
-    cipher: str  # SMF119SC_TLS_Neg_Cipher: the IANA code as 4 hex characters ('C02F')
-    key_exchange: int  # SMF119SC_TLS_CS_Kex_Alg, raw
-    encryption: int  # SMF119SC_TLS_CS_Enc_Alg, raw
-    message_auth: int  # SMF119SC_TLS_CS_Msg_Auth, raw
-    source: int  # 1 stream observation, 2 cryptographic protocol provider
-    crypto_flags: int  # X'80' encrypt-then-MAC
-    server_certificate: CertificateFacts | None
-    client_certificate: CertificateFacts | None
+    version_code: int  # SMF119SC_TLS_Prot_Ver [code], raw (TLS_VERSIONS)
+    # SMF119SC_TLS_Neg_Cipher [code]: EBCDIC hex text of the IANA code, 'C02F' (SSLv2's
+    # 6-character form [inferred]); kept as recorded, blanks trimmed.
+    cipher: str
+    key_exchange: int  # SMF119SC_TLS_CS_Kex_Alg [code], raw; values from X'000A' cut
+    encryption: int  # SMF119SC_TLS_CS_Enc_Alg [code], raw; values from X'000B' cut
+    message_auth: int  # SMF119SC_TLS_CS_Msg_Auth [code], raw; values from X'0006' cut
+    source: int  # SMF119SC_TLS_Source [code]: 1 stream observation, 2 protocol provider
+    crypto_flags: int  # SMF119SC_TLS_CryptoFlags [code]: X'80' encrypt-then-MAC
+    server_certificate: CertificateFacts | None  # SMF119SC_TLS_SCert_* [code]
+    client_certificate: CertificateFacts | None  # SMF119SC_TLS_CCert_* [code]
     # Subtype 11 only.
-    handshake_type: int = 0  # 1 full, 2 abbreviated
-    handshake_role: int = 0  # see HANDSHAKE_ROLE_NAMES
-    fips_mode: int = 0
-    session_id: bytes = b""
-    provider: str = ""  # 'IBM System SSL', 'Observation', ...
+    handshake_type: int = 0  # SMF119SC_TLS_Handshake_Type [code]: 1 full, 2 abbreviated
+    handshake_role: int = 0  # SMF119SC_TLS_Handshake_Role [code] (HANDSHAKE_ROLE_NAMES)
+    fips_mode: int = 0  # SMF119SC_TLS_FIPS_Mode [code]
+    session_id: bytes = b""  # SMF119SC_TLS_Session_ID(_Len) [code]
+    # SMF119SC_TLS_Protocol_Provider [code]: 'IBM System SSL', 'Observation', ...
+    provider: str = ""
 
     @property
     def protocol(self) -> Protocol | None:
@@ -285,8 +291,8 @@ class RawSection(NamedTuple):
 class DistinguishedName(NamedTuple):
     """One entry of the certificate DN section [code]; types 1-12 [doc, OMEGAMON help]."""
 
-    dn_type: int
-    name: str
+    dn_type: int  # SMF119SC_DN_Type [code 1-5; doc OMEGAMON 1-12]
+    name: str  # SMF119SC_DN [code], EBCDIC
 
 
 class UnknownSection(NamedTuple):
@@ -303,34 +309,36 @@ class ConnectionRecord(NamedTuple):
 
     header: SmfHeader
     ident: Identification
-    event: int  # SMF119SC_SAEvent_Type, raw (EVENT_NAMES)
-    security_protocols: int  # SMF119SC_SASecProtos bits (X'80' TLS, X'40' SSH, X'20' IPsec)
-    flags: int  # SMF119SC_SAFlags (X'80' IPv6, X'40' AT-TLS bypassed intra-host)
-    security_flags: int  # SMF119SC_SASecFlags
-    ip_protocol: int  # 6 TCP, 17 UDP (Enterprise Extender)
-    jobname: str
-    jobid: str
-    userid: str
-    start_time: int  # 1/100 s since UTC midnight
-    start_date: dt.date | None  # UTC
-    end_time: int
-    end_date: dt.date | None  # set for termination records only
-    remote_address: str
-    local_address: str
-    remote_port: int
-    local_port: int
-    connection_id: int
-    in_bytes: int
-    out_bytes: int
-    in_segments: int
-    out_segments: int
-    tls: TlsAttributes | None = None
-    ssh: RawSection | None = None
-    ipsec: RawSection | None = None
-    ip_filter: RawSection | None = None
-    distinguished_names: tuple[DistinguishedName, ...] = ()
-    unknown_sections: tuple[UnknownSection, ...] = ()
-    triplets: int = 7  # SMF119SD_TRN as written (7 up to z/OS 2.4, 8 from 2.5)
+    event: int  # SMF119SC_SAEvent_Type: 1-4 [code, doc], 7 [doc], 5-6 [inferred] (EVENT_NAMES)
+    security_protocols: int  # SMF119SC_SASecProtos [code]: X'80' TLS, X'40' SSH, X'20' IPsec
+    flags: int  # SMF119SC_SAFlags [code]: X'80' IPv6, X'40' AT-TLS bypassed; lower bits cut
+    security_flags: int  # SMF119SC_SASecFlags [code]
+    ip_protocol: int  # SMF119SC_SAIPProto [code]: 6 TCP, 17 UDP (Enterprise Extender)
+    jobname: str  # SMF119SC_SAJobname [code]: the application's job
+    jobid: str  # SMF119SC_SAJobID [code]
+    userid: str  # SMF119SC_SAUserID [code]
+    start_time: int  # SMF119SC_SASTime [code]: 1/100 s since UTC midnight [doc: UTC times]
+    start_date: dt.date | None  # SMF119SC_SASDate [code], packed [doc]
+    end_time: int  # SMF119SC_SAETime [code]
+    # SMF119SC_SAEDate [code]: set for termination records; None for 0 or X'0000000F' (which
+    # one z/OS writes otherwise is not established).
+    end_date: dt.date | None
+    remote_address: str  # SMF119SC_SARIP [code]: IPv4 in the first 4 bytes unless IPv6
+    local_address: str  # SMF119SC_SALIP [code]
+    remote_port: int  # SMF119SC_SARPort [code]
+    local_port: int  # SMF119SC_SALPort [code]
+    connection_id: int  # SMF119SC_SAConnID [code]: netstat's connection id
+    in_bytes: int  # SMF119SC_SAInBytes [code]
+    out_bytes: int  # SMF119SC_SAOutBytes [code]
+    in_segments: int  # SMF119SC_SAInSegDG [code]
+    out_segments: int  # SMF119SC_SAOutSegDG [code]
+    tls: TlsAttributes | None = None  # the S3 section [code]
+    ssh: RawSection | None = None  # the S4 section [code], 284 bytes, kept raw
+    ipsec: RawSection | None = None  # the S5 section [code], 236 bytes, kept raw
+    ip_filter: RawSection | None = None  # the S2 section [code], 100 bytes, kept raw
+    distinguished_names: tuple[DistinguishedName, ...] = ()  # the S6 section [code]
+    unknown_sections: tuple[UnknownSection, ...] = ()  # triplets 8+ [doc: TRN 8 from 2.5]
+    triplets: int = 7  # SMF119SD_TRN as written [doc]: 7 up to z/OS 2.4, 8 from 2.5
 
     @property
     def subtype(self) -> int:
@@ -360,14 +368,14 @@ class ConnectionRecord(NamedTuple):
 class SummaryCounts(NamedTuple):
     """The SMF119SS_SAInit* or SMF119SS_SAEnd* statistics of a summary record [code]."""
 
-    connections: int
-    partial_connections: int
-    short_connections: int
-    active_connections: int
-    in_bytes: int
-    out_bytes: int
-    in_segments: int
-    out_segments: int
+    connections: int  # SMF119SS_SA{Init,End}LifeConnCnt [code]
+    partial_connections: int  # ...LifePartialConnCnt [code]
+    short_connections: int  # ...LifeShortConnCnt [code]: connections of under 10 s
+    active_connections: int  # ...ActiveConnCnt [code]
+    in_bytes: int  # ...LifeInBytes [code]
+    out_bytes: int  # ...LifeOutBytes [code]
+    in_segments: int  # ...LifeInSegDG [code]
+    out_segments: int  # ...LifeOutSegDG [code]
 
 
 class SummaryRecord(NamedTuple):
@@ -375,26 +383,26 @@ class SummaryRecord(NamedTuple):
 
     header: SmfHeader
     ident: Identification
-    interval: int  # SMF119SS_SAIntervalDuration, TOD units (bit 51 = 1 microsecond)
-    event: int  # SUMMARY_EVENT_NAMES
-    flags: int
-    security_protocols: int
-    jobname: str
-    userid: str
-    ip_protocol: int
-    server_address: str
-    client_address: str
-    server_port_start: int
-    server_port_end: int
-    session_id: str
-    initial: SummaryCounts
-    final: SummaryCounts
-    tls: TlsAttributes | None = None
-    ssh: RawSection | None = None
-    ipsec: RawSection | None = None
-    distinguished_names: tuple[DistinguishedName, ...] = ()
-    unknown_sections: tuple[UnknownSection, ...] = ()
-    triplets: int = 6
+    interval: int  # SMF119SS_SAIntervalDuration [code]: TOD units, bit 51 = 1 us [doc]
+    event: int  # SMF119SS_SAEvent_Type [code] (SUMMARY_EVENT_NAMES)
+    flags: int  # SMF119SS_SAFlags [code]: X'80' IPv6, X'40' local server, X'20' local client
+    security_protocols: int  # SMF119SS_SASecProtos [code]: exactly one bit, or none
+    jobname: str  # SMF119SS_SAJobname [code]
+    userid: str  # SMF119SS_SAUserID [code]
+    ip_protocol: int  # SMF119SS_SAIPProto [code]
+    server_address: str  # SMF119SS_SASrvIP [code]
+    client_address: str  # SMF119SS_SACltIP [code]
+    server_port_start: int  # SMF119SS_SASrvPortStart [code]
+    server_port_end: int  # SMF119SS_SASrvPortEnd [code]
+    session_id: str  # SMF119SS_SASessionID [code] (its grammar is not established)
+    initial: SummaryCounts  # at the interval's start [code]
+    final: SummaryCounts  # at its end [code]
+    tls: TlsAttributes | None = None  # the S2 section [code]
+    ssh: RawSection | None = None  # the S3 section [code], 46 bytes, kept raw
+    ipsec: RawSection | None = None  # the S4 section [code], 74 bytes, kept raw
+    distinguished_names: tuple[DistinguishedName, ...] = ()  # the S5 section [code]
+    unknown_sections: tuple[UnknownSection, ...] = ()  # triplets past the 6th
+    triplets: int = 6  # SMF119SD_TRN as written (pacsys says 7 but lists 6 [code])
 
     @property
     def subtype(self) -> int:
@@ -1113,8 +1121,6 @@ def read_dump(
     data: bytes, *, framing: Framing = "auto"
 ) -> tuple[list[ZertRecord], list[Smf119Warning]]:
     """Every zERT record of a dump held in memory, and what was skipped."""
-    import io
-
     reader = ZertReader(io.BytesIO(data), framing=framing)
     records = list(reader)
     return records, reader.warnings
@@ -1382,8 +1388,6 @@ def render_dump(
     framing: Literal["rdw", "length-prefixed"] = "rdw",
     segment_size: int | None = None,
 ) -> bytes:
-    import io
-
     out = io.BytesIO()
     write_dump(out, records, framing=framing, segment_size=segment_size)
     return out.getvalue()
@@ -1425,45 +1429,38 @@ class ZertTally:
 
     detail: int = 0
     summary: int = 0
-    events: dict[str, int] | None = None
+    events: dict[str, int] = field(default_factory=dict)
     # Connections that ended (ConnTerm and ShortTerm records: one per connection).
-    ended_by_protection: dict[str, int] | None = None
-    ended_tls_versions: dict[str, int] | None = None
+    ended_by_protection: dict[str, int] = field(default_factory=dict)
+    ended_tls_versions: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: ZertRecord) -> None:
-        events = self.events if self.events is not None else {}
-        self.events = events
-        events[record.event_name] = events.get(record.event_name, 0) + 1
+        self.events[record.event_name] = self.events.get(record.event_name, 0) + 1
         if isinstance(record, SummaryRecord):
             self.summary += 1
             return
         self.detail += 1
         if record.event not in (3, 4):
             return
-        protection = self.ended_by_protection if self.ended_by_protection is not None else {}
-        self.ended_by_protection = protection
+        protection = self.ended_by_protection
         protection[record.protection] = protection.get(record.protection, 0) + 1
         if record.tls is not None:
-            versions = self.ended_tls_versions if self.ended_tls_versions is not None else {}
-            self.ended_tls_versions = versions
             name = record.tls.version_name
-            versions[name] = versions.get(name, 0) + 1
+            self.ended_tls_versions[name] = self.ended_tls_versions.get(name, 0) + 1
 
     def lines(self, *, skipped: int, other: int) -> list[str]:
-        events = ", ".join(
-            f"{name} {count:,}" for name, count in sorted((self.events or {}).items())
-        )
+        events = ", ".join(f"{name} {count:,}" for name, count in sorted(self.events.items()))
         lines = [
             f"{self.detail + self.summary:,} zERT record(s): {self.detail:,} connection detail,"
             f" {self.summary:,} summary ({events or 'none'}); {skipped:,} skipped as damaged,"
             f" {other:,} other SMF record(s) ignored"
         ]
-        ended = self.ended_by_protection or {}
+        ended = self.ended_by_protection
         if ended:
             total = sum(ended.values())
             mix = ", ".join(f"{name} {count:,}" for name, count in sorted(ended.items()))
             lines.append(f"{total:,} connection(s) ended (ConnTerm, ShortTerm): {mix}")
-            versions = self.ended_tls_versions or {}
+            versions = self.ended_tls_versions
             if versions:
                 order = {p.value: i for i, p in enumerate(Protocol)}
                 ranked = sorted(versions.items(), key=lambda item: order.get(item[0], 99))
