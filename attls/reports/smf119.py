@@ -525,7 +525,8 @@ _HEADER = struct.Struct(">HHBBII4s4sH")  # [doc] 24 bytes, RDW included
 _TRN = struct.Struct(">HH")  # [doc] SMF119SD_TRN + reserved
 _TRIPLET = struct.Struct(">IHH")  # [doc] offset (from the record start, RDW included), len, num
 _IDENT = struct.Struct(">8s8s8s8s8s8s8s2sHBB2s")  # [doc] 64
-_ST11_COMMON = struct.Struct(">BBBBB3s8s8s8sIIII16s16sHHIQQQQ8s")  # [code] 128
+# Job name, job ID and user ID as one 24-byte field: one cached decode for the three.
+_ST11_COMMON = struct.Struct(">BBBBB3s24sIIII16s16sHHIQQQQ8s")  # [code] 128
 _ST11_TLS = struct.Struct(">HBBB2sB32s16s6sHHHBB2sHHHBB20sB15sHHHHHBB20sB15sHH")  # [code] 168
 _ST12_COMMON = struct.Struct(">QBBB8s8sB16s16sHH42s2sIIIIQQQQIIIIQQQQ")  # [code] 204
 _ST12_TLS = struct.Struct(">BBH6s13H")  # [code] 36
@@ -552,7 +553,8 @@ def _head_struct(count: int) -> struct.Struct:
     """Header, TRN and `count` triplets in one layout: one unpack per record."""
     layout = _head_structs.get(count)
     if layout is None:
-        layout = _head_structs[count] = struct.Struct(">HHBBII4s4sHHH" + "IHH" * count)
+        # SMF119SID and SMF119SSI as one 8-byte field: one cached decode for both.
+        layout = _head_structs[count] = struct.Struct(">HHBBII8sHHH" + "IHH" * count)
     return layout
 
 
@@ -588,13 +590,14 @@ _Triplets = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 def _sections(
     buf: bytes, base: int, end: int, offset: int, dn_index: int
-) -> tuple[tuple[Any, ...], _Triplets]:
+) -> tuple[tuple[Any, ...], _Triplets, bytes]:
     """The header fields and the triplets of the record at buf[base:end], checked.
 
     Fixed-size sections must fit Num x Len; the certificate DN section (`dn_index`) holds
     entries of their own lengths, so only its first Len bytes are checked here. Records of
     one shape (the same triplet table) are checked once: the table's bytes key a cache of
-    the triplets and how far into the record they reach.
+    the triplets and how far into the record they reach. Returns the header fields, the
+    triplets and that key.
     """
     size = end - base
     count = buf[base + 24] << 8 | buf[base + 25]
@@ -608,7 +611,7 @@ def _sections(
         shape = _shape(values, table_end, size, offset, dn_index)
         if len(_shape_cache) < 4096:
             _shape_cache[key] = shape
-    return values, shape[:3]
+    return values, shape[:3], key
 
 
 _Shape = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int]
@@ -618,7 +621,7 @@ _shape_cache: dict[bytes, _Shape] = {}
 def _shape(
     values: tuple[Any, ...], table_end: int, size: int, offset: int, dn_index: int
 ) -> _Shape:
-    offsets, lengths, numbers = values[11::3], values[12::3], values[13::3]
+    offsets, lengths, numbers = values[10::3], values[11::3], values[12::3]
     extent = table_end
     for index, (start, length, number) in enumerate(zip(offsets, lengths, numbers, strict=True)):
         span = length if index == dn_index else length * number
@@ -634,9 +637,13 @@ def _shape(
 
 
 def _header(values: tuple[Any, ...]) -> SmfHeader:
-    return _make_header(
-        (values[2], values[4], _packed_date(values[5]), _ebcdic(values[6]), _ebcdic(values[7]))
-    )
+    ids = _ids_cache.get(values[6])
+    if ids is None:
+        ids = _ids_cache[values[6]] = (_ebcdic(values[6][:4]), _ebcdic(values[6][4:]))
+    return _make_header((values[2], values[4], _packed_date(values[5]), *ids))
+
+
+_ids_cache: dict[bytes, tuple[str, str]] = {}
 
 
 _tuple_new: Final = tuple.__new__
@@ -682,14 +689,20 @@ def _certificate_11(values: tuple[Any, ...], offset: int) -> CertificateFacts | 
 
 
 def _tls_11(buf: bytes, start: int, offset: int) -> TlsAttributes:
-    raw = buf[start : start + ST11_TLS_LEN]
-    cached = _tls_cache.get(raw)
-    if cached is not None:
-        return cached
-    v = _ST11_TLS.unpack(raw)
-    session_len = v[5]
+    # Sections that differ only in their session ID (each full handshake has its own) share
+    # one decoded form: the cache is keyed on everything but the ID, which is put in after.
+    session_len = buf[start + 7]
     if session_len > 32:
         raise Smf119Error(offset, f"TLS session ID length {session_len} exceeds 32")
+    key = buf[start : start + 7] + buf[start + 40 : start + ST11_TLS_LEN]
+    cached = _tls_cache.get(key)
+    if cached is not None:
+        if not session_len:
+            return cached
+        fields = (*cached[:12], buf[start + 8 : start + 8 + session_len], cached[13])
+        tls: TlsAttributes = _tuple_new(TlsAttributes, fields)
+        return tls
+    v = _ST11_TLS.unpack_from(buf, start)
     tls = TlsAttributes(
         v[0],
         _ebcdic(v[8]),
@@ -707,7 +720,7 @@ def _tls_11(buf: bytes, start: int, offset: int) -> TlsAttributes:
         _ebcdic(v[7]),
     )
     if len(_tls_cache) < 4096:
-        _tls_cache[raw] = tls
+        _tls_cache[key] = tls._replace(session_id=b"")
     return tls
 
 
@@ -770,16 +783,35 @@ def _unknown(buf: bytes, base: int, triplets: _Triplets, known: int) -> tuple[Un
     return tuple(extra)
 
 
-def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecord:
-    values, triplets = _sections(buf, base, end, offset, 6)
-    offsets, _, numbers = triplets
-    if len(offsets) < 7:
-        raise Smf119Error(offset, f"a subtype 11 record with {len(offsets)} triplets, 7 expected")
+def _connection_shape(triplets: _Triplets, offset: int) -> tuple[bool, bool]:
+    """Checks the sections a subtype 11 record must have; whether it has a TLS section and
+    sections behind unknown triplets."""
+    if len(triplets[0]) < 7:
+        raise Smf119Error(
+            offset, f"a subtype 11 record with {len(triplets[0])} triplets, 7 expected"
+        )
     if not (
         _check_length(offset, "identification", triplets, 0, ST11_IDENT_LEN)
         and _check_length(offset, "common", triplets, 1, ST11_COMMON_LEN)
     ):
         raise Smf119Error(offset, "the identification or common section is missing")
+    has_tls = _check_length(offset, "TLS", triplets, 3, ST11_TLS_LEN)
+    return has_tls, any(triplets[2][7:])
+
+
+_connection_shapes: dict[bytes, tuple[bool, bool]] = {}
+_names_cache: dict[bytes, tuple[str, str, str]] = {}
+
+
+def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecord:
+    values, triplets, key = _sections(buf, base, end, offset, 6)
+    offsets, _, numbers = triplets
+    known = _connection_shapes.get(key)
+    if known is None:
+        known = _connection_shape(triplets, offset)
+        if len(_connection_shapes) < 4096:
+            _connection_shapes[key] = known
+    has_tls, has_unknown = known
     start = base + offsets[0]
     ident = _identification(buf[start : start + ST11_IDENT_LEN])
     (
@@ -789,9 +821,7 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
         security_flags,
         ip_protocol,
         _,
-        jobname,
-        jobid,
-        userid,
+        names,
         start_time,
         start_date,
         end_time,
@@ -816,7 +846,11 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
         remote, local = _inet_ntop(_AF_INET6, remote), _inet_ntop(_AF_INET6, local)
     else:
         remote, local = _inet_ntop(_AF_INET, remote[:4]), _inet_ntop(_AF_INET, local[:4])
-    has_tls = _check_length(offset, "TLS", triplets, 3, ST11_TLS_LEN)
+    job = _names_cache.get(names)
+    if job is None:
+        job = (_ebcdic(names[:8]), _ebcdic(names[8:16]), _ebcdic(names[16:]))
+        if len(_names_cache) < 65536:
+            _names_cache[names] = job
     # tuple.__new__ straight away: NamedTuple's own __new__ is a Python call of 30 arguments.
     record: ConnectionRecord = _tuple_new(
         ConnectionRecord,
@@ -828,9 +862,7 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
             flags,
             security_flags,
             ip_protocol,
-            _ebcdic(jobname),
-            _ebcdic(jobid),
-            _ebcdic(userid),
+            *job,
             start_time,
             dates[0],
             end_time,
@@ -849,7 +881,7 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
             _raw(buf, base, triplets, 5) if numbers[5] else None,
             _raw(buf, base, triplets, 2) if numbers[2] else None,
             _dns(buf, base, triplets, 6, end, offset) if numbers[6] else (),
-            _unknown(buf, base, triplets, 7) if len(offsets) > 7 else (),
+            _unknown(buf, base, triplets, 7) if has_unknown else (),
             len(offsets),
         ),
     )
@@ -857,7 +889,7 @@ def _connection(buf: bytes, base: int, end: int, offset: int) -> ConnectionRecor
 
 
 def _summary(buf: bytes, base: int, end: int, offset: int) -> SummaryRecord:
-    values, triplets = _sections(buf, base, end, offset, 5)
+    values, triplets, _ = _sections(buf, base, end, offset, 5)
     offsets = triplets[0]
     if len(offsets) < 6:
         raise Smf119Error(offset, f"a subtype 12 record with {len(offsets)} triplets, 6 expected")
@@ -1241,9 +1273,9 @@ def render_record(record: ZertRecord) -> bytes:
             record.security_flags,
             record.ip_protocol,
             b"\x00" * 3,
-            _ebcdic_field(record.jobname, 8),
-            _ebcdic_field(record.jobid, 8),
-            _ebcdic_field(record.userid, 8),
+            _ebcdic_field(record.jobname, 8)
+            + _ebcdic_field(record.jobid, 8)
+            + _ebcdic_field(record.userid, 8),
             record.start_time,
             _pack_date(record.start_date),
             record.end_time,
