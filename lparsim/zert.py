@@ -324,6 +324,10 @@ class ZertRecorder:
             "started": started.isoformat(),
             "ended": ended.isoformat() if ended else None,
         }
+        with contextlib.suppress(OSError):
+            host = self.lpar.fs.host_path(CONNECTION_LOG)
+            if host.stat().st_size > SMF_LIMIT:
+                host.replace(host.with_name(host.name + ".1"))
         self.lpar.fs.append_text(CONNECTION_LOG, json.dumps(line) + "\n")
 
 
@@ -381,9 +385,13 @@ def _jobid(jobname: str) -> str:
 
 
 def read_connection_log(lpar: Lpar) -> list[dict[str, Any]]:
-    """lparsim's own log of what the data plane negotiated (for tests and the demo)."""
-    try:
-        text = lpar.fs.read_text(CONNECTION_LOG)
-    except OSError:
-        return []
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """lparsim's own log of what the data plane negotiated (for tests and the demo), the
+    rotated older part first."""
+    lines: list[dict[str, Any]] = []
+    for path in (CONNECTION_LOG + ".1", CONNECTION_LOG):
+        try:
+            text = lpar.fs.read_text(path)
+        except OSError:
+            continue
+        lines += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return lines

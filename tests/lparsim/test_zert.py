@@ -287,3 +287,27 @@ def test_jobs_that_fail_say_how_as_zos_does(zert_run: Any) -> None:
         purged = client.delete(f"/zosmf/restjobs/jobs/{first['jobname']}/{first['jobid']}")
         assert purged.status_code == 200
         assert client.get(first["url"]).status_code == 400
+
+
+def test_a_rotated_recording_is_dumped_whole_in_order(start, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(zert, "SMF_LIMIT", 1000)  # about two records per part
+    sim: Sim = start()
+    ftp = sim.service_port("FTP")
+    for number in range(5):
+        session = connect(ftp)
+        assert session.exchange(b"PING %d\n" % number) == b"FTPD1 PING %d\n" % number
+        session.close()
+    wait_for(lambda: len(zert.read_connection_log(sim.lpar())) == 5)
+    assert sim.lpar().fs.exists(zert.SMF_RECORDING + ".1")
+    with sim.zosmf() as client:
+        job = _submit(client, DUMP_JCL.format(dsn="ATTLSADM.ZERT.ALL", disp="NEW", types="119"))
+        assert job["retcode"] == "CC 0000"
+        binary = client.get(
+            "/zosmf/restfiles/ds/ATTLSADM.ZERT.ALL", headers={"X-IBM-Data-Type": "binary"}
+        )
+    records, warnings = smf119.read_dump(binary.content)
+    assert warnings == []
+    log = zert.read_connection_log(sim.lpar())
+    assert [_from_record(r) for r in records if isinstance(r, smf119.ConnectionRecord)] == [
+        _from_log(line) for line in log
+    ]
