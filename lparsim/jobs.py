@@ -325,6 +325,9 @@ class Jes:
         self.jobs: dict[str, Job] = {}
         self._numbers = itertools.count(secrets.randbelow(9000) + 100)
         self.tasks: set[asyncio.Task[None]] = set()
+        # A fault for the collector's tests: the next data set download stops after this many
+        # bytes and the connection is closed (a download cut in the middle).
+        self.cut_next_download: int | None = None
 
     @property
     def datasets(self) -> Path:
@@ -582,7 +585,7 @@ class JobsApi:
             400, 6, 4, 12, f"No spool file with id {wanted} for {job.jobname}({job.jobid})"
         )
 
-    async def read_dataset(self, request: web.Request) -> web.Response:
+    async def read_dataset(self, request: web.Request) -> web.StreamResponse:
         dsn = request.match_info["dsn"].upper().strip("'")
         try:
             path = self.lpar.jes.dataset_path(dsn)
@@ -607,13 +610,26 @@ class JobsApi:
             # Each record's data after a 4-byte length [doc]; the RDW itself is not data
             # [inferred: as record-mode reads of variable-length records present them].
             body = b"".join(struct.pack(">I", len(r) - 4) + r[4:] for r in records)
-            return web.Response(body=body, content_type="application/octet-stream")
+            return await self._binary(request, body)
         if mode.startswith("binary"):
-            return web.Response(body=data, content_type="application/octet-stream")
+            return await self._binary(request, data)
         # text: each record converted from EBCDIC, one line each (what a text download of
         # binary records looks like; nobody should ask for it).
         text = "\n".join(r[4:].decode("cp037", errors="replace") for r in records)
         return web.Response(text=text, content_type="text/plain")
+
+    async def _binary(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        cut = self.lpar.jes.cut_next_download
+        if cut is None:
+            return web.Response(body=body, content_type="application/octet-stream")
+        self.lpar.jes.cut_next_download = None
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body[:cut])
+        if request.transport is not None:
+            request.transport.close()  # the promised length never arrives
+        return response
 
     async def delete_dataset(self, request: web.Request) -> web.Response:
         dsn = request.match_info["dsn"].upper().strip("'")

@@ -311,3 +311,30 @@ def test_a_rotated_recording_is_dumped_whole_in_order(start, monkeypatch) -> Non
     assert [_from_record(r) for r in records if isinstance(r, smf119.ConnectionRecord)] == [
         _from_log(line) for line in log
     ]
+
+
+def test_a_download_cut_in_the_middle_fails_on_the_client_and_reads_as_cut(zert_run: Any) -> None:
+    sim, _ = zert_run
+    with sim.zosmf() as client:
+        job = _submit(client, DUMP_JCL.format(dsn="ATTLSADM.ZERT.CUT", disp="NEW", types="119"))
+        assert job["retcode"] == "CC 0000"
+        whole = client.get(
+            "/zosmf/restfiles/ds/ATTLSADM.ZERT.CUT", headers={"X-IBM-Data-Type": "binary"}
+        ).content
+        first = int.from_bytes(whole[:2], "big")
+        sim.lpar().jes.cut_next_download = first + 10  # inside the second record
+        received = b""
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            client.stream(
+                "GET",
+                "/zosmf/restfiles/ds/ATTLSADM.ZERT.CUT",
+                headers={"X-IBM-Data-Type": "binary"},
+            ) as response,
+        ):
+            for chunk in response.iter_bytes():
+                received += chunk
+    assert len(received) == first + 10
+    reader = smf119.ZertReader(io.BytesIO(received))
+    assert list(reader) == smf119.read_dump(whole)[0][:1]
+    assert reader.truncated and "cut short" in reader.warnings[0].message
