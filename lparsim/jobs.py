@@ -273,7 +273,7 @@ def parse_ifasmfdl(lines: list[str]) -> DumpRequest:
     return request
 
 
-def _selected(request: DumpRequest, record: bytes) -> bool:
+def record_selected(request: DumpRequest, record: bytes) -> bool:
     rtype = record[5]
     subtype = struct.unpack_from(">H", record, 22)[0]
     if not any(
@@ -309,7 +309,7 @@ def dump_records(source: Path, request: DumpRequest) -> tuple[bytes, int, int]:
         record = data[pos : pos + length]
         pos += length
         read += 1
-        if _selected(request, record):
+        if record_selected(request, record):
             out.append(record)
     return b"".join(out), read, len(out)
 
