@@ -130,7 +130,7 @@ class ZertRecorder:
         if tracked is None or not tracked.init_written:
             return
         if _protection(record) != tracked.recorded:
-            self._write(tracked, EVENT_CHANGE)
+            self._safely(self._write, tracked, EVENT_CHANGE)
 
     def closed(self, record: ConnRecord) -> None:
         tracked = self.tracked.pop((record.stack, record.conn_id), None)
@@ -139,7 +139,9 @@ class ZertRecorder:
         if tracked.handle is not None:
             tracked.handle.cancel()
         ended = dt.datetime.now(dt.UTC)
-        self._write(tracked, EVENT_TERM if tracked.init_written else EVENT_SHORT, ended)
+        self._safely(
+            self._write, tracked, EVENT_TERM if tracked.init_written else EVENT_SHORT, ended
+        )
         session = self._session(tracked.record)
         session.connections += 1
         session.short += 0 if tracked.init_written else 1
@@ -152,10 +154,18 @@ class ZertRecorder:
             return
         tracked.handle = None
         tracked.init_written = True
-        self._write(tracked, EVENT_INIT)
+        self._safely(self._write, tracked, EVENT_INIT)
         session = self._session(tracked.record)
         session.active += 1
         session.touched = True
+
+    def _safely(self, write: Any, *args: Any) -> None:
+        # The hooks run inside the data plane's connection handling: a record that cannot be
+        # written (a full disk, a value the layout cannot hold) is noted, never raised there.
+        try:
+            write(*args)
+        except Exception as error:
+            self.lpar.note(f"zERT record not written: {error!r}")
 
     # --- records ---------------------------------------------------------------------------------
 
