@@ -4,6 +4,7 @@
     python -m attls render FILE
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
+    python -m attls zert DUMP [--framing auto|rdw|length-prefixed]
 
 FILE and REPORT may be `-` for standard input. Exit status: 0 when all is well, 1 when
 lint finds errors (or explain finds no rule), 2 for input that cannot be read.
@@ -175,6 +176,26 @@ def cmd_pasearch_summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     return 0
 
 
+def cmd_zert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """One line per zERT record of an SMF dump, a summary, a warning per skipped record."""
+    from attls.reports import smf119
+
+    tally = smf119.ZertTally()
+    with open(args.dump, "rb") if args.dump != "-" else sys.stdin.buffer as stream:
+        reader = smf119.ZertReader(stream, framing=args.framing)
+        for record in reader:
+            print(smf119.format_record(record), file=out)
+            tally.add(record)
+    for line in tally.lines(skipped=len(reader.warnings), other=reader.other_records):
+        print(line, file=out)
+    for warning in reader.warnings:
+        print(f"{args.dump}: offset {warning.offset}: warning: {warning.message}", file=err)
+    if reader.records == 0 and reader.warnings:
+        print(f"{args.dump}: error: no zERT record could be read", file=err)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("pasearch-summary", help="a table of a `pasearch -t` report")
     summary.add_argument("report")
     summary.set_defaults(run=cmd_pasearch_summary)
+
+    zert = commands.add_parser("zert", help="the zERT records (SMF 119 subtypes 11, 12) of a dump")
+    zert.add_argument("dump")
+    zert.add_argument("--framing", choices=["auto", "rdw", "length-prefixed"], default="auto")
+    zert.set_defaults(run=cmd_zert)
     return parser
 
 

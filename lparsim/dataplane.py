@@ -169,10 +169,12 @@ class StackRuntime:
 
     def open(self, record: ConnRecord) -> ConnRecord:
         self.conns[record.conn_id] = record
+        self.lpar.zert.opened(record)
         return record
 
     def close(self, record: ConnRecord) -> None:
         self.conns.pop(record.conn_id, None)
+        self.lpar.zert.closed(record)
 
     def add_listener(self, service: ServiceConfig, address: str) -> None:
         self.listeners.append(
@@ -427,6 +429,7 @@ class DataPlane:
         try:
             stream = await self.secure(stack, service, record, reader, writer)
             if stream is not None:
+                self.lpar.zert.protected(record)
                 await self.serve_application(stream, record)
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, TimeoutError):
             pass
@@ -660,6 +663,7 @@ class DataPlane:
             stream = await self.secure(stack, service, record, reader, writer)
             if stream is None:
                 return "failed"
+            self.lpar.zert.protected(record)
             await hold(stream, record)
             return "ok"
         finally:

@@ -4,6 +4,7 @@ Host layout under `<workdir>/<LPAR>/`:
 
     root/               the z/OS UNIX file system (/etc/pagent.conf, /var/log/syslog, ...)
     keyrings/           key-ring certificates (PEM, certificate and key), kept across restarts
+    datasets/           MVS data sets written by jobs (one host file per data set name)
     clients/            client certificates of populations that authenticate
     ssh_host_ed25519_key, zosmf.pem
 """
@@ -23,9 +24,11 @@ from lparsim import pki
 from lparsim.config import Config, LparConfig
 from lparsim.dataplane import DataPlane
 from lparsim.fsys import ZosFileSystem
+from lparsim.jobs import Jes
 from lparsim.keyrings import KeyRingStore
 from lparsim.pagent import Pagent
 from lparsim.population import Population
+from lparsim.zert import ZertRecorder
 
 SYSLOG_LIMIT = 16 * 1024 * 1024  # bytes before the syslog file is rotated to <name>.1
 TICK_SECONDS = 1.0
@@ -133,6 +136,8 @@ class Lpar:
             clock=time.monotonic,
         )
         self.dataplane = DataPlane(self)
+        self.zert = ZertRecorder(self)
+        self.jes = Jes(self)
         self.populations: list[Population] = []
         self.notes: collections.deque[str] = collections.deque(maxlen=200)
         self._message_number = 100
@@ -222,6 +227,7 @@ class Lpar:
         self.seed_files()
         self.keyrings.load(self.config.key_rings)
         self.pagent.start()
+        self.zert.start()
         await self.dataplane.start()
         await self.zosmf.start()
         await self.ssh.start()
@@ -249,6 +255,8 @@ class Lpar:
         await self.ssh.stop()
         await self.zosmf.stop()
         await self.dataplane.stop()
+        await self.jes.stop()
+        await self.zert.stop()
 
     def population(self, name: str) -> Population | None:
         """A population by `service/name`, or by name alone when only one has it.

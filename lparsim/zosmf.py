@@ -11,6 +11,7 @@
   `cmd-response` (lines separated by `\\r`), `cmd-response-key`, `cmd-response-url`,
   `cmd-response-uri` and, when a `sol-key` was given, `sol-key-detected`;
   `GET /zosmf/restconsoles/consoles/<name>/solmsgs/<key>` reads a response again.
+* The jobs REST subset and the data set download: `lparsim.jobs`.
 
 Faults: every request answered with a chosen status (503) or delayed.
 """
@@ -32,6 +33,7 @@ from aiohttp import web
 
 from lparsim import commands, pki
 from lparsim.fsys import ZosPathError, normalise
+from lparsim.jobs import JobsApi
 
 if TYPE_CHECKING:
     from lparsim.lpar import Lpar
@@ -106,6 +108,7 @@ class ZosmfFront:
         app.router.add_route("PUT", "/zosmf/restfiles/fs/{path:.*}", self.write_file)
         app.router.add_put("/zosmf/restconsoles/consoles/{console}", self.issue_command)
         app.router.add_get("/zosmf/restconsoles/consoles/{console}/solmsgs/{key}", self.solicited)
+        JobsApi(self).register(app)  # jobs, and the data set download of their output
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(
