@@ -380,6 +380,18 @@ class IncidentSerializer(serializers.ModelSerializer):
         slug_field="fingerprint", read_only=True, allow_null=True
     )
     failing_handshakes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    service = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    preceded_by = serializers.SlugRelatedField(
+        slug_field="uuid",
+        read_only=True,
+        allow_null=True,
+        help_text="The deployment that reached the stack last before the incident opened",
+    )
+    details = serializers.DictField(
+        read_only=True,
+        help_text="refused-clients: refused, codes (count, meaning, family), families, peers,"
+        " judgement (per_minute, share, baseline_per_minute), preceded_by",
+    )
 
     class Meta:
         model = Incident
@@ -389,9 +401,14 @@ class IncidentSerializer(serializers.ModelSerializer):
             "kind",
             "summary",
             "certificate",
+            "service",
+            "preceded_by",
+            "details",
             "failing_handshakes",
             "opened_at",
+            "last_seen_at",
             "resolved_at",
+            "resolution",
         ]
         read_only_fields = fields
 
@@ -546,7 +563,7 @@ class MyServiceSerializer(serializers.Serializer):
     stack = serializers.CharField(source="service.stack.label")
     owner_team = serializers.CharField(source="service.owner_team")
     status = serializers.SerializerMethodField(
-        help_text="secured, partly, cleartext, not-deployed or not-verified"
+        help_text="secured, partly, refusing, cleartext, not-deployed or not-verified"
     )
     status_reason = serializers.SerializerMethodField()
     in_scope = serializers.SerializerMethodField(help_text="The deployed policy has its rule")
