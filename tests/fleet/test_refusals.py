@@ -1,0 +1,236 @@
+"""Refused clients: a surge opens one incident per service; it resolves when refusals stop.
+
+The judgement is pure arithmetic (fleet.refusals.judge); the incidents are rows written by
+apply_refusals from one run's counts, which verify.py takes from the syslog report.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from attls.reports.syslog import count_failures
+from fleet.models import (
+    Deployment,
+    Incident,
+    IncidentKind,
+    RunStatus,
+    VerificationRun,
+)
+from fleet.refusals import Thresholds, apply_refusals, judge
+from fleet.services import DeploymentRefused, deployment_approve, incident_remove_rule
+from policies.models import PolicyVersion, Service
+from tests.fleet.ui_estate import FleetEstate, build_fleet
+
+LIMITS = Thresholds(per_minute=5, share=0.10, factor=2)
+
+
+def line(rule: str, rc: int, peer: str, n: int) -> str:
+    return (
+        f"Dec  6 10:12:{n % 60:02d} SYSA TCPIP: EZD1286I TTLS Error GRPID: 00000001"
+        f" ENVID: 00000002 CONNID: {n:08X} LOCAL: 10.1.1.1..992 REMOTE: {peer}..{40000 + n}"
+        f" JOBNAME: TN3270A USERID: TN3270A RULE: {rule} RC: {rc:4d} Initial Handshake"
+    )
+
+
+# --- the judgement --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("refused", "connections", "seconds", "baseline", "surge"),
+    [
+        (20, 10, 60, 0.0, True),  # 20 a minute, 67% of attempts, nothing the hour before
+        (5, 0, 60, 0.0, False),  # 5 a minute is not more than 5
+        (6, 100, 60, 0.0, False),  # 6% of attempts
+        (20, 10, 60, 12.0, False),  # no more than twice the hour before
+        (20, 10, 60, 9.0, True),  # more than twice the hour before
+        (0, 10, 60, 0.0, False),
+        (3, 0, 10, 0.0, True),  # 18 a minute over a 10 s stretch: every attempt refused
+    ],
+)
+def test_a_surge_is_above_every_threshold(
+    refused: int, connections: int, seconds: float, baseline: float, surge: bool
+) -> None:
+    found = judge(
+        refused=refused,
+        connections=connections,
+        window_seconds=seconds,
+        baseline=baseline,
+        limits=LIMITS,
+    )
+    assert found.surge is surge
+
+
+# --- incidents ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet(make_user: Any) -> FleetEstate:
+    return build_fleet(make_user, observations=0, hours=0)
+
+
+def run_of(fleet: FleetEstate, **fields: Any) -> VerificationRun:
+    return VerificationRun.objects.create(stack=fleet.design.stacks["SYSA"], **fields)
+
+
+def figures(**connections: int) -> dict[str, Any]:
+    return {
+        "services": {name: {"in_scope": True, "connections": n} for name, n in connections.items()}
+    }
+
+
+def refusing(fleet: FleetEstate, lines: list[str], *, seconds: float = 10, **live: int) -> Any:
+    run = run_of(fleet, status=RunStatus.RUNNING)
+    counted = count_failures(lines).rules
+    return apply_refusals(run, figures(**live), counted, seconds, timezone.now())
+
+
+def test_a_surge_opens_one_incident_naming_service_peers_codes_and_deployment(
+    fleet: FleetEstate,
+) -> None:
+    lines = [line("TN3270S", 5003, "10.2.0.1", n) for n in range(1, 7)] + [
+        line("TN3270S", 412, "10.2.0.2", 7)
+    ]
+
+    opened = refusing(fleet, lines, TN3270S=3, CICSWEB2=4)
+
+    [incident] = opened
+    assert incident.kind == IncidentKind.REFUSED_CLIENTS
+    assert incident.service == fleet.design.services["TN3270S"]
+    assert incident.preceded_by == fleet.deployed
+    assert incident.details["codes"]["5003"]["count"] == 6
+    assert incident.details["codes"]["5003"]["family"] == "cleartext client on a TLS rule"
+    assert incident.details["codes"]["412"]["meaning"] == "412 no protocol version in common"
+    assert incident.details["peers"] == {"10.2.0.1": 6, "10.2.0.2": 1}
+    assert "TN3270S" in incident.summary and "5003" in incident.summary
+    assert str(fleet.deployed.uuid)[:8] in incident.summary
+    assert len(incident.failing_handshakes) == 7
+
+    # The next run: more of the same adds to the open incident, opens no other.
+    again = refusing(fleet, [line("TN3270S", 5003, "10.2.0.3", 8)] * 10, TN3270S=3)
+    assert again == []
+    incident.refresh_from_db()
+    assert Incident.objects.filter(kind=IncidentKind.REFUSED_CLIENTS).count() == 1
+    assert incident.details["refused"] == 17
+    assert incident.details["peers"]["10.2.0.3"] == 10
+
+    # A run with no refusal for the service resolves it.
+    refusing(fleet, [], TN3270S=3)
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None
+    assert "No refused attempt" in incident.resolution
+
+
+def test_a_rate_like_the_hour_before_the_deployment_opens_nothing(fleet: FleetEstate) -> None:
+    deployed_at = timezone.now() - timedelta(minutes=10)
+    fleet.deployed.targets.update(finished_at=deployed_at)
+    for minutes in (50, 30, 5):  # the hour before the deployment: 30 refusals a minute
+        run_of(
+            fleet,
+            status=RunStatus.SUCCEEDED,
+            finished_at=deployed_at - timedelta(minutes=minutes),
+            results={"refusals": {"window_seconds": 60, "services": {"TN3270S": 30}}},
+        )
+    lines = [line("TN3270S", 412, "10.2.0.1", n) for n in range(1, 8)]  # 42 a minute
+
+    assert refusing(fleet, lines, TN3270S=1) == []
+    assert not Incident.objects.filter(kind=IncidentKind.REFUSED_CLIENTS).exists()
+
+    # Twice as many as the hour before the deployment is a surge.
+    lines = [line("TN3270S", 412, "10.2.0.1", n) for n in range(1, 12)]  # 66 a minute
+    assert len(refusing(fleet, lines, TN3270S=1)) == 1
+
+
+def test_a_first_read_of_the_syslog_is_not_judged(fleet: FleetEstate) -> None:
+    run = run_of(fleet, status=RunStatus.RUNNING)
+    lines = [line("TN3270S", 5003, "10.2.0.1", n) for n in range(1, 50)]
+
+    assert (
+        apply_refusals(run, figures(TN3270S=0), count_failures(lines).rules, None, timezone.now())
+        == []
+    )
+
+
+def test_a_trickle_below_the_thresholds_opens_nothing(fleet: FleetEstate) -> None:
+    assert refusing(fleet, [line("TN3270S", 412, "10.2.0.1", 1)], seconds=60, TN3270S=1) == []
+
+
+# --- "remove this service's rule" -----------------------------------------------------------
+
+
+def open_incident(fleet: FleetEstate, name: str = "TN3270S") -> Incident:
+    [incident] = refusing(fleet, [line(name, 412, "10.2.0.1", n) for n in range(1, 9)], **{name: 1})
+    return incident
+
+
+def test_removing_the_rule_publishes_the_deployed_version_without_it_for_four_eyes(
+    fleet: FleetEstate, make_user: Any
+) -> None:
+    incident = open_incident(fleet)
+    # An architect who is also an operator: publishes and requests, may not approve.
+    both = make_user("ariadne", Role.ARCHITECT, Role.OPERATOR)
+
+    version, deployment = incident_remove_rule(incident=incident, actor=both, note="cleartext")
+
+    assert version.number == 3 and version.author == both
+    assert "TN3270S" not in version.text and "TN3270S" in fleet.v2.text
+    assert not Service.objects.get(pk=incident.service_id).included
+    assert deployment is not None and deployment.status == RunStatus.PENDING
+    assert deployment.requested_by == both
+    with pytest.raises(DeploymentRefused):
+        deployment_approve(deployment=deployment, actor=both)
+    incident.refresh_from_db()
+    assert incident.details["remove_rule"]["version"] == 3
+
+
+def test_an_architect_alone_publishes_and_leaves_the_request_to_an_operator(
+    fleet: FleetEstate,
+) -> None:
+    incident = open_incident(fleet)
+    before = Deployment.objects.count()
+
+    version, deployment = incident_remove_rule(incident=incident, actor=fleet.people["architect"])
+
+    assert deployment is None and Deployment.objects.count() == before
+    assert PolicyVersion.objects.filter(pk=version.pk).exists()
+
+
+def test_removing_the_rule_is_refused_when_it_would_ship_unpublished_changes(
+    fleet: FleetEstate,
+) -> None:
+    incident = open_incident(fleet)
+    other = fleet.design.services["CICSWEB2"]
+    Service.objects.filter(pk=other.pk).update(included=False)  # an unpublished edit
+
+    with pytest.raises(DeploymentRefused, match="not yet published"):
+        incident_remove_rule(incident=incident, actor=fleet.people["architect"])
+    assert PolicyVersion.objects.filter(stack=incident.stack).count() == 2
+
+
+def test_an_operator_alone_may_not_publish_the_version(fleet: FleetEstate) -> None:
+    incident = open_incident(fleet)
+
+    with pytest.raises(PermissionError):
+        incident_remove_rule(incident=incident, actor=fleet.people["operator"])
+
+
+def test_the_incident_page_names_codes_peers_and_offers_both_actions(
+    fleet: FleetEstate, client: Any
+) -> None:
+    incident = open_incident(fleet)
+    client.force_login(fleet.people["architect"])
+
+    page = client.get(reverse("fleet:incident", args=[incident.uuid])).content.decode()
+
+    assert "no protocol version in common" in page and "10.2.0.1" in page
+    assert "Publish v3 without TN3270S" in page
+    assert reverse("fleet:incident-remove-rule", args=[incident.uuid]) in page
+
+    response = client.post(reverse("fleet:incident-remove-rule", args=[incident.uuid]), {})
+    assert response.status_code == 302
+    assert PolicyVersion.objects.filter(stack=incident.stack, number=3).exists()
