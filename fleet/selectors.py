@@ -119,13 +119,19 @@ class StackStatus:
 
     @property
     def refused(self) -> int:
-        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before."""
-        return int(self.results.get("refused") or 0)
+        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before; from
+        the services' failures for a run stored before the stack-wide figure existed."""
+        if "refused" in self.results:
+            return int(self.results["refused"] or 0)
+        services = (self.results.get("services") or {}).values()
+        return sum(sum((e.get("handshake_failures") or {}).values()) for e in services)
 
     @property
     def services_refusing(self) -> list[str]:
         services = self.results.get("services") or {}
-        return sorted(name for name, entry in services.items() if entry.get("refused"))
+        return sorted(
+            n for n, e in services.items() if any((e.get("handshake_failures") or {}).values())
+        )
 
     @property
     def coverage_css(self) -> str:

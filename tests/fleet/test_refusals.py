@@ -17,6 +17,8 @@ from accounts.roles import Role
 from attls.reports.syslog import count_failures
 from fleet.models import (
     Deployment,
+    DriftEvent,
+    DriftKind,
     Incident,
     IncidentKind,
     RunStatus,
@@ -234,3 +236,55 @@ def test_the_incident_page_names_codes_peers_and_offers_both_actions(
     response = client.post(reverse("fleet:incident-remove-rule", args=[incident.uuid]), {})
     assert response.status_code == 302
     assert PolicyVersion.objects.filter(stack=incident.stack, number=3).exists()
+
+
+def test_a_surge_after_a_drift_names_the_drift_and_the_deployment_before_it(
+    fleet: FleetEstate,
+) -> None:
+    now = timezone.now()
+    DriftEvent.objects.create(
+        stack=fleet.design.stacks["SYSA"],
+        kind=DriftKind.POLICY,
+        key="policy:after-refresh",
+        detail="The loaded policy differs from v2 deployed",
+        opened_at=now - timedelta(seconds=30),
+        last_seen_at=now,
+    )
+    lines = [line("DB2DDF", 402, f"10.3.0.{n}", n) for n in range(1, 40)]
+
+    [incident] = refusing(fleet, lines, DB2DDF=0)
+
+    assert incident.details["preceded_by"]["drift"][0]["key"] == "policy:after-refresh"
+    assert incident.details["codes"]["402"]["family"] == "no common cipher suite"
+    assert "open drift event" in incident.summary
+    assert incident.preceded_by == fleet.deployed
+
+
+# --- beside coverage ------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_refused_attempts_beside_coverage_never_green(
+    fleet: FleetEstate, client: Any
+) -> None:
+    run = fleet.run_after
+    results = dict(run.results)
+    services = {name: dict(entry) for name, entry in results["services"].items()}
+    for entry in services.values():
+        entry["connections"] = entry["secured"] = entry.get("connections") or 1
+        entry["handshake_failures"] = {}
+    services["TN3270S"]["handshake_failures"] = {"5003": 40, "412": 2}
+    total = sum(e["connections"] for e in services.values())
+    results.update(services=services, connections=total, secured=total, coverage=1.0, refused=42)
+    VerificationRun.objects.filter(pk=run.pk).update(results=results)
+    client.force_login(fleet.people["operator"])
+
+    page = client.get(reverse("dashboard")).content.decode()
+
+    assert "100%" in page
+    assert 'class="tile good" data-testid="tile-coverage"' not in page
+    assert '<span class="v">42</span>' in page  # the refused-attempts tile
+    assert "42 refused" in page  # beside the stack's coverage
+
+    stack = client.get(reverse("fleet:stack", args=["SYSA", "TCPIP"])).content.decode()
+    assert "refusing clients" in stack
+    assert "40 cleartext client on a TLS rule (RC 5003)" in stack
