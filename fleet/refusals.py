@@ -110,8 +110,10 @@ class Change:
     @property
     def at(self) -> datetime | None:
         moments = [e.opened_at for e in self.drift]
-        if self.deployment is not None and self.deployment.finished_at is not None:
-            moments.append(self.deployment.finished_at)
+        target = self.deployment
+        moment = (target.finished_at or target.started_at) if target is not None else None
+        if moment is not None:
+            moments.append(moment)
         return max(moments) if moments else None
 
     def text(self) -> str:
@@ -122,11 +124,12 @@ class Change:
             if target.removed_rule:
                 what += f" without rule {target.removed_rule}"
             kind = target.deployment.get_kind_display()
-            parts.append(
-                f"deployment {str(target.deployment.uuid)[:8]} ({kind}, {what},"
-                f" {target.get_status_display().lower()}"
-                f" {target.finished_at:%Y-%m-%d %H:%M:%S} UTC)"
+            when = (
+                f"{target.get_status_display().lower()} {target.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+                if target.finished_at is not None
+                else "this verification is its own"
             )
+            parts.append(f"deployment {str(target.deployment.uuid)[:8]} ({kind}, {what}, {when})")
         if self.drift:
             parts.append(
                 f"{len(self.drift)} open drift event(s): "
@@ -156,20 +159,26 @@ class Change:
         }
 
 
-def preceding_change(stack: Stack, *, before: datetime) -> Change:
-    """The last deployment that ended on the stack before `before`, and its open drift."""
-    target = (
-        DeploymentTarget.objects.filter(
-            stack=stack,
-            finished_at__isnull=False,
-            finished_at__lte=before,
-            status__in=("succeeded", "rolled_back", "failed"),
-        )
-        .select_related("deployment", "version")
-        .defer("text", "last_known_good")
-        .order_by("-finished_at", "-id")
-        .first()
+def preceding_change(stack: Stack, *, before: datetime, deployment_id: int | None = None) -> Change:
+    """The last deployment that ended on the stack before `before` (or the deployment whose
+    own verification this is, still running), and the stack's open drift."""
+    targets = DeploymentTarget.objects.select_related("deployment", "version").defer(
+        "text", "last_known_good"
     )
+    target = None
+    if deployment_id is not None:
+        target = targets.filter(stack=stack, deployment_id=deployment_id).first()
+    if target is None:
+        target = (
+            targets.filter(
+                stack=stack,
+                finished_at__isnull=False,
+                finished_at__lte=before,
+                status__in=("succeeded", "rolled_back", "failed"),
+            )
+            .order_by("-finished_at", "-id")
+            .first()
+        )
     drift = list(
         DriftEvent.objects.filter(stack=stack, resolved_at=None, opened_at__lte=before).order_by(
             "-opened_at"
@@ -245,7 +254,7 @@ def apply_refusals(
             _extend(incident, found, now)
             continue
         if change is None:
-            change = preceding_change(stack, before=now)
+            change = preceding_change(stack, before=now, deployment_id=run.deployment_id)
         reference = change.at if change.at is not None and change.at > now - HOUR else window_start
         if reference not in baselines:
             baselines[reference] = refusal_rates(

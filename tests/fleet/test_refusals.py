@@ -288,3 +288,16 @@ def test_the_dashboard_shows_refused_attempts_beside_coverage_never_green(
     stack = client.get(reverse("fleet:stack", args=["SYSA", "TCPIP"])).content.decode()
     assert "refusing clients" in stack
     assert "40 cleartext client on a TLS rule (RC 5003)" in stack
+
+
+def test_a_deployments_own_verification_names_that_deployment(fleet: FleetEstate) -> None:
+    run = run_of(fleet, status=RunStatus.RUNNING, deployment=fleet.pending)
+    fleet.pending.targets.update(started_at=timezone.now())  # running: not finished yet
+    lines = [line("TN3270S", 5003, "10.2.0.1", n) for n in range(1, 9)]
+
+    [incident] = apply_refusals(
+        run, figures(TN3270S=1), count_failures(lines).rules, 10, timezone.now()
+    )
+
+    assert incident.preceded_by == fleet.pending
+    assert "this verification is its own" in incident.summary

@@ -43,7 +43,7 @@ def open_incident(stack_id: int, service: str, after: Deployment) -> Incident | 
         kind=IncidentKind.REFUSED_CLIENTS,
         key=f"refused:{service}",
         resolved_at=None,
-        opened_at__gte=after.finished_at,
+        opened_at__gte=after.started_at,  # its own verification may open it
     ).first()
 
 
