@@ -364,6 +364,7 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
     from fleet.tasks import verification_request
     from policies import services as design
     from policies.models import Stack
+    from portal.seed import policy_name
 
     data = fleet_scenarios.big_stack(work / "work", services=BIG_SERVICES, clients=BIG_CLIENTS)
     say(f"lparsim: 1 LPAR, {BIG_SERVICES} services, {BIG_CLIENTS} TLS clients")
@@ -409,9 +410,9 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
         # Figure: the same verification with 10,000 EZD1286I lines since the previous run.
         syslog = figures["syslog"]
         lpar = sim.simulator.lpars["BIG1"]
-        rules = list(
-            stack.services.order_by("name").values_list("name", flat=True)[1:]
-        )  # the first service is kept for the refused-client latency
+        # The service with the TLS 1.0/1.1 population is kept for the refused-client latency.
+        refusing_service = policy_name(data["lpars"][0]["services"][0]["name"])
+        rules = list(stack.services.exclude(name=refusing_service).values_list("name", flat=True))
         lpar.fs.append_text(lpar.config.syslog, failure_lines(rules, SYSLOG_LINES))
         started = time.monotonic()
         run = verification_request(stack_id=stack.id)
@@ -512,7 +513,7 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
 
         # Refused clients: TLS 1.0/1.1 clients of one service start; AT-TLS refuses them.
         refused = figures["refused"]
-        service = stack.services.order_by("name").first()
+        service = stack.services.get(name=refusing_service)
         key = f"refused:{service.name}"
         population = f"/lpars/BIG1/populations/{fleet_scenarios.REFUSED_POPULATION}"
         latencies = []

@@ -103,8 +103,8 @@ def big_stack(workdir: Path, *, services: int = 30, clients: int = 1000) -> dict
                 [
                     {"name": "modern", "clients": modern, "tls": "modern"},
                     {"name": "tls12", "clients": share - modern, "tls": "tls1.2"},
-                    # TLS 1.0/1.1 clients, none until the bench starts some: AT-TLS refuses
-                    # them (RC 412) and the refused-client incident latency is measured.
+                    # TLS 1.0/1.1 clients of the first service, none until the bench starts
+                    # some: AT-TLS refuses them (RC 412), the incident latency is measured.
                     *(
                         [{"name": REFUSED_POPULATION, "clients": 0, "tls": "legacy"}]
                         if index == 0
