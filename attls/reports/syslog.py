@@ -24,6 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from attls.returncodes import Family, describe, family_of
 
@@ -41,12 +42,22 @@ _REMOTE = re.compile(r"\bREMOTE: (\S+)\.\.(\d+)")
 _JOBNAME = re.compile(r"\bJOBNAME: (\S+)")
 _USERID = re.compile(r"\bUSERID: (\S+)")
 
+# The documented field order, in one pass (the common case); other shapes (EZD1287I with its
+# continuation lines joined, fields missing) go field by field.
+_EZD1286I = re.compile(
+    r"EZD1286I TTLS Error GRPID: \S+ ENVID: \S+ CONNID: (?P<conn>\S+)"
+    r" LOCAL: (?P<laddr>\S+)\.\.(?P<lport>\d+) REMOTE: (?P<raddr>\S+)\.\.(?P<rport>\d+)"
+    r" JOBNAME: (?P<job>\S+) USERID: (?P<user>\S+) RULE: (?P<rule>\S+)"
+    r" RC: +(?P<rc>\d+)(?: +(?P<event>.*?))?\s*$"
+)
+
 # (source address, source port, z/OS port): one TCP connection of an active probe.
 ProbeSocket = tuple[str, int, int]
 # How many of a rule's newest lines a count keeps, as evidence for an incident.
 LINES_KEPT_PER_RULE = 50
 
 
+@lru_cache(maxsize=4096)  # a syslog repeats its peers
 def normal_address(text: str) -> str:
     """One spelling per IP address: `::FFFF:010.001.002.003` and `10.1.2.3` are the same."""
     text = text.strip()
@@ -108,6 +119,19 @@ def parse_failure_line(line: str) -> FailureLine:
     """The fields of one EZD1286I line, e.g. `... TCPIP: EZD1286I TTLS Error GRPID: 00000001
     ENVID: 00000002 CONNID: 0000010A LOCAL: 10.1.1.1..992 REMOTE: 10.9.9.9..40312
     JOBNAME: TN3270A USERID: TN3270A RULE: TN3270_Secure RC:  412 Initial Handshake`."""
+    whole = _EZD1286I.search(line)
+    if whole is not None:
+        return FailureLine(
+            rule=whole["rule"],
+            rc=whole["rc"],
+            conn_id=whole["conn"],
+            local_port=int(whole["lport"]),
+            remote=(normal_address(whole["raddr"]), int(whole["rport"])),
+            local_address=normal_address(whole["laddr"]),
+            jobname=whole["job"],
+            userid=whole["user"],
+            event=whole["event"] or "",
+        )
     rule, rc, conn_id = _RULE.search(line), _RC.search(line), _CONNID.search(line)
     local, remote = _LOCAL.search(line), _REMOTE.search(line)
     job, user = _JOBNAME.search(line), _USERID.search(line)

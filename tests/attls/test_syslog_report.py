@@ -50,6 +50,17 @@ def test_a_line_gives_every_field_with_the_codes_meaning_and_family() -> None:
     assert failure.family is Family.CLEARTEXT
 
 
+def test_the_documented_order_and_any_other_order_read_the_same() -> None:
+    documented = line(rc=412)
+    # The same fields in another order (as EZD1287I's continuation lines give them).
+    head, _, rest = documented.partition(" LOCAL: ")
+    sockets, _, tail = rest.partition(" JOBNAME: ")
+    reordered = f"{head} JOBNAME: {tail.replace(' RC:', f' LOCAL: {sockets} RC:')}"
+    assert reordered != documented
+
+    assert parse_failure_line(reordered) == parse_failure_line(documented)
+
+
 def test_trailing_data_after_the_event_is_not_part_of_the_code() -> None:
     # The shape of the line in IBM support's answer on EZD1286I with RC 402.
     failure = parse_failure_line(line(rc=402, tail="Initial Handshake 00000000 7EB6E278"))
