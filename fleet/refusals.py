@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 
 from attls.reports.syslog import RuleFailures
 from attls.returncodes import describe, family_label, family_of
@@ -269,7 +270,9 @@ def apply_refusals(
         )
         entry["refusal_judgement"] = judgement.as_dict()
         if judgement.surge:
-            opened.append(_open(run, by_name.get(name), name, found, judgement, change, now))
+            incident = _open(run, by_name.get(name), name, found, judgement, change, now)
+            if incident is not None:
+                opened.append(incident)
     for incident in open_incidents.values():
         # A service the run no longer lists (deleted from the design): nothing refuses it.
         _resolve(incident, None, now)
@@ -312,7 +315,7 @@ def _open(
     judgement: Judgement,
     change: Change,
     now: datetime,
-) -> Incident:
+) -> Incident | None:
     details = {
         "service": name,
         "refused": found.total,
@@ -323,7 +326,30 @@ def _open(
         "preceded_by": change.as_dict(),
         "opened_by_run": str(run.uuid),
     }
-    incident = Incident.objects.create(
+    key = f"refused:{name}"
+    try:
+        with transaction.atomic():  # a savepoint: the run's own transaction goes on
+            incident = _create(run, service, name, found, details, change, now)
+    except IntegrityError:
+        # Another run of the stack opened it a moment ago (one open incident per key).
+        existing = Incident.objects.filter(stack=run.stack, key=key, resolved_at=None).first()
+        if existing is not None:
+            _extend(existing, found, now)
+        return None
+    _notify(incident, service)
+    return incident
+
+
+def _create(
+    run: VerificationRun,
+    service: Service | None,
+    name: str,
+    found: RuleFailures,
+    details: dict[str, Any],
+    change: Change,
+    now: datetime,
+) -> Incident:
+    return Incident.objects.create(
         stack=run.stack,
         service=service,
         preceded_by=change.deployment.deployment if change.deployment is not None else None,
@@ -335,8 +361,6 @@ def _open(
         opened_at=now,
         last_seen_at=now,
     )
-    _notify(incident, service)
-    return incident
 
 
 def _extend(incident: Incident, found: RuleFailures, now: datetime) -> None:

@@ -301,3 +301,23 @@ def test_a_deployments_own_verification_names_that_deployment(fleet: FleetEstate
 
     assert incident.preceded_by == fleet.pending
     assert "this verification is its own" in incident.summary
+
+
+def test_two_runs_opening_the_same_incident_at_once_leave_one_extended(
+    fleet: FleetEstate,
+) -> None:
+    from fleet import refusals
+
+    first = open_incident(fleet)
+    run = run_of(fleet, status=RunStatus.RUNNING)
+    found = count_failures([line("TN3270S", 412, "10.9.0.9", 99)]).rules["TN3270S"]
+    judgement = judge(refused=1, connections=0, window_seconds=1, baseline=0, limits=LIMITS)
+    change = refusals.preceding_change(run.stack, before=timezone.now())
+
+    # As a second run would, having read the open incidents before the first one committed.
+    again = refusals._open(run, first.service, "TN3270S", found, judgement, change, timezone.now())
+
+    assert again is None
+    first.refresh_from_db()
+    assert first.details["peers"]["10.9.0.9"] == 1
+    assert Incident.objects.filter(key="refused:TN3270S").count() == 1
