@@ -55,10 +55,10 @@ from attls.reports.pasearch import PasearchReport, parse_pasearch
 from attls.reports.syslog import (
     ProbeSocket,
     RuleFailures,
+    address_port,
     count_failures,
     new_lines,
     parse_failure_line,
-    parse_socket,
     stack_failure_lines,
 )
 from fleet.connectors.base import Connector, ConnectorError
@@ -265,7 +265,7 @@ def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
         if not isinstance(zos_port, int):
             continue
         for entry in result.get("sockets") or []:
-            source = parse_socket(str(entry.get("source", "")))
+            source = address_port(str(entry.get("source", "")))
             if source is not None:
                 found.add((source[0], source[1], zos_port))
     return found

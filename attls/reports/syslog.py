@@ -75,7 +75,7 @@ def normal_address(text: str) -> str:
     return str(address)
 
 
-def parse_socket(text: str) -> tuple[str, int] | None:
+def address_port(text: str) -> tuple[str, int] | None:
     """`10.1.2.3..992` -> ("10.1.2.3", 992); None when it is not an address..port."""
     address, _, port = text.rpartition("..")
     if not address or not port.isdigit():
