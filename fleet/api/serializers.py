@@ -261,6 +261,10 @@ class VerificationSerializer(serializers.ModelSerializer):
     connections = serializers.SerializerMethodField()
     secured = serializers.SerializerMethodField()
     coverage = serializers.SerializerMethodField()
+    refused = serializers.SerializerMethodField(
+        help_text="Attempts AT-TLS refused (EZD1286I, the portal probe's apart) since the"
+        " previous run; not counted in coverage"
+    )
     protocols = serializers.SerializerMethodField()
 
     class Meta:
@@ -279,9 +283,13 @@ class VerificationSerializer(serializers.ModelSerializer):
             "connections",
             "secured",
             "coverage",
+            "refused",
             "protocols",
         ]
         read_only_fields = fields
+
+    def get_refused(self, obj: VerificationRun) -> int | None:
+        return (obj.results or {}).get("refused")
 
     def get_connections(self, obj: VerificationRun) -> int | None:
         return (obj.results or {}).get("connections")
@@ -454,6 +462,10 @@ class StackStatusSerializer(serializers.Serializer):
     connections = serializers.SerializerMethodField()
     secured = serializers.SerializerMethodField()
     coverage = serializers.SerializerMethodField()
+    refused = serializers.IntegerField(
+        help_text="Attempts AT-TLS refused since the stack's previous verification (EZD1286I,"
+        " the portal probe's apart); not counted in coverage"
+    )
     protocols = serializers.SerializerMethodField()
     ports = serializers.SerializerMethodField()
     open_drift = serializers.IntegerField()

@@ -321,3 +321,20 @@ def test_two_runs_opening_the_same_incident_at_once_leave_one_extended(
     first.refresh_from_db()
     assert first.details["peers"]["10.9.0.9"] == 1
     assert Incident.objects.filter(key="refused:TN3270S").count() == 1
+
+
+def test_the_api_gives_refused_attempts_beside_coverage_and_the_incidents_findings(
+    fleet: FleetEstate, client: Any
+) -> None:
+    incident = open_incident(fleet)
+    client.force_login(fleet.people["auditor"])
+
+    stacks = client.get(reverse("fleet-api:stack-list")).json()
+    rows = stacks["results"] if isinstance(stacks, dict) else stacks
+    sysa = next(row for row in rows if row["stack"] == "SYSA/TCPIP")
+    assert sysa["refused"] == 3  # MQPARTNER's RC 8 x3 in the estate's latest run
+
+    found = client.get(reverse("fleet-api:incident-detail", args=[incident.uuid])).json()
+    assert found["kind"] == "refused-clients" and found["service"] == "TN3270S"
+    assert found["preceded_by"] == str(fleet.deployed.uuid)
+    assert found["details"]["codes"]["412"]["count"] == 8
