@@ -290,7 +290,9 @@ def _family(rc: str) -> str:
     return str(family_of(rc))
 
 
-def _summary(name: str, stack: Stack, details: dict[str, Any], change_text: str) -> str:
+def _summary(
+    name: str, stack: Stack, details: dict[str, Any], change_text: str, *, outbound: bool
+) -> str:
     codes = "; ".join(
         f"RC {info['meaning']} ({info['family']}) \N{MULTIPLICATION SIGN}{info['count']}"
         for rc, info in details["codes"].items()
@@ -299,9 +301,17 @@ def _summary(name: str, stack: Stack, details: dict[str, Any], change_text: str)
     shown = ", ".join(f"{peer} \N{MULTIPLICATION SIGN}{n}" for peer, n in list(peers.items())[:5])
     more = f" and {len(peers) - 5} more" if len(peers) > 5 else ""
     judgement = details["judgement"]
+    # Outbound, AT-TLS is the client: the partner may be the one that refused (a partner
+    # that aborts on a TLS 1.3 offer makes AT-TLS log RC 412), so say only that it failed.
+    what = (
+        f"{details['refused']} outbound handshake(s) of {name} on {stack.label} to its partner"
+        " failed"
+        if outbound
+        else f"AT-TLS refused {details['refused']} client connection attempt(s) to {name} on"
+        f" {stack.label}"
+    )
     return (
-        f"AT-TLS refused {details['refused']} connection attempt(s) of {name} on {stack.label}"
-        f" ({judgement['per_minute']:.1f} a minute, {judgement['share']:.0%} of attempts;"
+        f"{what} ({judgement['per_minute']:.1f} a minute, {judgement['share']:.0%} of attempts;"
         f" {judgement['baseline_per_minute']:.1f} a minute in the hour before): {codes}."
         f" Peers: {shown}{more}. Preceded by {change_text}."
     )
@@ -355,7 +365,13 @@ def _create(
         preceded_by=change.deployment.deployment if change.deployment is not None else None,
         kind=IncidentKind.REFUSED_CLIENTS,
         key=f"refused:{name}",
-        summary=_summary(name, run.stack, details, change.text()),
+        summary=_summary(
+            name,
+            run.stack,
+            details,
+            change.text(),
+            outbound=service is not None and service.direction == "Outbound",
+        ),
         failing_handshakes=found.newest_lines(),
         details=details,
         opened_at=now,

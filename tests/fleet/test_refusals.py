@@ -338,3 +338,16 @@ def test_the_api_gives_refused_attempts_beside_coverage_and_the_incidents_findin
     assert found["kind"] == "refused-clients" and found["service"] == "TN3270S"
     assert found["preceded_by"] == str(fleet.deployed.uuid)
     assert found["details"]["codes"]["412"]["count"] == 8
+
+
+def test_an_outbound_service_reads_as_handshakes_to_its_partner_failing(
+    fleet: FleetEstate,
+) -> None:
+    # A partner that aborts on a TLS 1.3 offer: AT-TLS, the client, logs RC 412.
+    [incident] = refusing(
+        fleet, [line("MQPARTNER", 412, "10.8.0.1", n) for n in range(1, 9)], MQPARTNER=0
+    )
+
+    assert "outbound handshake(s) of MQPARTNER" in incident.summary
+    assert "to its partner failed" in incident.summary
+    assert incident.details["families"] == {"protocol": 8}

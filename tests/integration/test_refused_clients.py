@@ -114,6 +114,7 @@ def test_refused_clients_open_incidents_show_beside_coverage_and_resolve_when_re
         ]
     assert found["TN3270_Cleartext"].details["families"].get("cleartext")
     assert found[PARTNER_RULE].details["families"].get("protocol")
+    assert "outbound handshake(s)" in found[PARTNER_RULE].summary
     # One incident per service, however many runs see the refusals.
     time.sleep(INTERVAL)
     assert (
