@@ -10,7 +10,13 @@ Targets:
   * rollback to verified: <= 10 s (`rollback_to_previous` to SUCCEEDED);
   * drift detection latency with a 10 s interval: <= 15 s (an out-of-band edit, TLS 1.0 and
     1.1 switched On, refreshed into PAGENT through lparsim's drift fault, until a policy
-    DriftEvent opens; the worst of 3, each injected at a random moment of the cycle).
+    DriftEvent opens; the worst of 3, each injected at a random moment of the cycle);
+  * verification of the same stack with 10,000 EZD1286I lines written to its syslog since
+    the previous run: <= 5 s (enqueued to succeeded; the lines name 29 of its rules, peers
+    and codes, so the run also opens their refused-clients incidents);
+  * refused-client incident latency with a 10 s interval: <= 15 s (20 TLS 1.0/1.1 clients of
+    one service start, AT-TLS refuses them with RC 412, until its refused-clients incident
+    opens; the worst of 3, each started at a random moment of the cycle).
 
 The bench makes its own world and takes it down by PID at the end, also on failure: a
 temporary SQLite database (migrated), Redis (database 13 of the one at CELERY_BROKER_URL,
@@ -67,6 +73,10 @@ DEPLOY_TARGET = 5.0
 ROLLBACK_TARGET = 10.0
 DRIFT_TARGET = 15.0
 DRIFT_INTERVAL = 10
+SYSLOG_TARGET = 5.0
+SYSLOG_LINES = 10_000
+REFUSED_TARGET = 15.0
+REFUSED_CLIENTS = 20
 BIG_SERVICES = 30
 BIG_CLIENTS = 1000
 FLEET_LPARS = 20
@@ -350,10 +360,11 @@ def verified(run_id: int, timeout: float) -> Any:
 
 def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> None:
     from fleet import services as fleet
-    from fleet.models import DriftEvent, DriftKind, LparConnection, RunStatus
+    from fleet.models import DriftEvent, DriftKind, Incident, LparConnection, RunStatus
     from fleet.tasks import verification_request
     from policies import services as design
     from policies.models import Stack
+    from portal.seed import policy_name
 
     data = fleet_scenarios.big_stack(work / "work", services=BIG_SERVICES, clients=BIG_CLIENTS)
     say(f"lparsim: 1 LPAR, {BIG_SERVICES} services, {BIG_CLIENTS} TLS clients")
@@ -395,6 +406,24 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
         verify.seconds = max(times)
         if profile:
             verify.detail += profile_verification(stack)
+
+        # Figure: the same verification with 10,000 EZD1286I lines since the previous run.
+        syslog = figures["syslog"]
+        lpar = sim.simulator.lpars["BIG1"]
+        # The service with the TLS 1.0/1.1 population is kept for the refused-client latency.
+        refusing_service = policy_name(data["lpars"][0]["services"][0]["name"])
+        rules = list(stack.services.exclude(name=refusing_service).values_list("name", flat=True))
+        lpar.fs.append_text(lpar.config.syslog, failure_lines(rules, SYSLOG_LINES))
+        started = time.monotonic()
+        run = verification_request(stack_id=stack.id)
+        run = verified(run.pk, timeout=120)
+        syslog.seconds = time.monotonic() - started
+        window = (run.outputs.get("syslog") or {}).get("window") or {}
+        opened = len(run.results.get("incidents_opened") or [])
+        syslog.detail.append(
+            f"{window.get('new_lines')} new EZD1286I lines, {run.results.get('refused')} refused"
+            f" attempts counted, {opened} incident(s) opened; " + run_breakdown(run)
+        )
 
         # Deploy v2 (one rule's priority moved), then roll back to v1.
         service = stack.services.order_by("name").first()
@@ -481,6 +510,42 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
                 what="the drift event to resolve after the restore",
             )
         drift.seconds = max(latencies)
+
+        # Refused clients: TLS 1.0/1.1 clients of one service start; AT-TLS refuses them.
+        refused = figures["refused"]
+        service = stack.services.get(name=refusing_service)
+        key = f"refused:{service.name}"
+        population = f"/lpars/BIG1/populations/{fleet_scenarios.REFUSED_POPULATION}"
+        latencies = []
+        for round_ in range(1, RUNS + 1):
+            time.sleep(rng.uniform(0, DRIFT_INTERVAL))  # a random moment of the cycle
+            before = set(Incident.objects.filter(stack=stack, key=key).values_list("pk", flat=True))
+            started = time.monotonic()
+            sim.admin(population, {"clients": REFUSED_CLIENTS})
+            incident = wait_for(
+                lambda before=before: (
+                    Incident.objects.filter(stack=stack, key=key, resolved_at=None)
+                    .exclude(pk__in=before)
+                    .first()
+                ),
+                timeout=90,
+                what=f"a refused-clients incident for {service.name}",
+            )
+            latencies.append(time.monotonic() - started)
+            judged = incident.details.get("judgement") or {}
+            refused.detail.append(
+                f"round {round_}: {latencies[-1]:.2f} s ({judged.get('refused')} refused,"
+                f" {judged.get('per_minute')} a minute; codes {sorted(incident.details['codes'])})"
+            )
+            sim.admin(population, {"clients": 0})
+            wait_for(
+                lambda pk=incident.pk: Incident.objects.filter(
+                    pk=pk, resolved_at__isnull=False
+                ).exists(),
+                timeout=90,
+                what="the refused-clients incident to resolve once the clients stopped",
+            )
+        refused.seconds = max(latencies)
         starts = list(
             scheduled.filter(started_at__isnull=False)
             .order_by("started_at")
@@ -503,6 +568,21 @@ def bench_big_stack(work: Path, figures: dict[str, Figure], profile: bool) -> No
             timeout=60,
             what="the last scheduled verification to finish",
         )
+
+
+def failure_lines(rules: list[str], count: int) -> str:
+    """`count` EZD1286I records as syslogd writes them for stack TCPIP of BIG1: the rules in
+    turn, from 250 peers, with the codes a rollout meets (protocol, cipher, cleartext, closed)."""
+    codes = (412, 412, 5003, 402, 406)
+    stamp = time.strftime("%b %e %H:%M:%S")
+    return "".join(
+        f"{stamp} BIG1 TCPIP: EZD1286I TTLS Error GRPID: 00000001 ENVID: 00000002"
+        f" CONNID: {0x100000 + n:08X} LOCAL: 127.0.0.1..{8000 + n % 30}"
+        f" REMOTE: ::FFFF:10.20.{n % 250 // 100}.{n % 100}..{20000 + n % 40000}"
+        f" JOBNAME: JOB{n % 30:05d} USERID: USER{n % 30:04d} RULE: {rules[n % len(rules)]}"
+        f" RC: {codes[n % len(codes)]:4d} Initial Handshake\n"
+        for n in range(count)
+    )
 
 
 def weakened(text: str) -> str:
@@ -629,6 +709,12 @@ def main() -> int:
         "deploy": Figure("deploy to verified, one stack", DEPLOY_TARGET),
         "rollback": Figure("rollback to verified, one stack", ROLLBACK_TARGET),
         "drift": Figure(f"drift detection latency, {DRIFT_INTERVAL} s interval", DRIFT_TARGET),
+        "syslog": Figure(
+            f"verification with {SYSLOG_LINES:,} syslog lines since the last run", SYSLOG_TARGET
+        ),
+        "refused": Figure(
+            f"refused-client incident latency, {DRIFT_INTERVAL} s interval", REFUSED_TARGET
+        ),
     }
     work = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     print(f"fleet bench: work directory {work}; {raise_file_limit()}", flush=True)

@@ -82,6 +82,9 @@ def _service(
     }
 
 
+REFUSED_POPULATION = "refused"
+
+
 def big_stack(workdir: Path, *, services: int = 30, clients: int = 1000) -> dict[str, Any]:
     """One LPAR (BIG1) with `services` inbound services and `clients` TLS sessions in all."""
     rows = []
@@ -100,6 +103,13 @@ def big_stack(workdir: Path, *, services: int = 30, clients: int = 1000) -> dict
                 [
                     {"name": "modern", "clients": modern, "tls": "modern"},
                     {"name": "tls12", "clients": share - modern, "tls": "tls1.2"},
+                    # TLS 1.0/1.1 clients of the first service, none until the bench starts
+                    # some: AT-TLS refuses them (RC 412), the incident latency is measured.
+                    *(
+                        [{"name": REFUSED_POPULATION, "clients": 0, "tls": "legacy"}]
+                        if index == 0
+                        else []
+                    ),
                 ],
             )
         )

@@ -154,6 +154,15 @@ class CancelForm(NoColonMixin, forms.Form):
     )
 
 
+class IncidentRemoveRuleForm(NoColonMixin, forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        help_text="Why (left blank: the incident's reference).",
+    )
+
+
 class RemoveRuleForm(NoColonMixin, forms.Form):
     rule = forms.ChoiceField(label="Rule to remove")
     note = forms.CharField(

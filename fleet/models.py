@@ -470,22 +470,53 @@ class Certificate(models.Model):
         return f"{self.subject} (until {self.not_after:%Y-%m-%d})"
 
 
+class IncidentKind(models.TextChoices):
+    CERTIFICATE_EXPIRED = "certificate-expired", "Certificate expired"
+    REFUSED_CLIENTS = "refused-clients", "Clients refused by AT-TLS"
+
+
 class Incident(models.Model):
-    """Something broke for users: e.g. an expired certificate failing handshakes."""
+    """Something broke for users: an expired certificate failing handshakes, or a surge of
+    clients AT-TLS refuses (EZD1286I) after a deployment or a drift (fleet/refusals.py)."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="incidents")
     certificate = models.ForeignKey(
         Certificate, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
     )
-    kind = models.CharField(max_length=32)  # certificate-expired
+    # The service whose clients are refused (refused-clients).
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+    # The deployment that reached the stack last before the incident opened, if any.
+    preceded_by = models.ForeignKey(
+        Deployment, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+    kind = models.CharField(max_length=32)  # IncidentKind
+    # One open incident per condition (e.g. `refused:TN3270_Secure`); blank: not keyed.
+    key = models.CharField(max_length=200, blank=True, default="")
     summary = models.TextField()
     failing_handshakes = models.JSONField(default=list)  # EZD1286I lines from the syslog
+    # What a refused-clients incident found: codes and meanings, families, peers, rates.
+    details = models.JSONField(default=dict, blank=True)
     opened_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stack", "key"],
+                condition=models.Q(resolved_at__isnull=True) & ~models.Q(key=""),
+                name="one_open_incident_per_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.stack}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from fleet.selectors import LiveText
     from policies.models import Stack
 
+from attls.returncodes import family_label, family_of
+
 # Strongest first; "cleartext" is what verify.py counts for a connection no AT-TLS rule
 # secured: cleartext, or the application's own TLS, which netstat cannot tell apart.
 PROTOCOL_ORDER = (
@@ -287,6 +289,7 @@ class Badge:
 SERVICE_BADGES = {
     "secured": ("secured", "status-ok"),
     "partly": ("partly secured", "status-warn"),
+    "refusing": ("refusing clients", "status-fail"),
     "cleartext": ("cleartext", "status-fail"),
     "not-deployed": ("not deployed", "badge-muted"),
     "not-verified": ("not verified", "badge-muted"),
@@ -299,11 +302,12 @@ def service_badge(entry: Mapping[str, Any] | None, *, policy_deployed: bool = Tr
     - not verified: no verification has looked at the stack yet;
     - not deployed: the deployed policy has no rule for it (or nothing is deployed);
     - cleartext: it has live connections and AT-TLS secures none of them;
+    - refusing: AT-TLS logged failed handshakes (EZD1286I) for its rule since the previous
+      verification, whatever the coverage (not counting the handshakes it refused to the
+      portal's own probe, which offers refused versions and suites on purpose: those are
+      `probe_refusals`);
     - partly: some connections are not secured, one uses an unexpected rule, the port still
-      accepts a deprecated protocol or no longer speaks TLS to new connections, or AT-TLS
-      logged failed handshakes (EZD1286I) for its rule since the previous verification
-      (not counting the handshakes it refused to the portal's own probe, which offers
-      refused versions and suites on purpose: those are `probe_refusals`);
+      accepts a deprecated protocol or no longer speaks TLS to new connections;
     - secured: every live connection is secured by its rule, the port accepts only what the
       policy allows.
     """
@@ -335,7 +339,11 @@ def service_badge(entry: Mapping[str, Any] | None, *, policy_deployed: bool = Tr
         reasons.append(f"no live connections and not probed: {entry['not_probed']}")
     failed = sum((entry.get("handshake_failures") or {}).values())
     if failed:
-        reasons.append(f"{failed} failed handshake(s) since the previous verification")
+        # Coverage counts sessions; a refused client never becomes one, so a service with
+        # refusals is never shown as secured, whatever its coverage.
+        reasons.insert(0, f"AT-TLS refused {refused_text(entry)} since the previous verification")
+        why = "; ".join(reasons)
+        return _badge("refusing", why[0].upper() + why[1:] + ".")
     if reasons:
         why = "; ".join(reasons)
         return _badge("partly", why[0].upper() + why[1:] + ".")
@@ -415,6 +423,34 @@ def failures_text(failures: Mapping[str, int] | None) -> str:
     )
 
 
+def refused_text(entry: Mapping[str, Any] | None) -> str:
+    """`12 attempt(s): 8 cleartext client on a TLS rule (RC 5003), 4 protocol version mismatch
+    (RC 412)`: a service's refused attempts by family, with the codes."""
+    entry = entry or {}
+    failures: Mapping[str, int] = entry.get("handshake_failures") or {}
+    total = sum(failures.values())
+    if not total:
+        return ""
+    by_family: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for rc, n in sorted(failures.items(), key=lambda item: -item[1]):
+        label = family_label(family_of(rc), code=rc)
+        by_family.setdefault(label, []).append(rc)
+        counts[label] = counts.get(label, 0) + n
+    parts = [
+        f"{counts[label]} {label} (RC {', '.join(codes)})" for label, codes in by_family.items()
+    ]
+    return f"{total} attempt(s): " + ", ".join(parts)
+
+
+def refused_peers_text(entry: Mapping[str, Any] | None, limit: int = 5) -> str:
+    peers: Mapping[str, int] = (entry or {}).get("refused_peers") or {}
+    shown = ", ".join(
+        f"{peer} \N{MULTIPLICATION SIGN}{n}" for peer, n in list(peers.items())[:limit]
+    )
+    return shown + (f" and {len(peers) - limit} more" if len(peers) > limit else "")
+
+
 def probe_refusals_text(refusals: Mapping[str, int] | None) -> str:
     """What the failed-handshake figure leaves out: AT-TLS refusing the portal's own probe."""
     total = sum((refusals or {}).values())
@@ -444,6 +480,14 @@ class ServiceRow:
     @property
     def failure_codes(self) -> str:
         return failure_codes(self.entry.get("handshake_failures"))
+
+    @property
+    def refused(self) -> str:
+        return refused_text(self.entry)
+
+    @property
+    def refused_peers(self) -> str:
+        return refused_peers_text(self.entry)
 
 
 def service_rows(

@@ -58,6 +58,7 @@ from fleet.models import (
 )
 from policies.models import Lpar, PolicyVersion, Service, Stack
 from policies.selectors import service_list_for
+from policies.services import stack_draft
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -117,6 +118,33 @@ class StackStatus:
     @property
     def coverage_text(self) -> str:
         return presenters.percent(self.results.get("secured", 0), self.results.get("connections"))
+
+    @property
+    def refused(self) -> int:
+        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before; from
+        the services' failures for a run stored before the stack-wide figure existed."""
+        if "refused" in self.results:
+            return int(self.results["refused"] or 0)
+        services = (self.results.get("services") or {}).values()
+        return sum(sum((e.get("handshake_failures") or {}).values()) for e in services)
+
+    @property
+    def services_refusing(self) -> list[str]:
+        services = self.results.get("services") or {}
+        return sorted(
+            n for n, e in services.items() if any((e.get("handshake_failures") or {}).values())
+        )
+
+    @property
+    def coverage_css(self) -> str:
+        """Green only at full coverage with no refused attempt: refused clients are not
+        sessions, so coverage alone can read 100% while clients are turned away."""
+        coverage = self.coverage
+        if coverage is None:
+            return "none"
+        if coverage < 0.8:
+            return "bad"
+        return "good" if coverage >= 0.99 and not self.refused else "warn"
 
     @property
     def protocol_bar(self) -> presenters.Bar:
@@ -250,10 +278,20 @@ class FleetTotals:
     certificates_expired: int
     open_incidents: int
     active_deployments: int
+    refused: int = 0  # attempts refused since each stack's previous verification
+    stacks_refusing: int = 0
 
     @property
     def coverage_text(self) -> str:
         return presenters.percent(self.secured, self.connections)
+
+    @property
+    def coverage_css(self) -> str:
+        if not self.connections:
+            return ""
+        if self.secured == 0:
+            return "bad"
+        return "good" if self.secured == self.connections and not self.refused else "warn"
 
 
 def fleet_totals(*, user: User, statuses: Sequence[StackStatus]) -> FleetTotals | None:
@@ -269,6 +307,8 @@ def fleet_totals(*, user: User, statuses: Sequence[StackStatus]) -> FleetTotals 
         certificates_expired=sum(s.certificates_expired for s in statuses),
         open_incidents=Incident.objects.filter(resolved_at=None).count(),
         active_deployments=Deployment.objects.filter(status__in=ACTIVE).count(),
+        refused=sum(s.refused for s in statuses),
+        stacks_refusing=sum(1 for s in statuses if s.refused),
     )
 
 
@@ -697,14 +737,61 @@ def incident_list_for(*, user: User, filters: FindingFilters | None = None) -> Q
     if not sees_estate(user):
         return Incident.objects.none()
     filters = filters or FindingFilters(status="all")
-    incidents = Incident.objects.select_related("stack__lpar", "certificate").filter(
-        filters.stack_q()
-    )
+    incidents = Incident.objects.select_related(
+        "stack__lpar", "certificate", "service", "preceded_by"
+    ).filter(filters.stack_q())
     if filters.status == "open":
         incidents = incidents.filter(resolved_at=None)
     elif filters.status == "resolved":
         incidents = incidents.exclude(resolved_at=None)
     return incidents.order_by("-opened_at", "-id")
+
+
+def incident_for(*, user: User, uuid: Any) -> Incident:
+    """One incident by uuid for those who see the estate; Incident.DoesNotExist otherwise."""
+    return incident_list_for(user=user).get(uuid=uuid)
+
+
+@dataclass(frozen=True)
+class RemoveRulePlan:
+    """Whether "remove this service's rule" can publish the latest version without the rule.
+
+    The new version is the stack's draft with the service excluded. That is the deployed
+    version without the rule only when the draft equals the latest version and the latest is
+    what is deployed; otherwise the action would ship other changes too, and says so."""
+
+    refusal: str
+    latest: PolicyVersion | None
+    deployed: DeploymentTarget | None
+
+
+def remove_rule_plan(*, incident: Incident) -> RemoveRulePlan:
+    stack, service = incident.stack, incident.service
+    deployed = deployed_target(stack)
+    latest = stack.versions.order_by("-number").first()
+    refusal = ""
+    if incident.resolved_at is not None:
+        refusal = "This incident is resolved."
+    elif service is None:
+        refusal = "This incident names no service of the design (it was deleted)."
+    elif not service.included:
+        refusal = f"{service.name} is already excluded from the design of {stack.label}."
+    elif deployed is None or latest is None:
+        refusal = f"Nothing has been deployed to {stack.label}."
+    elif deployed.version_id != latest.pk or deployed.removed_rule:
+        refusal = (
+            f"v{latest.number} is the latest version but {stack.label} runs"
+            f" v{deployed.version.number}"
+            + (f" without rule {deployed.removed_rule}" if deployed.removed_rule else "")
+            + ": a version without this rule would deploy other changes too. Roll back, or"
+            " remove the rule from what is deployed (Remove a rule)."
+        )
+    elif stack_draft(stack=stack).sha256 != latest.sha256:
+        refusal = (
+            f"The design of {stack.label} has changes not yet published since"
+            f" v{latest.number}; publish or undo them first, or roll back."
+        )
+    return RemoveRulePlan(refusal=refusal, latest=latest, deployed=deployed)
 
 
 def latest_verification_times(stack_ids: Iterable[int]) -> dict[int, datetime]:
@@ -788,6 +875,14 @@ class ServiceStatus:
     @property
     def failure_codes(self) -> str:
         return presenters.failure_codes(self.failures)
+
+    @property
+    def refused_text(self) -> str:
+        return presenters.refused_text(self.entry)
+
+    @property
+    def refused_peers_text(self) -> str:
+        return presenters.refused_peers_text(self.entry)
 
 
 LIVE_SHOWN = 12

@@ -27,14 +27,22 @@ from fleet.models import (
     DeploymentKind,
     DeploymentTarget,
     DriftEvent,
+    Incident,
+    IncidentKind,
     LparConnection,
     RunStatus,
     TargetStatus,
 )
+from fleet.selectors import remove_rule_plan
 from fleet.tasks import run_deployment
 from fleet.verify import deployed_target
 from policies.models import ChangeRecord, Lpar, PolicyVersion, Stack
-from policies.services import policy_header, snapshot
+from policies.services import (
+    policy_header,
+    policy_version_publish,
+    service_update,
+    snapshot,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -411,3 +419,59 @@ def drift_event_acknowledge(*, event: DriftEvent, actor: User, comment: str) -> 
         comment,
     )
     return locked
+
+
+# --- incidents ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_remove_rule(
+    *, incident: Incident, actor: User, note: str = ""
+) -> tuple[PolicyVersion, Deployment | None]:
+    """ "Remove this service's rule": the normal path, with four eyes.
+
+    Excludes the incident's service from the design, publishes the stack's next version
+    (the deployed one without that rule: see fleet.selectors.remove_rule_plan) as `actor`,
+    and, when `actor` is also an operator, requests its deployment. Another operator must
+    approve it, as for any deployment; the publisher and the requester may not.
+    """
+    if not has_capability(actor, Capability.PUBLISH):
+        raise PermissionError("only an architect may publish a version without the rule")
+    locked = Incident.objects.select_for_update().get(pk=incident.pk)
+    if locked.kind != IncidentKind.REFUSED_CLIENTS:
+        raise DeploymentRefused("only a refused-clients incident names a rule to remove")
+    plan = remove_rule_plan(incident=locked)
+    if plan.refusal:
+        raise DeploymentRefused(plan.refusal)
+    service, stack = locked.service, locked.stack
+    assert service is not None and plan.latest is not None
+    why = note.strip() or f"clients refused by AT-TLS (incident {str(locked.uuid)[:8]})"
+    service_update(
+        actor=actor,
+        service=service,
+        fields={"included": False},
+        expected_revision=service.revision,
+    )
+    version = policy_version_publish(
+        stack=stack,
+        actor=actor,
+        note=f"v{plan.latest.number} without rule {service.name}: {why}",
+        # The warnings are those of the version already deployed, less this rule's.
+        acknowledge_warnings=True,
+    )
+    deployment = None
+    if has_capability(actor, Capability.OPERATE):
+        deployment = deployment_request(
+            actor=actor,
+            targets=[(stack, version)],
+            note=f"remove rule {service.name} from {stack.label}: {why}",
+        )
+    details = dict(locked.details or {})
+    details["remove_rule"] = {
+        "version": version.number,
+        "deployment": str(deployment.uuid) if deployment is not None else None,
+        "by": actor.get_username(),
+    }
+    Incident.objects.filter(pk=locked.pk).update(details=details)
+    _record(actor, "remove rule", locked, details["remove_rule"], why)
+    return version, deployment

@@ -47,6 +47,12 @@ urlpatterns = [
     path("drift/<uuid:event>/acknowledge/", views.drift_acknowledge, name="drift-acknowledge"),
     path("certificates/", views.certificate_list, name="certificates"),
     path("incidents/", views.incident_list, name="incidents"),
+    path("incidents/<uuid:incident>/", views.incident_detail, name="incident"),
+    path(
+        "incidents/<uuid:incident>/remove-rule/",
+        views.incident_remove_rule_view,
+        name="incident-remove-rule",
+    ),
     path("connections/", views.connection_list, name="connections"),
     path("connections/<str:lpar>/", views.connection_edit, name="connection-edit"),
     path("my-services/", views.my_services, name="my-services"),

@@ -26,9 +26,7 @@ those of the runs of the stack that were probing after the previous read.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -54,6 +52,15 @@ from attls.reports.netstat import (
     parse_netstat_ttls,
 )
 from attls.reports.pasearch import PasearchReport, parse_pasearch
+from attls.reports.syslog import (
+    ProbeSocket,
+    RuleFailures,
+    address_port,
+    count_failures,
+    new_lines,
+    parse_failure_line,
+    stack_failure_lines,
+)
 from fleet import selectors
 from fleet.baselines import stack_baseline_capture
 from fleet.connectors.base import Connector, ConnectorError, FileMissing
@@ -73,6 +80,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.probe import ProbeTarget, not_probed, probe
+from fleet.refusals import apply_refusals
 from policies.models import Service, Stack
 
 log = logging.getLogger(__name__)
@@ -121,6 +129,11 @@ class Views:
     # The same, summed over the life of the syslog file (what audits show per stack).
     failures_total: dict[str, dict[str, int]] = field(default_factory=dict)
     probe_refusals_total: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The services' failures per rule with their families and peers (attls.reports.syslog),
+    # and the seconds of syslog they cover: None on a first read (no previous run to count
+    # from) or when the syslog could not be read, so no refusal rate can be judged.
+    refused: dict[str, RuleFailures] = field(default_factory=dict)
+    refusal_window_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -274,74 +287,8 @@ def _probe_each(targets: list[ProbeTarget]) -> dict[str, dict[str, Any]]:
 
 
 # --- AT-TLS handshake failures (EZD1286I) -----------------------------------------------------
-
-_RULE = re.compile(r"\bRULE: (\S+)")
-_RC = re.compile(r"\bRC: +(\d+)")
-_CONNID = re.compile(r"\bCONNID: (\S+)")
-_LOCAL = re.compile(r"\bLOCAL: (\S+)\.\.(\d+)")
-_REMOTE = re.compile(r"\bREMOTE: (\S+)\.\.(\d+)")
-
-# (source address, source port, z/OS port probed): one TCP connection of the probe.
-ProbeSocket = tuple[str, int, int]
-
-
-def normal_address(text: str) -> str:
-    """One spelling per IP address: `::FFFF:010.001.002.003` and `10.1.2.3` are the same.
-
-    AT-TLS writes IPv4 peers of an IPv6 stack as IPv4-mapped, sometimes zero-padded.
-    """
-    text = text.strip()
-    if text.lower().startswith("::ffff:") and "." in text:
-        text = text[7:]
-    parts = text.split(".")
-    if len(parts) == 4 and all(part.isdigit() for part in parts):
-        return ".".join(str(int(part)) for part in parts)
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return text.lower()
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
-
-
-def _socket(text: str) -> tuple[str, int] | None:
-    address, _, port = text.rpartition("..")
-    if not address or not port.isdigit():
-        return None
-    return normal_address(address), int(port)
-
-
-@dataclass(frozen=True)
-class FailureLine:
-    """What an EZD1286I line says about one failed handshake."""
-
-    rule: str
-    rc: str
-    conn_id: str
-    local_port: int | None
-    remote: tuple[str, int] | None  # the peer's socket: for an inbound rule, the client's
-
-    def probe_socket(self) -> ProbeSocket | None:
-        if self.remote is None or self.local_port is None:
-            return None
-        return (self.remote[0], self.remote[1], self.local_port)
-
-
-def parse_failure_line(line: str) -> FailureLine:
-    """The fields of an EZD1286I line (`?` or None for what it lacks), e.g. from
-    `... TCPIP: EZD1286I TTLS Error GRPID: 00000001 ENVID: 00000002 CONNID: 0000010A
-    LOCAL: 10.1.1.1..992 REMOTE: 10.9.9.9..40312 JOBNAME: TN3270A USERID: TN3270A
-    RULE: TN3270_Secure RC:  412 Initial Handshake`."""
-    rule, rc, conn_id = _RULE.search(line), _RC.search(line), _CONNID.search(line)
-    local, remote = _LOCAL.search(line), _REMOTE.search(line)
-    return FailureLine(
-        rule=rule.group(1) if rule else "?",
-        rc=rc.group(1) if rc else "?",
-        conn_id=conn_id.group(1) if conn_id else "?",
-        local_port=int(local.group(2)) if local else None,
-        remote=(normal_address(remote.group(1)), int(remote.group(2))) if remote else None,
-    )
+# The syslog is read as a report (attls/reports/syslog.py); here are the fleet's parts: which
+# lines the portal's own probe caused, and what the previous run left to continue from.
 
 
 def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
@@ -352,50 +299,10 @@ def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
         if not isinstance(zos_port, int):
             continue
         for entry in result.get("sockets") or []:
-            source = _socket(str(entry.get("source", "")))
+            source = address_port(str(entry.get("source", "")))
             if source is not None:
                 found.add((source[0], source[1], zos_port))
     return found
-
-
-@dataclass
-class FailureCount:
-    """EZD1286I lines per rule and RC: the services' failures and the probe's refusals apart."""
-
-    services: dict[str, dict[str, int]] = field(default_factory=dict)
-    probe: dict[str, dict[str, int]] = field(default_factory=dict)
-    probe_lines: list[FailureLine] = field(default_factory=list)
-
-
-def count_failures(lines: Iterable[str], probe: set[ProbeSocket]) -> FailureCount:
-    """Counts EZD1286I lines per rule and RC; a line whose REMOTE socket is one the probe
-    connected from, to the port its LOCAL socket names, is a probe refusal."""
-    services: dict[str, Counter[str]] = defaultdict(Counter)
-    refusals: dict[str, Counter[str]] = defaultdict(Counter)
-    probe_lines = []
-    for line in lines:
-        failure = parse_failure_line(line)
-        if failure.probe_socket() in probe:
-            refusals[failure.rule][failure.rc] += 1
-            probe_lines.append(failure)
-        else:
-            services[failure.rule][failure.rc] += 1
-    return FailureCount(
-        services={rule: dict(codes) for rule, codes in services.items()},
-        probe={rule: dict(codes) for rule, codes in refusals.items()},
-        probe_lines=probe_lines,
-    )
-
-
-def new_lines(lines: list[str], last_read: str | None) -> tuple[list[str], bool]:
-    """The lines after `last_read` (the newest line the previous run read), and whether it
-    was found. Not found (none read before, or the file was rotated or restarted since):
-    every line is new. The previous run stored its lines as `storable` text."""
-    if last_read:
-        for index in range(len(lines) - 1, -1, -1):
-            if storable(lines[index]) == last_read:
-                return lines[index + 1 :], True
-    return lines, False
 
 
 def _plus(
@@ -458,14 +365,6 @@ def probe_runs(
     return found
 
 
-def _stack_failure_lines(text: str, stack: str) -> list[str]:
-    return [
-        line
-        for line in text.splitlines()
-        if "EZD1286I" in line and (f" {stack}:" in line or f" {stack}[" in line)
-    ]
-
-
 def _handshake_failures(
     run: VerificationRun,
     connector: Connector,
@@ -483,10 +382,10 @@ def _handshake_failures(
     started = time.perf_counter()
     read_at = timezone.now()
     result = connector.run(f"cat {connection.syslog_path}")
-    lines = _stack_failure_lines(result.stdout, stack)
+    lines = stack_failure_lines(result.stdout, stack)
     before = (previous.syslog.get("text") or "") if previous is not None else ""
     last_read = before.rsplit("\n", 1)[-1] if before else None
-    window, continued = new_lines(lines, last_read)
+    window, continued = new_lines(lines, last_read, stored=storable)
     since: datetime | None = None
     if previous is not None:
         since = (_moment(previous.syslog.get("read_at")) or previous.started_at) or None
@@ -498,6 +397,9 @@ def _handshake_failures(
     )
     counted = count_failures(window, probes.sockets)
     views.failures, views.probe_refusals = counted.services, counted.probe
+    views.refused = counted.rules
+    if previous is not None and since is not None and result.ok:
+        views.refusal_window_seconds = max((read_at - since).total_seconds(), 1.0)
     previous_results = previous.results if previous is not None and continued else {}
     views.failures_total = _plus(
         previous_results.get("handshake_failures_total") or {}, counted.services
@@ -713,6 +615,7 @@ def _figures(
             # EZD1286I lines of its rule since the previous run, less the probe's refusals.
             "handshake_failures": dict(views.failures.get(service.name, {})),
             "probe_refusals": dict(views.probe_refusals.get(service.name, {})),
+            **_refused_figures(views.refused.get(service.name)),
         }
     settled = [item for item in seen if not item.pending]
     total = len(settled)
@@ -728,6 +631,30 @@ def _figures(
         "loaded_rules": len(views.pasearch.rules) if views.pasearch is not None else None,
         "handshake_failures_total": views.failures_total,
         "probe_refusals_total": views.probe_refusals_total,
+        # Refused attempts (EZD1286I, the probe's apart) beside coverage: coverage counts
+        # sessions, and a refused client never becomes one.
+        "refused": sum(found.total for found in views.refused.values()),
+        # Compact, for the hour-before comparison of later runs (fleet/refusals.py).
+        "refusals": {
+            "window_seconds": views.refusal_window_seconds,
+            "services": {
+                name: entry["refused"] for name, entry in per_service.items() if entry["refused"]
+            },
+        },
+    }
+
+
+PEERS_SHOWN = 20
+
+
+def _refused_figures(found: RuleFailures | None) -> dict[str, Any]:
+    """A service's refused attempts since the previous run: how many, per family, per peer."""
+    if found is None:
+        return {"refused": 0, "refused_families": {}, "refused_peers": {}}
+    return {
+        "refused": found.total,
+        "refused_families": dict(found.families.most_common()),
+        "refused_peers": dict(found.peers.most_common(PEERS_SHOWN)),
     }
 
 
@@ -1242,7 +1169,7 @@ def _failing_handshakes(
     )
     own = probes.sockets | probe_sockets((run.outputs or {}).get("probe", {}).get("json") or {})
     lines = []
-    for line in _stack_failure_lines(text, run.stack.name):
+    for line in stack_failure_lines(text, run.stack.name):
         failure = parse_failure_line(line)
         if failure.rc == "401" and failure.probe_socket() not in own:
             lines.append(line)
@@ -1288,7 +1215,11 @@ def verify(
     with transaction.atomic():
         _observe(stack, seen, now)
         opened = _apply_drift(run, conditions, judged, now)
-        run.results = figures | {"drift_opened": [e.key for e in opened]}
+        incidents = apply_refusals(run, figures, views.refused, views.refusal_window_seconds, now)
+        run.results = figures | {
+            "drift_opened": [e.key for e in opened],
+            "incidents_opened": [i.key for i in incidents],
+        }
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.save()

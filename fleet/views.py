@@ -27,6 +27,7 @@ from fleet import presenters, selectors
 from fleet.forms import (
     CancelForm,
     DeploymentRequestForm,
+    IncidentRemoveRuleForm,
     LparConnectionForm,
     RejectForm,
     RemoveRuleForm,
@@ -37,6 +38,7 @@ from fleet.models import (
     NUL_SHOWN_AS,
     Deployment,
     DriftEvent,
+    Incident,
     RunStatus,
     TargetStatus,
     VerificationRun,
@@ -51,6 +53,7 @@ from fleet.services import (
     deployment_reject,
     deployment_request,
     drift_event_acknowledge,
+    incident_remove_rule,
     lpar_connection_save,
     remove_rule,
     rollback_to_previous,
@@ -659,6 +662,64 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         request, selectors.incident_list_for(user=request.user, filters=filters)
     )
     return _render(request, "fleet/incident_list.html", context, partials=("finding-table",))
+
+
+def _incident(request: HttpRequest, uuid: Any) -> Incident:
+    try:
+        return selectors.incident_for(user=request.user, uuid=uuid)
+    except Incident.DoesNotExist:
+        raise Http404("No such incident") from None
+
+
+def _incident_context(
+    request: HttpRequest, incident: Incident, form: IncidentRemoveRuleForm | None = None
+) -> dict[str, Any]:
+    return {
+        "section": "incidents",
+        "tab": "incidents",
+        "incident": incident,
+        "plan": selectors.remove_rule_plan(incident=incident) if incident.service else None,
+        "form": form or IncidentRemoveRuleForm(),
+        "can_publish": has_capability(request.user, Capability.PUBLISH),
+        "can_operate": _can_operate(request),
+        "refused": "",
+    }
+
+
+@requires(ESTATE)
+@require_GET
+def incident_detail(request: HttpRequest, incident: Any) -> HttpResponse:
+    found = _incident(request, incident)
+    return _render(request, "fleet/incident_detail.html", _incident_context(request, found))
+
+
+@requires(Capability.PUBLISH)
+@require_POST
+def incident_remove_rule_view(request: HttpRequest, incident: Any) -> HttpResponse:
+    found = _incident(request, incident)
+    form = IncidentRemoveRuleForm(request.POST)
+    context = _incident_context(request, found, form)
+    if not form.is_valid():
+        return _render(request, "fleet/incident_detail.html", context, status=422)
+    try:
+        version, deployment = incident_remove_rule(
+            incident=found, actor=request.user, note=form.cleaned_data["note"]
+        )
+    except DeploymentRefused as refusal:
+        context["refused"] = str(refusal)
+        return _render(request, "fleet/incident_detail.html", context, status=409)
+    if deployment is not None:
+        messages.success(
+            request,
+            f"Published v{version.number} without the rule and requested its deployment;"
+            " another operator must approve it.",
+        )
+        return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+    messages.success(
+        request,
+        f"Published v{version.number} without the rule; an operator requests its deployment.",
+    )
+    return _done(request, reverse("fleet:incident", args=[found.uuid]))
 
 
 # --- LPAR connections -----------------------------------------------------------------------------

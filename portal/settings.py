@@ -335,6 +335,14 @@ FLEET_DEPLOY_MAX_CLAIMS = env_int("FLEET_DEPLOY_MAX_CLAIMS", default=3, min_valu
 FLEET_VERIFY_STALE_SECONDS = env_int("FLEET_VERIFY_STALE_SECONDS", default=600, min_value=10)
 # Raw connection observations are kept this long; hourly roll-ups stay for the audit period.
 FLEET_OBSERVATION_RETENTION_HOURS = env_int("FLEET_OBSERVATION_RETENTION_HOURS", default=48)
+# A surge of refused clients (EZD1286I) opens an incident for a service when, over a
+# verification's stretch of syslog, AT-TLS refused more than PER_MINUTE attempts a minute,
+# more than PERCENT of its attempts (refused + live connections), and more than FACTOR times
+# its refusal rate in the hour before the deployment or drift that preceded (or the hour
+# before the stretch when nothing changed in the last hour).
+FLEET_REFUSAL_SURGE_PER_MINUTE = env_int("FLEET_REFUSAL_SURGE_PER_MINUTE", default=5, min_value=0)
+FLEET_REFUSAL_SURGE_PERCENT = env_int("FLEET_REFUSAL_SURGE_PERCENT", default=10, min_value=0)
+FLEET_REFUSAL_SURGE_FACTOR = env_int("FLEET_REFUSAL_SURGE_FACTOR", default=2, min_value=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Cache -----------------------------------------------------------------------

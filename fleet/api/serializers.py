@@ -342,6 +342,10 @@ class VerificationSerializer(serializers.ModelSerializer):
     connections = serializers.SerializerMethodField()
     secured = serializers.SerializerMethodField()
     coverage = serializers.SerializerMethodField()
+    refused = serializers.SerializerMethodField(
+        help_text="Attempts AT-TLS refused (EZD1286I, the portal probe's apart) since the"
+        " previous run; not counted in coverage"
+    )
     protocols = serializers.SerializerMethodField()
 
     class Meta:
@@ -360,9 +364,13 @@ class VerificationSerializer(serializers.ModelSerializer):
             "connections",
             "secured",
             "coverage",
+            "refused",
             "protocols",
         ]
         read_only_fields = fields
+
+    def get_refused(self, obj: VerificationRun) -> int | None:
+        return (obj.results or {}).get("refused")
 
     def get_connections(self, obj: VerificationRun) -> int | None:
         return (obj.results or {}).get("connections")
@@ -473,6 +481,18 @@ class IncidentSerializer(serializers.ModelSerializer):
         slug_field="fingerprint", read_only=True, allow_null=True
     )
     failing_handshakes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    service = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    preceded_by = serializers.SlugRelatedField(
+        slug_field="uuid",
+        read_only=True,
+        allow_null=True,
+        help_text="The deployment that reached the stack last before the incident opened",
+    )
+    details = serializers.DictField(
+        read_only=True,
+        help_text="refused-clients: refused, codes (count, meaning, family), families, peers,"
+        " judgement (per_minute, share, baseline_per_minute), preceded_by",
+    )
 
     class Meta:
         model = Incident
@@ -482,9 +502,14 @@ class IncidentSerializer(serializers.ModelSerializer):
             "kind",
             "summary",
             "certificate",
+            "service",
+            "preceded_by",
+            "details",
             "failing_handshakes",
             "opened_at",
+            "last_seen_at",
             "resolved_at",
+            "resolution",
         ]
         read_only_fields = fields
 
@@ -530,6 +555,10 @@ class StackStatusSerializer(serializers.Serializer):
     connections = serializers.SerializerMethodField()
     secured = serializers.SerializerMethodField()
     coverage = serializers.SerializerMethodField()
+    refused = serializers.IntegerField(
+        help_text="Attempts AT-TLS refused since the stack's previous verification (EZD1286I,"
+        " the portal probe's apart); not counted in coverage"
+    )
     protocols = serializers.SerializerMethodField()
     ports = serializers.SerializerMethodField()
     open_drift = serializers.IntegerField()
@@ -639,7 +668,7 @@ class MyServiceSerializer(serializers.Serializer):
     stack = serializers.CharField(source="service.stack.label")
     owner_team = serializers.CharField(source="service.owner_team")
     status = serializers.SerializerMethodField(
-        help_text="secured, partly, cleartext, not-deployed or not-verified"
+        help_text="secured, partly, refusing, cleartext, not-deployed or not-verified"
     )
     status_reason = serializers.SerializerMethodField()
     in_scope = serializers.SerializerMethodField(help_text="The deployed policy has its rule")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from attls.reports import syslog
 from fleet import probe as probe_module
 from fleet import verify
 from fleet.connectors.base import Timeouts
@@ -45,7 +46,7 @@ def line(remote: str, *, local: str = "10.1.1.1..992", rc: int = 412, conn: int 
 
 
 def test_an_ezd1286i_line_gives_rule_rc_connection_and_both_sockets() -> None:
-    failure = verify.parse_failure_line(LINE)
+    failure = syslog.parse_failure_line(LINE)
 
     assert failure.rule == "rule_TN3270"
     assert failure.rc == "412"
@@ -56,19 +57,19 @@ def test_an_ezd1286i_line_gives_rule_rc_connection_and_both_sockets() -> None:
 
 
 def test_ipv4_mapped_and_zero_padded_peers_read_as_the_plain_ipv4_address() -> None:
-    failure = verify.parse_failure_line(
+    failure = syslog.parse_failure_line(
         line("::FFFF:010.001.002.003..40312", local="::FFFF:010.000.000.001..992")
     )
 
     assert failure.remote == ("10.1.2.3", 40312)
-    assert verify.normal_address("::ffff:10.1.2.3") == "10.1.2.3"
-    assert verify.normal_address("2001:DB8::1") == "2001:db8::1"
-    assert verify.normal_address("::ffff:a01:203") == "10.1.2.3"
+    assert syslog.normal_address("::ffff:10.1.2.3") == "10.1.2.3"
+    assert syslog.normal_address("2001:DB8::1") == "2001:db8::1"
+    assert syslog.normal_address("::ffff:a01:203") == "10.1.2.3"
 
 
 def test_a_line_without_sockets_is_a_service_failure_never_a_probe_refusal() -> None:
     text = "SYSA TCPIP: EZD1286I TTLS Error GRPID: 00000001 RULE: R1 RC: 5004 Initial Handshake"
-    counted = verify.count_failures([text], {("127.0.0.1", 1, 992)})
+    counted = syslog.count_failures([text], {("127.0.0.1", 1, 992)})
 
     assert counted.services == {"R1": {"5004": 1}}
     assert counted.probe == {}
@@ -95,7 +96,7 @@ def test_lines_from_the_probe_sockets_are_counted_as_probe_refusals_apart() -> N
         line("10.9.9.9..40312", local="10.1.1.1..23", rc=5003, conn=5),  # another service
     ]
 
-    counted = verify.count_failures(lines, verify.probe_sockets(probe_json))
+    counted = syslog.count_failures(lines, verify.probe_sockets(probe_json))
 
     assert counted.probe == {"TN3270_Secure": {"412": 1, "402": 1}}
     assert counted.services == {"TN3270_Secure": {"412": 2, "5003": 1}}
@@ -115,11 +116,11 @@ def test_the_probe_sockets_come_from_every_result_including_ports_without_tls() 
 def test_only_the_lines_after_the_one_read_last_are_new() -> None:
     lines = [line("10.7.7.7..1", conn=n) for n in range(1, 6)]
 
-    assert verify.new_lines(lines, lines[2]) == (lines[3:], True)
-    assert verify.new_lines(lines, lines[-1]) == ([], True)
-    assert verify.new_lines(lines, None) == (lines, False)
+    assert syslog.new_lines(lines, lines[2]) == (lines[3:], True)
+    assert syslog.new_lines(lines, lines[-1]) == ([], True)
+    assert syslog.new_lines(lines, None) == (lines, False)
     # Rotated or restarted: the line read last is gone, so every line is new.
-    assert verify.new_lines(lines[3:], lines[1]) == (lines[3:], False)
+    assert syslog.new_lines(lines[3:], lines[1]) == (lines[3:], False)
 
 
 # --- the probe records its sockets ------------------------------------------------------------

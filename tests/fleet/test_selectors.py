@@ -224,7 +224,11 @@ def test_percent_reads_well_at_the_edges() -> None:
         ({"in_scope": True, "connections": 0, "secured": 0}, "secured"),
         (
             {"in_scope": True, "connections": 1, "secured": 1, "handshake_failures": {"8": 2}},
-            "partly",
+            "refusing",
+        ),
+        (
+            {"in_scope": True, "connections": 3, "secured": 2, "handshake_failures": {"412": 1}},
+            "refusing",
         ),
     ],
 )

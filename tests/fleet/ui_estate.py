@@ -563,6 +563,8 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet:stack-verify": page_stack,
         "fleet:stack-rollback": page_stack,
         "fleet:stack-remove-rule": page_stack,
+        "fleet:incident": {"incident": incident.uuid},
+        "fleet:incident-remove-rule": {"incident": incident.uuid},
         "fleet:verification": {"run": run.uuid},
         "fleet:verification-output": {"run": run.uuid, "output": "pasearch"},
         "fleet:connection-edit": {"lpar": "SYSA"},

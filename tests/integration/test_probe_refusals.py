@@ -13,9 +13,10 @@ import time
 
 import pytest
 
+from attls.reports.syslog import parse_failure_line
 from fleet.models import RunStatus, VerificationRun
 from fleet.tasks import verification_request
-from fleet.verify import parse_failure_line, probe_sockets
+from fleet.verify import probe_sockets
 from policies.models import Service, Stack
 
 from .conftest import Lab, wait_for

@@ -158,6 +158,8 @@ ACCESS: dict[str, Access] = {
     "fleet:drift": read(ESTATE),
     "fleet:certificates": read(ESTATE),
     "fleet:incidents": read(ESTATE),
+    "fleet:incident": read(ESTATE),
+    "fleet:incident-remove-rule": Access(post=ARCHITECTS),
     "fleet:connections": read(OPERATORS),
     "fleet:connection-edit": Access(get=OPERATORS, post=OPERATORS),
     "fleet:my-services": read(ESTATE_AND_OWNERS),
