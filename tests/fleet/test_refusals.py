@@ -25,7 +25,12 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.refusals import Thresholds, apply_refusals, judge
-from fleet.services import DeploymentRefused, deployment_approve, incident_remove_rule
+from fleet.services import (
+    DeploymentForbidden,
+    DeploymentRefused,
+    deployment_approve,
+    incident_remove_rule,
+)
 from policies.models import PolicyVersion, Service
 from tests.fleet.ui_estate import FleetEstate, build_fleet
 
@@ -184,7 +189,7 @@ def test_removing_the_rule_publishes_the_deployed_version_without_it_for_four_ey
     assert not Service.objects.get(pk=incident.service_id).included
     assert deployment is not None and deployment.status == RunStatus.PENDING
     assert deployment.requested_by == both
-    with pytest.raises(DeploymentRefused):
+    with pytest.raises(DeploymentForbidden):
         deployment_approve(deployment=deployment, actor=both)
     incident.refresh_from_db()
     assert incident.details["remove_rule"]["version"] == 3
