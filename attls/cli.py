@@ -5,8 +5,10 @@
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
 
-FILE and REPORT may be `-` for standard input. Exit status: 0 when all is well, 1 when
-lint finds errors (or explain finds no rule), 2 for input that cannot be read.
+FILE and REPORT may be `-` for standard input, in UTF-8 or EBCDIC (IBM-1047/037, detected);
+bytes that are not UTF-8 are read as Latin-1 with a warning. Exit status: 0 when all is well,
+1 when lint finds errors (or explain finds no rule), 2 for input that cannot be read (or has
+syntax errors). Every failure ends with one line on standard error; never a traceback.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import TextIO
 
 from attls import ciphers
 from attls.effective import EffectiveSettings
-from attls.errors import PolicySyntaxError, ReportParseError
+from attls.errors import AttlsError, ReportParseError
 from attls.lint import Finding, Profile, lint
 from attls.matching import Connection, RuleMatcher
-from attls.policy import Policy, parse_policy, render_policy
+from attls.policy import Policy, PolicyReading, read_policy, render_policy
 from attls.reports.pasearch import parse_pasearch, pasearch_summary
+from attls.textcodec import decode_text
 
 PROFILES = {
     "nist": Profile.nist_800_52r2,
@@ -31,21 +34,31 @@ PROFILES = {
 }
 
 
-def _read(path: str) -> str:
+def _read_bytes(path: str) -> bytes:
     if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
         return handle.read()
 
 
+def _read(path: str) -> str:
+    """A report's text, whatever its encoding (see attls.textcodec)."""
+    return decode_text(_read_bytes(path)).text
+
+
+def _print_errors(path: str, reading: PolicyReading, err: TextIO) -> None:
+    for problem in reading.errors:
+        print(f"{path}:{problem.line}:{problem.column}: error: {problem.message}", file=err)
+
+
 def _load_policy(path: str, err: TextIO) -> Policy | None:
-    try:
-        return parse_policy(_read(path), source=path)
-    except PolicySyntaxError as error:
-        for problem in error.problems:
-            print(f"{path}:{problem.line}:{problem.column}: error: {problem.message}", file=err)
-        print(f"{path}: {len(error.problems)} problem(s); nothing was checked further", file=err)
+    """The policy of a file that has no syntax errors; None (errors printed) otherwise."""
+    reading = read_policy(_read_bytes(path))
+    if reading.errors:
+        _print_errors(path, reading, err)
+        print(f"{path}: {len(reading.errors)} syntax error(s); nothing was done", file=err)
         return None
+    return reading.policy
 
 
 def _finding_line(path: str, finding: Finding) -> str:
@@ -54,11 +67,15 @@ def _finding_line(path: str, finding: Finding) -> str:
 
 
 def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    policy = _load_policy(args.file, err)
-    if policy is None:
-        return 2
+    """Syntax errors first (on stderr), then lint of every statement that could be built."""
+    reading = read_policy(_read_bytes(args.file))
+    policy = reading.policy
+    _print_errors(args.file, reading, err)
     profile = PROFILES[args.profile]() if args.profile else None
     findings = lint(policy, profile)
+    if reading.errors:
+        # The parser has reported each undefined name at the word that uses it.
+        findings = [f for f in findings if f.code != "dangling-reference"]
     if args.json:
         json.dump(
             [
@@ -80,11 +97,15 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for finding in findings:
             print(_finding_line(args.file, finding), file=out)
         counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning")}
+        syntax = f", {len(reading.errors)} syntax error(s)" if reading.errors else ""
         print(
-            f"{args.file}: {len(policy.rules)} rule(s), {counts['error']} error(s),"
+            f"{args.file}: {len(policy.rules)} rule(s){syntax}, {counts['error']} error(s),"
             f" {counts['warning']} warning(s)",
             file=out,
         )
+    if reading.errors:
+        print(f"{args.file}: {len(reading.errors)} syntax error(s)", file=err)
+        return 2
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
@@ -216,7 +237,10 @@ def main(
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args, out, err)
-    except OSError as error:
+    except (OSError, AttlsError) as error:
         print(f"error: {error}", file=err)
+        return 2
+    except Exception as error:
+        print(f"error: internal error ({type(error).__name__}): {error}", file=err)
         return 2
     return status

@@ -10,6 +10,11 @@ rules and their order
                             different actions; the winner is decided only by name order
   cleartext-rule            the rule's group has TTLSEnabled Off: its connections are clear
   missing-environment       the rule's group has TTLSEnabled On but it names no environment
+the file
+  pagent-tolerated          something Policy Agent accepts (the file loads) that is still
+                            wrong or unusual: a repeated parameter, a block given inline and
+                            by reference, a number for an address, bytes that are not UTF-8...;
+                            the message says what Policy Agent makes of it
 statements
   dangling-reference        a `...Ref` names a statement that does not exist
   unused-object             a statement no rule uses, directly or through other statements
@@ -18,6 +23,8 @@ effective settings (rules whose group has TTLSEnabled On)
   no-modern-protocol        TLSv1.2 and TLSv1.3 are Off: only older versions can be negotiated
   no-usable-cipher          no listed suite can be negotiated with any protocol that is On
   protocol-without-cipher   TLSv1.2 or TLSv1.3 is On but no listed suite works with it
+  suite-not-implemented     a listed suite System SSL on the stack's z/OS release does not
+                            implement (attls.releases); Policy Agent drops it
   handshake-role-direction  a Server role on an Outbound rule, or Client on an Inbound one
   profile-protocol          (with a profile) a protocol On that the profile does not allow
   profile-cipher            (with a profile) a listed suite the profile does not allow
@@ -117,12 +124,17 @@ class Profile:
         )
 
 
-def lint(policy: Policy, profile: Profile | None = None) -> list[Finding]:
-    """Every finding about the policy, sorted by where it is in the file."""
-    findings: list[Finding] = []
+def lint(
+    policy: Policy, profile: Profile | None = None, *, release: str | None = None
+) -> list[Finding]:
+    """Every finding about the policy on a z/OS release (default 3.1), in file order."""
+    findings: list[Finding] = [
+        Finding("warning", "pagent-tolerated", w.message, None, Location(w.line, w.column))
+        for w in policy.warnings
+    ]
     findings.extend(_references(policy))
     findings.extend(_rule_order_cached(policy))
-    findings.extend(_settings(policy, profile))
+    findings.extend(_settings(policy, profile, release))
     return sorted(findings, key=_sort_key)
 
 
@@ -610,11 +622,11 @@ def _protocols_of(code: str) -> frozenset[Protocol]:
     return suite.protocols if suite is not None else frozenset()
 
 
-def _settings(policy: Policy, profile: Profile | None) -> list[Finding]:
+def _settings(policy: Policy, profile: Profile | None, release: str | None) -> list[Finding]:
     """Checks of each rule's effective settings; the work is shared per action triple."""
     findings: list[Finding] = []
     per_actions: dict[tuple[str | None, str | None, str | None], list[_Problem]] = {}
-    for name, settings in effective_all(policy).items():
+    for name, settings in effective_all(policy, release=release).items():
         if settings.group_action is None or settings.group_action not in policy.group_actions:
             continue  # no group (validate_policy says so) or an undefined one (dangling)
         if not settings.ttls_enabled:
@@ -672,6 +684,17 @@ _Problem = tuple[Severity, str, str]
 def _action_problems(settings: EffectiveSettings, profile: Profile | None) -> list[_Problem]:
     """Problems of the settings that depend only on the rule's actions."""
     out: list[_Problem] = []
+    for code in settings.not_implemented_suites:
+        out.append(
+            (
+                "error",
+                "suite-not-implemented",
+                f"lists {_suite_label(code)}, which System SSL on z/OS {settings.release} does not"
+                " implement: Policy Agent leaves it out of the list, so a partner that offers"
+                " only this suite fails the handshake (return code 402, no cipher suite in"
+                " common)",
+            )
+        )
     enabled = settings.enabled_protocols
     suites = settings.v3_cipher_suites
     default_list = settings.ciphers_from == "system-ssl-default"

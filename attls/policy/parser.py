@@ -31,7 +31,8 @@ from attls.policy.model import (
     TTLSKeyringParms,
     TTLSRule,
 )
-from attls.policy.syntax import Node, SourceText, parse_tree
+from attls.policy.syntax import MAX_PROBLEMS, Node, SourceText, parse_tree, stopped_reading
+from attls.textcodec import Encoding, decode_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +87,29 @@ class _Reference:
     keyword: str
 
 
+class _StopReading(Exception):
+    """Too many problems: the rest of the file is not worth reading."""
+
+
 class _Builder:
     def __init__(self, source: SourceText) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.references: list[_Reference] = []
 
     def problem(self, node: Node, word_index: int, message: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.problems.append(stopped_reading(self.source, node.line, node.word_index))
+            raise _StopReading
         self.problems.append(self.source.problem(node.line, node.word_index + word_index, message))
+
+    def warn(self, node: Node, word_index: int, message: str) -> None:
+        """Something Policy Agent accepts (so the file loads) that a person should still fix."""
+        if len(self.warnings) < MAX_PROBLEMS:
+            self.warnings.append(
+                self.source.problem(node.line, node.word_index + word_index, message)
+            )
 
     def statement(self, node: Node, cls: type[Statement], *, top_level: bool) -> Statement | None:
         """Builds one statement from its node; None when it is too broken to keep."""
@@ -144,14 +160,18 @@ class _Builder:
             return
         param = slot.param
         kind = param.kind
-        if kind in ("value", "ref", "block") and slot.field in seen:
-            first = seen[slot.field]
-            self.problem(
+        repeated = seen.get(slot.field) if kind in ("value", "ref", "block") else None
+        if repeated is not None and param.concatenate_with is None:
+            # Policy Agent loads such a file (the real PAGENTTN policy repeats TLSv1, TLSv1.1
+            # and TLSv1.2 in eAdvAZFClient). Which occurrence it keeps is not documented and
+            # that file cannot tell (both carry the same value): the later one is our reading.
+            self.warn(
                 node,
                 0,
-                f"{param.keyword} is given twice in {cls.STATEMENT} (first on line {first.line})",
+                f"{param.keyword} is given again in {cls.STATEMENT} (first on line"
+                f" {repeated.line}); Policy Agent accepts the file, and this tool uses the later"
+                " value (inferred: IBM does not say which one Policy Agent keeps)",
             )
-            return
         seen[slot.field] = node
         if kind in ("block", "blocks"):
             assert param.block is not None
@@ -181,6 +201,14 @@ class _Builder:
         assert slot.read is not None
         try:
             value = slot.read(node.values)
+        except v.Tolerated as tolerated:
+            message = str(tolerated)
+            if not message.startswith(slot.keyword):
+                message = f"{slot.keyword}: {message}"
+            self.warn(node, 1, message)
+            if tolerated.value is None:
+                return
+            value = tolerated.value
         except ValueError as error:
             message = str(error)
             if not message.startswith(slot.keyword):
@@ -191,6 +219,8 @@ class _Builder:
             # Readers of code strings return several items at once; others return one.
             items = value if isinstance(value, tuple) else (value,)
             values[slot.field] = (*values.get(slot.field, ()), *items)
+        elif repeated is not None and param.concatenate_with is not None:
+            values[slot.field] = f"{values[slot.field]}{param.concatenate_with}{value}"
         else:
             values[slot.field] = value
 
@@ -263,10 +293,16 @@ class _Builder:
             if param.kind == "block" and getattr(statement, field_name) is not None:
                 ref_field = field_name + "_ref"
                 if getattr(statement, ref_field, None) is not None:
-                    self.problem(
+                    # Observed: AZFEnvAction1Client in the real PAGENTTN policy has both; the
+                    # z/OS 3.1 report shows the inline block's values (TLSv1 at its default
+                    # On, where the referenced AZFEnvAdvServer sets it Off), nothing merged.
+                    self.warn(
                         node,
                         0,
-                        f"{name}: give either {param.keyword} or {param.keyword}Ref, not both",
+                        f"{name}: both {param.keyword} and {param.keyword}Ref are given; Policy"
+                        f" Agent uses the inline {param.keyword} and ignores"
+                        f" {param.keyword}Ref {getattr(statement, ref_field)} (observed in a real"
+                        " z/OS 3.1 report)",
                     )
 
 
@@ -310,12 +346,50 @@ def _has_condition(rule: TTLSRule) -> bool:
     )
 
 
-def parse_policy(text: str, *, source: str | None = None) -> Policy:
-    """Reads a whole AT-TLS policy file. Raises PolicySyntaxError with every problem found."""
+@dataclass(frozen=True, slots=True)
+class PolicyReading:
+    """Everything one read of a policy file found.
+
+    `policy` holds every statement that could be built, also when there are `errors`, so
+    lint can go on and a person sees every problem in one run. `warnings` are what Policy
+    Agent accepts but a person should fix (also on `policy.warnings`).
+    """
+
+    policy: Policy
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    encoding: Encoding
+
+
+def read_policy(data: str | bytes, *, encoding: Encoding | None = None) -> PolicyReading:
+    """Reads a policy file from its bytes (EBCDIC or UTF-8, see attls.textcodec) or text.
+
+    Never raises for bad input: errors are returned, in file order.
+    """
+    if isinstance(data, bytes):
+        decoded = decode_text(data, encoding=encoding)
+        text, chosen, decode_warnings = decoded.text, decoded.encoding, decoded.warnings
+    else:
+        text, chosen, decode_warnings = data, "UTF-8", ()
     policy, problems, _, _ = _build(text)
-    if problems:
-        raise PolicySyntaxError(problems, source)
-    return policy
+    policy.warnings = sorted((*decode_warnings, *policy.warnings), key=lambda p: (p.line, p.column))
+    return PolicyReading(
+        policy,
+        tuple(sorted(problems, key=lambda p: (p.line, p.column))),
+        tuple(policy.warnings),
+        chosen,
+    )
+
+
+def parse_policy(text: str | bytes, *, source: str | None = None) -> Policy:
+    """Reads a whole AT-TLS policy file. Raises PolicySyntaxError with every problem found.
+
+    What Policy Agent tolerates is not an error: it is on the returned `policy.warnings`.
+    """
+    reading = read_policy(text)
+    if reading.errors:
+        raise PolicySyntaxError(list(reading.errors), source)
+    return reading.policy
 
 
 def parse_policy_files(files: Sequence[tuple[str, str]]) -> Policy:
@@ -331,6 +405,7 @@ def parse_policy_files(files: Sequence[tuple[str, str]]) -> Policy:
     for source_name, text in files:
         policy, file_problems, references, source = _build(text, resolve=False)
         problems.extend(dataclasses.replace(p, source=source_name) for p in file_problems)
+        merged.warnings.extend(dataclasses.replace(p, source=source_name) for p in policy.warnings)
         pending.extend((source_name, source, reference) for reference in references)
         for collection, statement in policy.statements():
             merged.add(statement)
@@ -358,6 +433,24 @@ def _build(
     builder = _Builder(source)
     builder.problems.extend(problems)
     policy = Policy()
+    try:
+        _build_statements(tree, builder, policy, source)
+    except _StopReading:
+        resolve = False
+    policy.warnings = builder.warnings
+    if resolve:
+        for reference in builder.references:
+            if reference.name not in policy.collection(reference.target):
+                builder.problems.append(
+                    source.problem(reference.line, reference.word_index, _dangling(reference))
+                )
+        builder.problems.extend(_group_needs_environment(policy))
+    return policy, builder.problems, builder.references, source
+
+
+def _build_statements(
+    tree: list[Node], builder: _Builder, policy: Policy, source: SourceText
+) -> None:
     for node in tree:
         cls = _TOP_LEVEL.get(node.keyword.lower())
         if cls is None:
@@ -390,14 +483,6 @@ def _build(
         policy.locations[(collection, statement.name)] = Location(
             node.line, source.column(node.line, node.word_index)
         )
-    if resolve:
-        for reference in builder.references:
-            if reference.name not in policy.collection(reference.target):
-                builder.problems.append(
-                    source.problem(reference.line, reference.word_index, _dangling(reference))
-                )
-        builder.problems.extend(_group_needs_environment(policy))
-    return policy, builder.problems, builder.references, source
 
 
 def _dangling(reference: _Reference) -> str:

@@ -19,6 +19,9 @@ the next stage can point at the exact column of a mistake.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 from attls.errors import Problem
 
 
@@ -42,35 +45,41 @@ class Node:
         return self.args[1:]
 
 
+# A word: a quoted value (kept with its quotes), a brace, or a run of other non-blanks.
+# Quoting is not in IBM's syntax diagrams; see values.unquote for how quoted values are read.
+_WORD = re.compile(r'"[^"]*"?|[{}]|[^\s{}"]+')
+
+# Past this many problems a file is not worth reading further: the parse stops and says so,
+# which keeps a hostile file (a megabyte of braces) from costing more than a moment.
+MAX_PROBLEMS = 1000
+
+
 class SourceText:
-    """The lines of a file, for turning (line, word index) into a 1-based column."""
+    """The lines of a file, for turning (line, word index) into a 1-based column.
+
+    The word starts of a line are computed once, the first time a problem on that line needs
+    a column, so reporting many problems on one long line stays linear in its length.
+    """
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+        # Per line: the word starts found so far, and the scan that finds more on demand.
+        self._starts: dict[int, tuple[list[int], Iterator[re.Match[str]], str]] = {}
 
     def column(self, line: int, word_index: int) -> int:
         if not 1 <= line <= len(self.lines):
             return 1
-        raw = _code_part(self.lines[line - 1])
-        position = 0
-        index = -1
-        length = len(raw)
-        while position < length:
-            while position < length and raw[position] in " \t":
-                position += 1
-            if position >= length:
-                break
-            index += 1
-            if raw[position] in "{}":
-                if index == word_index:
-                    return position + 1
-                position += 1
-                continue
-            if index == word_index:
-                return position + 1
-            while position < length and raw[position] not in " \t{}":
-                position += 1
-        return position + 1
+        known = self._starts.get(line)
+        if known is None:
+            raw = _code_part(self.lines[line - 1])
+            known = self._starts[line] = ([], _WORD.finditer(raw), raw)
+        starts, scan, raw = known
+        while len(starts) <= word_index:
+            found = next(scan, None)
+            if found is None:
+                return len(raw.rstrip()) + 1
+            starts.append(found.start())
+        return starts[max(word_index, 0)] + 1
 
     def problem(self, line: int, word_index: int, message: str) -> Problem:
         return Problem(line, self.column(line, word_index), message)
@@ -79,6 +88,22 @@ class SourceText:
 def _code_part(line: str) -> str:
     hash_at = line.find("#")
     return line if hash_at < 0 else line[:hash_at]
+
+
+def stopped_reading(source: SourceText, line: int, word_index: int) -> Problem:
+    return source.problem(
+        line, word_index, f"more than {MAX_PROBLEMS} problems; the rest of the file was not read"
+    )
+
+
+def iter_words(code: str) -> Iterator[str]:
+    """The words of the code part of a line: braces and quoted values are words of their own.
+
+    An iterator, so a parse that gives up early on a hostile line does not split all of it.
+    """
+    if "{" in code or "}" in code or '"' in code:
+        return (match.group() for match in _WORD.finditer(code))
+    return iter(code.split())
 
 
 def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]]:
@@ -94,16 +119,20 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
     for number, raw in enumerate(text.splitlines(), start=1):
         hash_at = raw.find("#")
         code = raw if hash_at < 0 else raw[:hash_at]
-        if "{" in code or "}" in code:
-            words = code.replace("{", " { ").replace("}", " } ").split()
-        else:
-            words = code.split()
-        if not words:
-            continue
-        index = 0
-        count = len(words)
-        while index < count:
-            word = words[index]
+        current: Node | None = None  # the statement whose words this line is adding to
+        for index, word in enumerate(iter_words(code)):
+            if word != "{" and word != "}":
+                if current is None:
+                    current = Node(number, index, [word])
+                    siblings.append(current)
+                    previous, previous_open = current, True
+                else:
+                    current.args.append(word)
+                continue
+            current = None
+            if len(problems) >= MAX_PROBLEMS:
+                problems.append(stopped_reading(source, number, index))
+                return top, problems
             if word == "{":
                 if previous is None or not previous_open:
                     problems.append(
@@ -118,26 +147,18 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
                     stack.append((previous.children, previous))
                 siblings = stack[-1][0]
                 previous, previous_open = None, False
-                index += 1
-            elif word == "}":
-                if len(stack) == 1:
-                    problems.append(source.problem(number, index, "'}' has no matching '{'"))
-                else:
-                    closed = stack.pop()[1]
-                    siblings = stack[-1][0]
-                    previous, previous_open = closed, False
-                index += 1
+            elif len(stack) == 1:
+                problems.append(source.problem(number, index, "'}' has no matching '{'"))
             else:
-                end = index + 1
-                while end < count and words[end] != "{" and words[end] != "}":
-                    end += 1
-                node = Node(number, index, words[index:end])
-                siblings.append(node)
-                previous, previous_open = node, True
-                index = end
+                closed = stack.pop()[1]
+                siblings = stack[-1][0]
+                previous, previous_open = closed, False
 
     for _, owner in reversed(stack[1:]):
         assert owner is not None
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(stopped_reading(source, owner.line, owner.word_index))
+            break
         problems.append(
             source.problem(owner.line, owner.word_index, f"'{owner.keyword}' block is never closed")
         )

@@ -107,26 +107,37 @@ def test_a_group_with_ttls_enabled_needs_an_environment_on_the_rule():
     ]
 
 
-def test_a_parameter_given_twice_is_refused():
+def warnings(text: str) -> list[tuple[int, int, str]]:
+    return [(p.line, p.column, p.message) for p in parse_policy(text).warnings]
+
+
+def test_a_parameter_given_twice_is_a_warning_and_the_later_value_is_used():
     text = "TTLSGroupAction g\n{\n  TTLSEnabled On\n  TTLSEnabled Off\n}\n"
-    assert problems(text) == [
-        (4, 3, "TTLSEnabled is given twice in TTLSGroupAction (first on line 3)"),
-    ]
+    [(line, column, message)] = warnings(text)
+    assert (line, column) == (4, 3)
+    assert message.startswith("TTLSEnabled is given again in TTLSGroupAction (first on line 3)")
+    assert "inferred" in message
+    assert parse_policy(text).group_actions["g"].ttls_enabled is False
 
 
-def test_inline_and_reference_forms_of_the_same_block_exclude_each_other():
+def test_inline_and_reference_forms_together_warn_and_the_inline_block_wins():
     text = (
         "TTLSKeyringParms k\n{\n  Keyring R\n}\n"
         "TTLSEnvironmentAction e\n{\n  HandshakeRole Server\n  TTLSKeyringParmsRef k\n"
         "  TTLSKeyringParms\n  {\n    Keyring S\n  }\n}\n"
     )
-    assert problems(text) == [
-        (
-            5,
-            1,
-            "TTLSEnvironmentAction: give either TTLSKeyringParms or TTLSKeyringParmsRef, not both",
-        ),
-    ]
+    [(line, column, message)] = warnings(text)
+    assert (line, column) == (5, 1)
+    assert "uses the inline TTLSKeyringParms and ignores TTLSKeyringParmsRef k" in message
+    assert "observed" in message
+
+
+def test_a_reference_given_alongside_an_inline_block_must_still_exist():
+    text = (
+        "TTLSEnvironmentAction e\n{\n  HandshakeRole Server\n  TTLSKeyringParmsRef nope\n"
+        "  TTLSKeyringParms\n  {\n    Keyring S\n  }\n}\n"
+    )
+    assert [line for line, _, _ in problems(text)] == [4]
 
 
 def test_unbalanced_braces_are_reported_where_they_are():
@@ -136,11 +147,19 @@ def test_unbalanced_braces_are_reported_where_they_are():
     ]
 
 
-def test_a_cipher_constant_given_to_the_4char_form_is_refused():
+def test_a_cipher_constant_given_to_the_4char_form_is_ignored_with_a_warning():
     text = "TTLSCipherParms c\n{\n  V3CipherSuites4Char TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n}\n"
-    [(line, column, message)] = problems(text)
+    [(line, column, message)] = warnings(text)
     assert (line, column) == (3, 23)
     assert message.startswith("V3CipherSuites4Char takes only 4-character hex codes")
+    assert "Policy Agent ignores the line" in message
+    assert parse_policy(text).cipher_parms["c"].v3_cipher_suites == ()
+
+
+def test_a_4char_value_that_is_not_hex_codes_is_still_an_error():
+    text = "TTLSCipherParms c\n{\n  V3CipherSuites4Char ZZZZ\n}\n"
+    [(line, column, _)] = problems(text)
+    assert (line, column) == (3, 23)
 
 
 def test_every_problem_in_a_file_is_reported_not_only_the_first():

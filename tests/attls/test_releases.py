@@ -1,0 +1,79 @@
+"""One row per z/OS release: its defaults and the suites it implements, each with a source."""
+
+import pytest
+
+from attls.ciphers import Protocol
+from attls.effective import effective_settings
+from attls.lint import lint
+from attls.policy import parse_policy
+from attls.releases import RELEASES, get_release, release_from_header
+
+EMPTY_ENVIRONMENT = """\
+TTLSRule r
+{
+  LocalPortRange 443
+  Direction Inbound
+  TTLSGroupActionRef g
+  TTLSEnvironmentActionRef e
+}
+TTLSGroupAction g
+{
+  TTLSEnabled On
+}
+TTLSEnvironmentAction e
+{
+  HandshakeRole Server
+  TTLSKeyringParmsRef k
+}
+TTLSKeyringParms k
+{
+  Keyring RING
+}
+"""
+
+
+@pytest.mark.parametrize("name", sorted(RELEASES))
+def test_an_empty_environment_gets_the_protocols_and_ciphers_of_its_release(name: str):
+    row = RELEASES[name]
+    settings = effective_settings(parse_policy(EMPTY_ENVIRONMENT), "r", release=name)
+
+    assert settings.release == name
+    assert dict(settings.protocols) == dict(row.protocols)
+    assert settings.v3_cipher_suites == row.v3_ciphers
+    assert settings.ciphers_from == "system-ssl-default"
+    for source in (row.protocols_source, row.ciphers_source, row.groups_source):
+        assert len(source) > 40  # a sentence naming where the fact comes from
+    assert row.not_implemented_source
+
+
+def test_zos_3_2_turns_only_tls_1_2_on_and_defaults_to_four_ecdhe_gcm_suites():
+    settings = effective_settings(parse_policy(EMPTY_ENVIRONMENT), "r", release="3.2")
+    assert settings.enabled_protocols == (Protocol.TLSV1_2,)
+    assert settings.v3_cipher_suites == ("C030", "C02C", "C02F", "C02B")
+    older = effective_settings(parse_policy(EMPTY_ENVIRONMENT), "r", release="3.1")
+    assert older.enabled_protocols == (Protocol.TLSV1, Protocol.TLSV1_1)
+
+
+def test_a_suite_the_release_does_not_implement_is_dropped_and_is_a_lint_error_naming_it():
+    text = EMPTY_ENVIRONMENT.replace(
+        "  TTLSKeyringParmsRef k\n",
+        "  TTLSKeyringParmsRef k\n  TTLSCipherParms\n  {\n"
+        "    V3CipherSuites TLS_CHACHA20_POLY1305_SHA256\n"
+        "    V3CipherSuites TLS_AES_128_GCM_SHA256\n  }\n",
+    )
+    policy = parse_policy(text)
+    settings = effective_settings(policy, "r", release="3.1")
+    assert settings.v3_cipher_suites == ("1301",)
+    assert settings.not_implemented_suites == ("1303",)
+    [finding] = [f for f in lint(policy, release="3.1") if f.code == "suite-not-implemented"]
+    assert finding.severity == "error"
+    assert "z/OS 3.1" in finding.message and "handshake" in finding.message
+
+
+def test_the_release_is_read_from_a_report_header_in_either_spelling():
+    assert release_from_header("TCP/IP pasearch CS 3.1    Image Name: TCPIP") == "3.1"
+    assert release_from_header("EZZ2350I MVS TCP/IP NETSTAT CS V2R4  TCPIP Name: TCPIP") == "2.4"
+    assert release_from_header("no release here") is None
+    assert get_release(None).name == "3.1"
+    with pytest.raises(KeyError):
+        get_release("1.13")
