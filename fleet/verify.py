@@ -50,10 +50,8 @@ from attls.reports.compare import compare_report
 from attls.reports.netstat import (
     NetstatAllConnReport,
     NetstatTtlsReport,
-    parse_netstat_allconn,
-    parse_netstat_ttls,
 )
-from attls.reports.pasearch import PasearchReport, parse_pasearch
+from attls.reports.pasearch import PasearchReport
 from fleet.connectors.base import Connector, ConnectorError
 from fleet.connectors.factory import probe_address
 from fleet.models import (
@@ -71,6 +69,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.probe import ProbeTarget, probe
+from fleet.readings import read_output
 from policies.models import Service, Stack
 
 log = logging.getLogger(__name__)
@@ -153,6 +152,10 @@ def _previous(run: VerificationRun) -> Previous | None:
     )
 
 
+# Which attribute of Views each command's report fills.
+_VIEW_OF = {"pasearch": "pasearch", "netstat_conn": "connections", "netstat_allconn": "uncovered"}
+
+
 def _collect(
     run: VerificationRun,
     connection: LparConnection,
@@ -187,13 +190,11 @@ def _collect(
                 raise ReportParseError(
                     1, f"exit status {result.exit_status}: {result.stderr[:200]}"
                 )
-            if name == "pasearch":
-                views.pasearch = parse_pasearch(text)
-            elif name == "netstat_conn":
-                views.connections = parse_netstat_ttls(text)
-            else:
-                views.uncovered = parse_netstat_allconn(text, filter="NOTTLSPOLICY")
+            reading = read_output(name, text, stack=run.stack)
+            setattr(views, _VIEW_OF[name], reading.report)
             entry["parsed"] = True
+            if reading.warning:
+                entry["warning"] = reading.warning
         except AttlsError as error:
             entry["error"] = str(error)
             run.parse_failed = True

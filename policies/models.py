@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
+from attls.releases import DEFAULT_RELEASE, release_choices
 from policies import choices
 from policies.validators import (
     validate_address,
@@ -54,6 +55,15 @@ class Stack(models.Model):
     lpar = models.ForeignKey(Lpar, on_delete=models.PROTECT, related_name="stacks")
     name = models.CharField(max_length=8, help_text="TCP/IP job name, e.g. TCPIP")
     policy_file = models.CharField(max_length=1023, default="/etc/pagent/TCPIP.policy")
+    # Defaults, cipher implementation and lint follow the release (attls.releases); a
+    # verification compares it with the release the stack's pasearch header prints.
+    zos_release = models.CharField(
+        "z/OS release",
+        max_length=4,
+        choices=release_choices(),
+        default=DEFAULT_RELEASE,
+        help_text="The z/OS release the stack runs; AT-TLS defaults differ by release",
+    )
 
     class Meta:
         ordering = ["lpar__name", "name"]

@@ -22,6 +22,7 @@ from django.db.models import F
 from attls.lint import Finding, lint
 from attls.policy import Policy, render_policy
 from attls.policy.serialize import policy_to_dict
+from attls.releases import DEFAULT_RELEASE
 from policies.generation import stack_policy
 from policies.models import (
     ChangeRecord,
@@ -136,8 +137,18 @@ def lpar_create(
 
 
 @transaction.atomic
-def stack_create(*, actor: Actor, lpar: Lpar, name: str, policy_file: str) -> Stack:
-    stack = _apply(Stack(), {"lpar": lpar, "name": name, "policy_file": policy_file})
+def stack_create(
+    *,
+    actor: Actor,
+    lpar: Lpar,
+    name: str,
+    policy_file: str,
+    zos_release: str = DEFAULT_RELEASE,
+) -> Stack:
+    stack = _apply(
+        Stack(),
+        {"lpar": lpar, "name": name, "policy_file": policy_file, "zos_release": zos_release},
+    )
     stack.save()
     _record(actor=actor, action="create", obj=stack, before=None, after=snapshot(stack))
     return stack
@@ -367,7 +378,7 @@ def stack_draft(*, stack: Stack) -> Draft:
         policy=policy,
         text=text,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
-        findings=lint(policy),
+        findings=lint(policy, release=stack.zos_release),
         published=stack.versions.order_by("-number").first(),
     )
 

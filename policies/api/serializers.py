@@ -145,6 +145,7 @@ class StackSerializer(serializers.ModelSerializer):
             "name",
             "label",
             "policy_file",
+            "zos_release",
             "service_count",
             "latest_version",
         ]
