@@ -1,6 +1,6 @@
 """`python -m attls`: the domain library at the command line, without the portal.
 
-    python -m attls lint FILE [--profile nist|aead-ecdhe] [--json]
+    python -m attls lint FILE [--profile nist|aead-ecdhe] [--json] [--release 3.1]
     python -m attls render FILE
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
@@ -25,6 +25,8 @@ from attls.errors import AttlsError, ReportParseError
 from attls.lint import Finding, Profile, lint
 from attls.matching import Connection, RuleMatcher
 from attls.policy import Policy, PolicyReading, read_policy, render_policy
+from attls.policy.model import TIE_ORDER_NOTE
+from attls.releases import DEFAULT_RELEASE, RELEASES
 from attls.reports.pasearch import parse_pasearch, pasearch_summary
 from attls.textcodec import decode_text
 
@@ -72,7 +74,7 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policy = reading.policy
     _print_errors(args.file, reading, err)
     profile = PROFILES[args.profile]() if args.profile else None
-    findings = lint(policy, profile)
+    findings = lint(policy, profile, release=args.release)
     if reading.errors:
         # The parser has reported each undefined name at the word that uses it.
         findings = [f for f in findings if f.code != "dangling-reference"]
@@ -161,7 +163,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as error:
         print(f"error: {error}", file=err)
         return 2
-    matcher = RuleMatcher(policy)
+    matcher = RuleMatcher(policy, release=args.release)
     candidates = matcher.candidates(connection)
     if not candidates:
         print("No rule matches: the connection is not handled by AT-TLS (cleartext).", file=out)
@@ -172,6 +174,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  matched: {reason}", file=out)
     for line in _describe(winner.effective):
         print(line, file=out)
+    if len(candidates) > 1 and candidates[1].priority == winner.priority:
+        print(f"  tie: {candidates[1].rule} has the same priority; {TIE_ORDER_NOTE}", file=out)
     if len(candidates) > 1:
         print("Also matching, searched later:", file=out)
         for other in candidates[1:]:
@@ -196,6 +200,15 @@ def cmd_pasearch_summary(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     return 0
 
 
+def _add_release(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--release",
+        choices=sorted(RELEASES),
+        default=DEFAULT_RELEASE,
+        help=f"z/OS release of the stack, for defaults and ciphers (default {DEFAULT_RELEASE})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", choices=sorted(PROFILES), help="also check against a profile"
     )
     lint_cmd.add_argument("--json", action="store_true", help="findings as JSON")
+    _add_release(lint_cmd)
     lint_cmd.set_defaults(run=cmd_lint)
 
     render_cmd = commands.add_parser("render", help="print a policy file in canonical form")
@@ -223,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--job", default=None, help="job name of the application")
     explain.add_argument("--userid", default=None)
     explain.add_argument("--direction", choices=["inbound", "outbound"], default="inbound")
+    _add_release(explain)
     explain.set_defaults(run=cmd_explain)
 
     summary = commands.add_parser("pasearch-summary", help="a table of a `pasearch -t` report")

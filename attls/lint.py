@@ -58,7 +58,14 @@ from attls.matching import (
     RuleMatcher,
     conditions_hold,
 )
-from attls.policy.model import COLLECTIONS, Location, Policy, Statement
+from attls.policy.model import (
+    COLLECTIONS,
+    TIE_ORDER_NOTE,
+    Location,
+    Policy,
+    Statement,
+    collation_dependent,
+)
 
 __all__ = ["Finding", "Profile", "Severity", "lint"]
 
@@ -524,6 +531,10 @@ def _rule_order(policy: Policy) -> list[Finding]:
         if winner is not None:
             shadowed.add(c.order)
             findings.append(_shadow_finding(policy, winner, c))
+            if winner.priority == c.priority:
+                collation = _collation_finding(policy, [winner], c)
+                if collation is not None:
+                    findings.append(collation)
 
     by_priority: dict[int, list[RuleConditions]] = defaultdict(list)
     for c in live:
@@ -551,6 +562,9 @@ def _rule_order(policy: Policy) -> list[Finding]:
             others = [a for a in candidates if _actions(a) != actions and _intersect(a, c)]
             if others:
                 findings.append(_overlap_finding(policy, others, c))
+                collation = _collation_finding(policy, others, c)
+                if collation is not None:
+                    findings.append(collation)
     if bounded:
         shown = ", ".join(f"'{name}'" for name in bounded[:5])
         more = f" and {len(bounded) - 5} more" if len(bounded) > 5 else ""
@@ -572,7 +586,7 @@ def _actions(c: RuleConditions) -> tuple[str | None, str | None, str | None]:
 
 def _shadow_finding(policy: Policy, winner: RuleConditions, loser: RuleConditions) -> Finding:
     if winner.priority == loser.priority:
-        why = f"same priority {loser.priority}, and '{winner.name}' sorts first"
+        why = f"same priority {loser.priority}, and '{winner.name}' sorts first: {TIE_ORDER_NOTE}"
     else:
         why = f"priority {winner.priority} is higher than {loser.priority}"
     return _rule_finding(
@@ -597,7 +611,27 @@ def _overlap_finding(
         loser.name,
         f"TTLSRule '{loser.name}' and TTLSRule '{first}'{more} have the same priority"
         f" {loser.priority} and can match the same connections but use different actions;"
-        f" '{first}' wins only because its name sorts first",
+        f" '{first}' wins only because its name sorts first ({TIE_ORDER_NOTE})",
+    )
+
+
+def _collation_finding(
+    policy: Policy, winners: Sequence[RuleConditions], loser: RuleConditions
+) -> Finding | None:
+    """Equal-priority overlaps whose winner another collation would change."""
+    dependent = [w.name for w in winners if collation_dependent(w.name, loser.name)]
+    if not dependent:
+        return None
+    names = ", ".join(f"'{name}'" for name in dependent)
+    return _rule_finding(
+        policy,
+        "warning",
+        "collation-dependent-order",
+        loser.name,
+        f"Whether TTLSRule '{loser.name}' or TTLSRule {names} wins their shared connections"
+        " depends on the collation (case, digits against letters, '_' or '~'): IBM documents"
+        " only alphabetical order, and this tool assumes EBCDIC. Give them different"
+        " priorities",
     )
 
 

@@ -598,7 +598,7 @@ class RuleMatcher:
     not change afterwards.
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, release: str | None = None) -> None:
         self.policy = policy
         self.rules: tuple[RuleConditions, ...] = tuple(
             compile_conditions(policy, rule, order)
@@ -610,7 +610,7 @@ class RuleMatcher:
             )
             for direction in DIRECTIONS
         }
-        self._resolver = EffectiveResolver(policy)
+        self._resolver = EffectiveResolver(policy, release=release)
 
     def _prepare(self, conn: Connection) -> Probe:
         return (

@@ -476,6 +476,28 @@ class IpTimeCondition(Statement):
 PRIORITY_MIN = 1
 PRIORITY_MAX = 2_000_000_000
 
+# What is known of the order of rules of equal priority, and what is assumed: said wherever
+# a winner among equal-priority rules is stated (explain, lint).
+TIE_ORDER_NOTE = (
+    "PAGENT orders equal-priority rules alphabetically (IBM); this tool assumes EBCDIC collation"
+)
+
+
+def collation_dependent(first: str, second: str) -> bool:
+    """True when which of two names sorts first depends on the collation.
+
+    The orders compared: EBCDIC bytes (our assumption: lower case before upper, letters before
+    digits), ASCII bytes (upper before lower, digits first) and case-blind. `_` and `~` also
+    move between them. IBM says only "alphabetical order".
+    """
+    orders = {
+        first.encode("cp037") < second.encode("cp037"),
+        first.encode("ascii", "replace") < second.encode("ascii", "replace"),
+    }
+    if first.upper() != second.upper():
+        orders.add(first.upper() < second.upper())
+    return len(orders) > 1
+
 
 @dataclass(frozen=True, slots=True)
 class TTLSRule(Statement):

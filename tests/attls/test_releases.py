@@ -77,3 +77,60 @@ def test_the_release_is_read_from_a_report_header_in_either_spelling():
     assert get_release(None).name == "3.1"
     with pytest.raises(KeyError):
         get_release("1.13")
+
+
+TWO_RULES = """\
+TTLSRule {first}
+{{
+  LocalPortRange 443
+  Direction Inbound
+  TTLSGroupActionRef g
+  TTLSEnvironmentActionRef e
+}}
+TTLSRule {second}
+{{
+  LocalPortRange 443
+  Direction Inbound
+  TTLSGroupActionRef g
+  TTLSEnvironmentActionRef e2
+}}
+TTLSGroupAction g
+{{
+  TTLSEnabled On
+}}
+TTLSEnvironmentAction e
+{{
+  HandshakeRole Server
+  TTLSKeyringParmsRef k
+}}
+TTLSEnvironmentAction e2
+{{
+  HandshakeRole ServerWithClientAuth
+  TTLSKeyringParmsRef k
+}}
+TTLSKeyringParms k
+{{
+  Keyring RING
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "dependent"),
+    [
+        ("webA", "WEBB", True),  # case: EBCDIC puts lower case first, ASCII upper
+        ("web1", "webA", True),  # digits after letters in EBCDIC, before them in ASCII
+        ("web_x", "webx", True),
+        ("webA", "webB", False),  # the same order under every collation
+    ],
+)
+def test_an_equal_priority_tie_whose_winner_depends_on_the_collation_is_flagged(
+    first: str, second: str, dependent: bool
+):
+    findings = lint(parse_policy(TWO_RULES.format(first=first, second=second)))
+    codes = {f.code for f in findings}
+
+    assert "shadowed-rule" in codes or "equal-priority-overlap" in codes
+    assert ("collation-dependent-order" in codes) is dependent
+    stated = [f for f in findings if f.code in ("shadowed-rule", "equal-priority-overlap")]
+    assert all("this tool assumes EBCDIC collation" in f.message for f in stated)
