@@ -1,7 +1,7 @@
 """`python -m attls`: the domain library at the command line, without the portal.
 
     python -m attls lint FILE [--profile nist|aead-ecdhe] [--json] [--release 3.1]
-    python -m attls render FILE
+    python -m attls render FILE [--keep-comments]
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
 
@@ -115,7 +115,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policy = _load_policy(args.file, err)
     if policy is None:
         return 2
-    out.write(render_policy(policy))
+    out.write(render_policy(policy, keep_comments=args.keep_comments))
     return 0
 
 
@@ -224,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_cmd = commands.add_parser("render", help="print a policy file in canonical form")
     render_cmd.add_argument("file")
+    render_cmd.add_argument(
+        "--keep-comments",
+        action="store_true",
+        help="write the file's comments again, before the statement or parameter they preceded",
+    )
     render_cmd.set_defaults(run=cmd_render)
 
     explain = commands.add_parser(

@@ -617,6 +617,10 @@ class Policy:
     )
     # What Policy Agent accepts in the file but a person should fix (see parser.read_policy).
     warnings: list[Problem] = field(default_factory=list, compare=False, repr=False)
+    # Comments of the file, as written: the lines just before a statement or parameter and a
+    # comment at the end of its line. Keys: (collection, name) for a top-level statement,
+    # then (keyword in lower case, occurrence) per step into its parameters and blocks.
+    comments: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     def collection(self, name: str) -> dict[str, Statement]:
         """The dict of one statement type, by its attribute name in COLLECTIONS."""

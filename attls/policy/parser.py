@@ -97,6 +97,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.references: list[_Reference] = []
+        self.comments: dict[tuple[Any, ...], str] = {}
 
     def problem(self, node: Node, word_index: int, message: str) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
@@ -111,7 +112,14 @@ class _Builder:
                 self.source.problem(node.line, node.word_index + word_index, message)
             )
 
-    def statement(self, node: Node, cls: type[Statement], *, top_level: bool) -> Statement | None:
+    def statement(
+        self,
+        node: Node,
+        cls: type[Statement],
+        *,
+        top_level: bool,
+        path: tuple[Any, ...] = (),
+    ) -> Statement | None:
         """Builds one statement from its node; None when it is too broken to keep."""
         name = self._name(node, cls, top_level=top_level)
         if node.children is None:
@@ -120,8 +128,14 @@ class _Builder:
         slots = _slots(cls)
         values: dict[str, Any] = {}
         seen: dict[str, Node] = {}
+        occurrences: dict[str, int] = {}
         for child in node.children:
-            self._parameter(child, cls, slots, values, seen)
+            keyword = child.keyword.lower()
+            occurrence = occurrences[keyword] = occurrences.get(keyword, -1) + 1
+            step = (*path, keyword, occurrence)
+            if child.comment is not None and path:
+                self.comments[step] = child.comment
+            self._parameter(child, cls, slots, values, seen, step)
         if name is not None:
             values["name"] = name
         try:
@@ -152,6 +166,7 @@ class _Builder:
         slots: dict[str, _Slot],
         values: dict[str, Any],
         seen: dict[str, Node],
+        path: tuple[Any, ...] = (),
     ) -> None:
         keyword = node.keyword
         slot = slots.get(keyword.lower())
@@ -178,7 +193,7 @@ class _Builder:
             if node.children is None:
                 self.problem(node, 0, f"{param.keyword} needs a block: '{{' on the next line")
                 return
-            inner = self.statement(node, param.block, top_level=False)
+            inner = self.statement(node, param.block, top_level=False, path=path)
             if inner is None:
                 return
             if kind == "block":
@@ -438,6 +453,7 @@ def _build(
     except _StopReading:
         resolve = False
     policy.warnings = builder.warnings
+    policy.comments = builder.comments
     if resolve:
         for reference in builder.references:
             if reference.name not in policy.collection(reference.target):
@@ -466,10 +482,13 @@ def _build_statements(
             else:
                 builder.problem(node, 0, f"unknown statement '{node.keyword}'")
             continue
-        statement = builder.statement(node, cls, top_level=True)
+        collection = COLLECTION_OF[cls]
+        path = (collection, node.values[0]) if node.values else ()
+        statement = builder.statement(node, cls, top_level=True, path=path)
         if statement is None or statement.name is None:
             continue
-        collection = COLLECTION_OF[cls]
+        if node.comment is not None:
+            builder.comments[path] = node.comment
         existing = policy.collection(collection)
         if statement.name in existing:
             first = policy.locations[(collection, statement.name)]

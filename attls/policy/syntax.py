@@ -28,13 +28,16 @@ from attls.errors import Problem
 class Node:
     """One statement or parameter: its keyword, the words after it, and its block if any."""
 
-    __slots__ = ("args", "children", "line", "word_index")
+    __slots__ = ("args", "children", "comment", "line", "word_index")
 
     def __init__(self, line: int, word_index: int, args: list[str]) -> None:
         self.line = line
         self.word_index = word_index
         self.args = args  # args[0] is the keyword as written
         self.children: list[Node] | None = None
+        # The comment lines just before the node, and a comment at the end of its line, as
+        # written (each with its '#'); None when there are none.
+        self.comment: str | None = None
 
     @property
     def keyword(self) -> str:
@@ -116,16 +119,26 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
     previous: Node | None = None  # the last statement at the current level, may take a block
     previous_open = False  # whether `previous` could still take a `{`
 
+    pending: list[str] = []  # comment lines not yet given to a node
     for number, raw in enumerate(text.splitlines(), start=1):
         hash_at = raw.find("#")
         code = raw if hash_at < 0 else raw[:hash_at]
+        if hash_at >= 0 and not code.strip():
+            pending.append(raw.strip())
+            continue
         current: Node | None = None  # the statement whose words this line is adding to
+        first: Node | None = None  # the first statement that starts on this line
         for index, word in enumerate(iter_words(code)):
             if word != "{" and word != "}":
                 if current is None:
                     current = Node(number, index, [word])
                     siblings.append(current)
                     previous, previous_open = current, True
+                    if first is None:
+                        first = current
+                        if pending:
+                            current.comment = "\n".join(pending)
+                            pending = []
                 else:
                     current.args.append(word)
                 continue
@@ -153,6 +166,12 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
                 closed = stack.pop()[1]
                 siblings = stack[-1][0]
                 previous, previous_open = closed, False
+        if hash_at >= 0:
+            trailing = raw[hash_at:].strip()
+            if first is None:
+                pending.append(trailing)
+            else:
+                first.comment = f"{first.comment}\n{trailing}" if first.comment else trailing
 
     for _, owner in reversed(stack[1:]):
         assert owner is not None

@@ -141,3 +141,34 @@ def test_every_failure_is_one_line_never_a_traceback(tmp_path: Path):
     missing = run("lint", str(tmp_path / "absent.policy"))
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+
+
+COMMENTED = """\
+# Telnet for the operators
+TTLSRule TN3270
+{
+  LocalPortRange 23   # the TN3270 port
+  Direction Inbound
+  TTLSGroupActionRef g
+}
+TTLSGroupAction g
+{
+  # no TLS yet: planned for Q3
+  TTLSEnabled Off
+}
+"""
+
+
+def test_render_keeps_comments_on_request_before_what_they_preceded():
+    kept = run("render", "--keep-comments", "-", stdin=COMMENTED)
+    plain = run("render", "-", stdin=COMMENTED)
+
+    assert kept.returncode == plain.returncode == 0
+    assert "#" not in plain.stdout
+    lines = kept.stdout.splitlines()
+    assert lines[0] == "# Telnet for the operators" and lines[1].startswith("TTLSRule")
+    assert lines[lines.index("  # the TN3270 port") + 1].startswith("  LocalPortRange")
+    assert "  # no TLS yet: planned for Q3" in lines
+    # Rendering what was rendered changes nothing: comments round-trip.
+    again = run("render", "--keep-comments", "-", stdin=kept.stdout)
+    assert again.stdout == kept.stdout
