@@ -51,6 +51,7 @@ MAX_BYTE_WARNINGS: Final = 20
 _SURROGATE: Final = re.compile("[\udc80-\udcff]")
 # Where EBCDIC puts letters and digits.
 _HIGH: Final = bytes(range(0x81, 0xFA))
+_ASCII_ALNUM: Final = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +64,23 @@ class DecodedText:
 def looks_like_ebcdic(data: bytes) -> bool:
     """True when the bytes read as EBCDIC text rather than ASCII-based text.
 
-    In EBCDIC every letter and digit is at 0x81 or above and the blank is 0x40; in ASCII-based
-    text letters are below 0x80 and the blank is 0x20. A policy file is mostly letters and
-    blanks, so the two counts settle it; a UTF-8 file with accented comments stays far below.
+    In EBCDIC every letter and digit is at 0x81 or above; in ASCII-based text they are below
+    0x80. A policy file is mostly letters, so it is EBCDIC when such high bytes outnumber the
+    bytes of ASCII letters and digits and the bytes are not UTF-8 (EBCDIC letters are UTF-8
+    continuation bytes with no lead byte, so EBCDIC text is never valid UTF-8).
     """
     sample = data[:_SAMPLE]
     if not sample:
         return False
     high = len(sample) - len(sample.translate(None, _HIGH))
-    ebcdic_blank = sample.count(b"\x40")
-    ascii_blank = sample.count(b"\x20") + sample.count(b"\x0a")
-    return high * 2 > len(sample) and ebcdic_blank > ascii_blank
+    ascii_alnum = len(sample) - len(sample.translate(None, _ASCII_ALNUM))
+    if high <= ascii_alnum:
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start < len(sample) - 3  # not merely a character cut by the sample
+    return False
 
 
 def decode_ebcdic(data: bytes, encoding: Literal["IBM-1047", "IBM-037"] = "IBM-1047") -> str:
