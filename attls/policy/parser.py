@@ -78,6 +78,21 @@ _PAGENT_STATEMENTS = frozenset(
 )
 
 
+_KNOWN: list[frozenset[str]] = []
+
+
+def _known_keywords() -> frozenset[str]:
+    """Every keyword a policy file may hold, in lower case (computed once)."""
+    if not _KNOWN:
+        words = set(_TOP_LEVEL) | set(_PAGENT_STATEMENTS) | {"{", "}"}
+        for cls in COLLECTIONS.values():
+            for _, param in cls.params():
+                words.add(param.keyword.lower())
+                words.update(alias.lower() for alias, _ in param.aliases)
+        _KNOWN.append(frozenset(words))
+    return _KNOWN[0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Reference:
     target: str
@@ -444,7 +459,7 @@ def _build(
 ) -> tuple[Policy, list[Problem], list[_Reference], SourceText]:
     """Reads one file. With `resolve`, references are checked against this file alone."""
     source = SourceText(text)
-    tree, problems = parse_tree(text, source)
+    tree, problems = parse_tree(text, source, _known_keywords())
     builder = _Builder(source)
     builder.problems.extend(problems)
     policy = Policy()

@@ -55,6 +55,9 @@ _WORD = re.compile(r'"[^"]*"?|[{}]|[^\s{}"]+')
 # Past this many problems a file is not worth reading further: the parse stops and says so,
 # which keeps a hostile file (a megabyte of braces) from costing more than a moment.
 MAX_PROBLEMS = 1000
+# AT-TLS statements nest three deep at most (TTLSEnvironmentAction > TTLSGskAdvancedParms >
+# TTLSGskLdapParms); deeper nesting is never a policy, and reading it would only cost time.
+MAX_DEPTH = 8
 
 
 class SourceText:
@@ -109,8 +112,16 @@ def iter_words(code: str) -> Iterator[str]:
     return iter(code.split())
 
 
-def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]]:
-    """Reads the statement tree of a whole file, with every brace problem found."""
+def parse_tree(
+    text: str, source: SourceText, known: frozenset[str] | None = None
+) -> tuple[list[Node], list[Problem]]:
+    """Reads the statement tree of a whole file, with every brace problem found.
+
+    With `known` (keywords in lower case), reading stops once more than MAX_PROBLEMS
+    statements start with a word that is not one: each would be a problem anyway, and a
+    file of a million such lines is not a policy.
+    """
+    unknown = 0
     problems: list[Problem] = []
     top: list[Node] = []
     # Each level: the list its statements go into, and the node whose block it is.
@@ -131,6 +142,18 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
         for index, word in enumerate(iter_words(code)):
             if word != "{" and word != "}":
                 if current is None:
+                    if known is not None and word.lower() not in known:
+                        unknown += 1
+                        if unknown > MAX_PROBLEMS:
+                            problems.append(
+                                source.problem(
+                                    number,
+                                    index,
+                                    f"more than {MAX_PROBLEMS} lines start with a word that is"
+                                    " not an AT-TLS keyword; the rest of the file was not read",
+                                )
+                            )
+                            return top, problems
                     current = Node(number, index, [word])
                     siblings.append(current)
                     previous, previous_open = current, True
@@ -147,6 +170,16 @@ def parse_tree(text: str, source: SourceText) -> tuple[list[Node], list[Problem]
                 problems.append(stopped_reading(source, number, index))
                 return top, problems
             if word == "{":
+                if len(stack) > MAX_DEPTH:
+                    problems.append(
+                        source.problem(
+                            number,
+                            index,
+                            f"blocks nested more than {MAX_DEPTH} deep; the rest of the file"
+                            " was not read",
+                        )
+                    )
+                    return top, problems
                 if previous is None or not previous_open:
                     problems.append(
                         source.problem(number, index, "'{' does not follow a statement")

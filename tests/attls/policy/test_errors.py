@@ -1,5 +1,7 @@
 """Each class of bad input is reported at its exact line and column, and all of them at once."""
 
+import time
+
 import pytest
 
 from attls.errors import PolicySyntaxError
@@ -189,3 +191,24 @@ def test_pagent_statements_in_a_policy_file_are_explained():
             "TTLSConfig belongs in pagent.conf or the image file, not in the AT-TLS policy file",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{" * 16_000,  # took 69 s when columns were found by rescanning the line
+        "{" * 2_000_000,
+        "}{\n" * 600_000,
+        '"{' * 1_000_000,
+        "x\n" * 1_000_000,
+        "TTLSRule " + "a " * 1_000_000,
+    ],
+    ids=["16k braces", "2M braces", "lines of }{", "quotes", "unknown lines", "long line"],
+)
+def test_hostile_files_are_refused_in_linear_time_with_problems_that_point_somewhere(text):
+    started = time.perf_counter()
+    with pytest.raises(PolicySyntaxError) as caught:
+        parse_policy(text)
+    assert time.perf_counter() - started < 1.5  # 2 MB; the bench holds it to 1 s
+    assert 1 <= len(caught.value.problems) <= 1001
+    assert all(p.line >= 1 and p.column >= 1 for p in caught.value.problems)
