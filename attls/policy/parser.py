@@ -82,13 +82,16 @@ _KNOWN: list[frozenset[str]] = []
 
 
 def _known_keywords() -> frozenset[str]:
-    """Every keyword a policy file may hold, in lower case (computed once)."""
+    """Every keyword a policy file may hold, in lower case and IBM's case (computed once)."""
     if not _KNOWN:
         words = set(_TOP_LEVEL) | set(_PAGENT_STATEMENTS) | {"{", "}"}
         for cls in COLLECTIONS.values():
+            words.add(cls.STATEMENT)
             for _, param in cls.params():
-                words.add(param.keyword.lower())
-                words.update(alias.lower() for alias, _ in param.aliases)
+                # IBM's casing too, so the usual spelling is found without lower().
+                words.update((param.keyword, param.keyword.lower()))
+                for alias, _ in param.aliases:
+                    words.update((alias, alias.lower()))
         _KNOWN.append(frozenset(words))
     return _KNOWN[0]
 
@@ -143,14 +146,20 @@ class _Builder:
         slots = _slots(cls)
         values: dict[str, Any] = {}
         seen: dict[str, Node] = {}
-        occurrences: dict[str, int] = {}
-        for child in node.children:
-            keyword = child.keyword.lower()
-            occurrence = occurrences[keyword] = occurrences.get(keyword, -1) + 1
-            step = (*path, keyword, occurrence)
-            if child.comment is not None and path:
-                self.comments[step] = child.comment
-            self._parameter(child, cls, slots, values, seen, step)
+        children = node.children
+        if not path or all(c.comment is None and c.children is None for c in children):
+            # Nothing to remember where it came from: the common case, kept fast.
+            for child in children:
+                self._parameter(child, cls, slots, values, seen)
+        else:
+            occurrences: dict[str, int] = {}
+            for child in children:
+                keyword = child.keyword.lower()
+                occurrence = occurrences[keyword] = occurrences.get(keyword, -1) + 1
+                step = (*path, keyword, occurrence)
+                if child.comment is not None:
+                    self.comments[step] = child.comment
+                self._parameter(child, cls, slots, values, seen, step)
         if name is not None:
             values["name"] = name
         try:

@@ -78,6 +78,9 @@ class SourceText:
         known = self._starts.get(line)
         if known is None:
             raw = _code_part(self.lines[line - 1])
+            if word_index == 0 and raw.strip() and raw.lstrip()[0] not in '{}"':
+                # The first word, the common case (where a statement starts): no scan.
+                return len(raw) - len(raw.lstrip()) + 1
             known = self._starts[line] = ([], _WORD.finditer(raw), raw)
         starts, scan, raw = known
         while len(starts) <= word_index:
@@ -107,8 +110,10 @@ def iter_words(code: str) -> Iterator[str]:
 
     An iterator, so a parse that gives up early on a hostile line does not split all of it.
     """
-    if "{" in code or "}" in code or '"' in code:
+    if '"' in code:
         return (match.group() for match in _WORD.finditer(code))
+    if "{" in code or "}" in code:
+        return iter(code.replace("{", " { ").replace("}", " } ").split())
     return iter(code.split())
 
 
@@ -142,7 +147,7 @@ def parse_tree(
         for index, word in enumerate(iter_words(code)):
             if word != "{" and word != "}":
                 if current is None:
-                    if known is not None and word.lower() not in known:
+                    if known is not None and word not in known and word.lower() not in known:
                         unknown += 1
                         if unknown > MAX_PROBLEMS:
                             problems.append(

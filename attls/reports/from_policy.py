@@ -241,6 +241,8 @@ def _addresses(policy: Policy, rule: TTLSRule, side: str) -> list[Address]:
         inline = [ip.addr for ip in group.ip_addrs]
         named = [policy.ip_addrs[n].addr for n in group.ip_addr_refs if n in policy.ip_addrs]
         members = [address for address in (*inline, *named) if address is not None]
+        for inline_set in group.ip_addr_sets:
+            members += [*inline_set.prefixes, *inline_set.ranges, *inline_set.addrs]
         for name in group.ip_addr_set_refs:
             members += _set_members(policy, name)
         return members

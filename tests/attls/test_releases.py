@@ -134,3 +134,60 @@ def test_an_equal_priority_tie_whose_winner_depends_on_the_collation_is_flagged(
     assert ("collation-dependent-order" in codes) is dependent
     stated = [f for f in findings if f.code in ("shadowed-rule", "equal-priority-overlap")]
     assert all("this tool assumes EBCDIC collation" in f.message for f in stated)
+
+
+def test_an_address_group_with_an_inline_address_set_is_read_and_matched():
+    from attls.matching import Connection, RuleMatcher
+
+    text = EMPTY_ENVIRONMENT.replace(
+        "  LocalPortRange 443\n",
+        "  LocalPortRange 443\n  RemoteAddrGroupRef partners\n",
+    ) + (
+        "IpAddrGroup partners\n{\n  IpAddrSet\n  {\n    Prefix 192.0.2.0/24\n  }\n"
+        "  IpAddr\n  {\n    Addr 198.51.100.7\n  }\n}\n"
+    )
+    matcher = RuleMatcher(parse_policy(text))
+
+    def hit(remote: str) -> bool:
+        connection = Connection(
+            local_addr="10.1.1.2",
+            local_port=443,
+            remote_addr=remote,
+            remote_port=50000,
+            jobname=None,
+            userid=None,
+            direction="Inbound",
+        )
+        return matcher.match(connection) is not None
+
+    assert hit("192.0.2.77") and hit("198.51.100.7")
+    assert not hit("203.0.113.1")
+
+
+def test_a_label_with_a_blank_is_read_whole_with_a_warning_and_written_quoted():
+    from attls.policy import render_policy
+
+    text = EMPTY_ENVIRONMENT.replace(
+        "  TTLSKeyringParmsRef k\n",
+        "  TTLSKeyringParmsRef k\n  TTLSEnvironmentAdvancedParms\n  {\n"
+        '    CertificateLabel Zowe Server\n    ServerCertificateLabel "Zowe Server"\n  }\n',
+    )
+    policy = parse_policy(text)
+    advanced = policy.environment_actions["e"].advanced
+    assert advanced is not None
+    assert advanced.certificate_label == advanced.server_certificate_label == "Zowe Server"
+    assert [w.line for w in policy.warnings] == [18, 19]
+    assert all("inferred" in w.message for w in policy.warnings)
+    assert '"Zowe Server"' in render_policy(policy)
+    assert parse_policy(render_policy(policy)) == policy
+
+
+def test_an_ipv4_mapped_address_is_refused_with_the_ipv4_form_to_write():
+    from attls.errors import PolicySyntaxError
+
+    text = EMPTY_ENVIRONMENT.replace(
+        "  LocalPortRange 443\n", "  LocalPortRange 443\n  RemoteAddr ::ffff:10.1.1.1\n"
+    )
+    with pytest.raises(PolicySyntaxError) as caught:
+        parse_policy(text)
+    assert "IPv4-mapped" in caught.value.message and "write 10.1.1.1" in caught.value.message
