@@ -139,3 +139,28 @@ def test_pagenttn_effective_settings_equal_what_policy_agent_installed_on_zos_3_
 
 def _ports(low: int, high: int) -> str:
     return str(low) if low == high else f"{low}-{high}"
+
+
+def test_the_deployment_check_finds_only_the_edits_made_since_the_real_report():
+    from attls.reports.compare import compare_report
+
+    policy = read_policy(sample(PAGENTTN)).policy
+    if not SAMPLE_PASEARCH.is_file():
+        pytest.skip("the real pasearch report is absent")
+    loaded = parse_pasearch(SAMPLE_PASEARCH.read_text())
+
+    differences = {(d.rule, d.fact) for d in compare_report(policy, loaded, image="TCPIP")}
+
+    # 1303 is absent from the real lists and from the expected ones alike: z/OS 3.1 drops it.
+    assert differences == {
+        ("COLATTLJ", "remote address"),
+        ("COLATTLJ", "job name"),
+        ("COLATTLJ", "user ID"),
+        ("COLATTLJ", "HandshakeRole"),
+        ("COLATTLS", "HandshakeRole"),
+        ("TNZZZZ", "HandshakeRole"),
+        # Rules of the EasyAT-TLS policy, loaded on the same system.
+        ("DEFAULTRULE12", "rule"),
+        ("DEFAULTRULE13", "rule"),
+        ("GPMSERVE", "rule"),
+    }
