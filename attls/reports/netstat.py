@@ -124,8 +124,8 @@ ALLCONN_USER_WIDTH = 8
 # Short layout heading [observed in IBM's z/OS UNIX netstat examples; one line per connection].
 ALLCONN_SHORT_HEADING = "User Id  Conn     Local Socket           Foreign Socket         State"
 # TSO long layout [observed: Colin Paice's blog, EZZ2550I/EZZ2551I lines].
-_TSO_CLIENT = re.compile(r"Client Name:\s*(\S+)\s+Client Id:\s*(\S+)")
-_TSO_SOCKETS = re.compile(r"Local Socket:\s*(\S+)\s+Foreign Socket:\s*(\S+)")
+_TSO_CLIENT = re.compile(r"Client Name:\s*(\S+)\s+Client Id:\s*(\S+)", re.IGNORECASE)
+_TSO_SOCKETS = re.compile(r"Local Socket:\s*(\S+)\s+Foreign Socket:\s*(\S+)", re.IGNORECASE)
 ALLCONN_LOCAL_SOCKET = "Local Socket"
 ALLCONN_FOREIGN_SOCKET = "Foreign Socket"
 ALLCONN_SOCKET_PREFIXES = {
@@ -773,6 +773,13 @@ def _normalise_filter(value: str | None) -> str | None:
     return NOTTLSPOLICY
 
 
+_ALLCONN_HEADING_UPPER = ALLCONN_HEADING.upper().split()
+_ALLCONN_SHORT_HEADING_UPPER = ALLCONN_SHORT_HEADING.upper().split()
+_ALLCONN_LABELS = {
+    label.upper(): label for label in (ALLCONN_LOCAL_SOCKET, ALLCONN_FOREIGN_SOCKET, "State")
+}
+
+
 def parse_netstat_allconn(text: str, *, filter: str | None = None) -> NetstatAllConnReport:
     """Parse `netstat -a` / TSO `NETSTAT ALLCONN` output, long or short layout.
 
@@ -810,9 +817,10 @@ def parse_netstat_allconn(text: str, *, filter: str | None = None) -> NetstatAll
         if not text_line or _is_trailer(text_line):
             continue
         tokens = text_line.split()
-        if tokens == ALLCONN_HEADING.split() or not text_line.strip("- "):
+        upper = [token.upper() for token in tokens]
+        if upper == _ALLCONN_HEADING_UPPER or not text_line.strip("- "):
             continue
-        if tokens == ALLCONN_SHORT_HEADING.split():
+        if upper == _ALLCONN_SHORT_HEADING_UPPER:
             short_layout = True
             continue
         if short_layout and len(tokens) == 5 and ":" not in (tokens[0] + tokens[1]):
@@ -844,7 +852,9 @@ def parse_netstat_allconn(text: str, *, filter: str | None = None) -> NetstatAll
             sockets[ALLCONN_LOCAL_SOCKET] = parse_socket(both.group(1), number)
             sockets[ALLCONN_FOREIGN_SOCKET] = parse_socket(both.group(2), number)
             continue
-        label, colon, rest = text_line.partition(":")
+        written, colon, rest = text_line.partition(":")
+        # The console prints the labels in upper case.
+        label = _ALLCONN_LABELS.get(written.upper(), written)
         if colon and label in ALLCONN_SOCKET_PREFIXES:
             if current is None:
                 warnings.append(ReportWarning(number, raw, f"{label}: before any connection"))

@@ -120,3 +120,30 @@ def test_pasearch_of_several_images_keeps_each_images_rules_apart(sample_pasearc
 def test_pasearch_after_a_command_echo_is_read(sample_pasearch_text: str):
     report = parse_pasearch("pasearch -t\n" + sample_pasearch_text)
     assert (len(report.rules), report.incomplete) == (12, False)
+
+
+CONSOLE_ALLCONN = """\
+D TCPIP,,NETSTAT,ALLCONN
+EZD0101I NETSTAT CS V2R5 TCPIP 412
+USER ID  CONN     STATE
+FTPD1    0000002A LISTEN
+  LOCAL SOCKET:   ::..21
+  FOREIGN SOCKET: ::..0
+TN3270A  0000003C ESTABLSH
+  LOCAL SOCKET:   ::FFFF:10.1.1.2..23
+  FOREIGN SOCKET: ::FFFF:10.20.4.17..50312
+2 OF 2 RECORDS DISPLAYED
+END OF THE REPORT
+"""
+
+
+def test_a_console_allconn_display_in_upper_case_gives_its_rows():
+    # Layout reconstructed from the real console GROUP display and the shell ALLCONN layout
+    # (the console prints the same report upper-cased, after its EZD0101I header).
+    report = parse_netstat_allconn(CONSOLE_ALLCONN)
+
+    assert (report.release, report.tcpip_name, report.incomplete) == ("V2R5", "TCPIP", False)
+    assert [(r.user_id, r.state, r.local_socket.port) for r in report.rows] == [
+        ("FTPD1", "LISTEN", 21),
+        ("TN3270A", "ESTABLSH", 23),
+    ]
