@@ -192,9 +192,20 @@ class TextReader:
 
     def __call__(self, words: Sequence[str]) -> str:
         text = _one(words, "a value")
+        quoted = len(text) >= 2 and text[0] == '"' and text[-1] == '"'
+        if quoted:
+            text = text[1:-1]
         if len(text) > self.max_length:
             raise ValueError(
                 f"value is {len(text)} characters long; the limit is {self.max_length}"
+            )
+        if quoted:
+            # IBM's syntax diagrams show no quotes for these values; that Policy Agent
+            # strips them is our reading.
+            raise Tolerated(
+                text,
+                f"quoted value: read as {text!r} without its quotes (inferred: IBM's syntax"
+                " diagrams show no quotes)",
             )
         return text
 

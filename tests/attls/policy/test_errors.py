@@ -212,3 +212,28 @@ def test_hostile_files_are_refused_in_linear_time_with_problems_that_point_somew
     assert time.perf_counter() - started < 1.5  # 2 MB; the bench holds it to 1 s
     assert 1 <= len(caught.value.problems) <= 1001
     assert all(p.line >= 1 and p.column >= 1 for p in caught.value.problems)
+
+
+def test_a_quoted_value_is_read_without_its_quotes_and_warned_as_an_inference():
+    text = 'TTLSKeyringParms k\n{\n  Keyring "RING1"\n}\n'
+    [(line, column, message)] = warnings(text)
+    assert (line, column) == (3, 11)
+    assert "inferred" in message
+    assert parse_policy(text).keyring_parms["k"].keyring == "RING1"
+
+
+def test_a_number_where_an_address_belongs_is_installed_as_policy_agent_installs_it():
+    text = (
+        "TTLSRule r\n{\n  RemoteAddr 6793\n  Direction Outbound\n"
+        "  TTLSGroupActionRef g\n}\nTTLSGroupAction g\n{\n  TTLSEnabled Off\n}\n"
+    )
+    [(line, column, message)] = warnings(text)
+    assert (line, column) == (3, 14)
+    assert "0.0.26.137" in message
+    assert str(parse_policy(text).rules["r"].remote_addr) == "0.0.26.137"
+
+
+def test_repeated_v2_cipher_suites_concatenate_as_ibm_documents():
+    text = "TTLSCipherParms c\n{\n  V2CipherSuites 12\n  V2CipherSuites 3\n}\n"
+    assert warnings(text) == []
+    assert parse_policy(text).cipher_parms["c"].v2_cipher_suites == "123"
