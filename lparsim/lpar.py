@@ -93,6 +93,7 @@ class Lpar:
             stacks=[stack.name for stack in config.stacks],
             console=self.console_log,
             clock=time.monotonic,
+            release=config.release,
         )
         self.dataplane = DataPlane(self)
         self.populations: list[Population] = []

@@ -29,7 +29,7 @@ from attls.policy.model import (
 from attls.policy.render import statements_in_order
 from attls.policy.serialize import statement_to_dict
 from attls.policy.values import Address, Ports
-from attls.releases import RELEASES, Release, get_release
+from attls.releases import RELEASES, Release, get_release, release_from_header
 from attls.reports.pasearch import (
     ActionRef,
     AddrPair,
@@ -147,7 +147,7 @@ def pasearch_report(
     reported_at = reported_at or installed_at
     # What the release installs: its protocol defaults, and only the suites it implements
     # (Policy Agent leaves the others out; observed for 1303 on z/OS 3.1).
-    row = RELEASES.get(release, get_release(None))
+    row = RELEASES.get(release_from_header(f"CS {release}") or "", get_release(None))
 
     def times(kind: str, name: str) -> tuple[str, str]:
         if timestamps is None:

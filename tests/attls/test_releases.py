@@ -191,3 +191,23 @@ def test_an_ipv4_mapped_address_is_refused_with_the_ipv4_form_to_write():
     with pytest.raises(PolicySyntaxError) as caught:
         parse_policy(text)
     assert "IPv4-mapped" in caught.value.message and "write 10.1.1.1" in caught.value.message
+
+
+@pytest.mark.parametrize(("spelled", "tlsv1"), [("V2R5", "On"), ("3.1", "On"), ("3.2", "Off")])
+def test_the_pasearch_a_policy_gives_shows_the_defaults_of_the_release_however_spelled(
+    spelled: str, tlsv1: str
+):
+    import datetime as dt
+
+    from attls.reports.from_policy import pasearch_report
+
+    report = pasearch_report(
+        parse_policy(EMPTY_ENVIRONMENT),
+        image="TCPIP",
+        instance_id=1,
+        installed_at=dt.datetime(2026, 1, 1),
+        release=spelled,
+    )
+    environment = report.rules[0].detail("Environment")
+    assert environment is not None
+    assert environment.get("TTLSEnvironmentAdvancedParms", "TLSv1") == tlsv1
