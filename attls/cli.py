@@ -133,11 +133,18 @@ def _describe(settings: EffectiveSettings) -> list[str]:
     for protocol, enabled in settings.protocols.items():
         source = settings.protocol_sources.get(protocol, "default")
         lines.append(f"    {protocol.value:<20}{'On' if enabled else 'Off'}   [{source}]")
-    lines.append(f"  ciphers               from {settings.ciphers_from}")
+    lines.append(f"  ciphers               from {settings.ciphers_from} (z/OS {settings.release})")
     for code in settings.v3_cipher_suites:
         suite = ciphers.get(code)
         name = suite.iana_name if suite else "(not in the registry)"
         lines.append(f"    {code}  {name}")
+    for code in settings.not_implemented_suites:
+        suite = ciphers.get(code)
+        name = suite.iana_name if suite else ""
+        lines.append(
+            f"    {code}  {name}  left out: System SSL on z/OS {settings.release} does not"
+            " implement it"
+        )
     lines += [
         f"  ClientAuthType        {settings.client_auth_type}",
         f"  Keyring               {settings.keyring or '-'}",

@@ -172,3 +172,27 @@ def test_render_keeps_comments_on_request_before_what_they_preceded():
     # Rendering what was rendered changes nothing: comments round-trip.
     again = run("render", "--keep-comments", "-", stdin=kept.stdout)
     assert again.stdout == kept.stdout
+
+
+def test_explain_names_the_release_says_what_it_drops_and_states_the_tie_rule():
+    policy = Path(POLICY).read_text()
+    tie = (
+        "TTLSRule Tn3270Twin\n{\n  LocalPortRange 992\n  Direction Inbound\n  Priority 250\n"
+        "  TTLSGroupActionRef gClear\n}\n"
+        "TTLSGroupAction gClear\n{\n  TTLSEnabled Off\n}\n"
+    )
+    result = run(
+        "explain",
+        "-",
+        "--local-port",
+        "992",
+        "--job",
+        "TN3270A",
+        "--release",
+        "3.2",
+        stdin=policy + tie,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "(z/OS 3.2)" in result.stdout
+    assert "this tool assumes EBCDIC collation" in result.stdout
