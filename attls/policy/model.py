@@ -47,6 +47,8 @@ class Param:
     # For a `value` IBM documents as concatenating when repeated (V2CipherSuites): the
     # separator put between the pieces. None: a repeat replaces the value, with a warning.
     concatenate_with: str | None = None
+    # True when that concatenation is our reading, not IBM's word: a repeat is then warned.
+    concatenation_inferred: bool = False
 
 
 def _param(keyword: str, read: v.Reader, write: v.Writer = str, **kw: Any) -> Any:
@@ -281,7 +283,9 @@ class TTLSGskLdapParms(Statement):
     STATEMENT: ClassVar[str] = "TTLSGskLdapParms"
     # One or more blank-separated servers (System SSL GSK_LDAP_SERVER); repeated lines are
     # read as one list (inferred, with a warning).
-    gsk_ldap_server: str | None = words("GSK_LDAP_SERVER", concatenate_with=" ")
+    gsk_ldap_server: str | None = words(
+        "GSK_LDAP_SERVER", concatenate_with=" ", concatenation_inferred=True
+    )
     gsk_ldap_server_port: int | None = integer("GSK_LDAP_SERVER_PORT", 1, 65535)
     gsk_ldap_user: str | None = words("GSK_LDAP_USER")
     gsk_ldap_user_pw: str | None = words("GSK_LDAP_USER_PW")

@@ -211,6 +211,14 @@ class _Builder:
                 f" {repeated.line}); Policy Agent accepts the file, and this tool uses the later"
                 " value (inferred: IBM does not say which one Policy Agent keeps)",
             )
+        if repeated is not None and param.concatenation_inferred:
+            self.warn(
+                node,
+                0,
+                f"{param.keyword} is given again in {cls.STATEMENT} (first on line"
+                f" {repeated.line}); this tool joins the values into one blank-separated list"
+                " (inferred: IBM does not say what Policy Agent does with a repeat)",
+            )
         seen[slot.field] = node
         if kind in ("block", "blocks"):
             assert param.block is not None

@@ -237,3 +237,15 @@ def test_repeated_v2_cipher_suites_concatenate_as_ibm_documents():
     text = "TTLSCipherParms c\n{\n  V2CipherSuites 12\n  V2CipherSuites 3\n}\n"
     assert warnings(text) == []
     assert parse_policy(text).cipher_parms["c"].v2_cipher_suites == "123"
+
+
+def test_repeated_ldap_servers_are_joined_with_a_warning_that_this_is_inferred():
+    text = (
+        "TTLSGskLdapParms l\n{\n  GSK_LDAP_SERVER ldap1.example.com\n"
+        "  GSK_LDAP_SERVER ldap2.example.com\n  GSK_CRL_SECURITY_LEVEL High\n}\n"
+    )
+    [(line, _, message)] = warnings(text)
+    assert line == 4 and "inferred" in message
+    ldap = parse_policy(text).gsk_ldap_parms["l"]
+    assert ldap.gsk_ldap_server == "ldap1.example.com ldap2.example.com"
+    assert ldap.gsk_crl_security_level == "High"
