@@ -1,11 +1,21 @@
 """Reads an AT-TLS policy file into the typed model, checking everything a person can fix.
 
-`parse_policy(text)` returns a `Policy` or raises `PolicySyntaxError` listing every
-problem found, each at its line and column: unknown statements and parameters, bad
-values, names over 32 characters, missing required parameters, a parameter given twice,
-both the inline and the `...Ref` form, duplicate names, and references to statements
-that do not exist. References may point forward: names are resolved after the whole
-file has been read.
+`read_policy(data)` takes the bytes (EBCDIC or UTF-8, see attls.textcodec) or the text of a
+file and never raises: it returns the policy built from every statement that could be
+built, the errors, and the warnings. `parse_policy(text)` returns the `Policy` or raises
+`PolicySyntaxError` listing every error.
+
+Errors, each at its line and column: unknown statements and parameters, bad values, names
+over 32 characters, missing required parameters, duplicate names, and references to
+statements that do not exist. References may point forward: names are resolved after the
+whole file has been read.
+
+Warnings are what Policy Agent accepts although it is wrong or odd, each saying what
+Policy Agent makes of it, and whether that is documented, observed in real z/OS output
+(../shared/reference/samples: the PAGENTTN policy and the z/OS 3.1 report of what was
+installed from it) or inferred: a parameter given again, a block given both inline and by
+reference, a number where an address belongs, a V3CipherSuites4Char value Policy Agent
+ignores, quoted values, labels with blanks, bytes that are not UTF-8.
 """
 
 from __future__ import annotations
