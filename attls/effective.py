@@ -2,8 +2,11 @@
 
 A rule names a group action, usually an environment action and sometimes a connection
 action. A value set on a more specific action wins: connection over environment over group,
-and a value set nowhere takes the documented default (reference §1.5-§1.8). Beware the
-protocol defaults: TLSv1 and TLSv1.1 are On and TLSv1.2 and TLSv1.3 are **Off** unless set.
+and a value set nowhere takes the default of the stack's z/OS release (attls.releases;
+reference §1.5-§1.8). Beware the protocol defaults: up to z/OS 3.1 TLSv1 and TLSv1.1 are On
+and TLSv1.2 and TLSv1.3 are **Off** unless set; on 3.2 only TLSv1.2 is On. Listed suites the
+release does not implement are left out, as Policy Agent leaves them out
+(`not_implemented_suites` says which).
 
 Each result records, per field, where its value came from (`sources`), so a user interface
 can explain it. Inline blocks and `...Ref` forms are resolved alike; a reference to a
