@@ -154,6 +154,17 @@ def stack_create(
     return stack
 
 
+@transaction.atomic
+def stack_release_set(*, actor: Actor, stack: Stack, zos_release: str) -> Stack:
+    """Declares the z/OS release a stack runs: its defaults and cipher support follow it."""
+    current = Stack.objects.select_for_update().get(pk=stack.pk)
+    before = snapshot(current)
+    _apply(current, {"zos_release": zos_release})
+    current.save(update_fields=["zos_release"])
+    _record(actor=actor, action="update", obj=current, before=before, after=snapshot(current))
+    return current
+
+
 # --- shared objects -----------------------------------------------------------------------
 
 
