@@ -172,7 +172,7 @@ class EnvironmentAction(SharedObject):
         default=choices.CertValidationMode.ANY,
     )
     renegotiation = models.CharField(
-        max_length=8, choices=choices.Renegotiation.choices, default=choices.Renegotiation.DEFAULT
+        max_length=11, choices=choices.Renegotiation.choices, default=choices.Renegotiation.DEFAULT
     )
     handshake_timeout = models.PositiveIntegerField(
         default=10, validators=[MaxValueValidator(86400)], help_text="Seconds"

@@ -222,3 +222,11 @@ def test_unset_protocols_are_imported_as_the_defaults_of_the_stacks_release(stac
     environment = EnvironmentAction.objects.get(name="e")
     # z/OS 3.2 turns only TLSv1.2 on by default; 3.1 would have TLSv1 and TLSv1.1 On.
     assert (environment.tlsv1, environment.tlsv1_1, environment.tlsv1_2) == (False, False, True)
+
+
+def test_renegotiation_abbreviated_as_ibm_lists_it_is_imported(stack, architect):
+    text = TOLERATED.replace("    TLSv1.2 On\n    TLSv1.2 On\n", "    Renegotiation Abbreviated\n")
+    report = import_preview(stack=stack, text=text)
+    import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
+
+    assert EnvironmentAction.objects.get(name="e").renegotiation == "Abbreviated"
