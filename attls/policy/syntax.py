@@ -99,6 +99,15 @@ def _code_part(line: str) -> str:
     return line if hash_at < 0 else line[:hash_at]
 
 
+def _not_keywords(source: SourceText, line: int, word_index: int) -> Problem:
+    return source.problem(
+        line,
+        word_index,
+        f"more than {MAX_PROBLEMS} lines start with a word that is not an AT-TLS keyword;"
+        " the rest of the file was not read",
+    )
+
+
 def stopped_reading(source: SourceText, line: int, word_index: int) -> Problem:
     return source.problem(
         line, word_index, f"more than {MAX_PROBLEMS} problems; the rest of the file was not read"
@@ -142,6 +151,27 @@ def parse_tree(
         if hash_at >= 0 and not code.strip():
             pending.append(raw.strip())
             continue
+        if "{" not in code and "}" not in code and '"' not in code:
+            # The common line, one parameter and its values: one node, no word loop.
+            words = code.split()
+            if not words:
+                continue
+            keyword = words[0]
+            if known is not None and keyword not in known and keyword.lower() not in known:
+                unknown += 1
+                if unknown > MAX_PROBLEMS:
+                    problems.append(_not_keywords(source, number, 0))
+                    return top, problems
+            node = Node(number, 0, words)
+            siblings.append(node)
+            previous, previous_open = node, True
+            if pending:
+                node.comment = "\n".join(pending)
+                pending = []
+            if hash_at >= 0:
+                trailing = raw[hash_at:].strip()
+                node.comment = f"{node.comment}\n{trailing}" if node.comment else trailing
+            continue
         current: Node | None = None  # the statement whose words this line is adding to
         first: Node | None = None  # the first statement that starts on this line
         for index, word in enumerate(iter_words(code)):
@@ -150,14 +180,7 @@ def parse_tree(
                     if known is not None and word not in known and word.lower() not in known:
                         unknown += 1
                         if unknown > MAX_PROBLEMS:
-                            problems.append(
-                                source.problem(
-                                    number,
-                                    index,
-                                    f"more than {MAX_PROBLEMS} lines start with a word that is"
-                                    " not an AT-TLS keyword; the rest of the file was not read",
-                                )
-                            )
+                            problems.append(_not_keywords(source, number, index))
                             return top, problems
                     current = Node(number, index, [word])
                     siblings.append(current)
