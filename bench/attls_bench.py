@@ -1,4 +1,4 @@
-"""Benchmarks of the attls library on a seeded synthetic estate (issue 2's figures).
+"""Benchmarks of attls: a seeded synthetic estate (issue 2), real and hostile files (issue 11).
 
 Each figure is the best of a few runs (wall clock), printed with its target and as a ratio
 to merely splitting the same text into lines in the same run, so a slower machine shows up
