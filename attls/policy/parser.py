@@ -115,6 +115,11 @@ class _Reference:
     keyword: str
 
 
+# The most parameter lines one statement may have: a long cipher list is a few hundred;
+# beyond this a block is not a policy, and reading it would only cost time.
+MAX_PARAMETER_LINES = 2000
+
+
 class _StopReading(Exception):
     """Too many problems: the rest of the file is not worth reading."""
 
@@ -157,6 +162,14 @@ class _Builder:
         values: dict[str, Any] = {}
         seen: dict[str, Node] = {}
         children = node.children
+        if len(children) > MAX_PARAMETER_LINES:
+            self.problem(
+                node,
+                0,
+                f"{cls.STATEMENT} has {len(children)} parameter lines; no AT-TLS statement needs"
+                f" more than {MAX_PARAMETER_LINES}, so it was not read",
+            )
+            return None
         if not path or all(c.comment is None and c.children is None for c in children):
             # Nothing to remember where it came from: the common case, kept fast.
             for child in children:

@@ -202,8 +202,17 @@ def test_pagent_statements_in_a_policy_file_are_explained():
         '"{' * 1_000_000,
         "x\n" * 1_000_000,
         "TTLSRule " + "a " * 1_000_000,
+        "TTLSGroupAction g\n{\n" + "TTLSEnabled On\n" * 133_000 + "}\n",
     ],
-    ids=["16k braces", "2M braces", "lines of }{", "quotes", "unknown lines", "long line"],
+    ids=[
+        "16k braces",
+        "2M braces",
+        "lines of }{",
+        "quotes",
+        "unknown lines",
+        "long line",
+        "133k parameter lines",
+    ],
 )
 def test_hostile_files_are_refused_in_linear_time_with_problems_that_point_somewhere(text):
     started = time.perf_counter()
