@@ -39,8 +39,8 @@ def test_a_stray_byte_is_read_as_latin1_with_a_warning_naming_line_column_and_by
 
 def test_many_stray_bytes_are_summed_up_and_cost_linear_time():
     data = (b"# \xff\n" * 200_000) + b"TTLSRule r\n"
-    started = time.perf_counter()
+    started = time.process_time()
     decoded = decode_text(data)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert len(decoded.warnings) == 21
     assert decoded.warnings[-1].message.startswith("199980 more byte(s)")

@@ -215,10 +215,11 @@ def test_pagent_statements_in_a_policy_file_are_explained():
     ],
 )
 def test_hostile_files_are_refused_in_linear_time_with_problems_that_point_somewhere(text):
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(PolicySyntaxError) as caught:
         parse_policy(text)
-    assert time.perf_counter() - started < 1.5  # 2 MB; the bench holds it to 1 s
+    # CPU time, so a busy machine does not fail it; the bench holds wall time to 1 s.
+    assert time.process_time() - started < 1.0
     assert 1 <= len(caught.value.problems) <= 1001
     assert all(p.line >= 1 and p.column >= 1 for p in caught.value.problems)
 

@@ -82,9 +82,9 @@ def test_a_policy_rendered_in_ebcdic_reads_back_as_the_same_model(policy, code_p
 def test_random_bytes_raise_nothing_and_100_kb_of_them_read_within_a_second(chunk, copies):
     data = (chunk * (100_000 // max(len(chunk), 1) + 1))[:100_000] if chunk else b""
     data = data[: 4096 * copies]
-    started = time.perf_counter()
+    started = time.process_time()
     reading = read_policy(data)  # never raises: errors are returned
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     for problem in (*reading.errors, *reading.warnings):
         assert problem.line >= 1 and problem.column >= 1
     if reading.errors:  # parse_policy raises our error and nothing else
@@ -98,6 +98,6 @@ def test_100_kb_of_random_bytes_read_within_a_second():
     rng = random.Random(11)
     for _ in range(5):
         data = rng.randbytes(100_000)
-        started = time.perf_counter()
+        started = time.process_time()
         read_policy(data)
-        assert time.perf_counter() - started < 1.0
+        assert time.process_time() - started < 1.0
