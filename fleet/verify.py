@@ -48,10 +48,8 @@ from attls.reports.compare import compare_report
 from attls.reports.netstat import (
     NetstatAllConnReport,
     NetstatTtlsReport,
-    parse_netstat_allconn,
-    parse_netstat_ttls,
 )
-from attls.reports.pasearch import PasearchReport, parse_pasearch
+from attls.reports.pasearch import PasearchReport
 from attls.reports.syslog import (
     ProbeSocket,
     RuleFailures,
@@ -80,6 +78,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.probe import ProbeTarget, not_probed, probe
+from fleet.readings import read_output
 from fleet.refusals import apply_refusals
 from policies.models import Service, Stack
 
@@ -164,6 +163,10 @@ def _previous(run: VerificationRun) -> Previous | None:
     )
 
 
+# Which attribute of Views each command's report fills.
+_VIEW_OF = {"pasearch": "pasearch", "netstat_conn": "connections", "netstat_allconn": "uncovered"}
+
+
 def _collect(
     run: VerificationRun,
     connection: LparConnection,
@@ -199,13 +202,11 @@ def _collect(
                 raise ReportParseError(
                     1, f"exit status {result.exit_status}: {result.stderr[:200]}"
                 )
-            if name == "pasearch":
-                views.pasearch = parse_pasearch(text)
-            elif name == "netstat_conn":
-                views.connections = parse_netstat_ttls(text)
-            else:
-                views.uncovered = parse_netstat_allconn(text, filter="NOTTLSPOLICY")
+            reading = read_output(name, text, stack=run.stack)
+            setattr(views, _VIEW_OF[name], reading.report)
             entry["parsed"] = True
+            if reading.warning:
+                entry["warning"] = reading.warning
         except AttlsError as error:
             entry["error"] = str(error)
             run.parse_failed = True
@@ -936,7 +937,7 @@ def _conditions(
             result = views.probe.get(name)
             if rule is None or result is None or result.get("tls") is None:
                 continue  # not in scope, or not probed: nothing to contradict
-            effective = effective_for_rule(deployed_policy, rule)
+            effective = effective_for_rule(deployed_policy, rule, release=stack.zos_release)
             if not effective.ttls_enabled:
                 continue
             allowed = {p.value for p in effective.enabled_protocols}

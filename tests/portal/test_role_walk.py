@@ -107,6 +107,7 @@ ACCESS: dict[str, Access] = {
     "policies-api:stack-detail": read(ESTATE),
     "policies-api:stack-draft": read(ESTATE),
     "policies-api:stack-publish": Access(post=ARCHITECTS),
+    "policies-api:stack-release": Access(post=ARCHITECTS),
     "policies-api:stack-versions": read(ESTATE),
     "policies-api:stack-version": read(ESTATE),
     "policies-api:stack-version-text": read(ESTATE),
