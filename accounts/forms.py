@@ -14,7 +14,7 @@ from accounts.models import IdentitySource
 from accounts.roles import ROLE_GROUPS, Role
 
 
-def _services() -> QuerySet[Model]:
+def services_queryset() -> QuerySet[Model]:
     """Every service, for the ownership field. accounts is below policies in the layers, so
     it reaches the Service model through the relation policies declares on User
     (`owned_services`), not by importing it."""
@@ -50,7 +50,7 @@ def _roles_field() -> forms.MultipleChoiceField:
 def _services_field() -> ServiceChoiceField:
     return ServiceChoiceField(
         label="Owns services",
-        queryset=_services(),
+        queryset=services_queryset(),
         required=False,
         to_field_name="uuid",
         widget=forms.SelectMultiple(attrs={"size": 10}),

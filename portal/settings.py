@@ -424,6 +424,7 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         {"name": "cipher-sets", "description": "Shared: TTLSCipherParms"},
         {"name": "keyrings", "description": "Shared: TTLSKeyringParms"},
         {"name": "token", "description": "API tokens"},
+        {"name": "directory-groups", "description": "Single sign-on: directory groups to roles"},
         {"name": "fleet", "description": "Fleet: each stack's deployed state; verify it"},
         {"name": "deployments", "description": "Fleet: deployments, approvals, rollbacks"},
         {"name": "verifications", "description": "Fleet: verification runs"},

@@ -228,6 +228,8 @@ ACCESS: dict[str, Access] = {
     # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
     "accounts-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
     "accounts-api:token-list": read(SIGNED_IN),
+    "accounts-api:group-mapping-list": Access(get=ADMINS, post=ADMINS),
+    "accounts-api:group-mapping-detail": Access(get=ADMINS, put=ADMINS, delete=ADMINS),
     # The walk's token is owen's.
     "accounts-api:token-detail": Access(
         get=frozenset({OWNER}), delete=frozenset({OWNER}), others_see_404=True
@@ -353,6 +355,7 @@ def accounts_walk_kwargs(owner: User) -> dict[str, dict[str, Any]]:
     return {
         "accounts:group-mapping": {"uuid": mapping.uuid},
         "accounts:group-mapping-delete": {"uuid": mapping.uuid},
+        "accounts-api:group-mapping-detail": {"uuid": mapping.uuid},
         "accounts:user": user,
         "accounts:user-password": user,
         "accounts:user-active": user,
