@@ -17,6 +17,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -69,7 +70,8 @@ def oidc_setting(name: str, *default: Any) -> Any:
     """mozilla-django-oidc's settings, with the provider's endpoints from discovery unless
     OIDC_OP_* set them. Looked up when used, so a provider down at start-up does not stop
     the portal (local sign-in still works) and the next attempt tries again (a failed
-    discovery is not cached)."""
+    discovery is not cached; a good one is kept for the life of the process: the JWKS, where
+    keys rotate, is fetched at every sign-in)."""
     if name in _DISCOVERED and not getattr(settings, name, ""):
         return _discover(settings.OIDC_ISSUER)[_DISCOVERED[name]]
     return import_from_settings(name, *default)
@@ -113,8 +115,6 @@ class OidcBackend(_LazyEndpoints, OIDCAuthenticationBackend):  # type: ignore[mi
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Django builds a backend for every request of a signed-in user (get_user): nothing
         # here may reach the provider.
-        from django.contrib.auth import get_user_model
-
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
         self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
         self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO

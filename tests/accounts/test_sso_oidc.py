@@ -121,8 +121,16 @@ def test_a_directory_name_never_takes_over_a_local_account(oidc, mapping, make_u
 
 def test_a_deactivated_user_cannot_sign_in_through_the_provider(oidc, mapping, make_user) -> None:
     oidc_person(oidc, "sub-0005", preferred_username="fay", groups=["zos-operators"])
-    oidc_sign_in(Client(), oidc, "sub-0005")
-    user_deactivate(actor=make_user("adam", Role.ADMIN), user=User.objects.get(username="fay"))
+    open_session = Client()
+    oidc_sign_in(open_session, oidc, "sub-0005")
+    admin = Client()
+    admin.force_login(make_user("adam", Role.ADMIN))
+    page = admin.get(reverse("accounts:user", args=["fay"])).content.decode()
+    assert "Directory identities" in page and "sub-0005" in page and oidc in page
+
+    user_deactivate(actor=make_user("root", Role.ADMIN), user=User.objects.get(username="fay"))
+
+    assert signed_in_user(open_session) is None  # the open session ends at its next request
     client = Client()
 
     response = oidc_sign_in(client, oidc, "sub-0005")
@@ -157,3 +165,24 @@ def test_with_oidc_off_the_login_page_offers_only_the_local_form(settings) -> No
     assert "Sign in with" not in body
     response = Client().get(reverse("sso:oidc-start"))
     assert response.status_code == 302 and response["Location"] == reverse("login")
+
+
+def test_an_id_token_from_another_issuer_signs_nobody_in(settings, oidc, mapping) -> None:
+    # Endpoints set one by one (no discovery): the provider's ID token names
+    # http://localhost:<port> as its issuer, not the one configured.
+    for name, path in (
+        ("OIDC_OP_AUTHORIZATION_ENDPOINT", "/oauth2/authorize"),
+        ("OIDC_OP_TOKEN_ENDPOINT", "/oauth2/token"),
+        ("OIDC_OP_USER_ENDPOINT", "/userinfo"),
+        ("OIDC_OP_JWKS_ENDPOINT", "/jwks"),
+    ):
+        setattr(settings, name, oidc + path)
+    settings.OIDC_ISSUER = "https://idp.bank.example"
+    oidc_person(oidc, "sub-0009", preferred_username="mallory", groups=["zos-operators"])
+    client = Client()
+
+    response = oidc_sign_in(client, oidc, "sub-0009")
+
+    assert response.status_code == 400  # SuspiciousOperation: "ID token issued by ..."
+    assert signed_in_user(client) is None
+    assert not User.objects.filter(username="mallory").exists()
