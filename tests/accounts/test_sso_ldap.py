@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from accounts.models import DirectoryIdentity, IdentitySource
 from accounts.roles import Role, roles_of
-from accounts.services import directory_group_mapping_create
+from accounts.services import directory_group_mapping_create, user_deactivate
+from accounts.sso.ldap import unique_id
 from tests.accounts.conftest import ARCHITECTS, BASE, LDAP_PASSWORD, OPERATORS
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +101,25 @@ def test_a_directory_name_never_takes_over_a_local_account(ldap_on, mapping, mak
     assert status == 302 and signed_in_as(client) == "alice@ldap"
     assert roles_of(User.objects.get(pk=local.pk)) == [Role.ADMIN]
     assert roles_of(User.objects.get(username="alice@ldap")) == [Role.OPERATOR]
+
+
+def test_a_deactivated_user_cannot_sign_in_with_the_directory_password(
+    ldap_on, mapping, make_user
+) -> None:
+    open_session, _ = sign_in("alice", LDAP_PASSWORD)
+    user_deactivate(actor=make_user("adam", Role.ADMIN), user=User.objects.get(username="alice"))
+
+    assert signed_in_as(open_session) is None  # the open session ends at its next request
+    client, status = sign_in("alice", LDAP_PASSWORD)
+    assert status == 200 and signed_in_as(client) is None
+
+
+def test_active_directory_object_guids_read_as_ad_tools_show_them() -> None:
+    # objectGUID {01234567-89ab-cdef-0123-456789abcdef} as AD stores it: the first three
+    # fields little-endian (Microsoft's GUID layout).
+    stored = bytes.fromhex("67452301ab89efcd0123456789abcdef")
+    assert unique_id(stored) == "01234567-89ab-cdef-0123-456789abcdef"
+    assert (
+        unique_id("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0") == "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    )
+    assert unique_id(None) == ""
