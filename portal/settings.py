@@ -511,6 +511,8 @@ SSO_PERSON_LINK_BY_EMAIL = env_bool("SSO_PERSON_LINK_BY_EMAIL", default=True)
 # https://<portal>/oidc/callback/ as the redirect URI.
 OIDC_ISSUER = env_str("OIDC_ISSUER", default="")
 OIDC_ENABLED = bool(OIDC_ISSUER)
+if OIDC_ENABLED and not DEBUG and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("OIDC_ISSUER must be an https:// URL when DJANGO_DEBUG is false")
 OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", default="single sign-on")
 # Required when OIDC_ISSUER is set: the portal's client id and secret at the provider.
 OIDC_RP_CLIENT_ID = (
@@ -566,6 +568,12 @@ if LDAP_ENABLED:
     AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN", default="")
     AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD", default="")
     AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", default=False)
+    # Directory passwords cross the network: in production only over TLS (ldaps:// or StartTLS).
+    if not DEBUG and LDAP_SERVER_URI.startswith("ldap://") and not AUTH_LDAP_START_TLS:
+        raise ImproperlyConfigured(
+            "LDAP_SERVER_URI is ldap:// without LDAP_START_TLS=true: directory passwords would"
+            " cross the network in clear; use ldaps:// or set LDAP_START_TLS=true"
+        )
     _ldap_timeout = env_int("LDAP_TIMEOUT_SECONDS", default=10, min_value=1)
     AUTH_LDAP_GLOBAL_OPTIONS: dict[int, object] = {
         ldap.OPT_NETWORK_TIMEOUT: _ldap_timeout,
@@ -575,7 +583,6 @@ if LDAP_ENABLED:
     if env_str("LDAP_CA_FILE", default=""):
         AUTH_LDAP_GLOBAL_OPTIONS[ldap.OPT_X_TLS_CACERTFILE] = env_str("LDAP_CA_FILE")
         AUTH_LDAP_GLOBAL_OPTIONS[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
-        AUTH_LDAP_GLOBAL_OPTIONS[ldap.OPT_X_TLS_NEWCTX] = 0
     # The unique id is operational in OpenLDAP (not returned by "*"): asked for by name.
     _ldap_user_attributes = ["*", LDAP_UNIQUE_ID_ATTRIBUTE]
     AUTH_LDAP_USER_SEARCH = LDAPSearch(
