@@ -186,3 +186,20 @@ def test_an_id_token_from_another_issuer_signs_nobody_in(settings, oidc, mapping
     assert response.status_code == 400  # SuspiciousOperation: "ID token issued by ..."
     assert signed_in_user(client) is None
     assert not User.objects.filter(username="mallory").exists()
+
+
+def test_the_last_admin_keeps_the_role_and_that_sign_in_is_refused(oidc) -> None:
+    directory_group_mapping_create(
+        actor=None, source=IdentitySource.OIDC, group="portal-admins", roles=[Role.ADMIN]
+    )
+    oidc_person(oidc, "sub-0010", preferred_username="gus", groups=["portal-admins"])
+    oidc_sign_in(Client(), oidc, "sub-0010")
+    assert roles_of(User.objects.get(username="gus")) == [Role.ADMIN]  # the only admin
+    oidc_person(oidc, "sub-0010", preferred_username="gus", groups=[])
+    client = Client()
+
+    response = oidc_sign_in(client, oidc, "sub-0010")
+
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in_user(client) is None
+    assert roles_of(User.objects.get(username="gus")) == [Role.ADMIN]
