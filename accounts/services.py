@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from ldap import dn as ldap_dn
 
@@ -440,22 +440,37 @@ def directory_user_sign_in(*, account: DirectoryAccount) -> User:
         "last_name": account.last_name[:150],
     }
     if identity is None:
-        user = user_create(
-            actor=None,
-            source=account.source,
-            username=_free_username(account),
-            password=None,
-            roles=roles,
-            services=services,
-            **details,
-        )
-        identity = DirectoryIdentity.objects.create(
-            user=user,
-            source=account.source,
-            issuer=account.issuer,
-            subject=account.subject,
-            person_link=link,
-        )
+        try:
+            # A savepoint: the first sign-ins of one identity in two browsers at once both
+            # find no identity; the second to save hits the unique constraint and is refused
+            # (try again: it then finds the identity) rather than failing with a 500.
+            with transaction.atomic():
+                user = user_create(
+                    actor=None,
+                    source=account.source,
+                    username=_free_username(account),
+                    password=None,
+                    roles=roles,
+                    services=services,
+                    **details,
+                )
+                identity = DirectoryIdentity.objects.create(
+                    user=user,
+                    source=account.source,
+                    issuer=account.issuer,
+                    subject=account.subject,
+                    person_link=link,
+                )
+        except IntegrityError as error:
+            raise AccountRefused(
+                f"{account.source} identity {account.subject} was being set up by another"
+                " sign-in at the same time; sign in again"
+            ) from error
+        except ValidationError as error:
+            raise AccountRefused(
+                f"the {account.source} directory's details for {account.subject} are not"
+                f" accepted here: {'; '.join(error.messages)}"
+            ) from error
         _record(
             actor=f"sso:{account.source}",
             action="directory identity link",

@@ -203,3 +203,15 @@ def test_the_last_admin_keeps_the_role_and_that_sign_in_is_refused(oidc) -> None
     assert response.status_code == 302 and response["Location"] == reverse("login")
     assert signed_in_user(client) is None
     assert roles_of(User.objects.get(username="gus")) == [Role.ADMIN]
+
+
+def test_details_the_portal_cannot_accept_refuse_the_sign_in_and_create_nothing(oidc) -> None:
+    oidc_person(oidc, "sub-0011", preferred_username="ivy", email="not an address")
+    client = Client()
+
+    response = oidc_sign_in(client, oidc, "sub-0011")
+
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in_user(client) is None
+    assert not User.objects.filter(username="ivy").exists()
+    assert not DirectoryIdentity.objects.exists()
