@@ -5,6 +5,7 @@
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
     python -m attls zert DUMP [--framing auto|rdw|length-prefixed]
+    python -m attls impact OLD NEW --peers PEERS.csv
 
 FILE and REPORT may be `-` for standard input. Exit status: 0 when all is well, 1 when
 lint finds errors (or explain finds no rule), 2 for input that cannot be read.
@@ -196,6 +197,42 @@ def cmd_zert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Who the change from OLD (`-`: no AT-TLS policy yet) to NEW would break; every failure 2."""
+    from attls.impact import ImpactInputError, Verdict, predict
+    from attls.impact_csv import read_peers_csv
+
+    try:
+        old = None if args.old == "-" else parse_policy(_read(args.old), source=args.old)
+        new = parse_policy(_read(args.new), source=args.new)
+        with open(args.peers, encoding="utf-8", newline="") as handle:
+            peers = read_peers_csv(handle.read())
+        prediction = predict(old, new, peers)
+    except PolicySyntaxError as error:
+        first = error.problems[0]
+        print(f"{error.source}:{first.line}:{first.column}: error: {first.message}", file=err)
+        return 2
+    except ImpactInputError as error:
+        print(f"{args.peers}:{error.line}:{error.column}: error: {error.message}", file=err)
+        return 2
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    for peer in prediction.peers:
+        print(
+            f"{peer.verdict.value:<10} {peer.direction:<8} {peer.remote_address}"
+            f" port {peer.local_port if peer.direction == 'Inbound' else peer.remote_port}"
+            f" job {peer.job or '-'}  rule {peer.rule or '-'}: {peer.reason}",
+            file=out,
+        )
+    for service in prediction.services:
+        counts = ", ".join(f"{v.value} {n}" for v, n in service.counts.items() if n)
+        print(f"service {service.service}: {counts or 'no-data (no peer observed)'}", file=out)
+    total = prediction.counts
+    print("total: " + ", ".join(f"{v.value} {total[v]}" for v in Verdict), file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     zert.add_argument("dump")
     zert.add_argument("--framing", choices=["auto", "rdw", "length-prefixed"], default="auto")
     zert.set_defaults(run=cmd_zert)
+
+    impact = commands.add_parser("impact", help="who a policy change would break, per peer")
+    impact.add_argument("old", help="the current policy file, or - for no AT-TLS policy yet")
+    impact.add_argument("new", help="the candidate policy file")
+    impact.add_argument(
+        "--peers", required=True, help="CSV of the peers seen (see attls.impact_csv)"
+    )
+    impact.set_defaults(run=cmd_impact)
     return parser
 
 
