@@ -354,18 +354,12 @@ def test_connections_a_day_affected_add_up_the_peers_that_break(candidate):
 def test_a_bad_observation_raises_our_own_error(candidate):
     bad = peer(992, "TLSv1")
     with pytest.raises(ImpactInputError, match="unknown version"):
-        predict(
-            None, candidate, [PeerObservation(**{**_fields(bad), "versions": frozenset({"SSL9"})})]
-        )
+        predict(None, candidate, [bad._replace(versions=frozenset({"SSL9"}))])
     with pytest.raises(ImpactInputError, match="not-an-address"):
         predict(
             None,
             candidate,
-            [PeerObservation(**{**_fields(bad), "remote_address": "not-an-address"})],
+            [bad._replace(remote_address="not-an-address")],
         )
     with pytest.raises(ImpactInputError, match="window_days"):
         predict(None, candidate, [], window_days=0)
-
-
-def _fields(obs: PeerObservation) -> dict[str, object]:
-    return {name: getattr(obs, name) for name in PeerObservation.__slots__}
