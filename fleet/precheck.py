@@ -2,34 +2,46 @@
 
 A prediction calls a partner *untested* when z/OS, as the TLS client, will offer something
 the partner has never been offered (typically TLS 1.3). The pre-check settles it before the
-change: ONE handshake per partner with exactly the candidate's client offer — its protocol
-versions (holes included) and its TLS 1.2-and-older suites in policy order — and records
+change: ONE handshake per partner with exactly the candidate's client offer, and records
 accepted (with the version and suite the partner chose) or refused (with the reason).
+
+The ClientHello is built with nassl, the OpenSSL binding the probe's sslyze uses, because
+Python's `ssl` cannot set TLS 1.3 suites or groups. It carries the rule's protocol versions
+(holes included), its TLS 1.2-and-older suites and its TLS 1.3 suites in policy order, its
+groups (ClientKeyShareGroups, then ClientECurves) and its signature pairs. What OpenSSL cannot
+express exactly is named in each result's `offer_limits`: OpenSSL sends one supported-groups
+list for both protocols and a TLS 1.3 key share for the first group only, and signature
+pairs it has no (hash, key) form for are left to OpenSSL's defaults.
 
 Bounded everywhere, because it reaches outside the data center: at most `max_partners`
 partners per run, a timeout per handshake, a deadline for the whole run, and only to
 addresses on the LPAR connection's allow-list (`LparConnection.precheck_allowlist`) or on
 loopback (the lab). Names are refused: only IP literals, so no lookup can redirect it.
-
-What Python's `ssl` cannot set, the pre-check cannot offer exactly, and every result says so
-in `offer_limits`: TLS 1.3 suites (OpenSSL's defaults are offered; no
-SSL_CTX_set_ciphersuites in `ssl`) and key-share groups / curves (no SSL_CTX_set1_groups).
-A partner that refuses an offer for a TLS 1.3 suite or group reason can therefore be missed.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from attls import ciphers
+from nassl.ephemeral_key_info import OpenSslEcNidEnum
+from nassl.ssl_client import (
+    ClientCertificateRequested,
+    OpenSslDigestNidEnum,
+    OpenSslEvpPkeyEnum,
+    OpenSslVerifyEnum,
+    OpenSslVersionEnum,
+    SslClient,
+)
+
+from attls import ciphers, tlsgroups
 from attls.ciphers import Protocol
 from attls.effective import EffectiveSettings
 
@@ -41,24 +53,39 @@ DEFAULT_TIMEOUT: Final = 3.0  # seconds per handshake (connect included)
 DEFAULT_DEADLINE: Final = 10.0  # seconds for the whole run
 _WORKERS: Final = 8
 
-# Python's ssl speaks these; SSLv2/SSLv3 are gone from OpenSSL 3.
-_TLS_VERSIONS: Final[dict[Protocol, ssl.TLSVersion]] = {
-    Protocol.TLSV1: ssl.TLSVersion.TLSv1,
-    Protocol.TLSV1_1: ssl.TLSVersion.TLSv1_1,
-    Protocol.TLSV1_2: ssl.TLSVersion.TLSv1_2,
-    Protocol.TLSV1_3: ssl.TLSVersion.TLSv1_3,
+# The versions OpenSSL speaks, and the options that cut one out of a range (OpenSSL's
+# SSL_OP_NO_* values, which Python's ssl exposes under the same names).
+_NO_OPTION: Final[dict[Protocol, int]] = {
+    Protocol.TLSV1: int(ssl.OP_NO_TLSv1),
+    Protocol.TLSV1_1: int(ssl.OP_NO_TLSv1_1),
+    Protocol.TLSV1_2: int(ssl.OP_NO_TLSv1_2),
+    Protocol.TLSV1_3: int(ssl.OP_NO_TLSv1_3),
 }
-_NO_OPTION: Final[dict[Protocol, ssl.Options]] = {
-    Protocol.TLSV1: ssl.OP_NO_TLSv1,
-    Protocol.TLSV1_1: ssl.OP_NO_TLSv1_1,
-    Protocol.TLSV1_2: ssl.OP_NO_TLSv1_2,
-    Protocol.TLSV1_3: ssl.OP_NO_TLSv1_3,
+_SSLV3_OFF: Final = int(ssl.OP_NO_SSLv3)
+# NamedGroup code (attls.tlsgroups) -> OpenSSL NID.
+_GROUP_NID: Final[dict[str, OpenSslEcNidEnum]] = {
+    "0019": OpenSslEcNidEnum.SECP192R1,
+    "0021": OpenSslEcNidEnum.SECP224R1,
+    "0023": OpenSslEcNidEnum.SECP256R1,
+    "0024": OpenSslEcNidEnum.SECP384R1,
+    "0025": OpenSslEcNidEnum.SECP521R1,
+    "0029": OpenSslEcNidEnum.X25519,
+    "0030": OpenSslEcNidEnum.X448,
 }
-_ORDER: Final = tuple(_TLS_VERSIONS)
-OFFER_LIMITS: Final = (
-    "TLS 1.3 suites are OpenSSL's defaults (Python's ssl cannot restrict them)",
-    "key-share groups and curves are OpenSSL's defaults (Python's ssl cannot set them)",
-)
+# Signature pair `hhss` (TLS 1.2 HashAlgorithm, SignatureAlgorithm) -> OpenSSL (digest, key).
+_HASH_NID: Final = {
+    "02": OpenSslDigestNidEnum.SHA1,
+    "03": OpenSslDigestNidEnum.SHA224,
+    "04": OpenSslDigestNidEnum.SHA256,
+    "05": OpenSslDigestNidEnum.SHA384,
+    "06": OpenSslDigestNidEnum.SHA512,
+}
+_KEY_NID: Final = {
+    "01": OpenSslEvpPkeyEnum.RSA,
+    "02": OpenSslEvpPkeyEnum.DSA,
+    "03": OpenSslEvpPkeyEnum.EC,
+}
+_PROTOCOL_LINE: Final = re.compile(r"Protocol\s*:\s*(\S+)")
 
 
 class PrecheckError(ValueError):
@@ -67,18 +94,46 @@ class PrecheckError(ValueError):
 
 @dataclass(frozen=True)
 class ClientOffer:
-    """What z/OS will put in its ClientHello: versions On, V3 suites in policy order."""
+    """What z/OS will put in its ClientHello: versions On, suites, groups, signature pairs."""
 
     versions: tuple[Protocol, ...]
-    suites: tuple[str, ...]
+    suites: tuple[str, ...]  # 4-hex V3 cipher codes in policy order, TLS 1.3 ones included
+    groups: tuple[str, ...] = ()  # NamedGroup codes; empty: OpenSSL's defaults
+    signature_pairs: tuple[str, ...] = ()  # `hhss` codes; empty: OpenSSL's defaults
 
     @classmethod
     def of(cls, settings: EffectiveSettings) -> ClientOffer:
         """The offer of a rule's effective settings (attls.effective resolves the defaults)."""
-        return cls(tuple(settings.enabled_protocols), tuple(settings.v3_cipher_suites))
+        groups: list[str] = []
+        if Protocol.TLSV1_3 in settings.enabled_protocols:
+            groups += settings.client_key_share_groups
+        groups += [g for g in settings.client_ecurves if g not in groups]
+        return cls(
+            tuple(settings.enabled_protocols),
+            tuple(settings.v3_cipher_suites),
+            tuple(groups),
+            tuple(settings.signature_pairs),
+        )
 
     def describe(self) -> str:
-        return f"{', '.join(v.value for v in self.versions)}; suites {' '.join(self.suites)}"
+        text = f"{', '.join(v.value for v in self.versions)}; suites {' '.join(self.suites)}"
+        if self.groups:
+            text += f"; groups {' '.join(tlsgroups.group_name(g) for g in self.groups)}"
+        if self.signature_pairs:
+            text += f"; signature pairs {' '.join(self.signature_pairs)}"
+        return text
+
+
+@dataclass(frozen=True)
+class _Hello:
+    """An offer in OpenSSL's terms, checked once per run."""
+
+    options: int
+    cipher_list: str
+    ciphersuites: str
+    groups: tuple[OpenSslEcNidEnum, ...]
+    sigalgs: tuple[tuple[OpenSslDigestNidEnum, OpenSslEvpPkeyEnum], ...]
+    limits: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -101,7 +156,7 @@ class PrecheckResult:
     suite: str | None = None  # 4-hex code the partner chose
     seconds: float = 0.0
     offer: str = ""
-    offer_limits: tuple[str, ...] = field(default=OFFER_LIMITS)
+    offer_limits: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -139,64 +194,96 @@ def refusal(
     return f"{address} is not on this LPAR connection's pre-check allow-list"
 
 
-def client_context(offer: ClientOffer) -> ssl.SSLContext:
-    """A client context offering exactly the versions and (up to TLS 1.2) the suites."""
-    speakable = [v for v in _ORDER if v in offer.versions]
+def hello(offer: ClientOffer) -> _Hello:
+    """The offer as OpenSSL settings; PrecheckError when nothing of it can be spoken."""
+    limits = []
+    legacy, tls13 = [], []
+    for code in offer.suites:
+        suite = ciphers.get(code)
+        if suite is None or suite.openssl_name is None:
+            continue
+        (tls13 if suite.tls13_only else legacy).append(suite.openssl_name)
+    speakable = [v for v in _NO_OPTION if v in offer.versions]
+    if Protocol.TLSV1_3 in speakable and not tls13:
+        # Without a TLS 1.3 suite in the list a TLS 1.3 handshake cannot be agreed (inferred;
+        # lparsim models it so): the ClientHello leaves TLS 1.3 out.
+        speakable.remove(Protocol.TLSV1_3)
+        limits.append("TLSv1.3 is On but no TLS 1.3 suite is listed: not offered (inferred)")
     if not speakable:
-        raise PrecheckError(f"the offer has no version Python's ssl can speak ({offer.describe()})")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # The question is whether the partner accepts the offer, not whether we trust it: the
-    # certificate is checked by AT-TLS's own key ring at run time, not here.
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with warnings.catch_warnings():
-        # TLS 1.0/1.1 are deprecated in Python's ssl; offering them when a policy does is the point.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = _TLS_VERSIONS[speakable[0]]
-        context.maximum_version = _TLS_VERSIONS[speakable[-1]]
-    low, high = _ORDER.index(speakable[0]), _ORDER.index(speakable[-1])
-    for version in _ORDER[low : high + 1]:
-        if version not in speakable:
-            context.options |= _NO_OPTION[version]
-    legacy = [v for v in speakable if v is not Protocol.TLSV1_3]
-    if legacy:
-        names = [
-            suite.openssl_name
-            for suite in (ciphers.get(code) for code in offer.suites)
-            if suite is not None and suite.openssl_name and not suite.tls13_only
-        ]
-        if not names:
-            raise PrecheckError(
-                f"the offer lists no suite for {', '.join(v.value for v in legacy)}"
-                " that OpenSSL knows"
-            )
-        try:
-            # @SECLEVEL=0: the policy alone decides what is offered, as on z/OS.
-            context.set_ciphers(":".join(names) + ":@SECLEVEL=0")
-        except ssl.SSLError:
-            raise PrecheckError(
-                f"OpenSSL here can offer none of the suites {' '.join(offer.suites)}"
-            ) from None
-    return context
+        raise PrecheckError(f"the offer has no version OpenSSL can speak ({offer.describe()})")
+    options = _SSLV3_OFF | sum(_NO_OPTION[v] for v in _NO_OPTION if v not in speakable)
+    if any(v is not Protocol.TLSV1_3 for v in speakable) and not legacy:
+        raise PrecheckError(
+            "the offer lists no suite OpenSSL knows for"
+            f" {', '.join(v.value for v in speakable if v is not Protocol.TLSV1_3)}"
+        )
+    groups = tuple(_GROUP_NID[g] for g in offer.groups if g in _GROUP_NID)
+    if len(groups) < len(offer.groups):
+        unknown = [g for g in offer.groups if g not in _GROUP_NID]
+        limits.append(f"groups {' '.join(unknown)} unknown to OpenSSL here, left out")
+    if groups and Protocol.TLSV1_3 in speakable:
+        limits.append(
+            "one supported-groups list for every version; a TLS 1.3 key share for"
+            f" {tlsgroups.group_name(offer.groups[0])} only"
+        )
+    sigalgs = tuple(
+        (_HASH_NID[pair[:2]], _KEY_NID[pair[2:]])
+        for pair in offer.signature_pairs
+        if pair[:2] in _HASH_NID and pair[2:] in _KEY_NID
+    )
+    if len(sigalgs) < len(offer.signature_pairs):
+        limits.append(
+            "signature pairs without an OpenSSL (hash, key) form (RSASSA-PSS) left to OpenSSL;"
+            " all of them are OpenSSL's defaults"
+        )
+        sigalgs = ()
+    return _Hello(
+        options=options,
+        # @SECLEVEL=0: the policy alone decides what is offered, as on z/OS.
+        cipher_list=":".join(legacy) + ":@SECLEVEL=0" if legacy else "",
+        ciphersuites=":".join(tls13),
+        groups=groups,
+        sigalgs=sigalgs,
+        limits=tuple(limits),
+    )
+
+
+def _client(sock: socket.socket, offer: _Hello) -> SslClient:
+    client = SslClient(
+        underlying_socket=sock,
+        ssl_version=OpenSslVersionEnum.SSLV23,  # every version, then cut by options
+        ssl_verify=OpenSslVerifyEnum.NONE,
+        # Whether the partner accepts the offer is the question; a request for a client
+        # certificate is answered with none, as AT-TLS does without a client certificate.
+        ignore_client_authentication_requests=True,
+    )
+    # SslClient has no public way to set options; its SSL object does (SSL_set_options).
+    client._ssl.set_options(offer.options)
+    if offer.cipher_list:  # empty when only TLS 1.3 is on: the options rule the rest out
+        client.set_cipher_list(offer.cipher_list)
+    if offer.ciphersuites:
+        client.set_ciphersuites(offer.ciphersuites)
+    if offer.groups:
+        client.set_groups(list(offer.groups))
+    if offer.sigalgs:
+        client.set_signature_algorithms(list(offer.sigalgs))
+    return client
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, ssl.SSLError):
-        reason = getattr(error, "reason", None) or ""
-        if reason.startswith(("TLSV1_ALERT_", "SSLV3_ALERT_", "TLSV13_ALERT_")):
-            alert = reason.split("_ALERT_", 1)[1].lower()
-            return f"the partner refused the ClientHello with a fatal {alert} alert ({reason})"
-        if isinstance(error, ssl.SSLEOFError) or "EOF" in reason:
-            return "the partner closed the connection during the handshake"
-        return f"the handshake failed: {reason or error}"
+    text = str(error.args[0]) if error.args else str(error)
+    alert = re.search(r"(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+)", text)
+    if alert:
+        name = alert.group(1).strip().replace(" ", "_")
+        return f"the partner refused the ClientHello with a fatal {name} alert"
     if isinstance(error, TimeoutError):
         return "no answer to the ClientHello within the handshake timeout"
-    return f"the handshake failed: {error}"
+    if "peer did not send data back" in text or isinstance(error, ConnectionError):
+        return "the partner closed the connection during the handshake"
+    return f"the handshake failed: {text.strip()}"
 
 
-def _one(
-    target: PrecheckTarget, context: ssl.SSLContext, timeout: float, offer: str
-) -> PrecheckResult:
+def _one(target: PrecheckTarget, offer: _Hello, timeout: float, described: str) -> PrecheckResult:
     started = time.monotonic()
 
     def result(outcome: str, reason: str, **found: Any) -> PrecheckResult:
@@ -207,35 +294,39 @@ def _one(
             outcome,
             reason,
             seconds=round(time.monotonic() - started, 3),
-            offer=offer,
+            offer=described,
+            offer_limits=offer.limits,
             **found,
         )
 
     try:
-        raw = socket.create_connection((target.address, target.port), timeout=timeout)
+        sock = socket.create_connection((target.address, target.port), timeout=timeout)
     except OSError as error:
         return result("unreachable", f"no TCP connection: {error}")
     try:
-        raw.settimeout(max(0.05, timeout - (time.monotonic() - started)))
-        with context.wrap_socket(raw, server_hostname=None) as tls:
-            chosen = tls.cipher()
-            version = tls.version()
-            suite = None
-            if chosen is not None:
-                try:
-                    suite = ciphers.by_openssl_name(chosen[0]).code
-                except KeyError:
-                    suite = chosen[0]
-            return result(
-                "accepted",
-                f"the partner accepted the offer and chose {version} with {suite}",
-                version=version,
-                suite=suite,
-            )
-    except (ssl.SSLError, OSError) as error:
-        return result("refused", _reason(error))
+        sock.settimeout(max(0.05, timeout - (time.monotonic() - started)))
+        client = _client(sock, offer)
+        try:
+            client.do_handshake()
+        except ClientCertificateRequested:
+            return result("refused", "the partner requires a client certificate")
+        except Exception as error:  # nassl raises OpenSSLError, IOError, socket errors
+            return result("refused", _reason(error))
+        name = client.get_current_cipher_name()
+        try:
+            suite = ciphers.by_openssl_name(name).code
+        except KeyError:
+            suite = name
+        found = _PROTOCOL_LINE.search(client.get_session().as_text())
+        version = found.group(1) if found else None
+        return result(
+            "accepted",
+            f"the partner accepted the offer and chose {version} with {suite}",
+            version=version,
+            suite=suite,
+        )
     finally:
-        raw.close()
+        sock.close()
 
 
 def precheck(
@@ -260,7 +351,7 @@ def precheck(
     if timeout <= 0 or deadline <= 0:
         raise PrecheckError("the handshake timeout and the deadline must be positive")
     networks = parse_allowlist(allowlist)
-    context = client_context(offer)
+    prepared = hello(offer)
     described = offer.describe()
     started = time.monotonic()
     results: list[PrecheckResult | None] = [None] * len(targets)
@@ -271,10 +362,16 @@ def precheck(
             why = refusal(target.address, networks)
             if why is not None:
                 results[index] = PrecheckResult(
-                    target.key, target.address, target.port, "not-attempted", why, offer=described
+                    target.key,
+                    target.address,
+                    target.port,
+                    "not-attempted",
+                    why,
+                    offer=described,
+                    offer_limits=prepared.limits,
                 )
                 continue
-            futures[pool.submit(_one, target, context, min(timeout, deadline), described)] = index
+            futures[pool.submit(_one, target, prepared, min(timeout, deadline), described)] = index
         pending = set(futures)
         while pending:
             left = deadline - (time.monotonic() - started)
@@ -294,6 +391,7 @@ def precheck(
                 "unreachable",
                 f"not finished within the pre-check deadline of {deadline:g} s",
                 offer=described,
+                offer_limits=prepared.limits,
             )
     finally:
         # Running handshakes end by their own socket timeout; do not wait for them here.

@@ -67,6 +67,13 @@ def test_v1s_offer_is_refused_by_clearhouse_and_accepted_by_the_other_partners(p
     for name in ("ACMEBANK", "LOGISTICO"):
         assert results[name].accepted, results[name].reason
         assert results[name].version == "TLSv1.3"
+        # TLS 1.3 suites are offered exactly: the partner chose one of v1's.
+        assert results[name].suite in v1_offer.suites
+    # v1's groups (P-256, P-384) went into the ClientHello; what OpenSSL cannot say, it says.
+    assert v1_offer.groups == ("0023", "0024")
+    assert any(
+        "key share for secp256r1 only" in limit for limit in results["ACMEBANK"].offer_limits
+    )
     assert all(r.offer == v1_offer.describe() for r in results.values())
     assert all(r.offer_limits for r in results.values())
 
@@ -90,6 +97,32 @@ def test_an_offer_of_only_suites_the_partner_cannot_use_is_refused_with_the_reas
 
     assert result.outcome == "refused"
     assert "handshake_failure alert" in result.reason
+
+
+def test_the_offer_is_exact_for_tls_1_3_suites_and_groups(partners):
+    # Only ChaCha20 for TLS 1.3: the partner, which prefers AES, has to take it.
+    (chacha,) = precheck([partners["ACMEBANK"]], ClientOffer((Protocol.TLSV1_3,), ("1303",)))
+    assert chacha.accepted, chacha.reason
+    assert (chacha.version, chacha.suite) == ("TLSv1.3", "1303")
+
+    # Only secp224r1, which the partner does not take: no key exchange can be agreed.
+    (no_group,) = precheck(
+        [partners["ACMEBANK"]], ClientOffer((Protocol.TLSV1_2,), ("C02B",), groups=("0021",))
+    )
+    assert no_group.outcome == "refused"
+    assert "alert" in no_group.reason
+
+    # In TLS 1.2 the groups also bound the curve of an ECDSA certificate: the partner's is
+    # P-256, so P-384 alone is refused and P-256 accepted.
+    (p384,) = precheck(
+        [partners["ACMEBANK"]], ClientOffer((Protocol.TLSV1_2,), ("C02B",), groups=("0024",))
+    )
+    assert p384.outcome == "refused"
+    (with_group,) = precheck(
+        [partners["ACMEBANK"]], ClientOffer((Protocol.TLSV1_2,), ("C02B",), groups=("0023",))
+    )
+    assert with_group.accepted, with_group.reason
+    assert (with_group.version, with_group.suite) == ("TLSv1.2", "C02B")
 
 
 def test_an_offer_of_only_versions_the_partner_lacks_is_refused(partners):
@@ -167,7 +200,7 @@ def test_the_allow_list_is_a_field_of_the_lpar_connection(db, partners):
     results = precheck_for_connection(
         connection,
         [PrecheckTarget("LISTED", "203.0.113.8", 1416), partners["ACMEBANK"]],
-        ClientOffer((Protocol.TLSV1_2, Protocol.TLSV1_3), ("C02B", "C02F")),
+        ClientOffer((Protocol.TLSV1_2, Protocol.TLSV1_3), ("1301", "C02B", "C02F")),
     )
 
     assert [r.outcome for r in results] == ["not-attempted", "accepted"]
