@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from attls import ciphers
 from attls.effective import EffectiveSettings
@@ -207,7 +207,7 @@ def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         new = parse_policy(_read(args.new), source=args.new)
         with open(args.peers, encoding="utf-8", newline="") as handle:
             peers = read_peers_csv(handle.read())
-        prediction = predict(old, new, peers)
+        prediction = predict(old, new, peers, release=args.release)
     except PolicySyntaxError as error:
         first = error.problems[0]
         print(f"{error.source}:{first.line}:{first.column}: error: {first.message}", file=err)
@@ -231,6 +231,15 @@ def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     total = prediction.counts
     print("total: " + ", ".join(f"{v.value} {total[v]}" for v in Verdict), file=out)
     return 0
+
+
+def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, without the usage block: every failure of impact is one line."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    return error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     impact.add_argument(
         "--peers", required=True, help="CSV of the peers seen (see attls.impact_csv)"
     )
+    impact.add_argument("--release", help="z/OS release whose defaults apply (e.g. 3.1)")
     impact.set_defaults(run=cmd_impact)
+    impact.error = _one_line_error(impact)  # type: ignore[method-assign,assignment]
     return parser
 
 

@@ -363,3 +363,28 @@ def test_a_bad_observation_raises_our_own_error(candidate):
         )
     with pytest.raises(ImpactInputError, match="window_days"):
         predict(None, candidate, [], window_days=0)
+
+
+def test_a_rule_for_some_remote_addresses_is_applied_only_to_those_peers(candidate):
+    # A legacy exception: TLS 1.0 stays allowed for one subnet, searched before the rule of
+    # the port. Peers of one port must not share a rule lookup when rules look at addresses.
+    exception = CANDIDATE.replace(
+        "TTLSRule TN3270_Secure\n",
+        "TTLSRule Legacy_Subnet\n{\n  LocalPortRange 992\n  RemoteAddr 10.9.9.0/24\n"
+        "  Direction Inbound\n  Priority 500\n  TTLSGroupActionRef gOn\n"
+        "  TTLSEnvironmentActionRef eLegacy\n}\n"
+        "TTLSEnvironmentAction eLegacy\n{\n  HandshakeRole Server\n  TTLSKeyringParmsRef ring\n"
+        "  TTLSEnvironmentAdvancedParms\n  {\n    TLSv1 On\n    TLSv1.2 On\n  }\n}\n"
+        "TTLSRule TN3270_Secure\n",
+    )
+    prediction = predict(
+        None,
+        parse_policy(exception),
+        [peer(992, "TLSv1", address="10.9.9.5"), peer(992, "TLSv1", address="10.1.1.1")],
+    )
+
+    by_address = {p.remote_address: p for p in prediction.peers}
+    assert by_address["10.9.9.5"].rule == "Legacy_Subnet"
+    assert by_address["10.9.9.5"].verdict is Verdict.SAFE
+    assert by_address["10.1.1.1"].rule == "TN3270_Secure"
+    assert by_address["10.1.1.1"].verdict is Verdict.WILL_BREAK

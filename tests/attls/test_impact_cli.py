@@ -123,6 +123,18 @@ def test_a_broken_policy_or_a_missing_file_is_one_error_line_and_status_2(files,
     assert "nope.csv" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [("impact", "-", "new.policy"), ("impact", "-"), ("impact", "-", "x", "--peers")],
+)
+def test_a_bad_command_line_is_one_error_line_and_status_2(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(list(argv))
+
+    assert stopped.value.code == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
 def test_impact_runs_as_python_dash_m_attls(files):
     import subprocess
     import sys
