@@ -615,6 +615,8 @@ def _matcher(policy: Policy, release: str | None) -> RuleMatcher:
         matcher: RuleMatcher = cast(Any, RuleMatcher)(policy, release=release)
     except TypeError:
         matcher = RuleMatcher(policy)
+    except KeyError:  # attls.releases knows no such release
+        raise ImpactInputError(f"unknown z/OS release {release!r}") from None
     return matcher
 
 
