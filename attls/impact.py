@@ -437,11 +437,12 @@ def _judge(
     else:
         findings += _judge_as_server(rule, kept, suites, client_cert, issuers, new, old, issuer_of)
     if not any(f.verdict is not Verdict.SAFE for f in findings):
+        kept_suites = sorted(suites & set(new.v3_cipher_suites))
         findings.append(
             _Finding(
                 Verdict.SAFE,
                 f"seen succeeding with {_words(kept)}"
-                + (f" and {_words(sorted(suites & set(new.v3_cipher_suites)))}" if suites else "")
+                + (f" and {' '.join(kept_suites)}" if kept_suites else "")
                 + f", which {rule} keeps",
             )
         )
