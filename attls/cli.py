@@ -200,7 +200,7 @@ def cmd_zert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Who the change from OLD (`-`: no AT-TLS policy yet) to NEW would break; every failure 2."""
     from attls.impact import ImpactInputError, Verdict, predict
-    from attls.impact_csv import read_peers_csv
+    from attls.impact.peers_csv import read_peers_csv
 
     try:
         old = None if args.old == "-" else parse_policy(_read(args.old), source=args.old)
@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     impact.add_argument("old", help="the current policy file, or - for no AT-TLS policy yet")
     impact.add_argument("new", help="the candidate policy file")
     impact.add_argument(
-        "--peers", required=True, help="CSV of the peers seen (see attls.impact_csv)"
+        "--peers", required=True, help="CSV of the peers seen (see attls.impact.peers_csv)"
     )
     impact.add_argument("--release", help="z/OS release whose defaults apply (e.g. 3.1)")
     impact.set_defaults(run=cmd_impact)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from attls.cli import main
 from attls.errors import AttlsError
 from attls.impact import ImpactInputError, predict
-from attls.impact_csv import PEERS_CSV_HEADER, read_peers_csv
+from attls.impact.peers_csv import PEERS_CSV_HEADER, read_peers_csv
 from attls.policy import parse_policy
 from tests.attls.test_impact import CANDIDATE, CURRENT
 

@@ -14,7 +14,7 @@ import io
 import ipaddress
 from typing import Final
 
-from attls.impact import VERSION_WORDS, ImpactInputError, PeerObservation
+from attls.impact.model import VERSION_WORDS, ImpactInputError, PeerObservation
 from attls.matching import DIRECTIONS
 
 __all__ = ["PEERS_CSV_HEADER", "parse_suites", "parse_versions", "read_peers_csv"]
