@@ -72,6 +72,9 @@ class PeerObservation(NamedTuple):
     userid: str | None = None
     # The portal's service name; when None, the rule's name stands for the service.
     service: str | None = None
+    # Versions seen on connections no AT-TLS rule mapped (the application's own TLS, or
+    # cleartext): zERT tells them apart by TLS source. What the peer does without AT-TLS.
+    without_attls: frozenset[str] = frozenset()
 
     @property
     def peer_key(self) -> tuple[str, int, str, int, str | None]:

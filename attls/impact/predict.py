@@ -43,6 +43,7 @@ class _Peer:
         "suites",
         "userid",
         "versions",
+        "without_attls",
     )
 
     def __init__(self, first: PeerObservation) -> None:
@@ -54,6 +55,7 @@ class _Peer:
         self.issuers: frozenset[str] = first.server_issuers
         self.userid = first.userid
         self.service = first.service
+        self.without_attls: frozenset[str] = first.without_attls
         self.observations: list[PeerObservation] = [first]
 
     def add(self, obs: PeerObservation) -> None:
@@ -66,6 +68,8 @@ class _Peer:
             self.offered = self.offered | obs.offered_versions
         if obs.server_issuers and not obs.server_issuers <= self.issuers:
             self.issuers = self.issuers | obs.server_issuers
+        if obs.without_attls and not obs.without_attls <= self.without_attls:
+            self.without_attls = self.without_attls | obs.without_attls
         self.client_cert = self.client_cert or obs.client_cert
         self.connections += obs.connections
         self.userid = self.userid or obs.userid
@@ -111,7 +115,7 @@ def _fold(
     for obs in observations:
         # One unpacking instead of a dozen attribute reads: this loop runs once per row.
         (_, _, _, _, _, versions, suites, client_cert, connections, day, offered, issuers, _,
-         service) = obs  # fmt: skip
+         service, without_attls) = obs  # fmt: skip
         key = obs[:5]
         if versions not in checked_versions or connections < 0:
             _check(obs)
@@ -131,6 +135,7 @@ def _fold(
             and not offered
             and not issuers
             and service is None
+            and without_attls is peer.without_attls
         ):
             # The common case: a daily roll-up that repeats what the peer already did.
             peer.connections += connections
@@ -316,6 +321,7 @@ def _predict(
                 peer.client_cert,
                 peer.offered,
                 peer.issuers,
+                peer.without_attls,
             )
             cached = verdicts.get(signature)
             if cached is None:
@@ -327,6 +333,7 @@ def _predict(
                         peer.client_cert,
                         peer.offered,
                         peer.issuers,
+                        peer.without_attls,
                         new_settings,
                         old_settings,
                         issuer_of,

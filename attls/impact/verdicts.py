@@ -69,6 +69,7 @@ def judge(
     client_cert: bool,
     offered: frozenset[str],
     issuers: frozenset[str],
+    without_attls: frozenset[str],
     new: EffectiveSettings | None,
     old: EffectiveSettings | None,
     issuer_of: IssuerOf | None,
@@ -76,7 +77,7 @@ def judge(
     """Every finding for a peer with these observations, under the new and old rule."""
     tls_seen = seen - {CLEARTEXT}
     if not _secures(new):
-        return _judge_unsecured(seen, tls_seen, new, old)
+        return _judge_unsecured(seen, tls_seen, without_attls, new, old)
     assert new is not None
     role, inferred = _role(new, direction)
     enabled = _enabled(new)
@@ -154,6 +155,7 @@ def judge(
 def _judge_unsecured(
     seen: frozenset[str],
     tls_seen: frozenset[str],
+    without_attls: frozenset[str],
     new: EffectiveSettings | None,
     old: EffectiveSettings | None,
 ) -> list[Finding]:
@@ -163,6 +165,15 @@ def _judge_unsecured(
     ) + " maps it"
     if _secures(old) and tls_seen:
         assert old is not None
+        if without_attls:
+            return [
+                Finding(
+                    Verdict.SAFE,
+                    f"{what}: AT-TLS no longer secures it (rule {old.rule} does today), and the"
+                    f" peer was seen succeeding without AT-TLS ({_words(without_attls)}: the"
+                    " application's own behaviour)",
+                )
+            ]
         return [
             Finding(
                 Verdict.AT_RISK,

@@ -388,3 +388,18 @@ def test_a_rule_for_some_remote_addresses_is_applied_only_to_those_peers(candida
     assert by_address["10.9.9.5"].verdict is Verdict.SAFE
     assert by_address["10.1.1.1"].rule == "TN3270_Secure"
     assert by_address["10.1.1.1"].verdict is Verdict.WILL_BREAK
+
+
+def test_a_rule_removed_is_safe_only_for_peers_seen_succeeding_without_at_tls(candidate):
+    # Today TN3270_Cleartext secures port 23; the candidate (CURRENT) has no rule for it.
+    secured = peer(23, "TLSv1.2", suites="C02F")
+    also_without = secured._replace(without_attls=frozenset({"TLSv1.2"}))
+
+    at_risk = only(candidate, parse_policy(CURRENT), secured)
+    safe = only(candidate, parse_policy(CURRENT), also_without)
+
+    assert at_risk.verdict is Verdict.AT_RISK
+    assert at_risk.rule is None and at_risk.current_rule == "TN3270_Cleartext"
+    assert "AT-TLS no longer secures it" in at_risk.reason
+    assert safe.verdict is Verdict.SAFE
+    assert "seen succeeding without AT-TLS (TLSv1.2" in safe.reason

@@ -107,6 +107,8 @@ def sysa_peers(config: Config, pem: str) -> dict[str, tuple[ServiceConfig, str, 
                     suites=frozenset({seen[1]}) if seen else frozenset(),
                     connections=population.clients * 30,
                     service=policy_name(service.name),
+                    # Before any AT-TLS every connection is the application's own doing.
+                    without_attls=versions,
                 ),
             )
     return out
