@@ -5,6 +5,7 @@
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
     python -m attls zert DUMP [--framing auto|rdw|length-prefixed]
+    python -m attls impact OLD NEW --peers PEERS.csv
 
 FILE and REPORT may be `-` for standard input, in UTF-8 or EBCDIC (IBM-1047/037, detected);
 bytes that are not UTF-8 are read as Latin-1 with a warning. Exit status: 0 when all is well,
@@ -17,8 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from attls import ciphers
 from attls.effective import EffectiveSettings
@@ -237,6 +238,58 @@ def _add_release(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Who the change from OLD (`-`: no AT-TLS policy yet) to NEW would break; every failure 2."""
+    from attls.impact import ImpactInputError, Verdict, predict
+    from attls.impact.peers_csv import read_peers_csv
+
+    try:
+        policies: list[Policy | None] = []
+        for index, path in enumerate((args.old, args.new)):
+            if index == 0 and path == "-":
+                policies.append(None)  # no AT-TLS policy yet
+                continue
+            reading = read_policy(_read_bytes(path))
+            if reading.errors:
+                first = reading.errors[0]
+                print(f"{path}:{first.line}:{first.column}: error: {first.message}", file=err)
+                return 2
+            policies.append(reading.policy)
+        old, new = policies
+        assert new is not None
+        with open(args.peers, encoding="utf-8", newline="") as handle:
+            peers = read_peers_csv(handle.read())
+        prediction = predict(old, new, peers, release=args.release)
+    except ImpactInputError as error:
+        print(f"{args.peers}:{error.line}:{error.column}: error: {error.message}", file=err)
+        return 2
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    for peer in prediction.peers:
+        print(
+            f"{peer.verdict.value:<10} {peer.direction:<8} {peer.remote_address}"
+            f" port {peer.local_port if peer.direction == 'Inbound' else peer.remote_port}"
+            f" job {peer.job or '-'}  rule {peer.rule or '-'}: {peer.reason}",
+            file=out,
+        )
+    for service in prediction.services:
+        counts = ", ".join(f"{v.value} {n}" for v, n in service.counts.items() if n)
+        print(f"service {service.service}: {counts or 'no-data (no peer observed)'}", file=out)
+    total = prediction.counts
+    print("total: " + ", ".join(f"{v.value} {total[v]}" for v in Verdict), file=out)
+    return 0
+
+
+def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, without the usage block: every failure of impact is one line."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    return error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     zert.add_argument("dump")
     zert.add_argument("--framing", choices=["auto", "rdw", "length-prefixed"], default="auto")
     zert.set_defaults(run=cmd_zert)
+
+    impact = commands.add_parser("impact", help="who a policy change would break, per peer")
+    impact.add_argument("old", help="the current policy file, or - for no AT-TLS policy yet")
+    impact.add_argument("new", help="the candidate policy file")
+    impact.add_argument(
+        "--peers", required=True, help="CSV of the peers seen (see attls.impact.peers_csv)"
+    )
+    _add_release(impact)
+    impact.set_defaults(run=cmd_impact)
+    impact.error = _one_line_error(impact)  # type: ignore[method-assign,assignment]
     return parser
 
 
