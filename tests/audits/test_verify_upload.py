@@ -51,9 +51,11 @@ def test_the_cap_leaves_a_wide_margin_over_the_largest_pack() -> None:
 
 @pytest.mark.parametrize("url", ["/audits/verify/", "/audits/api/verify/"])
 def test_a_49_mb_junk_pdf_is_refused_at_once(client: Client, url: str) -> None:
-    started = time.perf_counter()
+    # CPU time of this process (the test client runs the view in it): a busy machine's
+    # wall clock says nothing about the work done.
+    started = time.process_time()
     response = upload(client, junk_pdf(49 * 1000 * 1000), url)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
 
     assert response.status_code in (400, 422)
     assert "larger than any evidence pack" in response.content.decode()
@@ -101,8 +103,8 @@ def test_a_signed_pdf_under_the_cap_still_reaches_the_verification(
 def test_a_junk_file_just_under_the_cap_is_refused_quickly(client: Client, settings) -> None:
     data = b"%PDF-1.7\n" + b"x" * (settings.EVIDENCE_VERIFY_MAX_BYTES - 20)
 
-    started = time.perf_counter()
+    started = time.process_time()
     response = upload(client, data)
 
     assert response.status_code == 422
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5

@@ -154,8 +154,13 @@ RAW_FIELDS = [
 def test_around_the_validators_publishing_refuses_or_publishes_what_was_designed(
     world, stack, architect, model, key, field
 ):
+    # What a row can hold at all: PostgreSQL's text refuses NUL and its varchar the excess
+    # (SQLite keeps both), so such a value can never reach the renderer from a stored row.
+    width = model._meta.get_field(field).max_length
+    storable = strings.map(lambda text: text.replace("\x00", "")[:width])
+
     @PROPERTY
-    @given(value=strings)
+    @given(value=storable)
     def check(value: str) -> None:
         try:
             with transaction.atomic():
