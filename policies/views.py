@@ -14,12 +14,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseLocation
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
@@ -45,34 +43,10 @@ from policies.forms import (
 )
 from policies.importing import ImportRefused, import_apply, import_preview
 from policies.models import ChangeRecord, PolicyVersion, Service, Stack
+from portal.htmx import after_post, render_page
 
 PAGE_SIZE = 50
 VIEWERS = (Capability.VIEW_ESTATE, Capability.VIEW_OWN_SERVICES)
-
-
-def _render(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partials: tuple[str, ...] = (),
-    status: int = 200,
-) -> HttpResponse:
-    """The page, or only the partial whose id an htmx request targets."""
-    name = template
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.boosted and htmx.target in partials:
-        name = f"{template}#{htmx.target}"
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful POST: htmx loads `url` into the page; a plain browser is redirected."""
-    if getattr(request, "htmx", None):
-        return HttpResponseLocation(url)
-    return HttpResponseRedirect(url)
 
 
 def _can(request: HttpRequest, capability: Capability) -> bool:
@@ -119,7 +93,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
         context["assign_form"] = BulkAssignForm(
             services=selectors.service_list_for(user=request.user)
         )
-    return _render(request, "policies/service_list.html", context, partials=("service-table",))
+    return render_page(request, "policies/service_list.html", context, partials=("service-table",))
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -165,7 +139,7 @@ def service_detail(request: HttpRequest, uuid: str) -> HttpResponse:
         "can_edit": _can(request, Capability.EDIT_DESIGN),
         "can_see_estate": _can(request, Capability.VIEW_ESTATE),
     }
-    return _render(request, "policies/service_detail.html", context)
+    return render_page(request, "policies/service_detail.html", context)
 
 
 def _service_form_page(
@@ -184,7 +158,7 @@ def _service_form_page(
         "conflict": conflict,
         "differences": differences or [],
     }
-    return _render(request, "policies/service_form.html", context, status=status)
+    return render_page(request, "policies/service_form.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -200,7 +174,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
             attach_errors(form, error)
         else:
             messages.success(request, f"Service {service.name} created.")
-            return _done(request, reverse("policies:service-detail", args=[service.uuid]))
+            return after_post(request, reverse("policies:service-detail", args=[service.uuid]))
     return _service_form_page(request, form, service=None, status=422)
 
 
@@ -233,7 +207,7 @@ def service_edit(request: HttpRequest, uuid: str) -> HttpResponse:
             attach_errors(form, error)
         else:
             messages.success(request, f"Service {saved.name} saved (revision {saved.revision}).")
-            return _done(request, reverse("policies:service-detail", args=[saved.uuid]))
+            return after_post(request, reverse("policies:service-detail", args=[saved.uuid]))
     return _service_form_page(request, form, service=service, status=422)
 
 
@@ -253,7 +227,7 @@ def object_list(request: HttpRequest) -> HttpResponse:
         "groups": presenters.shared_object_groups(),
         "can_edit": _can(request, Capability.EDIT_DESIGN),
     }
-    return _render(request, "policies/object_list.html", context)
+    return render_page(request, "policies/object_list.html", context)
 
 
 @requires(Capability.VIEW_ESTATE)
@@ -274,7 +248,7 @@ def object_detail(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
         "changes": ChangeRecord.objects.filter(object_uuid=obj.uuid).select_related("actor")[:10],
         "can_edit": _can(request, Capability.EDIT_DESIGN),
     }
-    return _render(request, "policies/object_detail.html", context)
+    return render_page(request, "policies/object_detail.html", context)
 
 
 def _object_form_page(
@@ -320,7 +294,7 @@ def _object_form_page(
         "conflict": conflict,
         "differences": differences or [],
     }
-    return _render(request, "policies/object_form.html", context, status=status)
+    return render_page(request, "policies/object_form.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -340,7 +314,7 @@ def object_create(request: HttpRequest, kind: str) -> HttpResponse:
             attach_errors(form, error)
         else:
             messages.success(request, f"{presenters.KIND_STATEMENTS[kind]} {obj} created.")
-            return _done(request, reverse("policies:object-detail", args=[kind, obj.uuid]))
+            return after_post(request, reverse("policies:object-detail", args=[kind, obj.uuid]))
     return _object_form_page(request, kind, form, obj=None, preview=None, status=422)
 
 
@@ -378,7 +352,7 @@ def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
             attach_errors(form, error)
         else:
             messages.success(request, f"{saved} saved (revision {saved.revision}).")
-            return _done(request, reverse("policies:object-detail", args=[kind, saved.uuid]))
+            return after_post(request, reverse("policies:object-detail", args=[kind, saved.uuid]))
     return _object_form_page(request, kind, form, obj=obj, preview=None, status=422)
 
 
@@ -414,7 +388,7 @@ def _version(stack: Stack, number: int) -> PolicyVersion:
 @require_GET
 def stack_list(request: HttpRequest) -> HttpResponse:
     context = {"section": "stacks", "stacks": presenters.stack_rows()}
-    return _render(request, "policies/stack_list.html", context)
+    return render_page(request, "policies/stack_list.html", context)
 
 
 def _stack_page(
@@ -444,7 +418,7 @@ def _stack_page(
         "refused": refused,
         "refused_findings": presenters.finding_rows(refused.findings) if refused else [],
     }
-    return _render(
+    return render_page(
         request, "policies/stack_detail.html", context, partials=("publish",), status=status
     )
 
@@ -472,7 +446,7 @@ def stack_publish(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
     except services.PublishRefused as refused:
         return _stack_page(request, the_stack, form=form, refused=refused, status=422)
     messages.success(request, f"Published {the_stack.label} v{version.number}.")
-    return _done(
+    return after_post(
         request,
         reverse("policies:version-detail", args=[lpar, stack, version.number]),
     )
@@ -511,7 +485,7 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "diff": diff,
         "omitted": omitted,
     }
-    return _render(request, "policies/version_list.html", context, partials=("version-diff",))
+    return render_page(request, "policies/version_list.html", context, partials=("version-diff",))
 
 
 @requires(Capability.VIEW_ESTATE)
@@ -531,7 +505,7 @@ def version_detail(request: HttpRequest, lpar: str, stack: str, number: int) -> 
         "lint": version.lint,
         "is_latest": not the_stack.versions.filter(number__gt=number).exists(),
     }
-    return _render(request, "policies/version_detail.html", context)
+    return render_page(request, "policies/version_detail.html", context)
 
 
 @requires(Capability.VIEW_ESTATE)
@@ -583,7 +557,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "result": result,
         "services": presenters.service_uuids(the_stack),
     }
-    return _render(request, "policies/tester.html", context, partials=("tester-result",))
+    return render_page(request, "policies/tester.html", context, partials=("tester-result",))
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -595,7 +569,7 @@ def _import_page(request: HttpRequest, context: dict[str, Any], status: int = 20
     if report is not None:
         context["findings"] = presenters.finding_rows(report.findings)
         context["counts"] = presenters.severity_counts(report.findings)
-    return _render(request, "policies/import.html", context, status=status)
+    return render_page(request, "policies/import.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -656,4 +630,4 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         return _import_page(request, context, status=422)
     created = sum(1 for item in report.items if item.status == "new")
     messages.success(request, f"Imported into {stack.label}: {created} new object(s) and rule(s).")
-    return _done(request, reverse("policies:stack-detail", args=[stack.lpar.name, stack.name]))
+    return after_post(request, reverse("policies:stack-detail", args=[stack.lpar.name, stack.name]))
