@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from policies.presenters import DiffLine, diff_rows, diff_stats, truncated
+from policies.diffs import DiffLine, diff_rows, diff_stats, truncated
 
 if TYPE_CHECKING:
     from fleet.selectors import LiveText

@@ -23,12 +23,11 @@ from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from attls.errors import PolicySyntaxError
 from attls.matching import Connection
-from policies import presenters, selectors, services
+from policies import diffs, presenters, selectors, services, tester
 from policies.forms import (
     ADVANCED_FIELDS,
     PROTOCOL_FIELDS,
     REVOCATION_FIELDS,
-    SHARED_OBJECT_FORMS,
     SIGNATURE_FIELDS,
     BulkAssignForm,
     ConnectionTestForm,
@@ -40,9 +39,12 @@ from policies.forms import (
     SharedObjectForm,
     VersionDiffForm,
     attach_errors,
+    shared_object_form,
 )
 from policies.importing import ImportRefused, import_apply, import_preview
+from policies.kinds import kind_named
 from policies.models import ChangeRecord, PolicyVersion, Service, Stack
+from policies.preview import ObjectPreview, shared_object_preview
 from portal.htmx import after_post, render_page
 
 PAGE_SIZE = 50
@@ -149,7 +151,7 @@ def _service_form_page(
     service: Service | None,
     status: int = 200,
     conflict: services.StaleEdit | None = None,
-    differences: list[presenters.Difference] | None = None,
+    differences: list[diffs.Difference] | None = None,
 ) -> HttpResponse:
     context = {
         "section": "services",
@@ -201,7 +203,7 @@ def service_edit(request: HttpRequest, uuid: str) -> HttpResponse:
                 service=current,
                 status=409,
                 conflict=stale,
-                differences=presenters.form_differences(form, ServiceForm(instance=current)),
+                differences=diffs.form_differences(form, ServiceForm(instance=current)),
             )
         except ValidationError as error:
             attach_errors(form, error)
@@ -215,7 +217,7 @@ def service_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 
 
 def _shared_object(kind: str, uuid: str) -> Model:
-    model = presenters.model_of(kind)
+    model = kind_named(kind).model
     return get_object_or_404(model, uuid=uuid)
 
 
@@ -234,12 +236,12 @@ def object_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def object_detail(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     obj = _shared_object(kind, uuid)
-    form = SHARED_OBJECT_FORMS[kind](instance=obj)
+    form = shared_object_form(kind)(instance=obj)
     context = {
         "section": "objects",
         "kind": kind,
-        "kind_label": presenters.KIND_LABELS[kind],
-        "statement_type": presenters.KIND_STATEMENTS[kind],
+        "kind_label": kind_named(kind).label,
+        "statement_type": kind_named(kind).statement,
         "obj": obj,
         "attributes": presenters.object_attributes(form),
         "suites": presenters.cipher_rows(obj.suites) if kind == "cipher-set" else None,
@@ -257,17 +259,17 @@ def _object_form_page(
     form: SharedObjectForm,
     *,
     obj: Model | None,
-    preview: presenters.ObjectPreview | None,
+    preview: ObjectPreview | None,
     status: int = 200,
     conflict: services.StaleEdit | None = None,
-    differences: list[presenters.Difference] | None = None,
+    differences: list[diffs.Difference] | None = None,
 ) -> HttpResponse:
     suites = presenters.cipher_rows(form["suites"].value() or []) if kind == "cipher-set" else []
     context = {
         "section": "objects",
         "kind": kind,
-        "kind_label": presenters.KIND_LABELS[kind],
-        "statement_type": presenters.KIND_STATEMENTS[kind],
+        "kind_label": kind_named(kind).label,
+        "statement_type": kind_named(kind).statement,
         "obj": obj,
         "form": form,
         "main_fields": [
@@ -300,8 +302,8 @@ def _object_form_page(
 @requires(Capability.EDIT_DESIGN)
 @require_http_methods(["GET", "POST"])
 def object_create(request: HttpRequest, kind: str) -> HttpResponse:
-    model = presenters.model_of(kind)
-    form_class = SHARED_OBJECT_FORMS[kind]
+    model = kind_named(kind).model
+    form_class = shared_object_form(kind)
     if request.method != "POST":
         return _object_form_page(request, kind, form_class(), obj=None, preview=None)
     form = form_class(request.POST)
@@ -313,7 +315,7 @@ def object_create(request: HttpRequest, kind: str) -> HttpResponse:
         except ValidationError as error:
             attach_errors(form, error)
         else:
-            messages.success(request, f"{presenters.KIND_STATEMENTS[kind]} {obj} created.")
+            messages.success(request, f"{kind_named(kind).statement} {obj} created.")
             return after_post(request, reverse("policies:object-detail", args=[kind, obj.uuid]))
     return _object_form_page(request, kind, form, obj=None, preview=None, status=422)
 
@@ -322,9 +324,9 @@ def object_create(request: HttpRequest, kind: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     obj = _shared_object(kind, uuid)
-    form_class = SHARED_OBJECT_FORMS[kind]
+    form_class = shared_object_form(kind)
     if request.method != "POST":
-        preview = presenters.shared_object_preview(original=obj, edited=obj)
+        preview = shared_object_preview(original=obj, edited=obj)
         return _object_form_page(request, kind, form_class(instance=obj), obj=obj, preview=preview)
     # The form works on a copy, so `obj` stays as stored for the preview and the conflict.
     form = form_class(request.POST, instance=type(obj).objects.get(pk=obj.pk))
@@ -346,7 +348,7 @@ def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
                 preview=None,
                 status=409,
                 conflict=stale,
-                differences=presenters.form_differences(form, form_class(instance=current)),
+                differences=diffs.form_differences(form, form_class(instance=current)),
             )
         except ValidationError as error:
             attach_errors(form, error)
@@ -361,10 +363,10 @@ def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
 def object_preview(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     """The policy of the stacks using the object, with the unsaved form applied. Saves nothing."""
     obj = _shared_object(kind, uuid)
-    form = SHARED_OBJECT_FORMS[kind](request.POST, instance=type(obj).objects.get(pk=obj.pk))
+    form = shared_object_form(kind)(request.POST, instance=type(obj).objects.get(pk=obj.pk))
     preview = None
     if form.is_valid():
-        preview = presenters.shared_object_preview(original=obj, edited=form.instance)
+        preview = shared_object_preview(original=obj, edited=form.instance)
     context = {"kind": kind, "obj": obj, "form": form, "preview": preview, "oob": True}
     return render(request, "policies/object_form.html#preview", context)
 
@@ -400,15 +402,15 @@ def _stack_page(
     status: int = 200,
 ) -> HttpResponse:
     draft = services.stack_draft(stack=stack)
-    diff, omitted = presenters.truncated(presenters.draft_diff(draft))
+    diff, omitted = diffs.truncated(diffs.draft_diff(draft))
     context = {
         "section": "stacks",
         "stack": stack,
         "draft": draft,
         "diff": diff,
         "omitted": omitted,
-        "stats": presenters.diff_stats(diff),
-        "listing": presenters.listing(draft.text),
+        "stats": diffs.diff_stats(diff),
+        "listing": diffs.listing(draft.text),
         "services": presenters.service_uuids(stack),
         "findings": presenters.finding_rows(draft.findings),
         "counts": presenters.severity_counts(draft.findings),
@@ -471,10 +473,10 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             initial={"older": older.number if older else newer.number, "newer": newer.number},
             numbers=numbers,
         )
-    diff = presenters.versions_diff(older, newer) if newer is not None else []
+    diff = diffs.versions_diff(older, newer) if newer is not None else []
     if older is not None and newer is not None and older.number == newer.number:
         diff = []
-    diff, omitted = presenters.truncated(diff)
+    diff, omitted = diffs.truncated(diff)
     context = {
         "section": "stacks",
         "stack": the_stack,
@@ -493,14 +495,14 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
 def version_detail(request: HttpRequest, lpar: str, stack: str, number: int) -> HttpResponse:
     the_stack = _stack(lpar, stack)
     version = _version(the_stack, number)
-    diff, omitted = presenters.truncated(presenters.versions_diff(version.parent, version))
+    diff, omitted = diffs.truncated(diffs.versions_diff(version.parent, version))
     context = {
         "section": "stacks",
         "stack": the_stack,
         "version": version,
         "diff": diff,
         "omitted": omitted,
-        "listing": presenters.listing(version.text),
+        "listing": diffs.listing(version.text),
         "services": presenters.service_uuids(the_stack),
         "lint": version.lint,
         "is_latest": not the_stack.versions.filter(number__gt=number).exists(),
@@ -538,7 +540,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             source = "the draft"
         else:
             version = next(v for v in versions if f"v{v.number}" == choice)
-            policy = presenters.version_policy(version)
+            policy = tester.version_policy(version)
             source = f"published v{version.number}"
         connection = Connection(
             local_addr=data["local_address"] or "0.0.0.0",
@@ -549,7 +551,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             userid=data["userid"] or None,
             direction=data["direction"],
         )
-        result = presenters.connection_test(policy, connection, source=source)
+        result = tester.connection_test(policy, connection, source=source)
     context = {
         "section": "stacks",
         "stack": the_stack,
