@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
-from fleet import presenters, selectors
+from fleet import overview, presenters, selectors, service_status
 from fleet.forms import (
     CancelForm,
     DeploymentRequestForm,
@@ -129,7 +129,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @requires(OPERATE)
 @require_http_methods(["GET", "POST"])
 def deployment_new(request: HttpRequest) -> HttpResponse:
-    choices = selectors.deploy_choices(user=request.user)
+    choices = overview.deploy_choices(user=request.user)
     form = DeploymentRequestForm(request.POST or None, choices=choices)
     status = 200
     if request.method == "POST":
@@ -347,7 +347,7 @@ def deployment_acknowledge_overwrite_view(request: HttpRequest, deployment: Any)
 @require_GET
 def stack_detail(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
     found = _stack(request, lpar, stack)
-    status = selectors.stack_status_list(
+    status = overview.stack_status_list(
         user=request.user, stacks=Stack.objects.filter(pk=found.pk)
     )[0]
     context = {
@@ -758,8 +758,8 @@ def my_services(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "24h")
     if window not in presenters.WINDOWS:
         window = "24h"
-    page = _page(request, selectors.visible_services(user=request.user))
-    statuses = selectors.service_statuses(page.object_list, window=window)
+    page = _page(request, service_status.visible_services(user=request.user))
+    statuses = service_status.service_statuses(page.object_list, window=window)
     counts: dict[str, int] = {}
     for status in statuses:
         counts[status.badge.key] = counts.get(status.badge.key, 0) + 1

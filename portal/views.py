@@ -4,21 +4,21 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from accounts.roles import Capability, has_capability
-from fleet import selectors
+from fleet import overview, service_status
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The fleet overview for those who see the estate; an app owner's services otherwise."""
-    stacks = selectors.stack_status_list(user=request.user)
+    stacks = overview.stack_status_list(user=request.user)
     context = {
         "stacks": stacks,
-        "totals": selectors.fleet_totals(user=request.user, statuses=stacks),
+        "totals": overview.fleet_totals(user=request.user, statuses=stacks),
         "sees_estate": has_capability(request.user, Capability.VIEW_ESTATE),
     }
     if not context["sees_estate"] and has_capability(request.user, Capability.VIEW_OWN_SERVICES):
-        services = selectors.service_statuses(
-            selectors.visible_services(user=request.user), details=False
+        services = service_status.service_statuses(
+            service_status.visible_services(user=request.user), details=False
         )
         context["my_services"] = services
     name = "portal/dashboard.html"

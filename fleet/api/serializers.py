@@ -32,15 +32,15 @@ from fleet.models import (
     Transport,
     VerificationRun,
 )
+from fleet.overview import StackStatus
 from fleet.selectors import (
     OUTPUTS,
-    ServiceStatus,
-    StackStatus,
     Staleness,
     deployment_staleness,
     output_text,
     staleness_token,
 )
+from fleet.service_status import ServiceStatus
 from policies.api.serializers import StackField
 
 
