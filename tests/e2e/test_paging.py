@@ -7,6 +7,7 @@ small estate has several pages; the pack list keeps its 25 and gets 26 packs.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -110,7 +111,7 @@ def test_every_paginated_list_pages_forward_and_back_in_place(
         # A full page load would drop this; htmx swapping the list in place keeps it.
         page.evaluate("window.pagingMarker = 'still here'")
 
-        pager.locator("a[rel=next]").click()
+        pager.get_by_role("link", name=re.compile("Next")).click()
         page.wait_for_url("**page=2**")
         expect(page.locator(f"#{target} nav.pager")).not_to_contain_text("1–")  # noqa: RUF001
         second = _rows(page, target, rows)
@@ -121,6 +122,8 @@ def test_every_paginated_list_pages_forward_and_back_in_place(
         assert page.locator(f"#{target}").count() == 1, f"{path}: the list was nested"
         shot(page, f"paging-{path}")
 
-        page.locator(f"#{target} nav.pager a[rel=prev]").click()
+        page.locator(f"#{target} nav.pager").get_by_role(
+            "link", name=re.compile("Previous")
+        ).click()
         page.wait_for_url("**page=1**")
         assert _rows(page, target, rows) == first, f"{path}: Previous did not bring back page 1"
