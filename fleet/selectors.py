@@ -400,7 +400,7 @@ OUTPUTS = {
 def output_text(entry: dict[str, Any]) -> str:
     """The exact text whose SHA-256 the run stored: the command's output as received (NUL
     restored where it is stored as U+2400), or for the probe its canonical JSON (sorted keys,
-    no spaces: how fleet/verify.py hashes it)."""
+    no spaces: how fleet/verify/outputs.py hashes it)."""
     if "json" in entry:
         return json.dumps(entry.get("json"), sort_keys=True, separators=(",", ":"))
     text = str(entry.get("text") or "")

@@ -388,7 +388,7 @@ class VerificationSerializer(serializers.ModelSerializer):
 
 class VerificationDetailSerializer(VerificationSerializer):
     results = serializers.JSONField(
-        read_only=True, help_text="Per-service figures, as fleet/verify.py computes them"
+        read_only=True, help_text="Per-service figures, as fleet/verify/figures.py computes them"
     )
     outputs = serializers.SerializerMethodField()
 
