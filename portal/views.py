@@ -1,10 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 
 from accounts.roles import Capability, has_capability
 from fleet import overview, service_status
+from portal.htmx import render_page
 
 
 @login_required
@@ -21,10 +20,4 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             service_status.visible_services(user=request.user), details=False
         )
         context["my_services"] = services
-    name = "portal/dashboard.html"
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.boosted and htmx.target == "fleet-summary":
-        name += "#fleet-summary"
-    response = render(request, name, context)
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
+    return render_page(request, "portal/dashboard.html", context, partials=("fleet-summary",))
