@@ -1,4 +1,4 @@
-"""Forms of the user-management pages and the token page."""
+"""Forms of the user-management pages (and the directory-group mapping) and the token page."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.db.models import Model, QuerySet
 
+from accounts.models import IdentitySource
 from accounts.roles import ROLE_GROUPS, Role
 
 
-def _services() -> QuerySet[Model]:
+def services_queryset() -> QuerySet[Model]:
     """Every service, for the ownership field. accounts is below policies in the layers, so
     it reaches the Service model through the relation policies declares on User
     (`owned_services`), not by importing it."""
@@ -49,7 +50,7 @@ def _roles_field() -> forms.MultipleChoiceField:
 def _services_field() -> ServiceChoiceField:
     return ServiceChoiceField(
         label="Owns services",
-        queryset=_services(),
+        queryset=services_queryset(),
         required=False,
         to_field_name="uuid",
         widget=forms.SelectMultiple(attrs={"size": 10}),
@@ -148,3 +149,29 @@ class TokenCreateForm(forms.Form):
         initial=settings.API_TOKEN_MAX_DAYS,
         help_text=f"At most {settings.API_TOKEN_MAX_DAYS} days.",
     )
+
+
+class DirectoryGroupMappingForm(_Roles, forms.Form):
+    """One row of the directory-group mapping. The source is chosen when the row is made and
+    stays: a group of one directory is not a group of another."""
+
+    source = forms.ChoiceField(label="Directory", choices=IdentitySource.choices)
+    group = forms.CharField(
+        label="Group",
+        max_length=512,
+        help_text=(
+            "OpenID Connect: a value of the groups claim, exactly as the provider sends it."
+            " LDAP / Active Directory: the group's DN, e.g. cn=zos-operators,ou=groups,o=bank"
+            " (compared without regard to case)."
+        ),
+    )
+    note = forms.CharField(label="Note", max_length=200, required=False)
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["roles"] = _roles_field()
+        self.fields["roles"].help_text = "Members get these roles at their next sign-in."
+        self.fields["services"] = _services_field()
+        self.fields["services"].help_text = "Members own these services from their next sign-in."
+        if editing:
+            self.fields["source"].disabled = True

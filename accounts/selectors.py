@@ -1,5 +1,6 @@
-"""Reads of accounts that depend on who asks: users (admins only), one's own API tokens,
-and the sign-in lock-outs in force."""
+"""Reads of accounts that depend on who asks: users, directory identities and the
+directory-group mapping (admins only), one's own API tokens, and the sign-in lock-outs in
+force."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, DirectoryGroupMapping, DirectoryIdentity
 from accounts.roles import Capability, has_capability
 
 
@@ -31,6 +32,33 @@ def user_for(*, user: User | AnonymousUser, username: str) -> User:
     if found is None:
         raise Http404("No such user.")
     return found
+
+
+def directory_group_mapping_list_for(
+    *, user: User | AnonymousUser
+) -> QuerySet[DirectoryGroupMapping]:
+    """The directory-group mapping for an admin (Capability.MANAGE_USERS); nothing for others."""
+    if not has_capability(user, Capability.MANAGE_USERS):
+        return DirectoryGroupMapping.objects.none()
+    return DirectoryGroupMapping.objects.prefetch_related("services__stack__lpar")
+
+
+def directory_group_mapping_for(
+    *, user: User | AnonymousUser, uuid: object
+) -> DirectoryGroupMapping:
+    found = directory_group_mapping_list_for(user=user).filter(uuid=uuid).first()
+    if found is None:
+        raise Http404("No such directory group mapping.")
+    return found
+
+
+def directory_identity_list_for(
+    *, user: User | AnonymousUser, subject: User
+) -> list[DirectoryIdentity]:
+    """The directory identities that sign in as `subject`, for an admin."""
+    if not has_capability(user, Capability.MANAGE_USERS):
+        return []
+    return list(DirectoryIdentity.objects.filter(user=subject))
 
 
 def api_token_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ApiToken]:

@@ -1,9 +1,11 @@
 """Writes to accounts: users, their roles and services, passwords, sign-in lock-outs, API tokens.
 
-The user-management pages, the token page and the token API call these; so will a single
-sign-on backend (`user_sync_from_identity_provider` creates or updates a user and sets their
-roles from the identity provider's groups). Each write validates first, runs in one
-transaction and tells the audit log what changed (accounts.events), before and after.
+The user-management pages, the token page and the token API call these; so do the single
+sign-on backends (accounts/sso/): `directory_user_sign_in` finds the user of a directory
+identity, creates it on its first sign-in, and sets its roles and services from the
+directory-group mapping (`directory_group_mapping_*` keep that table). Each write validates
+first, runs in one transaction and tells the audit log what changed (accounts.events), before
+and after.
 
 Guards that hold whoever calls: nobody deactivates themselves, and the last active admin can
 neither be deactivated nor lose the admin role, so the portal always has someone who can
@@ -12,6 +14,7 @@ manage users.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -21,11 +24,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from ldap import dn as ldap_dn
 
 from accounts.events import account_event_send
-from accounts.models import ApiToken
+from accounts.identity import DirectoryAccount, normalise_person_link
+from accounts.models import ApiToken, DirectoryGroupMapping, DirectoryIdentity, IdentitySource
 from accounts.roles import ROLE_GROUPS, Role, ensure_role_groups, roles_of
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -197,8 +202,11 @@ def user_roles_set(*, actor: Actor, user: User, roles: Iterable[Role], source: s
 
 
 @transaction.atomic
-def user_services_set(*, actor: Actor, user: User, services: Iterable[models.Model]) -> bool:
-    """The services the user owns (what an app owner sees) become exactly `services`."""
+def user_services_set(
+    *, actor: Actor, user: User, services: Iterable[models.Model], source: str = ""
+) -> bool:
+    """The services the user owns (what an app owner sees) become exactly `services`.
+    `source` names the identity provider of a directory sync, recorded as the actor."""
     current = User.objects.select_for_update().get(pk=user.pk)
     before = _services(current)
     current.owned_services.set(list(services))  # type: ignore[attr-defined]
@@ -206,7 +214,7 @@ def user_services_set(*, actor: Actor, user: User, services: Iterable[models.Mod
     if after == before:
         return False
     _record(
-        actor=actor_name(actor),
+        actor=actor_name(actor) if not source else f"sso:{source}",
         action="user services",
         user=current,
         username=current.username,
@@ -317,12 +325,17 @@ def user_sync_from_identity_provider(
     first_name: str = "",
     last_name: str = "",
     roles: Iterable[Role],
+    services: Iterable[models.Model] | None = None,
+    user: User | None = None,
 ) -> User:
     """The plug for single sign-on: the identity provider `source` says who signed in and
-    which roles their directory groups map to; the portal's user follows. A new user gets no
-    password (they sign in only through the provider). Every change is in the audit log with
-    `sso:<source>` as the actor."""
-    user = User.objects.filter(username=username).first()
+    which roles (and, unless `services` is None, which owned services) their directory groups
+    map to; the portal's user follows. `user` is the account to update when the caller knows
+    it (directory_user_sign_in finds it by the directory's unique id); without it the user
+    is looked up by `username`. A new user gets no password (they sign in only through the
+    provider). Every change is in the audit log with `sso:<source>` as the actor."""
+    if user is None:
+        user = User.objects.filter(username=username).first()
     if user is None:
         return user_create(
             actor=None,
@@ -333,6 +346,7 @@ def user_sync_from_identity_provider(
             first_name=first_name,
             last_name=last_name,
             roles=roles,
+            services=services or (),
         )
     current = User.objects.select_for_update().get(pk=user.pk)
     if (current.email, current.first_name, current.last_name) != (email, first_name, last_name):
@@ -349,7 +363,288 @@ def user_sync_from_identity_provider(
             after=_details(current),
         )
     user_roles_set(actor=None, user=current, roles=roles, source=source)
+    if services is not None:
+        user_services_set(actor=None, user=current, services=services, source=source)
     return current
+
+
+# --- single sign-on: directory identities and the group mapping -------------------------------
+
+_USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+
+
+def _free_username(account: DirectoryAccount) -> str:
+    """A username for a directory account signing in for the first time: the name its
+    directory prefers when no portal user has it, else that name with the source appended
+    ("alice@oidc"), numbered if need be.
+
+    A directory account never takes over an existing portal user by its name: otherwise a
+    directory entry named like the local break-glass admin would sign in as that admin."""
+    base = _USERNAME_UNSAFE.sub("-", account.username.strip())[:120].strip("-")
+    if not base:
+        base = f"{account.source}-{_USERNAME_UNSAFE.sub('-', account.subject)[:40]}"
+    candidates = [base, f"{base}@{account.source}"]
+    candidates += [f"{base}@{account.source}-{n}" for n in range(2, 100)]
+    taken = set(User.objects.filter(username__in=candidates).values_list("username", flat=True))
+    for candidate in candidates:
+        if candidate not in taken:
+            return candidate
+    raise AccountRefused(f"no free username for {account.username!r} from {account.source}")
+
+
+def _group_key(source: str, group: str) -> str:
+    # LDAP compares DNs without regard to case (RFC 4514 attribute values of the usual
+    # syntaxes); an OIDC groups claim is a JSON string, compared exactly.
+    return group.strip().casefold() if source == IdentitySource.LDAP else group.strip()
+
+
+def directory_grants(
+    *, source: str, groups: Iterable[str]
+) -> tuple[list[Role], list[models.Model], list[DirectoryGroupMapping]]:
+    """What the mapping table gives members of `groups` of a `source` directory: the union of
+    the roles and of the services of every mapping of those groups, and the mappings used."""
+    wanted = {_group_key(source, group) for group in groups}
+    used = [
+        mapping
+        for mapping in DirectoryGroupMapping.objects.filter(source=source).prefetch_related(
+            "services"
+        )
+        if _group_key(source, mapping.group) in wanted
+    ]
+    known = {role.value for role in Role}
+    roles = {Role(value) for mapping in used for value in mapping.roles if value in known}
+    services = {service.pk: service for mapping in used for service in mapping.services.all()}
+    return sorted(roles, key=list(Role).index), list(services.values()), used
+
+
+@transaction.atomic
+def directory_user_sign_in(*, account: DirectoryAccount) -> User:
+    """A directory accepted a sign-in: the portal user of that identity, created on its first
+    sign-in, follows what the directory says now. Its roles and owned services become exactly
+    what the mappings of its current groups give, so a person removed from a group loses
+    what the group gave at this sign-in. Refused (AccountRefused) for a deactivated user:
+    deactivating in the portal outranks the directory.
+
+    The identity is found by the directory's unique id (DirectoryIdentity), never by name."""
+    roles, services, used = directory_grants(source=account.source, groups=account.groups)
+    link = normalise_person_link(account.person_link) if account.person_link else ""
+    identity = (
+        DirectoryIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(source=account.source, issuer=account.issuer, subject=account.subject)
+        .first()
+    )
+    details = {
+        "email": account.email[:254],
+        "first_name": account.first_name[:150],
+        "last_name": account.last_name[:150],
+    }
+    if identity is None:
+        try:
+            # A savepoint: the first sign-ins of one identity in two browsers at once both
+            # find no identity; the second to save hits the unique constraint and is refused
+            # (try again: it then finds the identity) rather than failing with a 500.
+            with transaction.atomic():
+                user = user_create(
+                    actor=None,
+                    source=account.source,
+                    username=_free_username(account),
+                    password=None,
+                    roles=roles,
+                    services=services,
+                    **details,
+                )
+                identity = DirectoryIdentity.objects.create(
+                    user=user,
+                    source=account.source,
+                    issuer=account.issuer,
+                    subject=account.subject,
+                    person_link=link,
+                )
+        except IntegrityError as error:
+            raise AccountRefused(
+                f"{account.source} identity {account.subject} was being set up by another"
+                " sign-in at the same time; sign in again"
+            ) from error
+        except ValidationError as error:
+            raise AccountRefused(
+                f"the {account.source} directory's details for {account.subject} are not"
+                f" accepted here: {'; '.join(error.messages)}"
+            ) from error
+        _record(
+            actor=f"sso:{account.source}",
+            action="directory identity link",
+            user=user,
+            username=user.username,
+            summary=(
+                f"{identity} signs in as {user.username}"
+                + (f" (person link {link!r})" if link else "")
+            ),
+            source=account.source,
+            issuer=account.issuer,
+            subject=account.subject,
+            person_link=link,
+            groups=list(account.groups),
+            mappings=[str(mapping.uuid) for mapping in used],
+        )
+        return user
+    user = identity.user
+    if not user.is_active:
+        raise AccountRefused(f"{user.username} is deactivated in the portal")
+    if identity.person_link != link:
+        _record(
+            actor=f"sso:{account.source}",
+            action="directory identity link",
+            user=user,
+            username=user.username,
+            summary=f"person link of {identity}: {identity.person_link!r} -> {link!r}",
+            before=identity.person_link,
+            after=link,
+        )
+        identity.person_link = link
+    identity.last_seen = timezone.now()
+    identity.save(update_fields=["person_link", "last_seen"])
+    return user_sync_from_identity_provider(
+        source=account.source,
+        username=user.username,
+        roles=roles,
+        services=services,
+        user=user,
+        **details,
+    )
+
+
+def _mapping_snapshot(mapping: DirectoryGroupMapping) -> dict[str, Any]:
+    return {
+        "source": mapping.source,
+        "group": mapping.group,
+        "roles": list(mapping.roles),
+        "services": [
+            {"uuid": str(s.uuid), "service": f"{s.stack}/{s.name}"}  # type: ignore[attr-defined]
+            for s in mapping.services.select_related("stack__lpar").order_by("pk")
+        ],
+        "note": mapping.note,
+    }
+
+
+def _mapping_clean(
+    *, source: str, group: str, roles: Iterable[Role], exclude: int | None = None
+) -> tuple[str, list[str]]:
+    group = group.strip()
+    if source not in IdentitySource.values:
+        raise ValidationError({"source": [f"Choose one of {', '.join(IdentitySource.values)}."]})
+    if not group:
+        raise ValidationError({"group": ["Name the directory group."]})
+    if len(group) > 512 or any(ord(c) < 32 or ord(c) == 127 for c in group):
+        raise ValidationError({"group": ["At most 512 characters, no control characters."]})
+    if source == IdentitySource.LDAP and not ldap_dn.is_dn(group):
+        raise ValidationError(
+            {"group": ["An LDAP group is named by its DN, e.g. cn=zos-operators,ou=groups,o=bank."]}
+        )
+    taken = [
+        mapping
+        for mapping in DirectoryGroupMapping.objects.filter(source=source).exclude(pk=exclude)
+        if _group_key(source, mapping.group) == _group_key(source, group)
+    ]
+    if taken:
+        raise ValidationError({"group": [f"{taken[0]} is mapped already: change that mapping."]})
+    return group, [str(role) for role in sorted(set(roles), key=list(Role).index)]
+
+
+def _mapping_record(
+    *, actor: Actor, action: str, mapping: DirectoryGroupMapping, summary: str, **data: Any
+) -> None:
+    # The audit log files account events under the user they concern; a mapping concerns
+    # no one user, so it is named in the data (mapping uuid) and the summary.
+    account_event_send(
+        actor=actor_name(actor),
+        action=action,
+        username="",
+        summary=summary,
+        data={"mapping": str(mapping.uuid), **data},
+    )
+
+
+@transaction.atomic
+def directory_group_mapping_create(
+    *,
+    actor: Actor,
+    source: str,
+    group: str,
+    roles: Iterable[Role],
+    services: Iterable[models.Model] = (),
+    note: str = "",
+) -> DirectoryGroupMapping:
+    """Members of the directory group `group` get `roles` and own `services`, from their next
+    sign-in through that directory."""
+    group, role_values = _mapping_clean(source=source, group=group, roles=roles)
+    mapping = DirectoryGroupMapping.objects.create(
+        source=source, group=group, roles=role_values, note=note.strip()[:200]
+    )
+    mapping.services.set(list(services))
+    after = _mapping_snapshot(mapping)
+    _mapping_record(
+        actor=actor,
+        action="directory group mapping create",
+        mapping=mapping,
+        summary=f"{mapping} mapped to roles {', '.join(role_values) or 'none'}"
+        f" and {len(after['services'])} service(s)",
+        after=after,
+    )
+    return mapping
+
+
+@transaction.atomic
+def directory_group_mapping_update(
+    *,
+    actor: Actor,
+    mapping: DirectoryGroupMapping,
+    group: str,
+    roles: Iterable[Role],
+    services: Iterable[models.Model],
+    note: str = "",
+) -> bool:
+    """The mapping gives `roles` and `services` from now on (members' next sign-in); True when
+    it changed."""
+    current = DirectoryGroupMapping.objects.select_for_update().get(pk=mapping.pk)
+    before = _mapping_snapshot(current)
+    group, role_values = _mapping_clean(
+        source=current.source, group=group, roles=roles, exclude=current.pk
+    )
+    current.group, current.roles, current.note = group, role_values, note.strip()[:200]
+    current.save(update_fields=["group", "roles", "note", "updated"])
+    current.services.set(list(services))
+    after = _mapping_snapshot(current)
+    if after == before:
+        return False
+    _mapping_record(
+        actor=actor,
+        action="directory group mapping update",
+        mapping=current,
+        summary=f"{current} changed: roles {', '.join(before['roles']) or 'none'}"
+        f" -> {', '.join(after['roles']) or 'none'}, services {len(before['services'])}"
+        f" -> {len(after['services'])}",
+        before=before,
+        after=after,
+    )
+    return True
+
+
+@transaction.atomic
+def directory_group_mapping_delete(*, actor: Actor, mapping: DirectoryGroupMapping) -> None:
+    """Members of the group no longer get anything for it, from their next sign-in."""
+    current = DirectoryGroupMapping.objects.select_for_update().filter(pk=mapping.pk).first()
+    if current is None:
+        return  # deleted meanwhile (a double click): nothing more to record
+    before = _mapping_snapshot(current)
+    _mapping_record(
+        actor=actor,
+        action="directory group mapping delete",
+        mapping=current,
+        summary=f"{current} no longer mapped (gave roles {', '.join(before['roles']) or 'none'})",
+        before=before,
+    )
+    current.delete()
 
 
 # --- sign-in lock-outs (django-axes) -------------------------------------------------------

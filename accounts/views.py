@@ -1,4 +1,5 @@
-"""Pages under /accounts/: your API tokens (anyone signed in), and user management (admins).
+"""Pages under /accounts/: your API tokens (anyone signed in), and user management with the
+directory-group mapping (admins); the login page.
 
 User management needs Capability.MANAGE_USERS (the admin role); anyone else is answered 403
 and nothing changes. Every write goes through accounts.services, which records it in the
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,8 +24,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.client import client_address
 from accounts.decorators import requires
-from accounts.forms import PasswordSetForm, TokenCreateForm, UserCreateForm, UserEditForm
+from accounts.forms import (
+    DirectoryGroupMappingForm,
+    PasswordSetForm,
+    TokenCreateForm,
+    UserCreateForm,
+    UserEditForm,
+)
 from accounts.lockout import lockout_minutes
+from accounts.models import DirectoryGroupMapping
 from accounts.roles import Capability, roles_of
 
 MANAGE = Capability.MANAGE_USERS
@@ -180,6 +189,7 @@ def _user_page(
         "lockouts": lockouts,
         "token_count": selectors.api_token_list_for(user=user).count(),
         "is_self": user.pk == request.user.pk,
+        "identities": selectors.directory_identity_list_for(user=request.user, subject=user),
     }
     return render(request, "accounts/user_detail.html", context, status=status)
 
@@ -284,3 +294,114 @@ def lockout_lift(request: HttpRequest) -> HttpResponse:
     if username and request.POST.get("next") == "user":
         return redirect("accounts:user", username=username)
     return redirect("accounts:users")
+
+
+# --- directory-group mapping (admins) ----------------------------------------------------------
+
+
+def _mapping_initial(mapping: DirectoryGroupMapping) -> dict[str, Any]:
+    return {
+        "source": mapping.source,
+        "group": mapping.group,
+        "roles": list(mapping.roles),
+        "services": [service.uuid for service in mapping.services.all()],  # type: ignore[attr-defined]
+        "note": mapping.note,
+    }
+
+
+def _mapping_list_page(
+    request: HttpRequest, form: DirectoryGroupMappingForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "section": "users",
+        "mappings": selectors.directory_group_mapping_list_for(user=request.user),
+        "form": form,
+        "oidc_enabled": settings.OIDC_ENABLED,
+        "ldap_enabled": settings.LDAP_ENABLED,
+    }
+    return render(request, "accounts/group_mappings.html", context, status=status)
+
+
+@requires(MANAGE)
+@require_http_methods(["GET", "POST"])
+def group_mappings(request: HttpRequest) -> HttpResponse:
+    """The directory-group mapping: what each directory group gives its members; a form to
+    map another group."""
+    form = DirectoryGroupMappingForm(request.POST or None)
+    if request.method == "GET":
+        return _mapping_list_page(request, form)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            mapping = services.directory_group_mapping_create(
+                actor=request.user,
+                source=data["source"],
+                group=data["group"],
+                roles=form.roles(),
+                services=data["services"],
+                note=data["note"],
+            )
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, f"{mapping} mapped; members get it at their next sign-in.")
+            return redirect("accounts:group-mappings")
+    return _mapping_list_page(request, form, status=422)
+
+
+@requires(MANAGE)
+@require_http_methods(["GET", "POST"])
+def group_mapping(request: HttpRequest, uuid: str) -> HttpResponse:
+    mapping = selectors.directory_group_mapping_for(user=request.user, uuid=uuid)
+    form = DirectoryGroupMappingForm(
+        request.POST or None, initial=_mapping_initial(mapping), editing=True
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                changed = services.directory_group_mapping_update(
+                    actor=request.user,
+                    mapping=mapping,
+                    group=data["group"],
+                    roles=form.roles(),
+                    services=data["services"],
+                    note=data["note"],
+                )
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, f"{mapping} saved." if changed else "Nothing changed.")
+                return redirect("accounts:group-mappings")
+        status = 422
+    context = {"section": "users", "mapping": mapping, "form": form}
+    return render(request, "accounts/group_mapping.html", context, status=status)
+
+
+@requires(MANAGE)
+@require_POST
+def group_mapping_delete(request: HttpRequest, uuid: str) -> HttpResponse:
+    mapping = selectors.directory_group_mapping_for(user=request.user, uuid=uuid)
+    services.directory_group_mapping_delete(actor=request.user, mapping=mapping)
+    messages.success(request, f"{mapping} no longer mapped; members lose it at their next sign-in.")
+    return redirect("accounts:group-mappings")
+
+
+# --- sign-in ------------------------------------------------------------------------------------
+
+
+class SignInView(LoginView):
+    """Django's login form (local accounts, and directory passwords when LDAP is on), with
+    "Sign in with <provider>" when OpenID Connect is on."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            oidc_enabled=settings.OIDC_ENABLED,
+            oidc_provider_name=settings.OIDC_PROVIDER_NAME,
+            ldap_enabled=settings.LDAP_ENABLED,
+        )
+        return context

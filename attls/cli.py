@@ -1,13 +1,16 @@
 """`python -m attls`: the domain library at the command line, without the portal.
 
-    python -m attls lint FILE [--profile nist|aead-ecdhe] [--json]
-    python -m attls render FILE
+    python -m attls lint FILE [--profile nist|aead-ecdhe] [--json] [--release 3.1]
+    python -m attls render FILE [--keep-comments]
     python -m attls explain FILE --local-port 23 --job TN3270A [--direction inbound] ...
     python -m attls pasearch-summary REPORT
     python -m attls zert DUMP [--framing auto|rdw|length-prefixed]
+    python -m attls impact OLD NEW --peers PEERS.csv
 
-FILE and REPORT may be `-` for standard input. Exit status: 0 when all is well, 1 when
-lint finds errors (or explain finds no rule), 2 for input that cannot be read.
+FILE and REPORT may be `-` for standard input, in UTF-8 or EBCDIC (IBM-1047/037, detected);
+bytes that are not UTF-8 are read as Latin-1 with a warning. Exit status: 0 when all is well,
+1 when lint finds errors (or explain finds no rule), 2 for input that cannot be read (or has
+syntax errors). Every failure ends with one line on standard error; never a traceback.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from attls import ciphers
 from attls.effective import EffectiveSettings
-from attls.errors import PolicySyntaxError, ReportParseError
+from attls.errors import AttlsError, ReportParseError
 from attls.lint import Finding, Profile, lint
 from attls.matching import Connection, RuleMatcher
-from attls.policy import Policy, parse_policy, render_policy
+from attls.policy import Policy, PolicyReading, read_policy, render_policy
+from attls.policy.model import TIE_ORDER_NOTE
+from attls.releases import DEFAULT_RELEASE, RELEASES
 from attls.reports.pasearch import parse_pasearch, pasearch_summary
+from attls.textcodec import decode_text
 
 PROFILES = {
     "nist": Profile.nist_800_52r2,
@@ -32,21 +38,31 @@ PROFILES = {
 }
 
 
-def _read(path: str) -> str:
+def _read_bytes(path: str) -> bytes:
     if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
         return handle.read()
 
 
+def _read(path: str) -> str:
+    """A report's text, whatever its encoding (see attls.textcodec)."""
+    return decode_text(_read_bytes(path)).text
+
+
+def _print_errors(path: str, reading: PolicyReading, err: TextIO) -> None:
+    for problem in reading.errors:
+        print(f"{path}:{problem.line}:{problem.column}: error: {problem.message}", file=err)
+
+
 def _load_policy(path: str, err: TextIO) -> Policy | None:
-    try:
-        return parse_policy(_read(path), source=path)
-    except PolicySyntaxError as error:
-        for problem in error.problems:
-            print(f"{path}:{problem.line}:{problem.column}: error: {problem.message}", file=err)
-        print(f"{path}: {len(error.problems)} problem(s); nothing was checked further", file=err)
+    """The policy of a file that has no syntax errors; None (errors printed) otherwise."""
+    reading = read_policy(_read_bytes(path))
+    if reading.errors:
+        _print_errors(path, reading, err)
+        print(f"{path}: {len(reading.errors)} syntax error(s); nothing was done", file=err)
         return None
+    return reading.policy
 
 
 def _finding_line(path: str, finding: Finding) -> str:
@@ -55,11 +71,15 @@ def _finding_line(path: str, finding: Finding) -> str:
 
 
 def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    policy = _load_policy(args.file, err)
-    if policy is None:
-        return 2
+    """Syntax errors first (on stderr), then lint of every statement that could be built."""
+    reading = read_policy(_read_bytes(args.file))
+    policy = reading.policy
+    _print_errors(args.file, reading, err)
     profile = PROFILES[args.profile]() if args.profile else None
-    findings = lint(policy, profile)
+    findings = lint(policy, profile, release=args.release)
+    if reading.errors:
+        # The parser has reported each undefined name at the word that uses it.
+        findings = [f for f in findings if f.code != "dangling-reference"]
     if args.json:
         json.dump(
             [
@@ -81,11 +101,15 @@ def cmd_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for finding in findings:
             print(_finding_line(args.file, finding), file=out)
         counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning")}
+        syntax = f", {len(reading.errors)} syntax error(s)" if reading.errors else ""
         print(
-            f"{args.file}: {len(policy.rules)} rule(s), {counts['error']} error(s),"
+            f"{args.file}: {len(policy.rules)} rule(s){syntax}, {counts['error']} error(s),"
             f" {counts['warning']} warning(s)",
             file=out,
         )
+    if reading.errors:
+        print(f"{args.file}: {len(reading.errors)} syntax error(s)", file=err)
+        return 2
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
@@ -93,7 +117,7 @@ def cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policy = _load_policy(args.file, err)
     if policy is None:
         return 2
-    out.write(render_policy(policy))
+    out.write(render_policy(policy, keep_comments=args.keep_comments))
     return 0
 
 
@@ -111,11 +135,18 @@ def _describe(settings: EffectiveSettings) -> list[str]:
     for protocol, enabled in settings.protocols.items():
         source = settings.protocol_sources.get(protocol, "default")
         lines.append(f"    {protocol.value:<20}{'On' if enabled else 'Off'}   [{source}]")
-    lines.append(f"  ciphers               from {settings.ciphers_from}")
+    lines.append(f"  ciphers               from {settings.ciphers_from} (z/OS {settings.release})")
     for code in settings.v3_cipher_suites:
         suite = ciphers.get(code)
         name = suite.iana_name if suite else "(not in the registry)"
         lines.append(f"    {code}  {name}")
+    for code in settings.not_implemented_suites:
+        suite = ciphers.get(code)
+        name = suite.iana_name if suite else ""
+        lines.append(
+            f"    {code}  {name}  left out: System SSL on z/OS {settings.release} does not"
+            " implement it"
+        )
     lines += [
         f"  ClientAuthType        {settings.client_auth_type}",
         f"  Keyring               {settings.keyring or '-'}",
@@ -141,7 +172,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as error:
         print(f"error: {error}", file=err)
         return 2
-    matcher = RuleMatcher(policy)
+    matcher = RuleMatcher(policy, release=args.release)
     candidates = matcher.candidates(connection)
     if not candidates:
         print("No rule matches: the connection is not handled by AT-TLS (cleartext).", file=out)
@@ -152,6 +183,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  matched: {reason}", file=out)
     for line in _describe(winner.effective):
         print(line, file=out)
+    if len(candidates) > 1 and candidates[1].priority == winner.priority:
+        print(f"  tie: {candidates[1].rule} has the same priority; {TIE_ORDER_NOTE}", file=out)
     if len(candidates) > 1:
         print("Also matching, searched later:", file=out)
         for other in candidates[1:]:
@@ -196,6 +229,67 @@ def cmd_zert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _add_release(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--release",
+        choices=sorted(RELEASES),
+        default=DEFAULT_RELEASE,
+        help=f"z/OS release of the stack, for defaults and ciphers (default {DEFAULT_RELEASE})",
+    )
+
+
+def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Who the change from OLD (`-`: no AT-TLS policy yet) to NEW would break; every failure 2."""
+    from attls.impact import ImpactInputError, Verdict, predict
+    from attls.impact.peers_csv import read_peers_csv
+
+    try:
+        policies: list[Policy | None] = []
+        for index, path in enumerate((args.old, args.new)):
+            if index == 0 and path == "-":
+                policies.append(None)  # no AT-TLS policy yet
+                continue
+            reading = read_policy(_read_bytes(path))
+            if reading.errors:
+                first = reading.errors[0]
+                print(f"{path}:{first.line}:{first.column}: error: {first.message}", file=err)
+                return 2
+            policies.append(reading.policy)
+        old, new = policies
+        assert new is not None
+        with open(args.peers, encoding="utf-8", newline="") as handle:
+            peers = read_peers_csv(handle.read())
+        prediction = predict(old, new, peers, release=args.release)
+    except ImpactInputError as error:
+        print(f"{args.peers}:{error.line}:{error.column}: error: {error.message}", file=err)
+        return 2
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=err)
+        return 2
+    for peer in prediction.peers:
+        print(
+            f"{peer.verdict.value:<10} {peer.direction:<8} {peer.remote_address}"
+            f" port {peer.local_port if peer.direction == 'Inbound' else peer.remote_port}"
+            f" job {peer.job or '-'}  rule {peer.rule or '-'}: {peer.reason}",
+            file=out,
+        )
+    for service in prediction.services:
+        counts = ", ".join(f"{v.value} {n}" for v, n in service.counts.items() if n)
+        print(f"service {service.service}: {counts or 'no-data (no peer observed)'}", file=out)
+    total = prediction.counts
+    print("total: " + ", ".join(f"{v.value} {total[v]}" for v in Verdict), file=out)
+    return 0
+
+
+def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, without the usage block: every failure of impact is one line."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    return error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attls", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -206,10 +300,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", choices=sorted(PROFILES), help="also check against a profile"
     )
     lint_cmd.add_argument("--json", action="store_true", help="findings as JSON")
+    _add_release(lint_cmd)
     lint_cmd.set_defaults(run=cmd_lint)
 
     render_cmd = commands.add_parser("render", help="print a policy file in canonical form")
     render_cmd.add_argument("file")
+    render_cmd.add_argument(
+        "--keep-comments",
+        action="store_true",
+        help="write the file's comments again, before the statement or parameter they preceded",
+    )
     render_cmd.set_defaults(run=cmd_render)
 
     explain = commands.add_parser(
@@ -223,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--job", default=None, help="job name of the application")
     explain.add_argument("--userid", default=None)
     explain.add_argument("--direction", choices=["inbound", "outbound"], default="inbound")
+    _add_release(explain)
     explain.set_defaults(run=cmd_explain)
 
     summary = commands.add_parser("pasearch-summary", help="a table of a `pasearch -t` report")
@@ -233,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     zert.add_argument("dump")
     zert.add_argument("--framing", choices=["auto", "rdw", "length-prefixed"], default="auto")
     zert.set_defaults(run=cmd_zert)
+
+    impact = commands.add_parser("impact", help="who a policy change would break, per peer")
+    impact.add_argument("old", help="the current policy file, or - for no AT-TLS policy yet")
+    impact.add_argument("new", help="the candidate policy file")
+    impact.add_argument(
+        "--peers", required=True, help="CSV of the peers seen (see attls.impact.peers_csv)"
+    )
+    _add_release(impact)
+    impact.set_defaults(run=cmd_impact)
+    impact.error = _one_line_error(impact)  # type: ignore[method-assign,assignment]
     return parser
 
 
@@ -242,7 +353,10 @@ def main(
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args, out, err)
-    except OSError as error:
+    except (OSError, AttlsError) as error:
         print(f"error: {error}", file=err)
+        return 2
+    except Exception as error:
+        print(f"error: internal error ({type(error).__name__}): {error}", file=err)
         return 2
     return status

@@ -2,8 +2,11 @@
 
 A rule names a group action, usually an environment action and sometimes a connection
 action. A value set on a more specific action wins: connection over environment over group,
-and a value set nowhere takes the documented default (reference §1.5-§1.8). Beware the
-protocol defaults: TLSv1 and TLSv1.1 are On and TLSv1.2 and TLSv1.3 are **Off** unless set.
+and a value set nowhere takes the default of the stack's z/OS release (attls.releases;
+reference §1.5-§1.8). Beware the protocol defaults: up to z/OS 3.1 TLSv1 and TLSv1.1 are On
+and TLSv1.2 and TLSv1.3 are **Off** unless set; on 3.2 only TLSv1.2 is On. Listed suites the
+release does not implement are left out, as Policy Agent leaves them out
+(`not_implemented_suites` says which).
 
 Each result records, per field, where its value came from (`sources`), so a user interface
 can explain it. Inline blocks and `...Ref` forms are resolved alike; a reference to a
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeVar
 
-from attls import ciphers, tlsgroups
+from attls import ciphers
 from attls.ciphers import Protocol
 from attls.policy.model import (
     Policy,
@@ -35,6 +38,7 @@ from attls.policy.model import (
     TTLSRule,
     TTLSSignatureParms,
 )
+from attls.releases import DEFAULT_RELEASE, Release, get_release
 
 __all__ = [
     "DEFAULT_PROTOCOLS",
@@ -59,17 +63,10 @@ PROTOCOLS: Final[tuple[Protocol, ...]] = (
     Protocol.TLSV1_2,
     Protocol.TLSV1_3,
 )
-# Reference §1.7: confirmed by IBM's syntax diagram and real z/OS 3.1 pasearch output.
-DEFAULT_PROTOCOLS: Final[Mapping[Protocol, bool]] = MappingProxyType(
-    {
-        Protocol.SSLV2: False,
-        Protocol.SSLV3: False,
-        Protocol.TLSV1: True,
-        Protocol.TLSV1_1: True,
-        Protocol.TLSV1_2: False,
-        Protocol.TLSV1_3: False,
-    }
-)
+# The defaults of the release assumed when a stack declares none (z/OS 3.1, reference §1.7:
+# IBM's syntax diagram and real z/OS 3.1 pasearch output). Per-release defaults are in
+# attls.releases; read them from there when the release is known.
+DEFAULT_PROTOCOLS: Final[Mapping[Protocol, bool]] = get_release(DEFAULT_RELEASE).protocols
 # Model field of each protocol switch.
 _PROTOCOL_FIELDS: Final = {
     Protocol.SSLV2: "sslv2",
@@ -86,18 +83,6 @@ DEFAULT_CLIENT_AUTH_TYPE: Final = "Required"
 DEFAULT_SUITE_B_PROFILE: Final = "Off"
 DEFAULT_RENEGOTIATION: Final = "Default"
 DEFAULT_CERT_VALIDATION_MODE: Final = "Any"
-
-# Observed z/OS 3.1 defaults (reference §1.11). No default is known for SignaturePairsCert.
-_SIGNATURE_DEFAULTS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {
-        "client_ecurves": tlsgroups.DEFAULT_CLIENT_ECURVES,
-        "client_key_share_groups": tlsgroups.DEFAULT_CLIENT_KEY_SHARE_GROUPS,
-        "server_key_share_groups": tlsgroups.DEFAULT_SERVER_KEY_SHARE_GROUPS,
-        "server_kex_ecurves": tlsgroups.DEFAULT_SERVER_KEX_ECURVES,
-        "signature_pairs": tlsgroups.DEFAULT_SIGNATURE_PAIRS,
-        "signature_pairs_cert": (),
-    }
-)
 
 _CIPHER_SOURCE: Final[Mapping[CipherSource, Source]] = MappingProxyType(
     {"connection": "connection", "environment": "environment", "system-ssl-default": "default"}
@@ -149,6 +134,11 @@ class EffectiveSettings:
     signature_pairs_cert: tuple[str, ...]
     sources: Mapping[str, Source]
     protocol_sources: Mapping[Protocol, Source]
+    # The z/OS release whose defaults and cipher implementation were applied.
+    release: str = DEFAULT_RELEASE
+    # Listed suites System SSL on that release does not implement: left out of
+    # v3_cipher_suites, as Policy Agent leaves them out (see attls.releases).
+    not_implemented_suites: tuple[str, ...] = ()
 
     @property
     def enabled_protocols(self) -> tuple[Protocol, ...]:
@@ -179,8 +169,9 @@ class EffectiveResolver:
     The policy must not change while a resolver is in use.
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, release: str | None = None) -> None:
         self.policy = policy
+        self.release: Release = get_release(release)
         self._cache: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
 
     def for_rule(self, rule: TTLSRule) -> EffectiveSettings:
@@ -192,6 +183,7 @@ class EffectiveResolver:
             rule=rule.name or "",
             priority=rule.effective_priority,
             direction=rule.direction,
+            release=self.release.name,
             **shared,
         )
 
@@ -283,22 +275,26 @@ class EffectiveResolver:
 
         protocols: dict[Protocol, bool] = {}
         protocol_sources: dict[Protocol, Source] = {}
+        release = self.release
         for protocol in PROTOCOLS:
             field_name = _PROTOCOL_FIELDS[protocol]
-            # TTLSConnectionAdvancedParms has no SSLv2 switch.
-            from_connection = None if protocol is Protocol.SSLV2 else _attr(conn_adv, field_name)
             protocols[protocol], protocol_sources[protocol] = _first(
-                DEFAULT_PROTOCOLS[protocol],
-                ("connection", from_connection),
+                release.protocols[protocol],
+                ("connection", _attr(conn_adv, field_name)),
                 ("environment", _attr(env_adv, field_name)),
             )
 
-        suites, ciphers_from = _cipher_list(conn_cipher, env_cipher, bool(values["fips140"]))
+        suites, ciphers_from = _cipher_list(
+            conn_cipher, env_cipher, bool(values["fips140"]), release
+        )
+        values["not_implemented_suites"] = tuple(c for c in suites if not release.implements(c))
+        if values["not_implemented_suites"]:
+            suites = tuple(c for c in suites if release.implements(c))
         values["v3_cipher_suites"] = suites
         values["ciphers_from"] = ciphers_from
         sources["v3_cipher_suites"] = _CIPHER_SOURCE[ciphers_from]
 
-        for name, default_codes in _SIGNATURE_DEFAULTS.items():
+        for name, default_codes in _signature_defaults(release).items():
             put(
                 name,
                 _first(
@@ -339,8 +335,22 @@ def _env(default: T, statement: object | None, name: str) -> tuple[T, Source]:
     return _first(default, ("environment", _attr(statement, name)))
 
 
+def _signature_defaults(release: Release) -> Mapping[str, tuple[str, ...]]:
+    return {
+        "client_ecurves": release.client_ecurves,
+        "client_key_share_groups": release.client_key_share_groups,
+        "server_key_share_groups": release.server_key_share_groups,
+        "server_kex_ecurves": release.server_kex_ecurves,
+        "signature_pairs": release.signature_pairs,
+        "signature_pairs_cert": (),
+    }
+
+
 def _cipher_list(
-    conn_cipher: TTLSCipherParms | None, env_cipher: TTLSCipherParms | None, fips140: bool
+    conn_cipher: TTLSCipherParms | None,
+    env_cipher: TTLSCipherParms | None,
+    fips140: bool,
+    release: Release,
 ) -> tuple[tuple[str, ...], CipherSource]:
     """The connection's V3 list replaces the environment's; with neither, System SSL's default.
 
@@ -351,25 +361,25 @@ def _cipher_list(
         return tuple(ciphers.effective_order(conn_cipher.v3_cipher_suites)), "connection"
     if env_cipher is not None and env_cipher.v3_cipher_suites:
         return tuple(ciphers.effective_order(env_cipher.v3_cipher_suites)), "environment"
-    default = (
-        ciphers.SYSTEM_SSL_DEFAULT_V3_CIPHERS_FIPS
-        if fips140
-        else ciphers.SYSTEM_SSL_DEFAULT_V3_CIPHERS
-    )
+    default = release.v3_ciphers_fips if fips140 else release.v3_ciphers
     return tuple(default), "system-ssl-default"
 
 
-def effective_for_rule(policy: Policy, rule: TTLSRule) -> EffectiveSettings:
+def effective_for_rule(
+    policy: Policy, rule: TTLSRule, *, release: str | None = None
+) -> EffectiveSettings:
     """The effective settings of one rule (which need not be in `policy.rules`)."""
-    return EffectiveResolver(policy).for_rule(rule)
+    return EffectiveResolver(policy, release=release).for_rule(rule)
 
 
-def effective_settings(policy: Policy, rule_name: str) -> EffectiveSettings:
+def effective_settings(
+    policy: Policy, rule_name: str, *, release: str | None = None
+) -> EffectiveSettings:
     """The effective settings of the rule with this name; KeyError when there is none."""
-    return effective_for_rule(policy, policy.rules[rule_name])
+    return effective_for_rule(policy, policy.rules[rule_name], release=release)
 
 
-def effective_all(policy: Policy) -> dict[str, EffectiveSettings]:
-    """Effective settings of every rule, by rule name."""
-    resolver = EffectiveResolver(policy)
+def effective_all(policy: Policy, *, release: str | None = None) -> dict[str, EffectiveSettings]:
+    """Effective settings of every rule, by rule name, on a z/OS release (default 3.1)."""
+    resolver = EffectiveResolver(policy, release=release)
     return {name: resolver.for_rule(rule) for name, rule in policy.rules.items()}

@@ -10,6 +10,11 @@ rules and their order
                             different actions; the winner is decided only by name order
   cleartext-rule            the rule's group has TTLSEnabled Off: its connections are clear
   missing-environment       the rule's group has TTLSEnabled On but it names no environment
+the file
+  pagent-tolerated          something Policy Agent accepts (the file loads) that is still
+                            wrong or unusual: a repeated parameter, a block given inline and
+                            by reference, a number for an address, bytes that are not UTF-8...;
+                            the message says what Policy Agent makes of it
 statements
   dangling-reference        a `...Ref` names a statement that does not exist
   unused-object             a statement no rule uses, directly or through other statements
@@ -18,6 +23,8 @@ effective settings (rules whose group has TTLSEnabled On)
   no-modern-protocol        TLSv1.2 and TLSv1.3 are Off: only older versions can be negotiated
   no-usable-cipher          no listed suite can be negotiated with any protocol that is On
   protocol-without-cipher   TLSv1.2 or TLSv1.3 is On but no listed suite works with it
+  suite-not-implemented     a listed suite System SSL on the stack's z/OS release does not
+                            implement (attls.releases); Policy Agent drops it
   handshake-role-direction  a Server role on an Outbound rule, or Client on an Inbound one
   profile-protocol          (with a profile) a protocol On that the profile does not allow
   profile-cipher            (with a profile) a listed suite the profile does not allow
@@ -51,7 +58,14 @@ from attls.matching import (
     RuleMatcher,
     conditions_hold,
 )
-from attls.policy.model import COLLECTIONS, Location, Policy, Statement
+from attls.policy.model import (
+    COLLECTIONS,
+    TIE_ORDER_NOTE,
+    Location,
+    Policy,
+    Statement,
+    collation_dependent,
+)
 
 __all__ = ["Finding", "Profile", "Severity", "lint"]
 
@@ -117,12 +131,17 @@ class Profile:
         )
 
 
-def lint(policy: Policy, profile: Profile | None = None) -> list[Finding]:
-    """Every finding about the policy, sorted by where it is in the file."""
-    findings: list[Finding] = []
+def lint(
+    policy: Policy, profile: Profile | None = None, *, release: str | None = None
+) -> list[Finding]:
+    """Every finding about the policy on a z/OS release (default 3.1), in file order."""
+    findings: list[Finding] = [
+        Finding("warning", "pagent-tolerated", w.message, None, Location(w.line, w.column))
+        for w in policy.warnings
+    ]
     findings.extend(_references(policy))
     findings.extend(_rule_order_cached(policy))
-    findings.extend(_settings(policy, profile))
+    findings.extend(_settings(policy, profile, release))
     return sorted(findings, key=_sort_key)
 
 
@@ -512,6 +531,10 @@ def _rule_order(policy: Policy) -> list[Finding]:
         if winner is not None:
             shadowed.add(c.order)
             findings.append(_shadow_finding(policy, winner, c))
+            if winner.priority == c.priority:
+                collation = _collation_finding(policy, [winner], c)
+                if collation is not None:
+                    findings.append(collation)
 
     by_priority: dict[int, list[RuleConditions]] = defaultdict(list)
     for c in live:
@@ -539,6 +562,9 @@ def _rule_order(policy: Policy) -> list[Finding]:
             others = [a for a in candidates if _actions(a) != actions and _intersect(a, c)]
             if others:
                 findings.append(_overlap_finding(policy, others, c))
+                collation = _collation_finding(policy, others, c)
+                if collation is not None:
+                    findings.append(collation)
     if bounded:
         shown = ", ".join(f"'{name}'" for name in bounded[:5])
         more = f" and {len(bounded) - 5} more" if len(bounded) > 5 else ""
@@ -560,7 +586,7 @@ def _actions(c: RuleConditions) -> tuple[str | None, str | None, str | None]:
 
 def _shadow_finding(policy: Policy, winner: RuleConditions, loser: RuleConditions) -> Finding:
     if winner.priority == loser.priority:
-        why = f"same priority {loser.priority}, and '{winner.name}' sorts first"
+        why = f"same priority {loser.priority}, and '{winner.name}' sorts first: {TIE_ORDER_NOTE}"
     else:
         why = f"priority {winner.priority} is higher than {loser.priority}"
     return _rule_finding(
@@ -585,7 +611,27 @@ def _overlap_finding(
         loser.name,
         f"TTLSRule '{loser.name}' and TTLSRule '{first}'{more} have the same priority"
         f" {loser.priority} and can match the same connections but use different actions;"
-        f" '{first}' wins only because its name sorts first",
+        f" '{first}' wins only because its name sorts first ({TIE_ORDER_NOTE})",
+    )
+
+
+def _collation_finding(
+    policy: Policy, winners: Sequence[RuleConditions], loser: RuleConditions
+) -> Finding | None:
+    """Equal-priority overlaps whose winner another collation would change."""
+    dependent = [w.name for w in winners if collation_dependent(w.name, loser.name)]
+    if not dependent:
+        return None
+    names = ", ".join(f"'{name}'" for name in dependent)
+    return _rule_finding(
+        policy,
+        "warning",
+        "collation-dependent-order",
+        loser.name,
+        f"Whether TTLSRule '{loser.name}' or TTLSRule {names} wins their shared connections"
+        " depends on the collation (case, digits against letters, '_' or '~'): IBM documents"
+        " only alphabetical order, and this tool assumes EBCDIC. Give them different"
+        " priorities",
     )
 
 
@@ -610,11 +656,11 @@ def _protocols_of(code: str) -> frozenset[Protocol]:
     return suite.protocols if suite is not None else frozenset()
 
 
-def _settings(policy: Policy, profile: Profile | None) -> list[Finding]:
+def _settings(policy: Policy, profile: Profile | None, release: str | None) -> list[Finding]:
     """Checks of each rule's effective settings; the work is shared per action triple."""
     findings: list[Finding] = []
     per_actions: dict[tuple[str | None, str | None, str | None], list[_Problem]] = {}
-    for name, settings in effective_all(policy).items():
+    for name, settings in effective_all(policy, release=release).items():
         if settings.group_action is None or settings.group_action not in policy.group_actions:
             continue  # no group (validate_policy says so) or an undefined one (dangling)
         if not settings.ttls_enabled:
@@ -672,6 +718,17 @@ _Problem = tuple[Severity, str, str]
 def _action_problems(settings: EffectiveSettings, profile: Profile | None) -> list[_Problem]:
     """Problems of the settings that depend only on the rule's actions."""
     out: list[_Problem] = []
+    for code in settings.not_implemented_suites:
+        out.append(
+            (
+                "error",
+                "suite-not-implemented",
+                f"lists {_suite_label(code)}, which System SSL on z/OS {settings.release} does not"
+                " implement: Policy Agent leaves it out of the list, so a partner that offers"
+                " only this suite fails the handshake (return code 402, no cipher suite in"
+                " common)",
+            )
+        )
     enabled = settings.enabled_protocols
     suites = settings.v3_cipher_suites
     default_list = settings.ciphers_from == "system-ssl-default"

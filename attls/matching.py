@@ -224,6 +224,8 @@ def _addresses(
         group = policy.ip_addr_groups.get(group_ref)
         if group is not None:
             members.extend(a.addr for a in group.ip_addrs if a.addr is not None)
+            for inline_set in group.ip_addr_sets:
+                members.extend(_set_members(inline_set))
             for name in group.ip_addr_refs:
                 member = policy.ip_addrs.get(name)
                 if member is not None and member.addr is not None:
@@ -598,7 +600,7 @@ class RuleMatcher:
     not change afterwards.
     """
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, release: str | None = None) -> None:
         self.policy = policy
         self.rules: tuple[RuleConditions, ...] = tuple(
             compile_conditions(policy, rule, order)
@@ -610,7 +612,7 @@ class RuleMatcher:
             )
             for direction in DIRECTIONS
         }
-        self._resolver = EffectiveResolver(policy)
+        self._resolver = EffectiveResolver(policy, release=release)
 
     def _prepare(self, conn: Connection) -> Probe:
         return (

@@ -448,7 +448,8 @@ class Runner:
         result = self.attempt(target, name, lambda: connector.run(f"pasearch -t -p {stack}"))
         seconds = time.perf_counter() - started
         try:
-            report = parse_pasearch(result.stdout)
+            # A report of several images is read for this stack's image only.
+            report = parse_pasearch(result.stdout, image=stack)
             differences = compare_report(parse_policy(text), report, image=stack)
         except AttlsError as error:
             self.step(target, name, False, f"pasearch output not understood: {error}", seconds)

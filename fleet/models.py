@@ -33,6 +33,18 @@ def validate_policy_path_prefixes(value: object) -> None:
         django_validator(lambda path: values.unix_directory(path, what="The directory"))(prefix)
 
 
+def validate_precheck_allowlist(value: object) -> None:
+    """A list of IP addresses and networks (`192.0.2.10`, `198.51.100.0/24`)."""
+    from fleet.precheck import parse_allowlist
+
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Expected a list of IP addresses or networks")
+    try:
+        parse_allowlist(value)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
 def validate_pagent_procname(value: str) -> None:
     """The PAGENT started task, named in `F <proc>,REFRESH`: a z/OS job name."""
     django_validator(lambda name: values.job_name(name, what="The PAGENT procedure"))(value)
@@ -95,6 +107,14 @@ class LparConnection(models.Model):
     # Where the simulator's service ports are, for the active probe: {"TCPIP": {"992": 21003}}.
     # Empty for a real LPAR, whose service ports are probed at `host`.
     probe_ports = models.JSONField(default=dict, blank=True)
+    # Partners the active pre-check may open one handshake to, besides loopback: what z/OS
+    # connects to from this LPAR, agreed with their owners (fleet/precheck.py).
+    precheck_allowlist = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_precheck_allowlist],
+        help_text="Partner IP addresses or networks the TLS pre-check may connect to",
+    )
     last_verified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -2,7 +2,9 @@
 and connections.
 
 Four eyes on production: whoever approves a deployment must be neither its requester nor the
-author of any version it deploys; refused, nothing changes (DeploymentForbidden, a 403). A
+author of any version it deploys, through any of their accounts (accounts.identity.same_person:
+a local account and directory identities of one person are one person); refused, nothing
+changes (DeploymentForbidden, a 403). A
 deployment that went stale since its request is approved only on a second confirmation.
 Approval enqueues the task after the transaction commits, with the deployment's id only.
 Every write leaves a change record.
@@ -19,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy, render_policy
 from fleet import secrets, selectors
@@ -165,8 +168,8 @@ def _pending(deployment: Deployment) -> Deployment:
 
 
 def _refuse_own_versions(deployment: Deployment, actor: User) -> None:
-    for target in deployment.targets.select_related("version__stack__lpar"):
-        if target.version.author_id == actor.pk:
+    for target in deployment.targets.select_related("version__stack__lpar", "version__author"):
+        if same_person(target.version.author, actor):
             raise DeploymentForbidden(
                 f"you published {target.version} yourself; another operator must approve its"
                 " deployment"
@@ -195,7 +198,7 @@ def deployment_approve(
     """
     _require_operator(actor)
     locked = _pending(deployment)
-    if locked.requested_by_id == actor.pk:
+    if same_person(locked.requested_by, actor):
         raise DeploymentForbidden(
             "you requested this deployment yourself; another operator must approve it"
         )
@@ -213,7 +216,7 @@ def deployment_reject(*, deployment: Deployment, actor: User, reason: str) -> De
     """A reviewer turns a pending deployment down, saying why; it never runs."""
     _require_operator(actor)
     locked = _pending(deployment)
-    if locked.requested_by_id == actor.pk:
+    if same_person(locked.requested_by, actor):
         raise DeploymentForbidden(
             "you requested this deployment yourself; cancel it instead of rejecting it"
         )

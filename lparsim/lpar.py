@@ -124,6 +124,7 @@ class Lpar:
             stacks=[stack.name for stack in config.stacks],
             console=self.console_log,
             clock=time.monotonic,
+            release=config.release,
         )
         self.dataplane = DataPlane(self)
         self.zert = ZertRecorder(self)

@@ -35,6 +35,7 @@ from attls.policy.pagent import (
     parse_pagent_config,
     resolve_stack,
 )
+from attls.releases import RELEASES
 from attls.reports.from_policy import pasearch_report
 from attls.reports.pasearch import PasearchReport
 from lparsim.fsys import ZosFileSystem
@@ -162,8 +163,12 @@ class Pagent:
         stacks: list[str],
         console: Callable[[str, list[str]], None],
         clock: Callable[[], float],
+        release: str | None = None,
     ) -> None:
         self.system = system
+        # The z/OS release: its AT-TLS defaults and the suites System SSL implements apply to
+        # the connections the data plane secures (attls.releases).
+        self.release = release
         self.procname = procname
         self.fs = fs
         self.conf_path = conf_path
@@ -381,7 +386,9 @@ class Pagent:
             stack.installed = Installed(
                 stack=stack.name,
                 policy=policy,
-                matcher=RuleMatcher(policy),
+                matcher=RuleMatcher(
+                    policy, release=self.release if self.release in RELEASES else None
+                ),
                 instance_id=instance_id,
                 installed_at=now,
                 keys=keys,

@@ -52,9 +52,11 @@ class CertValidationMode(models.TextChoices):
 
 
 class Renegotiation(models.TextChoices):
+    # IBM's TTLSEnvironmentAdvancedParms syntax diagram (z/OS 2.5 and 3.1) lists all four.
     DEFAULT = "Default", "Default"
     DISABLED = "Disabled", "Disabled"
     ALL = "All", "All"
+    ABBREVIATED = "Abbreviated", "Abbreviated"
 
 
 class TriState(models.TextChoices):

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from attls import ciphers
 from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
+from attls.textcodec import decode_text
 from policies import choices
 from policies.kinds import kind_named
 from policies.models import (
@@ -595,15 +596,9 @@ class ImportForm(NoColonMixin, forms.Form):
         if upload is not None:
             if upload.size > MAX_IMPORT_BYTES:
                 raise ValidationError("The file is larger than 2 MB; is it really a policy file?")
-            try:
-                data["text"] = upload.read().decode("utf-8")
-            except UnicodeDecodeError:
-                self.add_error(
-                    "upload",
-                    "The file is not UTF-8 text. Transfer it from z/OS as text (ASCII),"
-                    " not binary.",
-                )
-                return data
+            # A file sent from z/OS in binary is EBCDIC; stray bytes after a transfer are
+            # read as Latin-1 (attls.textcodec), as `python -m attls` reads them.
+            data["text"] = decode_text(upload.read()).text
         # Browsers send form text with CRLF line ends; the digest is of the LF form.
         data["text"] = data.get("text", "").replace("\r\n", "\n")
         if not data["text"].strip():

@@ -10,20 +10,27 @@ Two steps, so nothing is saved until a person has read what will happen:
    refuses when anything clashes or cannot be represented, and otherwise creates every
    object in one transaction, recording each creation in the change log.
 
-Protocol switches are imported as their effective values: a file that leaves TLSv1 unset
-has it On (the AT-TLS default), and the design says so explicitly.
+What Policy Agent tolerates (a repeated parameter, a block given inline and by reference, a
+number for an address...) is listed as a warning with its line; the comment just before a
+TTLSRule becomes the description of the service it is imported as.
+
+Protocol switches are imported as their effective values on the stack's z/OS release: a
+file that leaves TLSv1 unset has it On on 3.1 (the AT-TLS default there), Off on 3.2, and
+the design says so explicitly.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
 from attls.ciphers import Protocol
-from attls.effective import DEFAULT_PROTOCOLS, resolve_block
+from attls.effective import resolve_block
+from attls.errors import Problem
 from attls.lint import Finding
 from attls.policy import (
     Policy,
@@ -33,6 +40,7 @@ from attls.policy import (
     parse_policy,
 )
 from attls.policy.serialize import statement_to_dict
+from attls.releases import get_release
 from policies import services
 from policies.lint import design_lint
 from policies.models import (
@@ -144,6 +152,11 @@ class ImportReport:
     dropped: list[str]  # condition objects the design does not keep
     # Lint of the file as it stands, against the NIST SP 800-52r2 profile too (policies.lint).
     findings: list[Finding] = field(default_factory=list)
+    # What Policy Agent accepts in the file but a person should fix, each with its line
+    # and what Policy Agent makes of it (attls lint code pagent-tolerated).
+    warnings: list[Problem] = field(default_factory=list)
+    # Service name -> the description taken from the comment just before its TTLSRule.
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def clashes(self) -> list[ImportItem]:
@@ -183,9 +196,9 @@ def _lost_in(
     return lost
 
 
-def _environment_fields(policy: Policy, env: TTLSEnvironmentAction) -> dict[str, Any]:
+def _environment_fields(policy: Policy, env: TTLSEnvironmentAction, release: str) -> dict[str, Any]:
     advanced = resolve_block(env.advanced, env.advanced_ref, policy.environment_advanced_parms)
-    protocols = dict(DEFAULT_PROTOCOLS)
+    protocols = dict(get_release(release).protocols)
     if advanced is not None:
         for protocol, attribute in (
             (Protocol.SSLV3, "sslv3"),
@@ -283,7 +296,7 @@ def _plan(stack: Stack, text: str) -> _Plan:
     }
     environments: dict[str, dict[str, Any]] = {}
     for name, env in policy.environment_actions.items():
-        fields = _environment_fields(policy, env)
+        fields = _environment_fields(policy, env, stack.zos_release)
         if env.keyring is not None:  # an inline keyring becomes a keyring of its own
             ring_name = (env.keyring.name or f"{name}~ring")[:32]
             keyrings.setdefault(ring_name, {"name": ring_name, "ring": env.keyring.keyring or ""})
@@ -345,11 +358,15 @@ def _plan(stack: Stack, text: str) -> _Plan:
         items.append(ImportItem("TTLSCipherParms", name, "cipher set", status, detail))
 
     rules: dict[str, dict[str, Any]] = {}
+    descriptions: dict[str, str] = {}
     for name, rule in policy.rules.items():
         fields, problem = _rule_fields(policy, rule)
         if problem:
             unsupported.append(f"TTLSRule '{name}': {problem}")
             continue
+        description = comment_description(policy.comments.get(("rules", name)))
+        if description:
+            fields["description"] = descriptions[name] = description
         rules[name] = fields
         exists = Service.objects.filter(stack=stack, name=name).exists()
         items.append(
@@ -376,9 +393,25 @@ def _plan(stack: Stack, text: str) -> _Plan:
         items=items,
         unsupported=unsupported,
         dropped=dropped,
-        findings=design_lint(policy),
+        findings=design_lint(policy, release=stack.zos_release),
+        warnings=list(policy.warnings),
+        descriptions=descriptions,
     )
     return _Plan(report, keyrings, cipher_sets, groups, environments, connections, rules)
+
+
+# A comment line that only draws a rule or a box (`#####`, `#-----`, `# *****`).
+_DECORATION = re.compile(r"[#*=\-_~+\s]*")
+
+
+def comment_description(comment: str | None) -> str:
+    """A service description from the comment lines before a rule: the text without `#`
+    marks and without lines that only draw a line or a box."""
+    if not comment:
+        return ""
+    lines = [line.lstrip("#").strip() for line in comment.split("\n")]
+    kept = [line for line in lines if line and not _DECORATION.fullmatch(line)]
+    return "\n".join(kept)
 
 
 def _connection_fields(

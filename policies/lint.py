@@ -50,17 +50,18 @@ def nist_profile() -> Profile:
     return Profile.nist_800_52r2()
 
 
-def design_lint(policy: Policy) -> list[Finding]:
-    """Every lint finding about the policy, the NIST SP 800-52r2 profile's as warnings."""
+def design_lint(policy: Policy, *, release: str | None = None) -> list[Finding]:
+    """Every lint finding about the policy on a z/OS release (attls.releases; default 3.1),
+    the NIST SP 800-52r2 profile's as warnings."""
     profile = nist_profile()
     resolver: EffectiveResolver | None = None
     findings: list[Finding] = []
-    for finding in lint(policy, profile):
+    for finding in lint(policy, profile, release=release):
         if not finding.code.startswith("profile-"):
             findings.append(finding)
             continue
         if resolver is None:
-            resolver = EffectiveResolver(policy)
+            resolver = EffectiveResolver(policy, release=release)
         findings.append(
             ControlledFinding(
                 severity="warning",

@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
+from attls.releases import DEFAULT_RELEASE, release_choices
 from policies import choices
 from policies.validators import (
     validate_address,
@@ -74,6 +75,15 @@ class Stack(models.Model):
         validators=[validate_policy_file],
         help_text="Absolute z/OS UNIX path; deployments write it only under the directories"
         " allowed by the LPAR's connection",
+    )
+    # Defaults, cipher implementation and lint follow the release (attls.releases); a
+    # verification compares it with the release the stack's pasearch header prints.
+    zos_release = models.CharField(
+        "z/OS release",
+        max_length=4,
+        choices=release_choices(),
+        default=DEFAULT_RELEASE,
+        help_text="The z/OS release the stack runs; AT-TLS defaults differ by release",
     )
 
     class Meta:
@@ -185,7 +195,7 @@ class EnvironmentAction(SharedObject):
         default=choices.CertValidationMode.ANY,
     )
     renegotiation = models.CharField(
-        max_length=8, choices=choices.Renegotiation.choices, default=choices.Renegotiation.DEFAULT
+        max_length=11, choices=choices.Renegotiation.choices, default=choices.Renegotiation.DEFAULT
     )
     handshake_timeout = models.PositiveIntegerField(
         default=10, validators=[MaxValueValidator(86400)], help_text="Seconds"

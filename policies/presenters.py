@@ -311,10 +311,10 @@ class ServicePolicy:
 def service_policy(service: Service) -> ServicePolicy:
     """The rule of one service with the actions it names, and its effective settings."""
     rule = Rule.objects.select_related(
-        "service", "group_action", "environment_action", "connection_action"
+        "service__stack", "group_action", "environment_action", "connection_action"
     ).get(service=service)
     policy = build_policy([rule])
-    settings = effective_all(policy).get(service.name)
+    settings = effective_all(policy, release=service.stack.zos_release).get(service.name)
     return ServicePolicy(_written(policy), settings)
 
 

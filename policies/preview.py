@@ -247,8 +247,9 @@ def _rule_changes(
     effective_before: dict[str, EffectiveSettings],
     after: Policy,
     services_by_name: dict[str, str],
+    release: str,
 ) -> list[RuleChange]:
-    effective_after = effective_all(after)
+    effective_after = effective_all(after, release=release)
     changes: list[RuleChange] = []
     for name in sorted(effective_after):
         old = effective_before.get(name)
@@ -300,7 +301,8 @@ def _stack_fingerprint(stack: Stack, objects: tuple[Any, ...]) -> tuple[Any, ...
     services = Service.objects.filter(stack=stack).aggregate(
         n=Count("id"), revisions=Sum("revision"), at=Max("updated_at")
     )
-    return (objects, *services.values())
+    # The release decides defaults and lint, so a change of release is a change of base.
+    return (objects, stack.zos_release, *services.values())
 
 
 def _stack_base(stack: Stack, objects: tuple[Any, ...]) -> _StackBase:
@@ -318,8 +320,8 @@ def _stack_base(stack: Stack, objects: tuple[Any, ...]) -> _StackBase:
         rules=rules,
         policy=policy,
         text=_written(policy, header=policy_header(stack)),
-        findings=design_lint(policy),
-        effective=effective_all(policy),
+        findings=design_lint(policy, release=stack.zos_release),
+        effective=effective_all(policy, release=stack.zos_release),
         services_by_name={rule.service.name: str(rule.service.uuid) for rule in rules},
     )
     with _BASES_LOCK:
@@ -343,7 +345,7 @@ def shared_object_preview(*, original: Model, edited: Model) -> ObjectPreview:
         after = build_policy(_substituted(base.rules, original, edited))
         _patch_leaf(after, original, edited)
         after_text = _written(after, header=policy_header(stack))
-        after_findings = design_lint(after)
+        after_findings = design_lint(after, release=stack.zos_release)
         diff, omitted = truncated(
             diff_rows(
                 base.text,
@@ -362,7 +364,7 @@ def shared_object_preview(*, original: Model, edited: Model) -> ObjectPreview:
                 counts=severity_counts(after_findings),
                 counts_before=severity_counts(base.findings),
                 changed_rules=_rule_changes(
-                    base.policy, base.effective, after, base.services_by_name
+                    base.policy, base.effective, after, base.services_by_name, stack.zos_release
                 ),
                 services=base.services_by_name,
             )

@@ -23,6 +23,7 @@ from attls.lint import Finding
 from attls.policy import Policy, render_policy
 from attls.policy.render_check import stored_text_problem, text_model_differences
 from attls.policy.serialize import policy_to_dict
+from attls.releases import DEFAULT_RELEASE
 from attls.values import ValueRefused
 from policies.generation import stack_policy
 from policies.lint import design_lint
@@ -129,11 +130,32 @@ def lpar_create(
 
 
 @transaction.atomic
-def stack_create(*, actor: Actor, lpar: Lpar, name: str, policy_file: str) -> Stack:
-    stack = _apply(Stack(), {"lpar": lpar, "name": name, "policy_file": policy_file})
+def stack_create(
+    *,
+    actor: Actor,
+    lpar: Lpar,
+    name: str,
+    policy_file: str,
+    zos_release: str = DEFAULT_RELEASE,
+) -> Stack:
+    stack = _apply(
+        Stack(),
+        {"lpar": lpar, "name": name, "policy_file": policy_file, "zos_release": zos_release},
+    )
     stack.save()
     _record(actor=actor, action="create", obj=stack, before=None, after=snapshot(stack))
     return stack
+
+
+@transaction.atomic
+def stack_release_set(*, actor: Actor, stack: Stack, zos_release: str) -> Stack:
+    """Declares the z/OS release a stack runs: its defaults and cipher support follow it."""
+    current = Stack.objects.select_for_update().get(pk=stack.pk)
+    before = snapshot(current)
+    _apply(current, {"zos_release": zos_release})
+    current.save(update_fields=["zos_release"])
+    _record(actor=actor, action="update", obj=current, before=before, after=snapshot(current))
+    return current
 
 
 # --- shared objects -----------------------------------------------------------------------
@@ -369,7 +391,7 @@ def stack_draft(*, stack: Stack) -> Draft:
         policy=policy,
         text=text,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
-        findings=design_lint(policy),
+        findings=design_lint(policy, release=stack.zos_release),
         published=stack.versions.order_by("-number").first(),
         unwritable=unwritable,
     )

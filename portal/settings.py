@@ -424,6 +424,7 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         {"name": "cipher-sets", "description": "Shared: TTLSCipherParms"},
         {"name": "keyrings", "description": "Shared: TTLSKeyringParms"},
         {"name": "token", "description": "API tokens"},
+        {"name": "directory-groups", "description": "Single sign-on: directory groups to roles"},
         {"name": "fleet", "description": "Fleet: each stack's deployed state; verify it"},
         {"name": "deployments", "description": "Fleet: deployments, approvals, rollbacks"},
         {"name": "verifications", "description": "Fleet: verification runs"},
@@ -491,3 +492,122 @@ EVIDENCE_TSA_TIMEOUT_SECONDS = env_int("EVIDENCE_TSA_TIMEOUT_SECONDS", default=1
 # is refused before it is parsed (audits.forms.pack_upload_problem), as is one that is not a
 # signed PDF by its first and last bytes.
 EVIDENCE_VERIFY_MAX_BYTES = env_int("EVIDENCE_VERIFY_MAX_MB", default=10, min_value=1) * 1000 * 1000
+
+# --- Single sign-on (accounts/sso/; README "Single sign-on") --------------------------------
+# Each directory is off until its variable is set; local accounts always stay (break-glass).
+# Directory users' roles and owned services follow the directory-group mapping (Users >
+# Directory groups) at every sign-in. Four eyes compares persons: accounts.identity.
+#
+# Person link, to tell that two accounts are one person: the OIDC claim and the LDAP attribute
+# that hold the same value for one person in both directories (an employee number, or the
+# e-mail address, the default), and whether accounts with one e-mail address are one person
+# (this is what ties a local break-glass account to its holder's directory accounts).
+SSO_PERSON_LINK_OIDC_CLAIM = env_str("SSO_PERSON_LINK_OIDC_CLAIM", default="email")
+SSO_PERSON_LINK_LDAP_ATTRIBUTE = env_str("SSO_PERSON_LINK_LDAP_ATTRIBUTE", default="mail")
+SSO_PERSON_LINK_BY_EMAIL = env_bool("SSO_PERSON_LINK_BY_EMAIL", default=True)
+
+# OpenID Connect (mozilla-django-oidc): on when OIDC_ISSUER is set. The provider's endpoints
+# come from its discovery document ({issuer}/.well-known/openid-configuration); register
+# https://<portal>/oidc/callback/ as the redirect URI.
+OIDC_ISSUER = env_str("OIDC_ISSUER", default="")
+OIDC_ENABLED = bool(OIDC_ISSUER)
+if OIDC_ENABLED and not DEBUG and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("OIDC_ISSUER must be an https:// URL when DJANGO_DEBUG is false")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", default="single sign-on")
+# Required when OIDC_ISSUER is set: the portal's client id and secret at the provider.
+OIDC_RP_CLIENT_ID = (
+    env_str("OIDC_CLIENT_ID", default="") if not OIDC_ENABLED else env_str("OIDC_CLIENT_ID")
+)
+OIDC_RP_CLIENT_SECRET = (
+    env_str("OIDC_CLIENT_SECRET", default="") if not OIDC_ENABLED else env_str("OIDC_CLIENT_SECRET")
+)
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", default="openid email profile")
+# ID tokens signed with the provider's key (from its JWKS), never with the client secret.
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_USE_PKCE = True  # RFC 7636, on top of the client secret
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", default=10, min_value=1)
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_TLS", default=True)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:oidc-callback"
+# After the provider, back to where the person was going, else the dashboard.
+OIDC_REDIRECT_FIELD_NAME = "next"
+
+# LDAP / Active Directory (django-auth-ldap): on when LDAP_SERVER_URI is set. The login form's
+# password is checked against the directory for names that are not local accounts.
+LDAP_SERVER_URI = env_str("LDAP_SERVER_URI", default="")
+LDAP_ENABLED = bool(LDAP_SERVER_URI)
+# The attribute that names an entry for ever: entryUUID (OpenLDAP and most directories,
+# RFC 4530) or objectGUID (Active Directory).
+LDAP_UNIQUE_ID_ATTRIBUTE = env_str("LDAP_UNIQUE_ID_ATTRIBUTE", default="entryUUID")
+# Stored with each identity (DirectoryIdentity.issuer): keep it when the server's address
+# changes, or every LDAP user gets a new portal account.
+LDAP_IDENTITY_ISSUER = env_str("LDAP_IDENTITY_ISSUER", default=LDAP_SERVER_URI)
+if LDAP_ENABLED:
+    import ldap
+    from django_auth_ldap.config import (
+        ActiveDirectoryGroupType,
+        GroupOfNamesType,
+        GroupOfUniqueNamesType,
+        LDAPSearch,
+        NestedActiveDirectoryGroupType,
+    )
+
+    _LDAP_GROUP_TYPES = {
+        "groupOfNames": GroupOfNamesType,
+        "groupOfUniqueNames": GroupOfUniqueNamesType,
+        "activeDirectory": ActiveDirectoryGroupType,
+        "nestedActiveDirectory": NestedActiveDirectoryGroupType,
+    }
+    _ldap_group_type = env_str("LDAP_GROUP_TYPE", default="groupOfNames")
+    if _ldap_group_type not in _LDAP_GROUP_TYPES:
+        raise ImproperlyConfigured(
+            f"LDAP_GROUP_TYPE={_ldap_group_type!r}: use one of {sorted(_LDAP_GROUP_TYPES)}"
+        )
+    AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
+    AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN", default="")
+    AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD", default="")
+    AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", default=False)
+    # Directory passwords cross the network: in production only over TLS (ldaps:// or StartTLS).
+    if not DEBUG and LDAP_SERVER_URI.startswith("ldap://") and not AUTH_LDAP_START_TLS:
+        raise ImproperlyConfigured(
+            "LDAP_SERVER_URI is ldap:// without LDAP_START_TLS=true: directory passwords would"
+            " cross the network in clear; use ldaps:// or set LDAP_START_TLS=true"
+        )
+    _ldap_timeout = env_int("LDAP_TIMEOUT_SECONDS", default=10, min_value=1)
+    AUTH_LDAP_GLOBAL_OPTIONS: dict[int, object] = {
+        ldap.OPT_NETWORK_TIMEOUT: _ldap_timeout,
+        ldap.OPT_TIMEOUT: _ldap_timeout,
+        ldap.OPT_REFERRALS: 0,  # Active Directory's referrals lead outside the directory
+    }
+    if env_str("LDAP_CA_FILE", default=""):
+        AUTH_LDAP_GLOBAL_OPTIONS[ldap.OPT_X_TLS_CACERTFILE] = env_str("LDAP_CA_FILE")
+        AUTH_LDAP_GLOBAL_OPTIONS[ldap.OPT_X_TLS_REQUIRE_CERT] = ldap.OPT_X_TLS_DEMAND
+    # The unique id is operational in OpenLDAP (not returned by "*"): asked for by name.
+    _ldap_user_attributes = ["*", LDAP_UNIQUE_ID_ATTRIBUTE]
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        env_str("LDAP_USER_BASE"),
+        ldap.SCOPE_SUBTREE,
+        env_str("LDAP_USER_FILTER", default="(uid=%(user)s)"),
+        _ldap_user_attributes,
+    )
+    AUTH_LDAP_USER_ATTRLIST = _ldap_user_attributes
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        env_str("LDAP_GROUP_BASE"),
+        ldap.SCOPE_SUBTREE,
+        env_str("LDAP_GROUP_FILTER", default="(objectClass=groupOfNames)"),
+    )
+    AUTH_LDAP_GROUP_TYPE = _LDAP_GROUP_TYPES[_ldap_group_type]()
+    # accounts.sso.ldap writes the user (details, roles, services) itself; django-auth-ldap
+    # must neither copy attributes nor mirror directory groups into Django groups (the
+    # portal's roles are Django groups).
+    AUTH_LDAP_ALWAYS_UPDATE_USER = False
+    AUTH_LDAP_MIRROR_GROUPS = False
+    AUTH_LDAP_CACHE_TIMEOUT = 0  # group changes take effect at the next sign-in
+
+# After the local accounts (break-glass first), each directory that is on.
+AUTHENTICATION_BACKENDS += [
+    *(["accounts.sso.ldap.LdapBackend"] if LDAP_ENABLED else []),
+    *(["accounts.sso.oidc.OidcBackend"] if OIDC_ENABLED else []),
+]
+# --- end of single sign-on ------------------------------------------------------------------

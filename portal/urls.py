@@ -1,15 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.views import SignInView
 from portal import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    # Local accounts and directory passwords; "Sign in with <provider>" when OIDC is on.
+    path("login/", SignInView.as_view(), name="login"),
+    # Single sign-on with OpenID Connect (accounts/sso/): start and the provider's callback.
+    path("oidc/", include("accounts.sso.urls")),
     # Django's LogoutView accepts POST only (GET answers 405), so a link or an
     # <img> elsewhere cannot log a user out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

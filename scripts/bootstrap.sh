@@ -18,6 +18,10 @@ DEBIAN_PACKAGES=(
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
     poppler-utils
     chromium
+    # Single sign-on: python-ldap (under django-auth-ldap) builds against libldap and
+    # libsasl2; the LDAP tests start Debian's slapd with a throw-away directory and load it
+    # with ldap-utils (ldapadd, ldapmodify).
+    libldap-dev libsasl2-dev slapd ldap-utils
 )
 
 pick_python() {

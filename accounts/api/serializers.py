@@ -1,11 +1,13 @@
-"""The token API's bodies."""
+"""The bodies of the token API and of the directory-group mapping API."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
 
-from accounts.models import ApiToken
+from accounts.forms import services_queryset
+from accounts.models import ApiToken, IdentitySource
+from accounts.roles import Role
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -48,3 +50,29 @@ class NewTokenSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = ["token", *TokenSerializer.Meta.fields]
         read_only_fields = fields
+
+
+class DirectoryGroupMappingSerializer(serializers.Serializer):
+    """One row of the directory-group mapping. `source` is fixed once the row exists."""
+
+    uuid = serializers.UUIDField(read_only=True)
+    source = serializers.ChoiceField(choices=IdentitySource.choices)
+    group = serializers.CharField(
+        max_length=512,
+        help_text="OIDC: a groups claim value (exact). LDAP: the group's DN (any case).",
+    )
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=[role.value for role in Role]),
+        required=False,
+        default=list,
+        help_text="Roles members get at their next sign-in",
+    )
+    services = serializers.SlugRelatedField(
+        many=True,
+        slug_field="uuid",
+        queryset=services_queryset(),
+        required=False,
+        default=list,
+        help_text="Uuids of the services members own from their next sign-in",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

@@ -1,4 +1,5 @@
 """API tokens: get one with a password, list yours, revoke one (any of yours, or the one in use).
+And the directory-group mapping of single sign-on, for admins (the pages' twin).
 
 A token request is a sign-in: the lock-out (django-axes) counts its failures as it counts the
 login form's, and it is throttled per client address (the "token" rate, counted in the
@@ -27,7 +28,9 @@ from accounts.api import schema as _schema  # noqa: F401 - registers the tokenAu
 from accounts.api import serializers as api
 from accounts.client import client_address
 from accounts.lockout import lockout_minutes
-from accounts.models import ApiToken
+from accounts.models import ApiToken, DirectoryGroupMapping
+from accounts.permissions import capability_permission
+from accounts.roles import Capability, Role
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="`{detail: ...}`")
 
@@ -142,4 +145,119 @@ class TokenDetailView(APIView):
     @extend_schema(summary="Revoke one of your API tokens", responses={204: None}, tags=["token"])
     def delete(self, request: Request, uuid: str) -> Response:
         services.api_token_revoke(actor=request.user, token=self._token(request, uuid))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- the directory-group mapping (admins) ---------------------------------------------------------
+
+ManageUsers = capability_permission(
+    read=(Capability.MANAGE_USERS,), write=(Capability.MANAGE_USERS,)
+)
+
+
+def _mapping_body(mapping: DirectoryGroupMapping) -> dict[str, Any]:
+    return dict(
+        api.DirectoryGroupMappingSerializer(
+            {
+                "uuid": mapping.uuid,
+                "source": mapping.source,
+                "group": mapping.group,
+                "roles": list(mapping.roles),
+                "services": list(mapping.services.all()),
+                "note": mapping.note,
+            }
+        ).data
+    )
+
+
+class DirectoryGroupListView(APIView):
+    """The directory-group mapping (the admin role): list it, map another group."""
+
+    permission_classes = [ManageUsers]
+
+    @extend_schema(
+        summary="The directory-group mapping",
+        responses={200: api.DirectoryGroupMappingSerializer(many=True)},
+        tags=["directory-groups"],
+    )
+    def get(self, request: Request) -> Response:
+        mappings = selectors.directory_group_mapping_list_for(user=request.user)
+        return Response([_mapping_body(mapping) for mapping in mappings])
+
+    @extend_schema(
+        summary="Map a directory group to roles and services",
+        request=api.DirectoryGroupMappingSerializer,
+        responses={201: api.DirectoryGroupMappingSerializer, 400: ERROR},
+        tags=["directory-groups"],
+    )
+    def post(self, request: Request) -> Response:
+        body = api.DirectoryGroupMappingSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            mapping = services.directory_group_mapping_create(
+                actor=request.user,
+                source=data["source"],
+                group=data["group"],
+                roles=[Role(value) for value in data["roles"]],
+                services=data["services"],
+                note=data["note"],
+            )
+        except DjangoValidationError as error:
+            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_mapping_body(mapping), status=status.HTTP_201_CREATED)
+
+
+class DirectoryGroupDetailView(APIView):
+    permission_classes = [ManageUsers]
+
+    def _mapping(self, request: Request, uuid: str) -> DirectoryGroupMapping:
+        return selectors.directory_group_mapping_for(user=request.user, uuid=uuid)
+
+    @extend_schema(
+        summary="One mapped directory group",
+        responses={200: api.DirectoryGroupMappingSerializer},
+        tags=["directory-groups"],
+    )
+    def get(self, request: Request, uuid: str) -> Response:
+        return Response(_mapping_body(self._mapping(request, uuid)))
+
+    @extend_schema(
+        summary="Change what a directory group gives (its source stays)",
+        request=api.DirectoryGroupMappingSerializer,
+        responses={200: api.DirectoryGroupMappingSerializer, 400: ERROR},
+        tags=["directory-groups"],
+    )
+    def put(self, request: Request, uuid: str) -> Response:
+        mapping = self._mapping(request, uuid)
+        body = api.DirectoryGroupMappingSerializer(data={"source": mapping.source, **request.data})
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data["source"] != mapping.source:
+            return Response(
+                {"source": ["A mapping's directory cannot change: map the group anew."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            services.directory_group_mapping_update(
+                actor=request.user,
+                mapping=mapping,
+                group=data["group"],
+                roles=[Role(value) for value in data["roles"]],
+                services=data["services"],
+                note=data["note"],
+            )
+        except DjangoValidationError as error:
+            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_mapping_body(self._mapping(request, uuid)))
+
+    @extend_schema(
+        summary="Remove a directory group's mapping",
+        responses={204: None},
+        tags=["directory-groups"],
+    )
+    def delete(self, request: Request, uuid: str) -> Response:
+        services.directory_group_mapping_delete(
+            actor=request.user, mapping=self._mapping(request, uuid)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -30,7 +30,13 @@ from attls.policy.model import (
     TTLSRule,
     TTLSSignatureParms,
 )
-from attls.policy.parser import parse_policy, parse_policy_files, validate_policy
+from attls.policy.parser import (
+    PolicyReading,
+    parse_policy,
+    parse_policy_files,
+    read_policy,
+    validate_policy,
+)
 from attls.policy.render import render_policy, render_statement
 from attls.policy.values import Address, Ports
 
@@ -43,6 +49,7 @@ __all__ = [
     "IpTimeCondition",
     "Location",
     "Policy",
+    "PolicyReading",
     "PortGroup",
     "PortRange",
     "Ports",
@@ -63,6 +70,7 @@ __all__ = [
     "TTLSSignatureParms",
     "parse_policy",
     "parse_policy_files",
+    "read_policy",
     "render_policy",
     "render_statement",
     "validate_policy",

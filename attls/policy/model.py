@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from attls.errors import Problem
 from attls.policy import values as v
 from attls.policy.values import Address, Ports
 
@@ -43,6 +44,11 @@ class Param:
     target: str | None = None
     # Other keywords that fill the same field, each with its own reader.
     aliases: tuple[tuple[str, v.Reader], ...] = ()
+    # For a `value` IBM documents as concatenating when repeated (V2CipherSuites): the
+    # separator put between the pieces. None: a repeat replaces the value, with a warning.
+    concatenate_with: str | None = None
+    # True when that concatenation is our reading, not IBM's word: a repeat is then warned.
+    concatenation_inferred: bool = False
 
 
 def _param(keyword: str, read: v.Reader, write: v.Writer = str, **kw: Any) -> Any:
@@ -66,9 +72,13 @@ def text(keyword: str, max_length: int = 1023) -> Any:
     return _param(keyword, v.text_reader(max_length), v.write_text)
 
 
-def words(keyword: str) -> Any:
+def words(keyword: str, **kw: Any) -> Any:
     """A parameter whose value set is not confirmed: kept as written."""
-    return _param(keyword, v.read_words, v.write_text)
+    return _param(keyword, v.read_words, v.write_text, **kw)
+
+
+def label(keyword: str) -> Any:
+    return _param(keyword, v.label_reader(32), v.write_label)
 
 
 def codes(keyword: str, read: v.Reader) -> Any:
@@ -137,7 +147,8 @@ class TTLSKeyringParms(Statement):
 @dataclass(frozen=True, slots=True)
 class TTLSCipherParms(Statement):
     STATEMENT: ClassVar[str] = "TTLSCipherParms"
-    v2_cipher_suites: str | None = words("V2CipherSuites")
+    # Repeated lines concatenate (IBM-Cipher: "specified more than once ... concatenated").
+    v2_cipher_suites: str | None = words("V2CipherSuites", concatenate_with="")
     # Both spellings fill one ordered list of 4-character codes. It is written back one
     # suite per line by constant name, the form IBM documents as concatenating.
     v3_cipher_suites: tuple[str, ...] = _param(
@@ -187,19 +198,32 @@ class TTLSEnvironmentAdvancedParms(Statement):
     cert_validation_mode: str | None = choice(
         "CertValidationMode", "Any", "RFC2459", "RFC3280", "RFC5280"
     )
-    renegotiation: str | None = choice("Renegotiation", "Default", "Disabled", "All")
+    # Value sets below are those of IBM's syntax diagram (IP Configuration Reference,
+    # TTLSEnvironmentAdvancedParms statement, z/OS 2.5 and 3.1 editions).
+    renegotiation: str | None = choice("Renegotiation", "Default", "Disabled", "All", "Abbreviated")
     renegotiation_indicator: str | None = choice(
         "RenegotiationIndicator", "Optional", "Client", "Server", "Both"
     )
     renegotiation_cert_check: bool | None = on_off("RenegotiationCertCheck")
-    truncated_hmac: bool | None = on_off("TruncatedHMAC")
-    server_max_ssl_fragment: str | None = words("ServerMaxSSLFragment")
-    client_max_ssl_fragment: str | None = words("ClientMaxSSLFragment")
+    truncated_hmac: str | None = choice("TruncatedHMAC", "Required", "Optional", "Off")
+    server_max_ssl_fragment: str | None = choice(
+        "ServerMaxSSLFragment", "Required", "Optional", "Off"
+    )
+    client_max_ssl_fragment: str | None = choice(
+        "ClientMaxSSLFragment", "Required", "Optional", "Off"
+    )
+    client_max_ssl_fragment_length: str | None = choice(
+        "ClientMaxSSLFragmentLength", "512", "1024", "2048", "4096"
+    )
     server_handshake_sni: str | None = choice("ServerHandshakeSNI", "Off", "Optional", "Required")
-    server_handshake_sni_match: str | None = words("ServerHandshakeSNIMatch")
+    server_handshake_sni_match: str | None = choice(
+        "ServerHandshakeSNIMatch", "Required", "Optional"
+    )
     server_handshake_sni_list: str | None = words("ServerHandshakeSNIList")
     client_handshake_sni: str | None = choice("ClientHandshakeSNI", "Off", "Optional", "Required")
-    client_handshake_sni_match: str | None = words("ClientHandshakeSNIMatch")
+    client_handshake_sni_match: str | None = choice(
+        "ClientHandshakeSNIMatch", "Required", "Optional"
+    )
     client_handshake_sni_list: str | None = words("ClientHandshakeSNIList")
     client_extended_master_secret: str | None = choice(
         "ClientExtendedMasterSecret", "On", "Off", "Required"
@@ -208,8 +232,8 @@ class TTLSEnvironmentAdvancedParms(Statement):
         "ServerExtendedMasterSecret", "On", "Off", "Required"
     )
     triple_des_key_check: bool | None = on_off("3DesKeyCheck")
-    client_edh_group_size: str | None = words("ClientEDHGroupSize")
-    server_edh_group_size: str | None = words("ServerEDHGroupSize")
+    client_edh_group_size: str | None = choice("ClientEDHGroupSize", "Legacy", "2048")
+    server_edh_group_size: str | None = choice("ServerEDHGroupSize", "Legacy", "2048", "Match")
     peer_min_cert_version: str | None = choice("PeerMinCertVersion", "Any", "3")
     peer_min_dh_key_size: int | None = integer("PeerMinDHKeySize", 0, 16384)
     peer_min_dsa_key_size: int | None = integer("PeerMinDsaKeySize", 0, 16384)
@@ -220,13 +244,16 @@ class TTLSEnvironmentAdvancedParms(Statement):
     host_reference_id_cn: str | None = words("HostReferenceIdCN")
     host_ref_wildcard_validation: str | None = words("HostRefWildcardValidation")
     secondary_map: bool | None = on_off("SecondaryMap")
-    certificate_label: str | None = text("CertificateLabel", 32)
-    server_certificate_label: str | None = text("ServerCertificateLabel", 32)
+    certificate_label: str | None = label("CertificateLabel")
+    server_certificate_label: str | None = label("ServerCertificateLabel")
 
 
 @dataclass(frozen=True, slots=True)
 class TTLSConnectionAdvancedParms(Statement):
+    # IBM's syntax diagram (TTLSConnectionAdvancedParms statement, z/OS 2.1 onwards) has SSLv2,
+    # TruncatedHMAC and the MaxSSLFragment parameters here too.
     STATEMENT: ClassVar[str] = "TTLSConnectionAdvancedParms"
+    sslv2: bool | None = on_off("SSLv2")
     sslv3: bool | None = on_off("SSLv3")
     tlsv1: bool | None = on_off("TLSv1")
     tlsv1_1: bool | None = on_off("TLSv1.1")
@@ -236,19 +263,34 @@ class TTLSConnectionAdvancedParms(Statement):
     handshake_timeout: int | None = integer("HandshakeTimeout", 0, 86400)
     reset_cipher_timer: int | None = integer("ResetCipherTimer", 0, 1440)
     secondary_map: bool | None = on_off("SecondaryMap")
-    certificate_label: str | None = text("CertificateLabel", 32)
-    server_certificate_label: str | None = text("ServerCertificateLabel", 32)
+    certificate_label: str | None = label("CertificateLabel")
+    server_certificate_label: str | None = label("ServerCertificateLabel")
+    truncated_hmac: str | None = choice("TruncatedHMAC", "Required", "Optional", "Off")
+    server_max_ssl_fragment: str | None = choice(
+        "ServerMaxSSLFragment", "Required", "Optional", "Off"
+    )
+    client_max_ssl_fragment: str | None = choice(
+        "ClientMaxSSLFragment", "Required", "Optional", "Off"
+    )
+    client_max_ssl_fragment_length: str | None = choice(
+        "ClientMaxSSLFragmentLength", "512", "1024", "2048", "4096"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class TTLSGskLdapParms(Statement):
     # Parameter names here are unconfirmed (reference §1.12); kept as written.
     STATEMENT: ClassVar[str] = "TTLSGskLdapParms"
-    gsk_ldap_server: str | None = words("GSK_LDAP_SERVER")
+    # One or more blank-separated servers (System SSL GSK_LDAP_SERVER); repeated lines are
+    # read as one list (inferred, with a warning).
+    gsk_ldap_server: str | None = words(
+        "GSK_LDAP_SERVER", concatenate_with=" ", concatenation_inferred=True
+    )
     gsk_ldap_server_port: int | None = integer("GSK_LDAP_SERVER_PORT", 1, 65535)
     gsk_ldap_user: str | None = words("GSK_LDAP_USER")
     gsk_ldap_user_pw: str | None = words("GSK_LDAP_USER_PW")
     gsk_crl_cache_timeout: int | None = integer("GSK_CRL_CACHE_TIMEOUT", 0, 720)
+    gsk_crl_security_level: str | None = choice("GSK_CRL_SECURITY_LEVEL", "Low", "Medium", "High")
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +444,7 @@ class IpAddrSet(Statement):
 class IpAddrGroup(Statement):
     STATEMENT: ClassVar[str] = "IpAddrGroup"
     ip_addrs: tuple[IpAddr, ...] = blocks("IpAddr", IpAddr)
+    ip_addr_sets: tuple[IpAddrSet, ...] = blocks("IpAddrSet", IpAddrSet)
     ip_addr_refs: tuple[str, ...] = refs("IpAddrRef", "ip_addrs")
     ip_addr_set_refs: tuple[str, ...] = refs("IpAddrSetRef", "ip_addr_sets")
 
@@ -436,6 +479,28 @@ class IpTimeCondition(Statement):
 
 PRIORITY_MIN = 1
 PRIORITY_MAX = 2_000_000_000
+
+# What is known of the order of rules of equal priority, and what is assumed: said wherever
+# a winner among equal-priority rules is stated (explain, lint).
+TIE_ORDER_NOTE = (
+    "PAGENT orders equal-priority rules alphabetically (IBM); this tool assumes EBCDIC collation"
+)
+
+
+def collation_dependent(first: str, second: str) -> bool:
+    """True when which of two names sorts first depends on the collation.
+
+    The orders compared: EBCDIC bytes (our assumption: lower case before upper, letters before
+    digits), ASCII bytes (upper before lower, digits first) and case-blind. `_` and `~` also
+    move between them. IBM says only "alphabetical order".
+    """
+    orders = {
+        first.encode("cp037") < second.encode("cp037"),
+        first.encode("ascii", "replace") < second.encode("ascii", "replace"),
+    }
+    if first.upper() != second.upper():
+        orders.add(first.upper() < second.upper())
+    return len(orders) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +619,12 @@ class Policy:
     locations: dict[tuple[str, str], Location] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # What Policy Agent accepts in the file but a person should fix (see parser.read_policy).
+    warnings: list[Problem] = field(default_factory=list, compare=False, repr=False)
+    # Comments of the file, as written: the lines just before a statement or parameter and a
+    # comment at the end of its line. Keys: (collection, name) for a top-level statement,
+    # then (keyword in lower case, occurrence) per step into its parameters and blocks.
+    comments: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     def collection(self, name: str) -> dict[str, Statement]:
         """The dict of one statement type, by its attribute name in COLLECTIONS."""

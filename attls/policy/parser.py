@@ -1,11 +1,21 @@
 """Reads an AT-TLS policy file into the typed model, checking everything a person can fix.
 
-`parse_policy(text)` returns a `Policy` or raises `PolicySyntaxError` listing every
-problem found, each at its line and column: unknown statements and parameters, bad
-values, names over 32 characters, missing required parameters, a parameter given twice,
-both the inline and the `...Ref` form, duplicate names, and references to statements
-that do not exist. References may point forward: names are resolved after the whole
-file has been read.
+`read_policy(data)` takes the bytes (EBCDIC or UTF-8, see attls.textcodec) or the text of a
+file and never raises: it returns the policy built from every statement that could be
+built, the errors, and the warnings. `parse_policy(text)` returns the `Policy` or raises
+`PolicySyntaxError` listing every error.
+
+Errors, each at its line and column: unknown statements and parameters, bad values, names
+over 32 characters, missing required parameters, duplicate names, and references to
+statements that do not exist. References may point forward: names are resolved after the
+whole file has been read.
+
+Warnings are what Policy Agent accepts although it is wrong or odd, each saying what
+Policy Agent makes of it, and whether that is documented, observed in real z/OS output
+(../shared/reference/samples: the PAGENTTN policy and the z/OS 3.1 report of what was
+installed from it) or inferred: a parameter given again, a block given both inline and by
+reference, a number where an address belongs, a V3CipherSuites4Char value Policy Agent
+ignores, quoted values, labels with blanks, bytes that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from attls.policy.model import (
     TTLSKeyringParms,
     TTLSRule,
 )
-from attls.policy.syntax import Node, SourceText, parse_tree
+from attls.policy.syntax import MAX_PROBLEMS, Node, SourceText, parse_tree, stopped_reading
+from attls.textcodec import Encoding, decode_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,24 @@ _PAGENT_STATEMENTS = frozenset(
 )
 
 
+_KNOWN: list[frozenset[str]] = []
+
+
+def _known_keywords() -> frozenset[str]:
+    """Every keyword a policy file may hold, in lower case and IBM's case (computed once)."""
+    if not _KNOWN:
+        words = set(_TOP_LEVEL) | set(_PAGENT_STATEMENTS) | {"{", "}"}
+        for cls in COLLECTIONS.values():
+            words.add(cls.STATEMENT)
+            for _, param in cls.params():
+                # IBM's casing too, so the usual spelling is found without lower().
+                words.update((param.keyword, param.keyword.lower()))
+                for alias, _ in param.aliases:
+                    words.update((alias, alias.lower()))
+        _KNOWN.append(frozenset(words))
+    return _KNOWN[0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Reference:
     target: str
@@ -86,16 +115,44 @@ class _Reference:
     keyword: str
 
 
+# The most parameter lines one statement may have: a long cipher list is a few hundred;
+# beyond this a block is not a policy, and reading it would only cost time.
+MAX_PARAMETER_LINES = 2000
+
+
+class _StopReading(Exception):
+    """Too many problems: the rest of the file is not worth reading."""
+
+
 class _Builder:
     def __init__(self, source: SourceText) -> None:
         self.source = source
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.references: list[_Reference] = []
+        self.comments: dict[tuple[Any, ...], str] = {}
 
     def problem(self, node: Node, word_index: int, message: str) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.problems.append(stopped_reading(self.source, node.line, node.word_index))
+            raise _StopReading
         self.problems.append(self.source.problem(node.line, node.word_index + word_index, message))
 
-    def statement(self, node: Node, cls: type[Statement], *, top_level: bool) -> Statement | None:
+    def warn(self, node: Node, word_index: int, message: str) -> None:
+        """Something Policy Agent accepts (so the file loads) that a person should still fix."""
+        if len(self.warnings) < MAX_PROBLEMS:
+            self.warnings.append(
+                self.source.problem(node.line, node.word_index + word_index, message)
+            )
+
+    def statement(
+        self,
+        node: Node,
+        cls: type[Statement],
+        *,
+        top_level: bool,
+        path: tuple[Any, ...] = (),
+    ) -> Statement | None:
         """Builds one statement from its node; None when it is too broken to keep."""
         name = self._name(node, cls, top_level=top_level)
         if node.children is None:
@@ -104,8 +161,28 @@ class _Builder:
         slots = _slots(cls)
         values: dict[str, Any] = {}
         seen: dict[str, Node] = {}
-        for child in node.children:
-            self._parameter(child, cls, slots, values, seen)
+        children = node.children
+        if len(children) > MAX_PARAMETER_LINES:
+            self.problem(
+                node,
+                0,
+                f"{cls.STATEMENT} has {len(children)} parameter lines; no AT-TLS statement needs"
+                f" more than {MAX_PARAMETER_LINES}, so it was not read",
+            )
+            return None
+        if not path or all(c.comment is None and c.children is None for c in children):
+            # Nothing to remember where it came from: the common case, kept fast.
+            for child in children:
+                self._parameter(child, cls, slots, values, seen)
+        else:
+            occurrences: dict[str, int] = {}
+            for child in children:
+                keyword = child.keyword.lower()
+                occurrence = occurrences[keyword] = occurrences.get(keyword, -1) + 1
+                step = (*path, keyword, occurrence)
+                if child.comment is not None:
+                    self.comments[step] = child.comment
+                self._parameter(child, cls, slots, values, seen, step)
         if name is not None:
             values["name"] = name
         try:
@@ -136,6 +213,7 @@ class _Builder:
         slots: dict[str, _Slot],
         values: dict[str, Any],
         seen: dict[str, Node],
+        path: tuple[Any, ...] = (),
     ) -> None:
         keyword = node.keyword
         slot = slots.get(keyword.lower())
@@ -144,21 +222,33 @@ class _Builder:
             return
         param = slot.param
         kind = param.kind
-        if kind in ("value", "ref", "block") and slot.field in seen:
-            first = seen[slot.field]
-            self.problem(
+        repeated = seen.get(slot.field) if kind in ("value", "ref", "block") else None
+        if repeated is not None and param.concatenate_with is None:
+            # Policy Agent loads such a file (the real PAGENTTN policy repeats TLSv1, TLSv1.1
+            # and TLSv1.2 in eAdvAZFClient). Which occurrence it keeps is not documented and
+            # that file cannot tell (both carry the same value): the later one is our reading.
+            self.warn(
                 node,
                 0,
-                f"{param.keyword} is given twice in {cls.STATEMENT} (first on line {first.line})",
+                f"{param.keyword} is given again in {cls.STATEMENT} (first on line"
+                f" {repeated.line}); Policy Agent accepts the file, and this tool uses the later"
+                " value (inferred: IBM does not say which one Policy Agent keeps)",
             )
-            return
+        if repeated is not None and param.concatenation_inferred:
+            self.warn(
+                node,
+                0,
+                f"{param.keyword} is given again in {cls.STATEMENT} (first on line"
+                f" {repeated.line}); this tool joins the values into one blank-separated list"
+                " (inferred: IBM does not say what Policy Agent does with a repeat)",
+            )
         seen[slot.field] = node
         if kind in ("block", "blocks"):
             assert param.block is not None
             if node.children is None:
                 self.problem(node, 0, f"{param.keyword} needs a block: '{{' on the next line")
                 return
-            inner = self.statement(node, param.block, top_level=False)
+            inner = self.statement(node, param.block, top_level=False, path=path)
             if inner is None:
                 return
             if kind == "block":
@@ -181,6 +271,14 @@ class _Builder:
         assert slot.read is not None
         try:
             value = slot.read(node.values)
+        except v.Tolerated as tolerated:
+            message = str(tolerated)
+            if not message.startswith(slot.keyword):
+                message = f"{slot.keyword}: {message}"
+            self.warn(node, 1, message)
+            if tolerated.value is None:
+                return
+            value = tolerated.value
         except ValueError as error:
             message = str(error)
             if not message.startswith(slot.keyword):
@@ -191,6 +289,8 @@ class _Builder:
             # Readers of code strings return several items at once; others return one.
             items = value if isinstance(value, tuple) else (value,)
             values[slot.field] = (*values.get(slot.field, ()), *items)
+        elif repeated is not None and param.concatenate_with is not None:
+            values[slot.field] = f"{values[slot.field]}{param.concatenate_with}{value}"
         else:
             values[slot.field] = value
 
@@ -263,10 +363,16 @@ class _Builder:
             if param.kind == "block" and getattr(statement, field_name) is not None:
                 ref_field = field_name + "_ref"
                 if getattr(statement, ref_field, None) is not None:
-                    self.problem(
+                    # Observed: AZFEnvAction1Client in the real PAGENTTN policy has both; the
+                    # z/OS 3.1 report shows the inline block's values (TLSv1 at its default
+                    # On, where the referenced AZFEnvAdvServer sets it Off), nothing merged.
+                    self.warn(
                         node,
                         0,
-                        f"{name}: give either {param.keyword} or {param.keyword}Ref, not both",
+                        f"{name}: both {param.keyword} and {param.keyword}Ref are given; Policy"
+                        f" Agent uses the inline {param.keyword} and ignores"
+                        f" {param.keyword}Ref {getattr(statement, ref_field)} (observed in a real"
+                        " z/OS 3.1 report)",
                     )
 
 
@@ -310,12 +416,50 @@ def _has_condition(rule: TTLSRule) -> bool:
     )
 
 
-def parse_policy(text: str, *, source: str | None = None) -> Policy:
-    """Reads a whole AT-TLS policy file. Raises PolicySyntaxError with every problem found."""
+@dataclass(frozen=True, slots=True)
+class PolicyReading:
+    """Everything one read of a policy file found.
+
+    `policy` holds every statement that could be built, also when there are `errors`, so
+    lint can go on and a person sees every problem in one run. `warnings` are what Policy
+    Agent accepts but a person should fix (also on `policy.warnings`).
+    """
+
+    policy: Policy
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    encoding: Encoding
+
+
+def read_policy(data: str | bytes, *, encoding: Encoding | None = None) -> PolicyReading:
+    """Reads a policy file from its bytes (EBCDIC or UTF-8, see attls.textcodec) or text.
+
+    Never raises for bad input: errors are returned, in file order.
+    """
+    if isinstance(data, bytes):
+        decoded = decode_text(data, encoding=encoding)
+        text, chosen, decode_warnings = decoded.text, decoded.encoding, decoded.warnings
+    else:
+        text, chosen, decode_warnings = data, "UTF-8", ()
     policy, problems, _, _ = _build(text)
-    if problems:
-        raise PolicySyntaxError(problems, source)
-    return policy
+    policy.warnings = sorted((*decode_warnings, *policy.warnings), key=lambda p: (p.line, p.column))
+    return PolicyReading(
+        policy,
+        tuple(sorted(problems, key=lambda p: (p.line, p.column))),
+        tuple(policy.warnings),
+        chosen,
+    )
+
+
+def parse_policy(text: str | bytes, *, source: str | None = None) -> Policy:
+    """Reads a whole AT-TLS policy file. Raises PolicySyntaxError with every problem found.
+
+    What Policy Agent tolerates is not an error: it is on the returned `policy.warnings`.
+    """
+    reading = read_policy(text)
+    if reading.errors:
+        raise PolicySyntaxError(list(reading.errors), source)
+    return reading.policy
 
 
 def parse_policy_files(files: Sequence[tuple[str, str]]) -> Policy:
@@ -331,6 +475,7 @@ def parse_policy_files(files: Sequence[tuple[str, str]]) -> Policy:
     for source_name, text in files:
         policy, file_problems, references, source = _build(text, resolve=False)
         problems.extend(dataclasses.replace(p, source=source_name) for p in file_problems)
+        merged.warnings.extend(dataclasses.replace(p, source=source_name) for p in policy.warnings)
         pending.extend((source_name, source, reference) for reference in references)
         for collection, statement in policy.statements():
             merged.add(statement)
@@ -354,10 +499,29 @@ def _build(
 ) -> tuple[Policy, list[Problem], list[_Reference], SourceText]:
     """Reads one file. With `resolve`, references are checked against this file alone."""
     source = SourceText(text)
-    tree, problems = parse_tree(text, source)
+    tree, problems = parse_tree(text, source, _known_keywords())
     builder = _Builder(source)
     builder.problems.extend(problems)
     policy = Policy()
+    try:
+        _build_statements(tree, builder, policy, source)
+    except _StopReading:
+        resolve = False
+    policy.warnings = builder.warnings
+    policy.comments = builder.comments
+    if resolve:
+        for reference in builder.references:
+            if reference.name not in policy.collection(reference.target):
+                builder.problems.append(
+                    source.problem(reference.line, reference.word_index, _dangling(reference))
+                )
+        builder.problems.extend(_group_needs_environment(policy))
+    return policy, builder.problems, builder.references, source
+
+
+def _build_statements(
+    tree: list[Node], builder: _Builder, policy: Policy, source: SourceText
+) -> None:
     for node in tree:
         cls = _TOP_LEVEL.get(node.keyword.lower())
         if cls is None:
@@ -373,10 +537,13 @@ def _build(
             else:
                 builder.problem(node, 0, f"unknown statement '{node.keyword}'")
             continue
-        statement = builder.statement(node, cls, top_level=True)
+        collection = COLLECTION_OF[cls]
+        path = (collection, node.values[0]) if node.values else ()
+        statement = builder.statement(node, cls, top_level=True, path=path)
         if statement is None or statement.name is None:
             continue
-        collection = COLLECTION_OF[cls]
+        if node.comment is not None:
+            builder.comments[path] = node.comment
         existing = policy.collection(collection)
         if statement.name in existing:
             first = policy.locations[(collection, statement.name)]
@@ -390,14 +557,6 @@ def _build(
         policy.locations[(collection, statement.name)] = Location(
             node.line, source.column(node.line, node.word_index)
         )
-    if resolve:
-        for reference in builder.references:
-            if reference.name not in policy.collection(reference.target):
-                builder.problems.append(
-                    source.problem(reference.line, reference.word_index, _dangling(reference))
-                )
-        builder.problems.extend(_group_needs_environment(policy))
-    return policy, builder.problems, builder.references, source
 
 
 def _dangling(reference: _Reference) -> str:

@@ -16,6 +16,8 @@ this; the check is the last line of defence for anything that got past.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attls.values as safe
 from attls.policy import values as v
 from attls.policy.model import COLLECTIONS, Param, Policy, Statement
@@ -25,8 +27,18 @@ VALUE_COLUMN = 34
 INDENT = "  "
 
 
-def render_policy(policy: Policy, *, header: str | None = None) -> str:
-    """The canonical text of a policy. `header` lines become `#` comments at the top."""
+Comments = dict[tuple[Any, ...], str]
+_REPEATS_KEPT = 4
+
+
+def render_policy(policy: Policy, *, header: str | None = None, keep_comments: bool = False) -> str:
+    """The canonical text of a policy. `header` lines become `#` comments at the top.
+
+    With `keep_comments`, the comments the file had (`policy.comments`) are written again
+    before the statement or parameter they stood before (a comment at the end of a line is
+    moved to the line before it); comments not next to a statement are not kept.
+    """
+    comments: Comments | None = policy.comments if keep_comments else None
     out: list[str] = []
     if header:
         out.extend(f"# {line}".rstrip() for line in header.splitlines())
@@ -37,9 +49,17 @@ def render_policy(policy: Policy, *, header: str | None = None) -> str:
             if not first:
                 out.append("")
             first = False
-            _statement(out, statement, 0)
+            path = (collection, statement.name)
+            if comments is not None:
+                _comment(out, comments.get(path), 0)
+            _statement(out, statement, 0, comments, path)
     out.append("")
     return "\n".join(out)
+
+
+def _comment(out: list[str], comment: str | None, depth: int) -> None:
+    if comment:
+        out.extend(INDENT * depth + line for line in comment.split("\n"))
 
 
 def render_statement(statement: Statement) -> str:
@@ -84,9 +104,15 @@ def _checked(value: str, statement: Statement, keyword: str, param: Param | None
     return safe.check_policy_word(value, what=what, words=words)
 
 
-def _statement(out: list[str], statement: Statement, depth: int) -> None:
+def _statement(
+    out: list[str],
+    statement: Statement,
+    depth: int,
+    comments: Comments | None = None,
+    path: tuple[Any, ...] = (),
+) -> None:
     _named(out, depth, statement.STATEMENT, statement)
-    _block_body(out, statement, depth)
+    _block_body(out, statement, depth, comments, path)
 
 
 def _named(out: list[str], depth: int, keyword: str, statement: Statement) -> None:
@@ -94,7 +120,13 @@ def _named(out: list[str], depth: int, keyword: str, statement: Statement) -> No
     _line(out, depth, keyword, None if name is None else _checked(name, statement, keyword, None))
 
 
-def _block_body(out: list[str], statement: Statement, depth: int) -> None:
+def _block_body(
+    out: list[str],
+    statement: Statement,
+    depth: int,
+    comments: Comments | None = None,
+    path: tuple[Any, ...] = (),
+) -> None:
     indent = INDENT * depth
     out.append(indent + "{")
     inner = depth + 1
@@ -102,32 +134,51 @@ def _block_body(out: list[str], statement: Statement, depth: int) -> None:
         value = getattr(statement, field_name)
         kind = param.kind
         keyword = param.keyword
+        if comments is not None and kind in ("value", "ref", "block") and value is not None:
+            # A parameter given more than once (Policy Agent tolerates it) keeps the comments
+            # of its first few lines.
+            for occurrence in range(_REPEATS_KEPT):
+                _comment(out, comments.get((*path, keyword.lower(), occurrence)), inner)
         if kind == "value":
             if value is not None:
                 assert param.write is not None
                 _line(out, inner, keyword, _checked(param.write(value), statement, keyword, param))
         elif kind == "list":
             assert param.write is not None
-            for item in value:
+            for index, item in enumerate(value):
+                if comments is not None:
+                    _comment(out, comments.get((*path, keyword.lower(), index)), inner)
                 _line(out, inner, keyword, _checked(param.write(item), statement, keyword, param))
         elif kind == "ref":
             if value is not None:
                 _line(out, inner, keyword, _checked(value, statement, keyword, param))
         elif kind == "refs":
-            for name in value:
+            for index, name in enumerate(value):
+                if comments is not None:
+                    _comment(out, comments.get((*path, keyword.lower(), index)), inner)
                 _line(out, inner, keyword, _checked(name, statement, keyword, param))
         elif kind == "block":
             if value is not None:
-                _inline(out, param.keyword, value, inner)
+                _inline(out, keyword, value, inner, comments, (*path, keyword.lower(), 0))
         else:  # blocks
-            for item in value:
-                _inline(out, param.keyword, item, inner)
+            for index, item in enumerate(value):
+                step = (*path, keyword.lower(), index)
+                if comments is not None:
+                    _comment(out, comments.get(step), inner)
+                _inline(out, keyword, item, inner, comments, step)
     out.append(indent + "}")
 
 
-def _inline(out: list[str], keyword: str, statement: Statement, depth: int) -> None:
+def _inline(
+    out: list[str],
+    keyword: str,
+    statement: Statement,
+    depth: int,
+    comments: Comments | None = None,
+    path: tuple[Any, ...] = (),
+) -> None:
     _named(out, depth, keyword, statement)
-    _block_body(out, statement, depth)
+    _block_body(out, statement, depth, comments, path)
 
 
 __all__ = ["render_policy", "render_statement", "statements_in_order"]

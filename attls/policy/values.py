@@ -79,6 +79,19 @@ class Address:
         return f"{self.low}-{self.high}"
 
 
+class Tolerated(ValueError):
+    """A value Policy Agent accepts although it is wrong or unusual.
+
+    The parser keeps `value` (None: the line is ignored, as PAGENT ignores it) and reports
+    the message as a warning at the line. Callers that only know ValueError (forms, the
+    designer) refuse it, which is right: nobody should design such a value.
+    """
+
+    def __init__(self, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.value = value
+
+
 # --- readers -------------------------------------------------------------------------------
 # Each reader takes the words after the keyword and returns the typed value.
 
@@ -179,15 +192,63 @@ class TextReader:
 
     def __call__(self, words: Sequence[str]) -> str:
         text = _one(words, "a value")
+        quoted = len(text) >= 2 and text[0] == '"' and text[-1] == '"'
+        if quoted:
+            text = text[1:-1]
         if len(text) > self.max_length:
             raise ValueError(
                 f"value is {len(text)} characters long; the limit is {self.max_length}"
+            )
+        if quoted:
+            # IBM's syntax diagrams show no quotes for these values; that Policy Agent
+            # strips them is our reading.
+            raise Tolerated(
+                text,
+                f"quoted value: read as {text!r} without its quotes (inferred: IBM's syntax"
+                " diagrams show no quotes)",
             )
         return text
 
 
 def text_reader(max_length: int) -> TextReader:
     return TextReader(max_length)
+
+
+class LabelReader(TextReader):
+    """A key ring label: up to 32 characters, and RACF labels may hold blanks.
+
+    IBM's syntax diagrams show `CertificateLabel value` and say nothing of quotes or blanks.
+    A quoted value ("Zowe Server") is read without its quotes and a label written as several
+    words is read as one label with single blanks; both are our reading (inferred), so each
+    is accepted with a warning. The renderer writes a label with a blank in quotes.
+    """
+
+    def __call__(self, words: Sequence[str]) -> str:
+        if not words:
+            raise ValueError("expected a value, got nothing")
+        if len(words) == 1 and not words[0].startswith('"'):
+            return super().__call__(words)
+        joined = " ".join(words)
+        quoted = joined.startswith('"') and joined.endswith('"') and len(joined) >= 2
+        label = joined[1:-1] if quoted else joined.replace('"', "")
+        if not label or len(label) > self.max_length:
+            raise ValueError(
+                f"label {joined} is {len(label)} characters long; the limit is {self.max_length}"
+            )
+        how = "quoted" if quoted else "written as several words"
+        raise Tolerated(
+            label,
+            f"label {how}: read as {label!r}. IBM does not document quotes or blanks in"
+            " labels; how Policy Agent reads them is inferred",
+        )
+
+
+def label_reader(max_length: int) -> LabelReader:
+    return LabelReader(max_length)
+
+
+def write_label(value: str) -> str:
+    return f'"{value}"' if " " in value else value
 
 
 def read_job_pattern(words: Sequence[str]) -> str:
@@ -232,9 +293,12 @@ def read_address(words: Sequence[str]) -> Address:
     text = _one(words, "All, an address, address/prefix or address-address")
     if text.lower() == "all":
         return Address.all()
+    if text.isdigit():
+        return _integer_address(text)
     try:
         if "/" in text:
             network = ipaddress.ip_network(text, strict=True)
+            _refuse_mapped(network.network_address, text)
             return Address(
                 "prefix",
                 network.network_address,
@@ -244,18 +308,57 @@ def read_address(words: Sequence[str]) -> Address:
         if "-" in text:  # IPv6 addresses never contain '-', so it always means a range
             first, _, last = text.partition("-")
             low, high = ipaddress.ip_address(first), ipaddress.ip_address(last)
+            _refuse_mapped(low, text)
+            _refuse_mapped(high, text)
             if low.version != high.version:
                 raise ValueError(f"range '{text}' mixes IPv4 and IPv6")
             if int(low) > int(high):
                 raise ValueError(f"address range '{text}' is reversed")
             return Address("range", low, high)
         address = ipaddress.ip_address(text)
+        _refuse_mapped(address, text)
         return Address("addr", address, address)
+    except Tolerated:
+        raise
     except ValueError as error:
         message = str(error)
         if "does not appear to be" in message or "has host bits set" in message:
             raise ValueError(f"'{text}' is not a valid address, prefix or range") from None
         raise
+
+
+def _integer_address(text: str) -> Address:
+    """A bare number where an address belongs: PAGENT installs it as a 32-bit IPv4 address.
+
+    Observed, not documented: the real z/OS 3.1 pasearch report beside the PAGENTTN policy
+    shows `RemoteAddr 6793` installed as FromAddr/ToAddr 0.0.26.137 (6793 = 0x1A89).
+    """
+    number = int(text)
+    if number > 0xFFFFFFFF:
+        raise ValueError(f"'{text}' is not a valid address, prefix or range")
+    address = ipaddress.IPv4Address(number)
+    raise Tolerated(
+        Address("addr", address, address),
+        f"'{text}' is a number, not an address: Policy Agent installs it as {address}"
+        " (observed in a real z/OS 3.1 pasearch report); it is almost certainly a port"
+        " written where an address belongs",
+    )
+
+
+def _refuse_mapped(address: IPAddress, text: str) -> None:
+    """IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are refused in AT-TLS policy conditions.
+
+    IBM's address parameters for AT-TLS exclude IPv4-mapped IPv6 addresses (IP Configuration
+    Reference, TTLSRule LocalAddr/RemoteAddr, as cited in issue 11; the exact sentence was not
+    retrieved here). The reason given with the refusal - an IPv4 peer, even on an IPv6
+    socket, is matched by its IPv4 address - is our reading of why.
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        raise ValueError(
+            f"'{text}' is an IPv4-mapped IPv6 address, which IBM does not allow in AT-TLS"
+            " policy; an IPv4 peer is matched by its IPv4 address (inferred), so write"
+            f" {address.ipv4_mapped}"
+        )
 
 
 def write_address(value: Address) -> str:
@@ -267,7 +370,28 @@ def read_v3_ciphers(words: Sequence[str]) -> tuple[str, ...]:
 
 
 def read_v3_ciphers_4char(words: Sequence[str]) -> tuple[str, ...]:
-    return tuple(ciphers.parse_v3_cipher_suites_4char(_one(words, "4-character cipher codes")))
+    """4-character codes; a value PAGENT does not understand is ignored, as PAGENT ignores it.
+
+    Observed: the real z/OS 3.1 report beside the PAGENTTN policy lists, for AZFCipherParms,
+    only its V3CipherSuites lines; its `V3CipherSuites4Char <constant name>` lines (and one
+    with a stray second word) left no trace, and the policy was installed.
+    """
+    if len(words) != 1:
+        raise Tolerated(
+            None,
+            f"V3CipherSuites4Char takes one string of 4-character codes, got {len(words)} words;"
+            " Policy Agent ignores the line (observed in a real z/OS 3.1 report), so these"
+            " suites are not offered",
+        )
+    if "_" in words[0]:  # a constant name: what the real file did
+        try:
+            ciphers.parse_v3_cipher_suites_4char(words[0])
+        except ValueError as error:
+            raise Tolerated(
+                None,
+                f"{error}. Policy Agent ignores the line (observed in a real z/OS 3.1 report)",
+            ) from None
+    return tuple(ciphers.parse_v3_cipher_suites_4char(words[0]))
 
 
 def write_v3_cipher(code: str) -> str:
@@ -312,15 +436,22 @@ def read_single_address(words: Sequence[str]) -> Address:
     return value
 
 
+def _strict_address(words: Sequence[str]) -> Address:
+    try:
+        return read_address(words)
+    except Tolerated as tolerated:  # a bare number is an address at most, never a set member
+        raise ValueError(str(tolerated)) from None
+
+
 def read_prefix(words: Sequence[str]) -> Address:
-    value = read_address(words)
+    value = _strict_address(words)
     if value.kind != "prefix":
         raise ValueError(f"expected address/prefix-length, got '{value}'")
     return value
 
 
 def read_range(words: Sequence[str]) -> Address:
-    value = read_address(words)
+    value = _strict_address(words)
     if value.kind != "range":
         raise ValueError(f"expected address-address, got '{value}'")
     return value

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from attls.policy.model import Policy
+from attls.releases import DEFAULT_RELEASE, RELEASES, release_from_header
 from attls.reports.from_policy import pasearch_report
 from attls.reports.pasearch import (
     PasearchReport,
@@ -75,10 +76,22 @@ def rule_facts(rule: PasearchRule) -> dict[str, str]:
     }
 
 
-def compare_report(published: Policy, loaded: PasearchReport, *, image: str) -> list[Difference]:
-    """Every difference between the published policy and what the stack reports, by rule."""
+def compare_report(
+    published: Policy, loaded: PasearchReport, *, image: str, release: str | None = None
+) -> list[Difference]:
+    """Every difference between the published policy and what the stack reports, by rule.
+
+    The published policy is installed, in thought, on `release` (by default the z/OS release
+    the report's header prints): its defaults, and only the suites it implements.
+    """
+    if release is None and loaded.release:
+        release = release_from_header(f"CS {loaded.release}")
     expected = pasearch_report(
-        published, image=image, instance_id=0, installed_at=dt.datetime(2000, 1, 1)
+        published,
+        image=image,
+        instance_id=0,
+        installed_at=dt.datetime(2000, 1, 1),
+        release=release if release is not None and release in RELEASES else DEFAULT_RELEASE,
     )
     expected_rules = {rule.name: rule for rule in expected.rules}
     loaded_rules = {rule.name: rule for rule in loaded.rules}

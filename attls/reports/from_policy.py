@@ -29,6 +29,7 @@ from attls.policy.model import (
 from attls.policy.render import statements_in_order
 from attls.policy.serialize import statement_to_dict
 from attls.policy.values import Address, Ports
+from attls.releases import RELEASES, Release, get_release, release_from_header
 from attls.reports.pasearch import (
     ActionRef,
     AddrPair,
@@ -144,6 +145,9 @@ def pasearch_report(
     ("action"); without it every statement was created and updated at `installed_at`.
     """
     reported_at = reported_at or installed_at
+    # What the release installs: its protocol defaults, and only the suites it implements
+    # (Policy Agent leaves the others out; observed for 1303 on z/OS 3.1).
+    row = RELEASES.get(release_from_header(f"CS {release}") or "", get_release(None))
 
     def times(kind: str, name: str) -> tuple[str, str]:
         if timestamps is None:
@@ -156,7 +160,7 @@ def pasearch_report(
     def action(scope: str, name: str) -> TtlsAction | None:
         key = (scope, name)
         if key not in actions:
-            built = _action(policy, scope, name, times("action", name))
+            built = _action(policy, scope, name, times("action", name), row)
             if built is None:
                 return None
             actions[key] = built
@@ -241,6 +245,8 @@ def _addresses(policy: Policy, rule: TTLSRule, side: str) -> list[Address]:
         inline = [ip.addr for ip in group.ip_addrs]
         named = [policy.ip_addrs[n].addr for n in group.ip_addr_refs if n in policy.ip_addrs]
         members = [address for address in (*inline, *named) if address is not None]
+        for inline_set in group.ip_addr_sets:
+            members += [*inline_set.prefixes, *inline_set.ranges, *inline_set.addrs]
         for name in group.ip_addr_set_refs:
             members += _set_members(policy, name)
         return members
@@ -306,16 +312,18 @@ def _condition(policy: Policy, rule: TTLSRule) -> ConditionSummary:
 # --- actions --------------------------------------------------------------------------------
 
 
-def _action(policy: Policy, scope: str, name: str, times: tuple[str, str]) -> TtlsAction | None:
+def _action(
+    policy: Policy, scope: str, name: str, times: tuple[str, str], row: Release
+) -> TtlsAction | None:
     if scope == "Group":
         group = policy.group_actions.get(name)
         fields = _group_fields(policy, group) if group else None
     elif scope == "Environment":
         environment = policy.environment_actions.get(name)
-        fields = _environment_fields(policy, environment) if environment else None
+        fields = _environment_fields(policy, environment, row) if environment else None
     else:
         connection = policy.connection_actions.get(name)
-        fields = _connection_fields(policy, connection) if connection else None
+        fields = _connection_fields(policy, connection, row) if connection else None
     if fields is None:
         return None
     return TtlsAction(
@@ -375,6 +383,10 @@ def _group_fields(policy: Policy, group: TTLSGroupAction) -> tuple[Node, ...]:
         Field("FIPS140", _on_off(group.fips140, False)),
         Section("TTLSGroupAdvancedParms", tuple(advanced_nodes)),
     )
+
+
+def _implemented(codes: Iterable[str], row: Release) -> tuple[str, ...]:
+    return tuple(code for code in codes if row.implements(code))
 
 
 def _cipher_list(codes: Iterable[str]) -> ListField:
@@ -443,7 +455,17 @@ def _signature_nodes(signature: object | None, *, defaults: bool) -> list[Node]:
     return nodes
 
 
-def _environment_fields(policy: Policy, environment: TTLSEnvironmentAction) -> tuple[Node, ...]:
+def _environment_defaults(row: Release) -> tuple[tuple[str, str], ...]:
+    """The defaults printed for an environment, with the release's protocol defaults."""
+    protocols = {p.value: ("On" if on else "Off") for p, on in row.protocols.items()}
+    return tuple(
+        (label, protocols.get(label, value)) for label, value in ENVIRONMENT_ADVANCED_DEFAULTS
+    )
+
+
+def _environment_fields(
+    policy: Policy, environment: TTLSEnvironmentAction, row: Release
+) -> tuple[Node, ...]:
     keyring = resolve_block(environment.keyring, environment.keyring_ref, policy.keyring_parms)
     advanced = resolve_block(
         environment.advanced, environment.advanced_ref, policy.environment_advanced_parms
@@ -466,13 +488,13 @@ def _environment_fields(policy: Policy, environment: TTLSEnvironmentAction) -> t
     nodes.append(
         Section(
             "TTLSEnvironmentAdvancedParms",
-            tuple(_with_defaults(ENVIRONMENT_ADVANCED_DEFAULTS, _written(advanced))),
+            tuple(_with_defaults(_environment_defaults(row), _written(advanced))),
         )
     )
     nodes.append(Section("TTLSSignatureParms", tuple(_signature_nodes(signature, defaults=True))))
     # Where an environment's own cipher list prints is not shown by the sample (none of its
     # environments has one); it is placed like a connection action's, after the signatures.
-    codes = getattr(cipher, "v3_cipher_suites", ())
+    codes = _implemented(getattr(cipher, "v3_cipher_suites", ()), row)
     if codes:
         nodes.append(Section("TTLSCipherParms", (_cipher_list(codes),)))
     nodes.append(Section("TTLSGskAdvancedParms", tuple(_gsk_nodes(policy, gsk))))
@@ -513,7 +535,9 @@ def _gsk_nodes(policy: Policy, gsk: object | None) -> list[Node]:
     return nodes
 
 
-def _connection_fields(policy: Policy, connection: TTLSConnectionAction) -> tuple[Node, ...]:
+def _connection_fields(
+    policy: Policy, connection: TTLSConnectionAction, row: Release
+) -> tuple[Node, ...]:
     """A connection action prints only what it sets [observed]."""
     nodes: list[Node] = []
     if connection.handshake_role is not None:
@@ -540,7 +564,7 @@ def _connection_fields(policy: Policy, connection: TTLSConnectionAction) -> tupl
     if signature_nodes:
         nodes.append(Section("TTLSSignatureParms", tuple(signature_nodes)))
     cipher = resolve_block(connection.cipher, connection.cipher_ref, policy.cipher_parms)
-    codes = getattr(cipher, "v3_cipher_suites", ())
+    codes = _implemented(getattr(cipher, "v3_cipher_suites", ()), row)
     if codes:
         nodes.append(Section("TTLSCipherParms", (_cipher_list(codes),)))
     if connection.connection_user_instance is not None:

@@ -28,13 +28,30 @@ Sources (public material, paraphrased):
   label, the `ConnID:` block start and all of the DETAIL layout are reconstructed. [unconfirmed]
 * GROUP columns `TTLSGrpAction  Group ID  Conns`: the console form of the report quoted in
   Virtel's documentation, with its line breaks lost. [observed; column widths reconstructed]
+
+The same reports come in three dresses, all read here [observed in the real samples of
+../shared/reference/samples/real-world/netstat]:
+* z/OS UNIX shell: as above;
+* TSO NETSTAT: every line prefixed with its message id (`EZZ2350I MVS TCP/IP NETSTAT ...`,
+  `EZZ2550I Client Name: ...`), and connections as `Client Name: X  Client Id: Y` with
+  `Local Socket: a  Foreign Socket: b` on one line;
+* console (`D TCPIP,,NETSTAT,...`): the header is `EZD0101I NETSTAT CS V1R12 TCPIP 378`
+  (release, stack, message sequence), upper case, with trailers.
+A leading echo of the command is skipped. ALLCONN comes in the long layout (sockets on lines
+of their own) and the short one (`User Id Conn Local Socket Foreign Socket State`, one line
+per connection).
+
+A report is never read as "nothing found" when it holds lines the parser does not understand:
+with no row read and lines skipped, the parse fails; with rows and lines skipped, the report
+is `incomplete` and lists the skipped lines (`warnings`), and callers treat it as a failed read.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from attls.errors import ReportParseError
 from attls.reports.pasearch import (
@@ -54,6 +71,15 @@ from attls.reports.pasearch import (
 
 # Header [observed]: release, then seven blanks, then the stack name padded to 16, then the time.
 HEADER_PREFIX = "MVS TCP/IP NETSTAT CS "
+# Console header after its EZD0101I message id [observed]: `NETSTAT CS V1R12 TCPIP 378`.
+CONSOLE_HEADER_PREFIX = "NETSTAT CS "
+# TSO and console message ids at the start of a line [observed: EZZ2350I, EZZ2550I, EZD0101I].
+_MESSAGE_ID = re.compile(r"(?m)^[ \t]*EZ[A-Z]\d{4}[A-Z][ \t]?")
+# A leading echo of the command that produced the report (`D TCPIP,,NETSTAT,TTLS,GROUP`,
+# `$ netstat -a`, `NETSTAT ALLCONN`).
+_COMMAND_ECHO = re.compile(
+    r"^\s*(?:[$#>]\s*)?(?:D(?:ISPLAY)?\s+TCPIP\b|netstat\b|onetstat\b)", re.IGNORECASE
+)
 HEADER_RELEASE_GAP = " " * 7
 TCPIP_NAME_LABEL = "TCPIP Name:"
 TCPIP_NAME_WIDTH = 16
@@ -95,6 +121,11 @@ GROUP_ID_WIDTH = 17
 ALLCONN_HEADING = "User Id  Conn     State"
 ALLCONN_RULE = "-------  ----     -----"
 ALLCONN_USER_WIDTH = 8
+# Short layout heading [observed in IBM's z/OS UNIX netstat examples; one line per connection].
+ALLCONN_SHORT_HEADING = "User Id  Conn     Local Socket           Foreign Socket         State"
+# TSO long layout [observed: Colin Paice's blog, EZZ2550I/EZZ2551I lines].
+_TSO_CLIENT = re.compile(r"Client Name:\s*(\S+)\s+Client Id:\s*(\S+)", re.IGNORECASE)
+_TSO_SOCKETS = re.compile(r"Local Socket:\s*(\S+)\s+Foreign Socket:\s*(\S+)", re.IGNORECASE)
 ALLCONN_LOCAL_SOCKET = "Local Socket"
 ALLCONN_FOREIGN_SOCKET = "Foreign Socket"
 ALLCONN_SOCKET_PREFIXES = {
@@ -158,6 +189,17 @@ def _pad(prefix: str, column: int) -> str:
     return prefix.ljust(column) if len(prefix) < column else prefix + " "
 
 
+def _refuse_unread(what: str, rows: list[Any], warnings: list[ReportWarning]) -> None:
+    """No row read but lines skipped: a layout we do not know, never "nothing found"."""
+    if warnings and not rows:
+        first = warnings[0]
+        raise ReportParseError(
+            first.line,
+            f"no {what} could be read and {len(warnings)} line(s) were not understood"
+            f" (first: {first.text.strip()[:60]!r}); the layout is not one this parser knows",
+        )
+
+
 def _is_trailer(text: str) -> bool:
     return text.upper().endswith(TRAILER_SUFFIXES)
 
@@ -175,8 +217,42 @@ def _render_header(release: str, tcpip_name: str, time: str | None) -> str:
     return line + " " * max(1, TCPIP_NAME_WIDTH - len(tcpip_name)) + time
 
 
+def normalise_netstat(text: str) -> str:
+    """The report as the z/OS UNIX shell prints it: message ids and a command echo removed.
+
+    Lines keep their numbers (an echo becomes a blank line), so errors still point at the
+    line of the text as received.
+    """
+    start = 0
+    while True:
+        newline = text.find("\n", start)
+        end = len(text) if newline < 0 else newline
+        line = text[start:end]
+        if line.strip() and _COMMAND_ECHO.match(line) and not _looks_like_header(line):
+            text = text[:start] + text[end:]
+            end = start
+        elif line.strip():
+            break
+        if newline < 0:
+            return text
+        start = end + 1
+    if _MESSAGE_ID.match(text, start):
+        text = _MESSAGE_ID.sub("", text)
+    return text
+
+
+def _looks_like_header(line: str) -> bool:
+    stripped = _MESSAGE_ID.sub("", line).strip()
+    return stripped.startswith((HEADER_PREFIX, CONSOLE_HEADER_PREFIX))
+
+
 def _header_from_line(text: str, number: int) -> NetstatHeader:
     text = text.strip()
+    if text.startswith(CONSOLE_HEADER_PREFIX):
+        tokens = text[len(CONSOLE_HEADER_PREFIX) :].split()
+        if len(tokens) not in (2, 3):
+            raise ReportParseError(number, "the console netstat header needs a release and stack")
+        return NetstatHeader(tokens[0], tokens[1], None)
     if not text.startswith(HEADER_PREFIX):
         raise ReportParseError(number, f"expected the netstat header {HEADER_PREFIX!r}...")
     release, found, rest = text[len(HEADER_PREFIX) :].partition(TCPIP_NAME_LABEL)
@@ -246,6 +322,11 @@ class NetstatTtlsReport:
     time: str | None
     connections: list[TtlsConnection] = field(default_factory=list)
     warnings: list[ReportWarning] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> bool:
+        """Some lines were not understood (see `warnings`): rows may be missing."""
+        return bool(self.warnings)
 
 
 _CONN_ACTIONS = (
@@ -476,6 +557,7 @@ def _parse_netstat_ttls(text: str, *, fast: bool) -> NetstatTtlsReport:
     """`parse_netstat_ttls`. With `fast`, a DETAIL text equal to the previous connection's is
     recognised by one comparison in place instead of being found, copied and hashed again;
     `fast=False` is the plain reading, which tests compare it with."""
+    text = normalise_netstat(text)
     end = len(text)
     position = 0
     line_number = 1  # 1-based number of the line that starts at `position`
@@ -552,6 +634,7 @@ def _parse_netstat_ttls(text: str, *, fast: bool) -> NetstatTtlsReport:
             )
         line_number += conn_breaks + (last_breaks if detail_start >= 0 else 0)
         block = next_block
+    _refuse_unread("connection", connections, warnings)
     return NetstatTtlsReport(
         release=header.release,
         tcpip_name=header.tcpip_name,
@@ -582,6 +665,11 @@ class NetstatGroupReport:
     groups: list[TtlsGroupRow] = field(default_factory=list)
     warnings: list[ReportWarning] = field(default_factory=list)
 
+    @property
+    def incomplete(self) -> bool:
+        """Some lines were not understood (see `warnings`): rows may be missing."""
+        return bool(self.warnings)
+
 
 def render_netstat_group(report: NetstatGroupReport) -> str:
     """`netstat -x GROUP` text."""
@@ -596,7 +684,7 @@ def render_netstat_group(report: NetstatGroupReport) -> str:
 
 def parse_netstat_group(text: str) -> NetstatGroupReport:
     """Parse `netstat -x GROUP` output (either case of the column titles)."""
-    lines = text.split("\n")
+    lines = normalise_netstat(text).split("\n")
     header, index = _parse_header(lines)
     warnings: list[ReportWarning] = []
     groups: list[TtlsGroupRow] = []
@@ -618,6 +706,7 @@ def parse_netstat_group(text: str) -> NetstatGroupReport:
         if not (conns.isascii() and conns.isdigit()):
             raise ReportParseError(number, f"connection count must be a number: {conns!r}")
         groups.append(TtlsGroupRow(name, group_id, int(conns)))
+    _refuse_unread("group", groups, warnings)
     return NetstatGroupReport(
         release=header.release,
         tcpip_name=header.tcpip_name,
@@ -654,6 +743,11 @@ class NetstatAllConnReport:
     filter: str | None = None
     warnings: list[ReportWarning] = field(default_factory=list)
 
+    @property
+    def incomplete(self) -> bool:
+        """Some lines were not understood (see `warnings`): rows may be missing."""
+        return bool(self.warnings)
+
 
 def render_netstat_allconn(report: NetstatAllConnReport) -> str:
     """`netstat -a` text (the filter is part of the command, not of the text)."""
@@ -679,16 +773,32 @@ def _normalise_filter(value: str | None) -> str | None:
     return NOTTLSPOLICY
 
 
+_ALLCONN_HEADING_UPPER = ALLCONN_HEADING.upper().split()
+_ALLCONN_SHORT_HEADING_UPPER = ALLCONN_SHORT_HEADING.upper().split()
+_ALLCONN_LABELS = {
+    label.upper(): label for label in (ALLCONN_LOCAL_SOCKET, ALLCONN_FOREIGN_SOCKET, "State")
+}
+
+
 def parse_netstat_allconn(text: str, *, filter: str | None = None) -> NetstatAllConnReport:
-    """Parse `netstat -a` output; pass `filter="NOTTLSPOLICY"` when the command had that filter."""
+    """Parse `netstat -a` / TSO `NETSTAT ALLCONN` output, long or short layout.
+
+    Pass `filter="NOTTLSPOLICY"` when the command had that filter. Layouts read:
+    long   `JOB CONNID State` then `Local Socket: a` and `Foreign Socket: b` lines;
+    short  `JOB CONNID a b State` under the heading `User Id Conn Local Socket Foreign ...`;
+    TSO    `Client Name: JOB  Client Id: CONNID` then `Local Socket: a  Foreign Socket: b`
+           (no state is printed in the observed sample; an optional `State: s` is read, and
+           without one the state is empty).
+    """
     report_filter = _normalise_filter(filter)
-    lines = text.split("\n")
+    lines = normalise_netstat(text).split("\n")
     header, index = _parse_header(lines)
     warnings: list[ReportWarning] = []
     rows: list[AllConnRow] = []
     # The row being read: user, conn, state, its line, local and foreign sockets.
-    current: tuple[str, str, str, int] | None = None
+    current: list[Any] | None = None
     sockets: dict[str, SocketAddr] = {}
+    short_layout = False
 
     def finish() -> None:
         if current is None:
@@ -706,26 +816,65 @@ def parse_netstat_allconn(text: str, *, filter: str | None = None) -> NetstatAll
         number = offset + 1
         if not text_line or _is_trailer(text_line):
             continue
-        if text_line.split() == ALLCONN_HEADING.split() or not text_line.strip("- "):
+        tokens = text_line.split()
+        upper = [token.upper() for token in tokens]
+        if upper == _ALLCONN_HEADING_UPPER or not text_line.strip("- "):
             continue
-        label, colon, rest = text_line.partition(":")
+        if upper == _ALLCONN_SHORT_HEADING_UPPER:
+            short_layout = True
+            continue
+        if short_layout and len(tokens) == 5 and ":" not in (tokens[0] + tokens[1]):
+            user, conn, local_text, foreign_text, state = tokens
+            if not _is_conn_id(conn):
+                raise ReportParseError(number, f"Conn must be 8 hexadecimal digits, not {conn!r}")
+            rows.append(
+                AllConnRow(
+                    user,
+                    conn,
+                    state,
+                    parse_socket(local_text, number),
+                    parse_socket(foreign_text, number),
+                )
+            )
+            continue
+        client = _TSO_CLIENT.fullmatch(text_line)
+        if client is not None:
+            finish()
+            if not _is_conn_id(client.group(2)):
+                raise ReportParseError(
+                    number, f"Client Id must be 8 hexadecimal digits, not {client.group(2)!r}"
+                )
+            current = [client.group(1), client.group(2), "", number]
+            sockets = {}
+            continue
+        both = _TSO_SOCKETS.fullmatch(text_line)
+        if both is not None and current is not None:
+            sockets[ALLCONN_LOCAL_SOCKET] = parse_socket(both.group(1), number)
+            sockets[ALLCONN_FOREIGN_SOCKET] = parse_socket(both.group(2), number)
+            continue
+        written, colon, rest = text_line.partition(":")
+        # The console prints the labels in upper case.
+        label = _ALLCONN_LABELS.get(written.upper(), written)
         if colon and label in ALLCONN_SOCKET_PREFIXES:
             if current is None:
                 warnings.append(ReportWarning(number, raw, f"{label}: before any connection"))
             else:
                 sockets[label] = parse_socket(rest, number)
             continue
-        tokens = text_line.split()
-        if len(tokens) == 3 and not colon:
+        if colon and label == "State" and current is not None and rest.strip():
+            current[2] = rest.strip()
+            continue
+        if len(tokens) == 3 and not colon and not short_layout:
             user, conn, state = tokens
             if not _is_conn_id(conn):
                 raise ReportParseError(number, f"Conn must be 8 hexadecimal digits, not {conn!r}")
             finish()
-            current = (user, conn, state, number)
+            current = [user, conn, state, number]
             sockets = {}
             continue
         warnings.append(ReportWarning(number, raw))
     finish()
+    _refuse_unread("connection", rows, warnings)
     return NetstatAllConnReport(
         release=header.release,
         tcpip_name=header.tcpip_name,

@@ -24,6 +24,7 @@ Action details are release-dependent and unbounded, so they are kept as a generi
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeAlias
 
@@ -272,6 +273,11 @@ class PasearchReport:
     rules: list[PasearchRule] = field(default_factory=list)
     warnings: list[ReportWarning] = field(default_factory=list)
     no_policies: bool = False
+
+    @property
+    def incomplete(self) -> bool:
+        """Some lines were not understood (see `warnings`): rules or settings may be missing."""
+        return bool(self.warnings)
 
 
 # --- Parsing ------------------------------------------------------------------------------------
@@ -709,13 +715,57 @@ def _parse_header(
     return (release, image.strip(), date, time, instance_id), index
 
 
-def parse_pasearch(text: str) -> PasearchReport:
-    """Parse the text of `pasearch -t` (or `No policies retrieved`) into a `PasearchReport`."""
+# A leading echo of the command (`$ pasearch -t`, `pasearch -t -p TCPIP`).
+_COMMAND_ECHO = re.compile(r"\s*(?:[$#>]\s*)?pasearch\b")
+
+
+def parse_pasearch_images(text: str) -> list[PasearchReport]:
+    """Every image of a `pasearch -t` report, in order: one report per `Image Name:` header.
+
+    pasearch prints the policies of each TCP/IP image it is asked about (or all of them)
+    under a header of its own; each image's rules belong to that image alone.
+    """
+    if text.count(HEADER_PREFIX) <= 1:
+        return [parse_pasearch(text)]
+    starts = [match.start() for match in _HEADER_LINE.finditer(text)]
+    reports = []
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(text)
+        # Blank lines in front keep every line number that of the whole text.
+        padding = "\n" * text.count("\n", 0, start)
+        reports.append(parse_pasearch(padding + text[start:end]))
+    return reports
+
+
+_HEADER_LINE = re.compile(r"(?m)^[ \t]*" + re.escape(HEADER_PREFIX))
+
+
+def parse_pasearch(text: str, *, image: str | None = None) -> PasearchReport:
+    """Parse the text of `pasearch -t` (or `No policies retrieved`) into a `PasearchReport`.
+
+    A report of several images needs `image=` to say which one is meant (else
+    ReportParseError names them), so no rule is ever attributed to the wrong stack.
+    """
+    if text.count(HEADER_PREFIX) > 1:
+        images = parse_pasearch_images(text)
+        chosen = [report for report in images if report.image == image]
+        if image is None or not chosen:
+            names = ", ".join(str(report.image) for report in images)
+            wanted = "name the image to read" if image is None else f"none is {image!r}"
+            raise ReportParseError(1, f"the report holds {len(images)} images ({names}); {wanted}")
+        return chosen[0]
     lines = text.split("\n")
     count = len(lines)
     warnings: list[ReportWarning] = []
     index = 0
-    while index < count and (not lines[index] or lines[index].isspace()):
+    while index < count and (
+        not lines[index]
+        or lines[index].isspace()
+        or (
+            _COMMAND_ECHO.match(lines[index])
+            and not lines[index].lstrip().startswith(HEADER_PREFIX)
+        )
+    ):
         index += 1
     if index == count:
         raise ReportParseError(1, "empty report: expected the pasearch header")

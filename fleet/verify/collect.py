@@ -13,11 +13,6 @@ from typing import Any
 from django.utils import timezone
 
 from attls.errors import AttlsError, ReportParseError
-from attls.reports.netstat import (
-    parse_netstat_allconn,
-    parse_netstat_ttls,
-)
-from attls.reports.pasearch import parse_pasearch
 from fleet.connectors.base import Connector, ConnectorError
 from fleet.connectors.factory import probe_address
 from fleet.models import (
@@ -25,12 +20,16 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.probe import ProbeTarget, not_probed, probe
+from fleet.readings import read_output
 from fleet.verify.handshakes import _handshake_failures
 from fleet.verify.outputs import _json, sha256, storable
 from fleet.verify.snapshot import Previous, Views
 from policies.models import Stack
 
 log = logging.getLogger(__name__)
+
+# Which attribute of Views each command's report fills.
+_VIEW_OF = {"pasearch": "pasearch", "netstat_conn": "connections", "netstat_allconn": "uncovered"}
 
 
 def _collect(
@@ -68,13 +67,11 @@ def _collect(
                 raise ReportParseError(
                     1, f"exit status {result.exit_status}: {result.stderr[:200]}"
                 )
-            if name == "pasearch":
-                views.pasearch = parse_pasearch(text)
-            elif name == "netstat_conn":
-                views.connections = parse_netstat_ttls(text)
-            else:
-                views.uncovered = parse_netstat_allconn(text, filter="NOTTLSPOLICY")
+            reading = read_output(name, text, stack=run.stack)
+            setattr(views, _VIEW_OF[name], reading.report)
             entry["parsed"] = True
+            if reading.warning:
+                entry["warning"] = reading.warning
         except AttlsError as error:
             entry["error"] = str(error)
             run.parse_failed = True

@@ -193,7 +193,7 @@ def _conditions(
             result = views.probe.get(name)
             if rule is None or result is None or result.get("tls") is None:
                 continue  # not in scope, or not probed: nothing to contradict
-            effective = effective_for_rule(deployed_policy, rule)
+            effective = effective_for_rule(deployed_policy, rule, release=stack.zos_release)
             if not effective.ttls_enabled:
                 continue
             allowed = {p.value for p in effective.enabled_protocols}

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator
 
 from attls import ciphers
+from attls.releases import release_choices
 from policies.models import (
     CipherSet,
     ConnectionAction,
@@ -153,6 +154,7 @@ class StackSerializer(serializers.ModelSerializer):
             "name",
             "label",
             "policy_file",
+            "zos_release",
             "service_count",
             "latest_version",
         ]
@@ -165,6 +167,12 @@ class StackSerializer(serializers.ModelSerializer):
                 message="This LPAR already has a stack of that name.",
             )
         ]
+
+
+class StackReleaseSerializer(serializers.Serializer):
+    zos_release = serializers.ChoiceField(
+        choices=release_choices(), help_text="The z/OS release the stack runs"
+    )
 
 
 # --- shared objects -----------------------------------------------------------------------

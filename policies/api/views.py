@@ -368,6 +368,26 @@ class StackViewSet(
             headers={"Location": location},
         )
 
+    @extend_schema(
+        summary="Declare the z/OS release the stack runs (architects)",
+        description=(
+            "Defaults, the cipher suites System SSL implements, and lint follow the release;"
+            " a verification warns when the stack's pasearch reports another one."
+        ),
+        parameters=[STACK_PARAMETER],
+        request=api.StackReleaseSerializer,
+        responses={200: api.StackSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, stack: str) -> Response:
+        target = self.get_object()
+        serializer = api.StackReleaseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.stack_release_set(
+            actor=request.user, stack=target, zos_release=serializer.validated_data["zos_release"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=target.pk)).data)
+
     def _versions(self, stack: Stack) -> QuerySet[PolicyVersion]:
         return selectors.versions_of(stack=stack).select_related("parent", "stack__lpar")
 

@@ -125,7 +125,8 @@ def test_at_equal_priority_the_rule_whose_name_sorts_first_shadows_the_other() -
     # Names compare in EBCDIC, where lower case sorts before upper case.
     assert finding.message == (
         "TTLSRule 'Alpha' can never match: TTLSRule 'beta' is searched first (same priority 100,"
-        " and 'beta' sorts first) and matches every connection that 'Alpha' would"
+        " and 'beta' sorts first: PAGENT orders equal-priority rules alphabetically (IBM);"
+        " this tool assumes EBCDIC collation) and matches every connection that 'Alpha' would"
     )
     assert finding.location == Location(34, 1)
 
@@ -167,7 +168,8 @@ def test_overlapping_rules_at_equal_priority_with_different_actions_are_reported
             "equal-priority-overlap",
             "TTLSRule 'Cics' and TTLSRule 'Apps' have the same priority 100 and can match the"
             " same connections but use different actions; 'Apps' wins only because its name"
-            " sorts first",
+            " sorts first (PAGENT orders equal-priority rules alphabetically (IBM); this tool"
+            " assumes EBCDIC collation)",
             ("rules", "Cics"),
             Location(40, 1),
         )
@@ -189,7 +191,8 @@ def test_a_clash_with_a_shadowed_rule_is_not_reported_because_that_rule_never_wi
 
     assert [f.message for f in findings_of(policy, "shadowed-rule")] == [
         "TTLSRule 'z' can never match: TTLSRule 'a' is searched first (same priority 100, and"
-        " 'a' sorts first) and matches every connection that 'z' would"
+        " 'a' sorts first: PAGENT orders equal-priority rules alphabetically (IBM); this tool"
+        " assumes EBCDIC collation) and matches every connection that 'z' would"
     ]
     assert findings_of(policy, "equal-priority-overlap") == []
     # Without 'a', 'z' wins the inbound connections 'Y' would take only by name order.

@@ -560,7 +560,7 @@ address_conditions = st.sampled_from(
         read_address(["10.0.0.0/30"]),
         read_address(["10.0.0.2-10.0.1.200"]),
         read_address(["2001:db8::/64"]),
-        read_address(["::ffff:10.0.0.0/120"]),
+        read_address(["2001:db8::100/120"]),
         read_address(["192.0.2.1"]),
     ]
 )

@@ -73,7 +73,9 @@ def build_estate(architect: User, *, owner: User | None = None, publish: bool = 
         model=CipherSet,
         fields={
             "name": "ciphersAead",
-            "suites": ["1301", "1302", "1303", "C02B", "C02C", "C02F", "C030"],
+            # No TLS_CHACHA20_POLY1305_SHA256 (1303): System SSL on z/OS 3.1 does not
+            # implement it, and lint refuses a draft that lists it (suite-not-implemented).
+            "suites": ["1301", "1302", "C02B", "C02C", "C02F", "C030"],
             "description": "TLS 1.3 suites, then ECDHE with AES-GCM for TLS 1.2",
         },
     )

@@ -168,3 +168,65 @@ def test_signature_key_size_and_ocsp_parameters_are_imported_not_lost(stack, arc
     assert generated.signature.server_kex_ecurves == ("0023", "0024")
     assert generated.gsk_advanced is not None and generated.gsk_advanced.gsk_ocsp is not None
     assert generated.gsk_advanced.gsk_ocsp.ocsp_server_stapling is True
+
+
+TOLERATED = """\
+# TN3270 for the operators' emulators
+# ----------------------------------
+TTLSRule TN3270
+{
+  LocalPortRange 23
+  Direction Inbound
+  TTLSGroupActionRef g
+  TTLSEnvironmentActionRef e
+}
+TTLSGroupAction g
+{
+  TTLSEnabled On
+}
+TTLSEnvironmentAction e
+{
+  HandshakeRole Server
+  TTLSKeyringParmsRef k
+  TTLSEnvironmentAdvancedParms
+  {
+    TLSv1.2 On
+    TLSv1.2 On
+  }
+}
+TTLSKeyringParms k
+{
+  Keyring RING
+}
+"""
+
+
+def test_what_policy_agent_tolerates_is_listed_and_a_rule_comment_becomes_the_description(
+    stack, architect
+):
+    report = import_preview(stack=stack, text=TOLERATED)
+
+    assert [(w.line, w.message.split(" is given")[0]) for w in report.warnings] == [(21, "TLSv1.2")]
+    assert report.descriptions == {"TN3270": "TN3270 for the operators' emulators"}
+    import_apply(actor=architect, stack=stack, text=TOLERATED, sha256=report.sha256)
+    assert Service.objects.get(name="TN3270").description == ("TN3270 for the operators' emulators")
+
+
+def test_unset_protocols_are_imported_as_the_defaults_of_the_stacks_release(stack, architect):
+    stack.zos_release = "3.2"
+    stack.save()
+    text = TOLERATED.replace("    TLSv1.2 On\n    TLSv1.2 On\n", "    TLSv1.3 On\n")
+    report = import_preview(stack=stack, text=text)
+    import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
+
+    environment = EnvironmentAction.objects.get(name="e")
+    # z/OS 3.2 turns only TLSv1.2 on by default; 3.1 would have TLSv1 and TLSv1.1 On.
+    assert (environment.tlsv1, environment.tlsv1_1, environment.tlsv1_2) == (False, False, True)
+
+
+def test_renegotiation_abbreviated_as_ibm_lists_it_is_imported(stack, architect):
+    text = TOLERATED.replace("    TLSv1.2 On\n    TLSv1.2 On\n", "    Renegotiation Abbreviated\n")
+    report = import_preview(stack=stack, text=text)
+    import_apply(actor=architect, stack=stack, text=text, sha256=report.sha256)
+
+    assert EnvironmentAction.objects.get(name="e").renegotiation == "Abbreviated"

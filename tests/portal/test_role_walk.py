@@ -20,8 +20,9 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, DirectoryGroupMapping, IdentitySource
 from accounts.roles import Role
+from accounts.services import directory_group_mapping_create
 from policies.models import ChangeRecord, PolicyVersion, Rule, Service
 from tests.audits.estate import audits_walk_kwargs
 from tests.e2e.estate import Estate, build_estate
@@ -45,6 +46,11 @@ NOBODY: frozenset[str] = frozenset()
 AUDIT = frozenset({ARCHITECT, AUDITOR})  # Capability.AUDIT
 AUDIT_AND_OWNERS = AUDIT | {OWNER}
 ADMINS = frozenset({ADMIN})  # Capability.MANAGE_USERS
+
+
+# URLs whose answer is the login page for everyone: logging out, and single sign-on with
+# OpenID Connect off (tests/accounts/test_sso_oidc.py signs in through it when on).
+SENDS_TO_LOGIN = frozenset({"logout", "sso:oidc-start", "sso:oidc-callback"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ ACCESS: dict[str, Access] = {
     "policies-api:stack-detail": read(ESTATE),
     "policies-api:stack-draft": read(ESTATE),
     "policies-api:stack-publish": Access(post=ARCHITECTS),
+    "policies-api:stack-release": Access(post=ARCHITECTS),
     "policies-api:stack-versions": read(ESTATE),
     "policies-api:stack-version": read(ESTATE),
     "policies-api:stack-version-text": read(ESTATE),
@@ -211,9 +218,19 @@ ACCESS: dict[str, Access] = {
     "accounts:user": Access(get=ADMINS, post=ADMINS),
     "accounts:user-password": Access(post=ADMINS),
     "accounts:user-active": Access(post=ADMINS),
+    # The directory-group mapping (single sign-on) is the admin's too.
+    "accounts:group-mappings": Access(get=ADMINS, post=ADMINS),
+    "accounts:group-mapping": Access(get=ADMINS, post=ADMINS),
+    "accounts:group-mapping-delete": Access(post=ADMINS),
+    # Single sign-on with OpenID Connect: anyone may start it; with OIDC off (as in the walk)
+    # both answer with the login page and a message saying so.
+    "sso:oidc-start": read(EVERYONE),
+    "sso:oidc-callback": read(EVERYONE),
     # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
     "accounts-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
     "accounts-api:token-list": read(SIGNED_IN),
+    "accounts-api:group-mapping-list": Access(get=ADMINS, post=ADMINS),
+    "accounts-api:group-mapping-detail": Access(get=ADMINS, put=ADMINS, delete=ADMINS),
     # The walk's token is owen's.
     "accounts-api:token-detail": Access(
         get=frozenset({OWNER}), delete=frozenset({OWNER}), others_see_404=True
@@ -327,10 +344,19 @@ def estate(make_user, settings, tmp_path) -> Estate:
 
 
 def accounts_walk_kwargs(owner: User) -> dict[str, dict[str, Any]]:
-    """The user pages show owen; the token is one of his."""
+    """The user pages show owen; the token is one of his; the mapping page shows one group."""
     token, _ = ApiToken.objects.create(user=owner, name="walk")
     user = {"username": owner.username}
+    mapping = directory_group_mapping_create(
+        actor=None,
+        source=IdentitySource.LDAP,
+        group="cn=zos-operators,ou=groups,o=bank",
+        roles=[Role.OPERATOR],
+    )
     return {
+        "accounts:group-mapping": {"uuid": mapping.uuid},
+        "accounts:group-mapping-delete": {"uuid": mapping.uuid},
+        "accounts-api:group-mapping-detail": {"uuid": mapping.uuid},
         "accounts:user": user,
         "accounts:user-password": user,
         "accounts:user-active": user,
@@ -374,6 +400,12 @@ def state() -> tuple[object, ...]:
         tuple(Service.owners.through.objects.order_by("pk").values_list("user_id", "service_id")),
         tuple(ApiToken.objects.order_by("digest").values_list("digest", flat=True)),
         AccessAttempt.objects.count(),
+        tuple(DirectoryGroupMapping.objects.order_by("pk").values_list("pk", "group", "roles")),
+        tuple(
+            DirectoryGroupMapping.services.through.objects.order_by("pk").values_list(
+                "directorygroupmapping_id", "service_id"
+            )
+        ),
     )
 
 
@@ -414,7 +446,7 @@ def verdict(
     if allowed is not None and role in allowed:
         if status >= 500 or status in (401, 403, 404, 405):
             return f"allowed, but answered {status}"
-        if to_login and name != "logout":
+        if to_login and name not in SENDS_TO_LOGIN:
             return "allowed, but sent to the login page"
         return None
     if role == ANONYMOUS:

@@ -20,7 +20,10 @@ ALLOWED_OVER = {
     # audits/ belongs to "audits-engine" this session; the evidence becomes a view of the
     # stored assessment there (issue 13), which leaves it short
     "audits/evidence.py",
-    # attls/ is being rewritten on the "attls-fidelity" branch; split after it merges
+    # attls/ was rewritten on the "attls-fidelity" branch, merged after this test was written
+    # (lint.py and netstat.py grew past 800 lines there); to be split by role next
+    "attls/lint.py",
+    "attls/reports/netstat.py",
     "attls/reports/pasearch.py",
     "attls/reports/smf119.py",
 }

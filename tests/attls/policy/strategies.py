@@ -21,7 +21,12 @@ def _text(max_size: int) -> st.SearchStrategy[str]:
 
 
 ipv4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
-ipv6 = st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)
+# IPv4-mapped IPv6 addresses are refused in policy (attls.policy.values._refuse_mapped).
+ipv6 = (
+    st.integers(0, 2**128 - 1)
+    .map(ipaddress.IPv6Address)
+    .filter(lambda address: address.ipv4_mapped is None)
+)
 
 
 @st.composite

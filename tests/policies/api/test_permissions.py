@@ -149,6 +149,12 @@ def writes(walk) -> dict[str, tuple[str, str, dict | None, int]]:
             {"note": "walk", "acknowledge_warnings": True},
             201,
         ),
+        "declare a stack's release": (
+            "post",
+            "/api/stacks/SYSA/TCPIP/release/",
+            {"zos_release": "3.2"},
+            200,
+        ),
     }
 
 
@@ -172,6 +178,7 @@ WRITE_NAMES = [
     "change a connection action",
     "delete a connection action",
     "publish",
+    "declare a stack's release",
 ]
 
 DESIGN_MODELS: list[type[Model]] = [

@@ -243,3 +243,22 @@ def test_a_draft_with_an_edited_shared_object_shows_the_change(estate, as_archit
     diff = as_architect.get("/api/stacks/SYSA/TCPIP/draft/").data["diff"]
 
     assert "TLSv1.2" in diff
+
+
+def test_an_architect_declares_the_stacks_z_os_release_and_its_lint_follows(estate, as_architect):
+    before = as_architect.get("/api/stacks/SYSA/TCPIP/")
+    changed = as_architect.post("/api/stacks/SYSA/TCPIP/release/", {"zos_release": "3.2"})
+    refused = as_architect.post("/api/stacks/SYSA/TCPIP/release/", {"zos_release": "1.13"})
+
+    assert before.data["zos_release"] == "3.1"
+    assert changed.status_code == 200, changed.data
+    assert changed.data["zos_release"] == "3.2"
+    assert refused.status_code == 400
+    record = ChangeRecord.objects.filter(action="update", object_type="Stack").get()
+    assert (record.before["zos_release"], record.after["zos_release"]) == ("3.1", "3.2")
+
+
+def test_an_operator_cannot_change_a_stacks_release(estate, client_for, personas):
+    as_operator = client_for(personas["operator"])
+    response = as_operator.post("/api/stacks/SYSA/TCPIP/release/", {"zos_release": "3.2"})
+    assert response.status_code == 403
