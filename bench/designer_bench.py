@@ -34,7 +34,7 @@ from django.test import Client  # noqa: E402
 from accounts.roles import Role, ensure_role_groups  # noqa: E402
 from attls.policy.render_check import text_model_differences  # noqa: E402
 from policies import services  # noqa: E402
-from policies.forms import SHARED_OBJECT_FORMS  # noqa: E402
+from policies.forms import shared_object_form  # noqa: E402
 from policies.models import (  # noqa: E402
     CipherSet,
     ConnectionAction,
@@ -116,7 +116,7 @@ def timed(operation: Callable[[], object], runs: int = RUNS) -> tuple[float, flo
 
 
 def form_data(obj: EnvironmentAction) -> dict[str, str]:
-    form = SHARED_OBJECT_FORMS["environment-action"](instance=obj)
+    form = shared_object_form("environment-action")(instance=obj)
     data: dict[str, str] = {}
     for name in form.fields:
         value = form[name].value()

@@ -143,7 +143,7 @@ def configure_django(work: Path, redis_url: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             # The worker's processes and this one write at the same time: SQLite's deferred
             # transactions fail at once with "database is locked" when one that has read
-            # upgrades to a write while another process writes (fleet/verify.py's atomic
+            # upgrades to a write while another process writes (fleet/verify/run.py's atomic
             # block does), so every connection begins IMMEDIATE and waits for the lock.
             "DATABASE_URL": (
                 f"sqlite:///{work / 'bench.sqlite3'}?transaction_mode=IMMEDIATE&timeout=30"

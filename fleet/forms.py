@@ -14,7 +14,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from fleet.models import LparConnection, Transport, default_policy_path_prefixes
-from fleet.selectors import DeployChoice, RuleChoice
+from fleet.overview import DeployChoice
+from fleet.selectors import RuleChoice
 from policies.models import PolicyVersion, Stack
 
 

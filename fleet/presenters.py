@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from policies.presenters import DiffLine, diff_rows, diff_stats, truncated
+from policies.diffs import DiffLine, diff_rows, diff_stats, truncated
 
 if TYPE_CHECKING:
     from fleet.selectors import LiveText
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 from attls.returncodes import family_label, family_of
 
-# Strongest first; "cleartext" is what verify.py counts for a connection no AT-TLS rule
+# Strongest first; "cleartext" is what fleet/verify counts for a connection no AT-TLS rule
 # secured: cleartext, or the application's own TLS, which netstat cannot tell apart.
 PROTOCOL_ORDER = (
     "TLSv1.3",

@@ -7,8 +7,10 @@ Who sees what:
 - services and their live connections: `policies.selectors.service_list_for`, so an app
   owner sees only the services they own.
 
-List reads cost a fixed number of queries however many rows they return: figures come from
-each stack's latest verification (one query for all stacks), counts from grouped queries.
+The same rules decide the reads of fleet/overview.py (one row per stack, the totals, the
+deployment choices) and fleet/service_status.py. List reads cost a fixed number of queries
+however many rows they return: figures come from each stack's latest verification (one query
+for all stacks), counts from grouped queries.
 """
 
 from __future__ import annotations
@@ -17,33 +19,26 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
-    Count,
-    F,
     Max,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
-    Window,
 )
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
 from attls.errors import AttlsError
 from attls.policy import parse_policy
-from fleet import presenters
 from fleet.models import (
     NUL_SHOWN_AS,
     Certificate,
-    ConnectionObservation,
     Deployment,
     DeploymentStep,
     DeploymentTarget,
@@ -51,13 +46,11 @@ from fleet.models import (
     Incident,
     LparConnection,
     RunStatus,
-    ServiceHour,
     StackBaseline,
     TargetStatus,
     VerificationRun,
 )
 from policies.models import Lpar, PolicyVersion, Service, Stack
-from policies.selectors import service_list_for
 from policies.services import stack_draft
 
 User = AbstractBaseUser | AnonymousUser
@@ -86,230 +79,6 @@ def connection_of(lpar: Lpar) -> LparConnection | None:
 
 def _latest(queryset: QuerySet, *order: str) -> Subquery:
     return Subquery(queryset.order_by(*order).values("id")[:1])
-
-
-# --- the fleet overview: one row per stack --------------------------------------------------------
-
-
-@dataclass
-class StackStatus:
-    """What the dashboard says about one stack, from its latest verification and deployments."""
-
-    stack: Stack
-    connection: LparConnection | None
-    run: VerificationRun | None  # the latest succeeded verification: where figures come from
-    last_run: VerificationRun | None  # the latest of any status: a failing one shows
-    deployed: DeploymentTarget | None  # what should be loaded now
-    latest_version: PolicyVersion | None
-    active_deployment: Deployment | None
-    open_drift: int = 0
-    certificates_due: int = 0  # expire within 30 days, still valid
-    certificates_expired: int = 0
-    next_expiry: datetime | None = None
-
-    @property
-    def results(self) -> dict[str, Any]:
-        return self.run.results if self.run is not None else {}
-
-    @property
-    def coverage(self) -> float | None:
-        return self.results.get("coverage")
-
-    @property
-    def coverage_text(self) -> str:
-        return presenters.percent(self.results.get("secured", 0), self.results.get("connections"))
-
-    @property
-    def refused(self) -> int:
-        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before; from
-        the services' failures for a run stored before the stack-wide figure existed."""
-        if "refused" in self.results:
-            return int(self.results["refused"] or 0)
-        services = (self.results.get("services") or {}).values()
-        return sum(sum((e.get("handshake_failures") or {}).values()) for e in services)
-
-    @property
-    def services_refusing(self) -> list[str]:
-        services = self.results.get("services") or {}
-        return sorted(
-            n for n, e in services.items() if any((e.get("handshake_failures") or {}).values())
-        )
-
-    @property
-    def coverage_css(self) -> str:
-        """Green only at full coverage with no refused attempt: refused clients are not
-        sessions, so coverage alone can read 100% while clients are turned away."""
-        coverage = self.coverage
-        if coverage is None:
-            return "none"
-        if coverage < 0.8:
-            return "bad"
-        return "good" if coverage >= 0.99 and not self.refused else "warn"
-
-    @property
-    def protocol_bar(self) -> presenters.Bar:
-        return presenters.protocol_bar(self.results.get("protocols") or {})
-
-    @property
-    def ports(self) -> presenters.PortSummary:
-        return presenters.port_summary(self.results.get("services") or {})
-
-    @property
-    def in_scope(self) -> int:
-        return sum(1 for s in (self.results.get("services") or {}).values() if s.get("in_scope"))
-
-    @property
-    def behind(self) -> bool:
-        """A newer version is published than the one deployed."""
-        return (
-            self.deployed is not None
-            and self.latest_version is not None
-            and self.latest_version.number > self.deployed.version.number
-        )
-
-    @property
-    def stale(self) -> bool:
-        """No successful verification for three intervals: the figures are old."""
-        if self.run is None or self.connection is None or not self.connection.enabled:
-            return False
-        finished = self.run.finished_at or self.run.created_at
-        return timezone.now() - finished > timedelta(
-            seconds=3 * max(self.connection.verification_interval, 20)
-        )
-
-    @property
-    def last_failed(self) -> bool:
-        return self.last_run is not None and self.last_run.status == RunStatus.FAILED
-
-
-def stack_status_list(*, user: User, stacks: QuerySet[Stack] | None = None) -> list[StackStatus]:
-    """Every stack's status for those who see the estate; nothing for anyone else."""
-    if not sees_estate(user):
-        return []
-    verifications = VerificationRun.objects.filter(stack=OuterRef("pk"))
-    rows = list(
-        (stacks if stacks is not None else Stack.objects.all())
-        .select_related("lpar", "lpar__connection")
-        .annotate(
-            run_id=_latest(verifications.filter(status=RunStatus.SUCCEEDED), "-created_at", "-id"),
-            last_run_id=_latest(verifications, "-created_at", "-id"),
-            deployed_id=_latest(
-                DeploymentTarget.objects.filter(
-                    stack=OuterRef("pk"), status=TargetStatus.SUCCEEDED
-                ),
-                "-finished_at",
-                "-id",
-            ),
-            latest_version_id=_latest(
-                PolicyVersion.objects.filter(stack=OuterRef("pk")), "-number"
-            ),
-            active_deployment_id=Subquery(
-                DeploymentTarget.objects.filter(stack=OuterRef("pk"), deployment__status__in=ACTIVE)
-                .order_by("-deployment__created_at")
-                .values("deployment_id")[:1]
-            ),
-        )
-        .order_by("lpar__name", "name")
-    )
-    if not rows:
-        return []
-    run_ids = {r.run_id for r in rows} | {r.last_run_id for r in rows}
-    runs = VerificationRun.objects.defer("outputs").in_bulk(run_ids - {None})
-    targets = (
-        DeploymentTarget.objects.defer(*HEAVY_TARGET_FIELDS)
-        .select_related("version", "deployment")
-        .in_bulk({r.deployed_id for r in rows} - {None})
-    )
-    versions = PolicyVersion.objects.defer("text", "model").in_bulk(
-        {r.latest_version_id for r in rows} - {None}
-    )
-    active = Deployment.objects.in_bulk({r.active_deployment_id for r in rows} - {None})
-    ids = [r.id for r in rows]
-    drift = dict(
-        DriftEvent.objects.filter(stack_id__in=ids, resolved_at=None)
-        .values_list("stack_id")
-        .annotate(n=Count("id"))
-        .values_list("stack_id", "n")
-    )
-    statuses = [
-        StackStatus(
-            stack=r,
-            connection=connection_of(r.lpar),
-            run=runs.get(r.run_id),
-            last_run=runs.get(r.last_run_id),
-            deployed=targets.get(r.deployed_id),
-            latest_version=versions.get(r.latest_version_id),
-            active_deployment=active.get(r.active_deployment_id),
-            open_drift=drift.get(r.id, 0),
-        )
-        for r in rows
-    ]
-    _count_certificates(statuses)
-    return statuses
-
-
-def _count_certificates(statuses: list[StackStatus]) -> None:
-    """Certificates the last probe still saw that expire within 30 days (or have expired)."""
-    now = timezone.now()
-    by_stack = {s.stack.id: s for s in statuses}
-    due = Certificate.objects.filter(
-        stack_id__in=by_stack, not_after__lte=now + timedelta(days=CERTIFICATE_WARNING_DAYS)
-    ).only("stack_id", "not_after", "last_seen")
-    for certificate in due:
-        status = by_stack[certificate.stack_id]
-        if status.run is not None and certificate.last_seen < status.run.created_at:
-            continue  # replaced since: the last probe no longer sees it
-        if certificate.not_after <= now:
-            status.certificates_expired += 1
-        else:
-            status.certificates_due += 1
-            if status.next_expiry is None or certificate.not_after < status.next_expiry:
-                status.next_expiry = certificate.not_after
-
-
-@dataclass(frozen=True)
-class FleetTotals:
-    stacks: int
-    deployed: int
-    connections: int
-    secured: int
-    open_drift: int
-    certificates_due: int
-    certificates_expired: int
-    open_incidents: int
-    active_deployments: int
-    refused: int = 0  # attempts refused since each stack's previous verification
-    stacks_refusing: int = 0
-
-    @property
-    def coverage_text(self) -> str:
-        return presenters.percent(self.secured, self.connections)
-
-    @property
-    def coverage_css(self) -> str:
-        if not self.connections:
-            return ""
-        if self.secured == 0:
-            return "bad"
-        return "good" if self.secured == self.connections and not self.refused else "warn"
-
-
-def fleet_totals(*, user: User, statuses: Sequence[StackStatus]) -> FleetTotals | None:
-    if not sees_estate(user):
-        return None
-    return FleetTotals(
-        stacks=len(statuses),
-        deployed=sum(1 for s in statuses if s.deployed is not None),
-        connections=sum(s.results.get("connections") or 0 for s in statuses),
-        secured=sum(s.results.get("secured") or 0 for s in statuses),
-        open_drift=sum(s.open_drift for s in statuses),
-        certificates_due=sum(s.certificates_due for s in statuses),
-        certificates_expired=sum(s.certificates_expired for s in statuses),
-        open_incidents=Incident.objects.filter(resolved_at=None).count(),
-        active_deployments=Deployment.objects.filter(status__in=ACTIVE).count(),
-        refused=sum(s.refused for s in statuses),
-        stacks_refusing=sum(1 for s in statuses if s.refused),
-    )
 
 
 def stack_for(*, user: User, lpar: str, stack: str) -> Stack:
@@ -358,48 +127,6 @@ def deployment_for(*, user: User, uuid: Any) -> Deployment:
         )
         .get(uuid=uuid)
     )
-
-
-@dataclass(frozen=True)
-class DeployChoice:
-    """A stack an operator may deploy to, with its latest published version."""
-
-    stack: Stack
-    version: PolicyVersion
-    deployed: DeploymentTarget | None
-    has_connection: bool
-
-    @property
-    def key(self) -> str:
-        return str(self.stack.uuid)
-
-    @property
-    def is_current(self) -> bool:
-        return self.deployed is not None and self.deployed.version_id == self.version.id
-
-
-def deploy_choices(*, user: User) -> list[DeployChoice]:
-    """Stacks with a published version, each with its latest; empty for non-operators."""
-    if not operates(user):
-        return []
-    statuses = stack_status_list(
-        user=user, stacks=Stack.objects.filter(versions__isnull=False).distinct()
-    )
-    versions = (
-        PolicyVersion.objects.defer("model")
-        .select_related("author")
-        .in_bulk({s.latest_version.id for s in statuses if s.latest_version is not None})
-    )
-    return [
-        DeployChoice(
-            stack=s.stack,
-            version=versions[s.latest_version.id],
-            deployed=s.deployed,
-            has_connection=s.connection is not None,
-        )
-        for s in statuses
-        if s.latest_version is not None
-    ]
 
 
 @dataclass(frozen=True)
@@ -673,7 +400,7 @@ OUTPUTS = {
 def output_text(entry: dict[str, Any]) -> str:
     """The exact text whose SHA-256 the run stored: the command's output as received (NUL
     restored where it is stored as U+2400), or for the probe its canonical JSON (sorted keys,
-    no spaces: how fleet/verify.py hashes it)."""
+    no spaces: how fleet/verify/outputs.py hashes it)."""
     if "json" in entry:
         return json.dumps(entry.get("json"), sort_keys=True, separators=(",", ":"))
     text = str(entry.get("text") or "")
@@ -826,143 +553,3 @@ def lpar_list_for_operators(*, user: User) -> QuerySet[Lpar]:
 
 def lpar_for_operators(*, user: User, name: str) -> Lpar:
     return lpar_list_for_operators(user=user).get(name=name)
-
-
-# --- services: "my services" ----------------------------------------------------------------------
-
-
-@dataclass
-class ServiceStatus:
-    """One service as its owner sees it: badge, latest figures, live connections, mix over time."""
-
-    service: Service
-    run: VerificationRun | None
-    entry: dict[str, Any] | None
-    live: list[ConnectionObservation] = field(default_factory=list)
-    hours: list[ServiceHour] = field(default_factory=list)
-    chart: presenters.Chart | None = None
-
-    @property
-    def badge(self) -> presenters.Badge:
-        deployed = self.run is not None and self.run.expected_version_id is not None
-        return presenters.service_badge(self.entry, policy_deployed=deployed)
-
-    @property
-    def protocol_bar(self) -> presenters.Bar:
-        return presenters.protocol_bar((self.entry or {}).get("protocols") or {})
-
-    @property
-    def live_count(self) -> int:
-        return (self.entry or {}).get("connections") or 0
-
-    @property
-    def coverage_text(self) -> str:
-        entry = self.entry or {}
-        return presenters.percent(entry.get("secured", 0), entry.get("connections"))
-
-    @property
-    def failures(self) -> dict[str, int]:
-        return (self.entry or {}).get("handshake_failures") or {}
-
-    @property
-    def failures_text(self) -> str:
-        return presenters.failures_text(self.failures)
-
-    @property
-    def failures_total(self) -> int:
-        return sum(self.failures.values())
-
-    @property
-    def failure_codes(self) -> str:
-        return presenters.failure_codes(self.failures)
-
-    @property
-    def refused_text(self) -> str:
-        return presenters.refused_text(self.entry)
-
-    @property
-    def refused_peers_text(self) -> str:
-        return presenters.refused_peers_text(self.entry)
-
-
-LIVE_SHOWN = 12
-
-
-def visible_services(*, user: User) -> QuerySet[Service]:
-    """The services the user may see: an app owner's own; every one for the estate."""
-    return service_list_for(user=user).order_by("stack__lpar__name", "stack__name", "name")
-
-
-def service_statuses(
-    services: Iterable[Service],
-    *,
-    window: str = "24h",
-    now: datetime | None = None,
-    details: bool = True,
-) -> list[ServiceStatus]:
-    """Status of already visible services (a page of `visible_services`), in four queries.
-
-    `details`: also the live connections and the protocol mix over the window."""
-    services = list(services)
-    now = now or timezone.now()
-    if not services:
-        return []
-    stack_ids = {s.stack_id for s in services}
-    latest = (
-        VerificationRun.objects.filter(stack=OuterRef("pk"), status=RunStatus.SUCCEEDED)
-        .order_by("-created_at", "-id")
-        .values("id")[:1]
-    )
-    run_ids = Stack.objects.filter(id__in=stack_ids).annotate(run_id=Subquery(latest))
-    runs = VerificationRun.objects.defer("outputs").in_bulk(
-        {r.run_id for r in run_ids if r.run_id is not None}
-    )
-    run_by_stack = {run.stack_id: run for run in runs.values()}
-    statuses = []
-    for service in services:
-        run = run_by_stack.get(service.stack_id)
-        entry = (run.results.get("services") or {}).get(service.name) if run else None
-        statuses.append(ServiceStatus(service=service, run=run, entry=entry))
-    if details:
-        _attach_live(statuses, run_by_stack)
-        _attach_charts(statuses, window=window, now=now)
-    return statuses
-
-
-def _attach_live(statuses: list[ServiceStatus], runs: dict[int, VerificationRun]) -> None:
-    """The connections the latest run saw, a few per service (one windowed query)."""
-    if not runs:
-        return
-    seen_by_latest = Q()
-    for stack_id, run in runs.items():
-        seen_by_latest |= Q(stack_id=stack_id, last_seen__gte=run.created_at)
-    rows = (
-        ConnectionObservation.objects.filter(seen_by_latest)
-        .filter(service_id__in=[s.service.id for s in statuses])
-        .annotate(
-            row=Window(
-                RowNumber(),
-                partition_by=[F("service_id")],
-                order_by=[F("secured").asc(), F("first_seen").desc(), F("id").desc()],
-            )
-        )
-        .filter(row__lte=LIVE_SHOWN)
-    )
-    by_service: dict[int, list[ConnectionObservation]] = defaultdict(list)
-    for row in rows:
-        by_service[row.service_id].append(row)
-    for status in statuses:
-        status.live = by_service.get(status.service.id, [])
-
-
-def _attach_charts(statuses: list[ServiceStatus], *, window: str, now: datetime) -> None:
-    span, _ = presenters.WINDOWS[window]
-    hours: dict[int, list[ServiceHour]] = defaultdict(list)
-    for hour in ServiceHour.objects.filter(
-        service_id__in=[s.service.id for s in statuses],
-        hour__gte=now.replace(minute=0, second=0, microsecond=0) - span,
-    ):
-        hours[hour.service_id].append(hour)
-    for status in statuses:
-        status.hours = sorted(hours[status.service.id], key=lambda h: h.hour)
-        status.chart = presenters.mix_chart(status.hours, now=now, window=window)

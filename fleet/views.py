@@ -13,17 +13,14 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseLocation
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
-from fleet import presenters, selectors
+from fleet import overview, presenters, selectors, service_status
 from fleet.forms import (
     CancelForm,
     DeploymentRequestForm,
@@ -60,37 +57,13 @@ from fleet.services import (
 )
 from fleet.tasks import verification_request
 from policies.models import Lpar, Stack
+from portal.htmx import after_post, render_page
 
 PAGE_SIZE = 50
 # Raw outputs longer than this show their beginning; the download has all of it.
 SHOWN_CHARACTERS = 200_000
 ESTATE = Capability.VIEW_ESTATE
 OPERATE = Capability.OPERATE
-
-
-def _render(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partials: tuple[str, ...] = (),
-    status: int = 200,
-) -> HttpResponse:
-    """The page, or only the partial whose id an htmx request targets."""
-    name = template
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.boosted and htmx.target in partials:
-        name = f"{template}#{htmx.target}"
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful POST: htmx loads `url` into the page; a plain browser is redirected."""
-    if getattr(request, "htmx", None):
-        return HttpResponseLocation(url)
-    return HttpResponseRedirect(url)
 
 
 def _can_operate(request: HttpRequest) -> bool:
@@ -148,13 +121,15 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         "filters": DEPLOYMENT_FILTERS,
         "can_operate": _can_operate(request),
     }
-    return _render(request, "fleet/deployment_list.html", context, partials=("deployment-table",))
+    return render_page(
+        request, "fleet/deployment_list.html", context, partials=("deployment-table",)
+    )
 
 
 @requires(OPERATE)
 @require_http_methods(["GET", "POST"])
 def deployment_new(request: HttpRequest) -> HttpResponse:
-    choices = selectors.deploy_choices(user=request.user)
+    choices = overview.deploy_choices(user=request.user)
     form = DeploymentRequestForm(request.POST or None, choices=choices)
     status = 200
     if request.method == "POST":
@@ -171,7 +146,7 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
                     "Deployment requested. Another operator approves or rejects it here;"
                     " you may cancel it.",
                 )
-                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+                return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
         status = 422
     diffs = [
         presenters.live_diff(
@@ -189,7 +164,7 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
         "me": request.user,
         "diffs": diffs,
     }
-    return _render(request, "fleet/deployment_new.html", context, status=status)
+    return render_page(request, "fleet/deployment_new.html", context, status=status)
 
 
 def _deployment(request: HttpRequest, uuid: Any) -> Deployment:
@@ -249,7 +224,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
 @require_GET
 def deployment_detail(request: HttpRequest, deployment: Any) -> HttpResponse:
     context = _deployment_context(request, _deployment(request, deployment))
-    return _render(
+    return render_page(
         request,
         "fleet/deployment_detail.html",
         context,
@@ -274,7 +249,7 @@ def _review_refused(
     context = _deployment_context(request, deployment)
     context["refused"] = reason
     context.update(extra)
-    return _render(
+    return render_page(
         request,
         "fleet/deployment_detail.html",
         context,
@@ -302,7 +277,7 @@ def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpRespon
     except DeploymentRefused as refusal:
         return _review_refused(request, found, _sentence(refusal), 409)
     messages.success(request, "Approved: the deployment is queued and runs now.")
-    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
 @requires(OPERATE)
@@ -319,7 +294,7 @@ def deployment_reject_view(request: HttpRequest, deployment: Any) -> HttpRespons
     except DeploymentRefused as refusal:
         return _review_refused(request, found, _sentence(refusal), 409, reject_form=form)
     messages.success(request, "Rejected: the deployment will not run.")
-    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
 @requires(OPERATE)
@@ -336,7 +311,7 @@ def deployment_cancel_view(request: HttpRequest, deployment: Any) -> HttpRespons
     except DeploymentRefused as refusal:
         return _review_refused(request, found, _sentence(refusal), 409, cancel_form=form)
     messages.success(request, "Cancelled: the deployment will not run.")
-    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
 @requires(OPERATE)
@@ -354,7 +329,7 @@ def deployment_acknowledge_overwrite_view(request: HttpRequest, deployment: Any)
         context = _deployment_context(request, found)
         context["overwrite_refused"] = str(refusal)
         context["overwrite_comment"] = request.POST.get("comment", "")
-        return _render(
+        return render_page(
             request,
             "fleet/deployment_detail.html",
             context,
@@ -362,7 +337,7 @@ def deployment_acknowledge_overwrite_view(request: HttpRequest, deployment: Any)
             status=409,
         )
     messages.success(request, "Overwrite acknowledged: the deployment is queued and runs now.")
-    return _done(request, reverse("fleet:deployment", args=[found.uuid]))
+    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
 # --- stacks: status, verify now, rollback, remove a rule ------------------------------------------
@@ -372,7 +347,7 @@ def deployment_acknowledge_overwrite_view(request: HttpRequest, deployment: Any)
 @require_GET
 def stack_detail(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
     found = _stack(request, lpar, stack)
-    status = selectors.stack_status_list(
+    status = overview.stack_status_list(
         user=request.user, stacks=Stack.objects.filter(pk=found.pk)
     )[0]
     context = {
@@ -393,7 +368,7 @@ def stack_detail(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "last_known_good": selectors.last_known_good(found),
         "baseline": selectors.baseline_of(stack=found),
     }
-    return _render(request, "fleet/stack_detail.html", context)
+    return render_page(request, "fleet/stack_detail.html", context)
 
 
 @requires(ESTATE)
@@ -421,9 +396,9 @@ def stack_verify(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
     found = _stack(request, lpar, stack)
     if selectors.connection_of(found.lpar) is None:
         messages.error(request, f"{found.lpar.name} has no LPAR connection to verify through.")
-        return _done(request, reverse("fleet:connections"))
+        return after_post(request, reverse("fleet:connections"))
     run = verification_request(stack_id=found.id)
-    return _done(request, reverse("fleet:verification", args=[run.uuid]))
+    return after_post(request, reverse("fleet:verification", args=[run.uuid]))
 
 
 @requires(OPERATE)
@@ -448,7 +423,7 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
                 refused, status = str(refusal), 409
             else:
                 messages.success(request, f"Rolling back {found.label}.")
-                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+                return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
         else:
             status = 422
     context = {
@@ -458,7 +433,7 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "form": form,
         "refused": refused,
     }
-    return _render(request, "fleet/stack_rollback.html", context, status=status)
+    return render_page(request, "fleet/stack_rollback.html", context, status=status)
 
 
 @requires(OPERATE)
@@ -488,7 +463,7 @@ def stack_remove_rule(request: HttpRequest, lpar: str, stack: str) -> HttpRespon
                 refused, status = str(refusal), 409
             else:
                 messages.success(request, f"Removing rule {chosen} from {found.label}.")
-                return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+                return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
     service = next((r.service for r in rules if r.name == chosen), None)
     context = {
         "section": "deployments",
@@ -500,7 +475,7 @@ def stack_remove_rule(request: HttpRequest, lpar: str, stack: str) -> HttpRespon
         "chosen_service": service,
         "refused": refused,
     }
-    return _render(request, "fleet/stack_remove_rule.html", context, status=status)
+    return render_page(request, "fleet/stack_remove_rule.html", context, status=status)
 
 
 # --- verifications --------------------------------------------------------------------------------
@@ -554,7 +529,7 @@ def verification_detail(request: HttpRequest, run: Any) -> HttpResponse:
         "polling": found.status in (RunStatus.PENDING, RunStatus.RUNNING),
         "elapsed": presenters.duration(found.started_at, found.finished_at),
     }
-    return _render(
+    return render_page(
         request, "fleet/verification_detail.html", context, partials=("verification-body",)
     )
 
@@ -605,7 +580,7 @@ def drift_list(request: HttpRequest) -> HttpResponse:
     context = _findings_context(request, filters)
     context["tab"] = "drift"
     context["page"] = _page(request, selectors.drift_list_for(user=request.user, filters=filters))
-    return _render(request, "fleet/drift_list.html", context, partials=("finding-table",))
+    return render_page(request, "fleet/drift_list.html", context, partials=("finding-table",))
 
 
 @requires(OPERATE)
@@ -626,9 +601,9 @@ def drift_acknowledge(request: HttpRequest, event: Any) -> HttpResponse:
         raise PermissionDenied(str(error)) from error
     except DeploymentRefused as refusal:
         messages.error(request, f"Not acknowledged: {refusal}")
-        return _done(request, reverse("fleet:drift") + "?status=all")
+        return after_post(request, reverse("fleet:drift") + "?status=all")
     messages.success(request, f"Drift on {found.stack.label} acknowledged.")
-    return _done(request, reverse("fleet:drift") + "?status=all")
+    return after_post(request, reverse("fleet:drift") + "?status=all")
 
 
 @requires(ESTATE)
@@ -649,7 +624,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
         )
         for c in page
     ]
-    return _render(request, "fleet/certificate_list.html", context, partials=("finding-table",))
+    return render_page(request, "fleet/certificate_list.html", context, partials=("finding-table",))
 
 
 @requires(ESTATE)
@@ -661,7 +636,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     context["page"] = _page(
         request, selectors.incident_list_for(user=request.user, filters=filters)
     )
-    return _render(request, "fleet/incident_list.html", context, partials=("finding-table",))
+    return render_page(request, "fleet/incident_list.html", context, partials=("finding-table",))
 
 
 def _incident(request: HttpRequest, uuid: Any) -> Incident:
@@ -690,7 +665,7 @@ def _incident_context(
 @require_GET
 def incident_detail(request: HttpRequest, incident: Any) -> HttpResponse:
     found = _incident(request, incident)
-    return _render(request, "fleet/incident_detail.html", _incident_context(request, found))
+    return render_page(request, "fleet/incident_detail.html", _incident_context(request, found))
 
 
 @requires(Capability.PUBLISH)
@@ -700,26 +675,26 @@ def incident_remove_rule_view(request: HttpRequest, incident: Any) -> HttpRespon
     form = IncidentRemoveRuleForm(request.POST)
     context = _incident_context(request, found, form)
     if not form.is_valid():
-        return _render(request, "fleet/incident_detail.html", context, status=422)
+        return render_page(request, "fleet/incident_detail.html", context, status=422)
     try:
         version, deployment = incident_remove_rule(
             incident=found, actor=request.user, note=form.cleaned_data["note"]
         )
     except DeploymentRefused as refusal:
         context["refused"] = str(refusal)
-        return _render(request, "fleet/incident_detail.html", context, status=409)
+        return render_page(request, "fleet/incident_detail.html", context, status=409)
     if deployment is not None:
         messages.success(
             request,
             f"Published v{version.number} without the rule and requested its deployment;"
             " another operator must approve it.",
         )
-        return _done(request, reverse("fleet:deployment", args=[deployment.uuid]))
+        return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
     messages.success(
         request,
         f"Published v{version.number} without the rule; an operator requests its deployment.",
     )
-    return _done(request, reverse("fleet:incident", args=[found.uuid]))
+    return after_post(request, reverse("fleet:incident", args=[found.uuid]))
 
 
 # --- LPAR connections -----------------------------------------------------------------------------
@@ -739,7 +714,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             else (False, False)
         )
         rows.append((lpar, connection, *secrets_set))
-    return _render(request, "fleet/connection_list.html", {"section": "connections", "rows": rows})
+    return render_page(
+        request, "fleet/connection_list.html", {"section": "connections", "rows": rows}
+    )
 
 
 @requires(OPERATE)
@@ -766,10 +743,10 @@ def connection_edit(request: HttpRequest, lpar: str) -> HttpResponse:
                 attach_errors(form, error)
             else:
                 messages.success(request, f"Connection to {found.name} saved.")
-                return _done(request, reverse("fleet:connections"))
+                return after_post(request, reverse("fleet:connections"))
         status = 422
     context = {"section": "connections", "lpar": found, "connection": connection, "form": form}
-    return _render(request, "fleet/connection_form.html", context, status=status)
+    return render_page(request, "fleet/connection_form.html", context, status=status)
 
 
 # --- my services ----------------------------------------------------------------------------------
@@ -781,8 +758,8 @@ def my_services(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", "24h")
     if window not in presenters.WINDOWS:
         window = "24h"
-    page = _page(request, selectors.visible_services(user=request.user))
-    statuses = selectors.service_statuses(page.object_list, window=window)
+    page = _page(request, service_status.visible_services(user=request.user))
+    statuses = service_status.service_statuses(page.object_list, window=window)
     counts: dict[str, int] = {}
     for status in statuses:
         counts[status.badge.key] = counts.get(status.badge.key, 0) + 1
@@ -800,4 +777,4 @@ def my_services(request: HttpRequest) -> HttpResponse:
             if key in counts
         ],
     }
-    return _render(request, "fleet/my_services.html", context, partials=("service-cards",))
+    return render_page(request, "fleet/my_services.html", context, partials=("service-cards",))

@@ -45,7 +45,7 @@ from attls.reports.pasearch import (
 )
 from lparsim.dataplane import ConnRecord, StackRuntime, cipher_code, sec_level
 from lparsim.fsys import ZosPathError, normalise
-from lparsim.lpar import netstat_release, pasearch_release
+from lparsim.releases import netstat_release, pasearch_release
 
 if TYPE_CHECKING:
     from lparsim.lpar import Lpar

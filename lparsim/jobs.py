@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from lparsim.lpar import Lpar
     from lparsim.zosmf import ZosmfFront
 
+# The signed-in z/OSMF user of a request: zosmf.py's authentication stores it, the REST jobs
+# interface here reads it (defined here because zosmf.py imports this module, not back).
+USER_KEY = web.RequestKey("user", str)
 RUN_DELAY_SECONDS = 0.2  # INPUT -> ACTIVE -> OUTPUT, so a client sees the job progress
 KEEP_JOBS = 500
 NAME = r"[A-Z@#$][A-Z0-9@#$]{0,7}"
@@ -508,8 +511,6 @@ class JobsApi:
         jcl = (await request.read()).decode("utf-8", errors="replace")
         if not jcl.lstrip("\n").startswith("//"):
             return _error(400, 6, 4, 7, "Submit input data does not start with a slash")
-        from lparsim.zosmf import USER_KEY  # here: zosmf imports this module
-
         job = self.lpar.jes.submit(jcl, request[USER_KEY])
         return web.json_response(job.document(self._base(request), self.lpar.name), status=201)
 

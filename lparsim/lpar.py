@@ -103,16 +103,6 @@ class Faults:
         }
 
 
-def netstat_release(release: str) -> str:
-    major, minor = release.split(".")
-    return f"V{major}R{minor}"
-
-
-def pasearch_release(release: str) -> str:
-    """`3.1` from z/OS 3.1 on (as the real 3.1 report prints), `V2R5` before."""
-    return release if release >= "3.1" else netstat_release(release)
-
-
 class Lpar:
     def __init__(
         self, config: LparConfig, simulator: Config, ca: pki.Issued, ca_file: Path

@@ -33,13 +33,12 @@ from aiohttp import web
 
 from lparsim import commands, pki
 from lparsim.fsys import ZosPathError, normalise
-from lparsim.jobs import JobsApi
+from lparsim.jobs import USER_KEY, JobsApi
 
 if TYPE_CHECKING:
     from lparsim.lpar import Lpar
 
 CSRF_HEADER = "X-CSRF-ZOSMF-HEADER"
-USER_KEY = web.RequestKey("user", str)
 MAX_BODY = 8 * 1024 * 1024
 # zos_version / zosmf_version by release; one step per release from 2.3 = 26 (an assumption
 # drawn from public samples, see README).

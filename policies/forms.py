@@ -20,6 +20,7 @@ from attls import ciphers
 from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
 from attls.textcodec import decode_text
 from policies import choices
+from policies.kinds import kind_named
 from policies.models import (
     CipherSet,
     ConnectionAction,
@@ -473,13 +474,20 @@ class ConnectionActionForm(SharedObjectForm):
         ]
 
 
-SHARED_OBJECT_FORMS: dict[str, type[SharedObjectForm]] = {
-    "keyring": KeyringForm,
-    "cipher-set": CipherSetForm,
-    "group-action": GroupActionForm,
-    "environment-action": EnvironmentActionForm,
-    "connection-action": ConnectionActionForm,
-}
+SHARED_OBJECT_FORMS: tuple[type[SharedObjectForm], ...] = (
+    KeyringForm,
+    CipherSetForm,
+    GroupActionForm,
+    EnvironmentActionForm,
+    ConnectionActionForm,
+)
+
+
+def shared_object_form(slug: str) -> type[SharedObjectForm]:
+    """The form of a kind of shared object (policies.kinds): the one made for its model."""
+    model = kind_named(slug).model
+    return next(form for form in SHARED_OBJECT_FORMS if form._meta.model is model)
+
 
 # Fields shown side by side as switches rather than one per row.
 PROTOCOL_FIELDS = ("sslv3", "tlsv1", "tlsv1_1", "tlsv1_2", "tlsv1_3")

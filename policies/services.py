@@ -29,11 +29,9 @@ from policies.generation import stack_policy
 from policies.lint import design_lint
 from policies.models import (
     ChangeRecord,
-    CipherSet,
     ConnectionAction,
     EnvironmentAction,
     GroupAction,
-    Keyring,
     Lpar,
     PolicyVersion,
     Rule,
@@ -43,14 +41,6 @@ from policies.models import (
 
 Actor = AbstractBaseUser | AnonymousUser | None
 M = TypeVar("M", bound=models.Model)
-
-SHARED_OBJECT_TYPES: dict[str, type[models.Model]] = {
-    "keyring": Keyring,
-    "cipher-set": CipherSet,
-    "group-action": GroupAction,
-    "environment-action": EnvironmentAction,
-    "connection-action": ConnectionAction,
-}
 
 
 class StaleEdit(Exception):

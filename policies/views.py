@@ -14,23 +14,20 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseLocation
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from attls.errors import PolicySyntaxError
 from attls.matching import Connection
-from policies import presenters, selectors, services
+from policies import diffs, presenters, selectors, services, tester
 from policies.forms import (
     ADVANCED_FIELDS,
     PROTOCOL_FIELDS,
     REVOCATION_FIELDS,
-    SHARED_OBJECT_FORMS,
     SIGNATURE_FIELDS,
     BulkAssignForm,
     ConnectionTestForm,
@@ -42,37 +39,16 @@ from policies.forms import (
     SharedObjectForm,
     VersionDiffForm,
     attach_errors,
+    shared_object_form,
 )
 from policies.importing import ImportRefused, import_apply, import_preview
+from policies.kinds import kind_named
 from policies.models import ChangeRecord, PolicyVersion, Service, Stack
+from policies.preview import ObjectPreview, shared_object_preview
+from portal.htmx import after_post, render_page
 
 PAGE_SIZE = 50
 VIEWERS = (Capability.VIEW_ESTATE, Capability.VIEW_OWN_SERVICES)
-
-
-def _render(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partials: tuple[str, ...] = (),
-    status: int = 200,
-) -> HttpResponse:
-    """The page, or only the partial whose id an htmx request targets."""
-    name = template
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.boosted and htmx.target in partials:
-        name = f"{template}#{htmx.target}"
-    response = render(request, name, context, status=status)
-    patch_vary_headers(response, ("HX-Request", "HX-Target"))
-    return response
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful POST: htmx loads `url` into the page; a plain browser is redirected."""
-    if getattr(request, "htmx", None):
-        return HttpResponseLocation(url)
-    return HttpResponseRedirect(url)
 
 
 def _can(request: HttpRequest, capability: Capability) -> bool:
@@ -119,7 +95,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
         context["assign_form"] = BulkAssignForm(
             services=selectors.service_list_for(user=request.user)
         )
-    return _render(request, "policies/service_list.html", context, partials=("service-table",))
+    return render_page(request, "policies/service_list.html", context, partials=("service-table",))
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -165,7 +141,7 @@ def service_detail(request: HttpRequest, uuid: str) -> HttpResponse:
         "can_edit": _can(request, Capability.EDIT_DESIGN),
         "can_see_estate": _can(request, Capability.VIEW_ESTATE),
     }
-    return _render(request, "policies/service_detail.html", context)
+    return render_page(request, "policies/service_detail.html", context)
 
 
 def _service_form_page(
@@ -175,7 +151,7 @@ def _service_form_page(
     service: Service | None,
     status: int = 200,
     conflict: services.StaleEdit | None = None,
-    differences: list[presenters.Difference] | None = None,
+    differences: list[diffs.Difference] | None = None,
 ) -> HttpResponse:
     context = {
         "section": "services",
@@ -184,7 +160,7 @@ def _service_form_page(
         "conflict": conflict,
         "differences": differences or [],
     }
-    return _render(request, "policies/service_form.html", context, status=status)
+    return render_page(request, "policies/service_form.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -200,7 +176,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
             attach_errors(form, error)
         else:
             messages.success(request, f"Service {service.name} created.")
-            return _done(request, reverse("policies:service-detail", args=[service.uuid]))
+            return after_post(request, reverse("policies:service-detail", args=[service.uuid]))
     return _service_form_page(request, form, service=None, status=422)
 
 
@@ -227,13 +203,13 @@ def service_edit(request: HttpRequest, uuid: str) -> HttpResponse:
                 service=current,
                 status=409,
                 conflict=stale,
-                differences=presenters.form_differences(form, ServiceForm(instance=current)),
+                differences=diffs.form_differences(form, ServiceForm(instance=current)),
             )
         except ValidationError as error:
             attach_errors(form, error)
         else:
             messages.success(request, f"Service {saved.name} saved (revision {saved.revision}).")
-            return _done(request, reverse("policies:service-detail", args=[saved.uuid]))
+            return after_post(request, reverse("policies:service-detail", args=[saved.uuid]))
     return _service_form_page(request, form, service=service, status=422)
 
 
@@ -241,7 +217,7 @@ def service_edit(request: HttpRequest, uuid: str) -> HttpResponse:
 
 
 def _shared_object(kind: str, uuid: str) -> Model:
-    model = presenters.model_of(kind)
+    model = kind_named(kind).model
     return get_object_or_404(model, uuid=uuid)
 
 
@@ -253,19 +229,19 @@ def object_list(request: HttpRequest) -> HttpResponse:
         "groups": presenters.shared_object_groups(),
         "can_edit": _can(request, Capability.EDIT_DESIGN),
     }
-    return _render(request, "policies/object_list.html", context)
+    return render_page(request, "policies/object_list.html", context)
 
 
 @requires(Capability.VIEW_ESTATE)
 @require_GET
 def object_detail(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     obj = _shared_object(kind, uuid)
-    form = SHARED_OBJECT_FORMS[kind](instance=obj)
+    form = shared_object_form(kind)(instance=obj)
     context = {
         "section": "objects",
         "kind": kind,
-        "kind_label": presenters.KIND_LABELS[kind],
-        "statement_type": presenters.KIND_STATEMENTS[kind],
+        "kind_label": kind_named(kind).label,
+        "statement_type": kind_named(kind).statement,
         "obj": obj,
         "attributes": presenters.object_attributes(form),
         "suites": presenters.cipher_rows(obj.suites) if kind == "cipher-set" else None,
@@ -274,7 +250,7 @@ def object_detail(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
         "changes": ChangeRecord.objects.filter(object_uuid=obj.uuid).select_related("actor")[:10],
         "can_edit": _can(request, Capability.EDIT_DESIGN),
     }
-    return _render(request, "policies/object_detail.html", context)
+    return render_page(request, "policies/object_detail.html", context)
 
 
 def _object_form_page(
@@ -283,17 +259,17 @@ def _object_form_page(
     form: SharedObjectForm,
     *,
     obj: Model | None,
-    preview: presenters.ObjectPreview | None,
+    preview: ObjectPreview | None,
     status: int = 200,
     conflict: services.StaleEdit | None = None,
-    differences: list[presenters.Difference] | None = None,
+    differences: list[diffs.Difference] | None = None,
 ) -> HttpResponse:
     suites = presenters.cipher_rows(form["suites"].value() or []) if kind == "cipher-set" else []
     context = {
         "section": "objects",
         "kind": kind,
-        "kind_label": presenters.KIND_LABELS[kind],
-        "statement_type": presenters.KIND_STATEMENTS[kind],
+        "kind_label": kind_named(kind).label,
+        "statement_type": kind_named(kind).statement,
         "obj": obj,
         "form": form,
         "main_fields": [
@@ -320,14 +296,14 @@ def _object_form_page(
         "conflict": conflict,
         "differences": differences or [],
     }
-    return _render(request, "policies/object_form.html", context, status=status)
+    return render_page(request, "policies/object_form.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
 @require_http_methods(["GET", "POST"])
 def object_create(request: HttpRequest, kind: str) -> HttpResponse:
-    model = presenters.model_of(kind)
-    form_class = SHARED_OBJECT_FORMS[kind]
+    model = kind_named(kind).model
+    form_class = shared_object_form(kind)
     if request.method != "POST":
         return _object_form_page(request, kind, form_class(), obj=None, preview=None)
     form = form_class(request.POST)
@@ -339,8 +315,8 @@ def object_create(request: HttpRequest, kind: str) -> HttpResponse:
         except ValidationError as error:
             attach_errors(form, error)
         else:
-            messages.success(request, f"{presenters.KIND_STATEMENTS[kind]} {obj} created.")
-            return _done(request, reverse("policies:object-detail", args=[kind, obj.uuid]))
+            messages.success(request, f"{kind_named(kind).statement} {obj} created.")
+            return after_post(request, reverse("policies:object-detail", args=[kind, obj.uuid]))
     return _object_form_page(request, kind, form, obj=None, preview=None, status=422)
 
 
@@ -348,9 +324,9 @@ def object_create(request: HttpRequest, kind: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     obj = _shared_object(kind, uuid)
-    form_class = SHARED_OBJECT_FORMS[kind]
+    form_class = shared_object_form(kind)
     if request.method != "POST":
-        preview = presenters.shared_object_preview(original=obj, edited=obj)
+        preview = shared_object_preview(original=obj, edited=obj)
         return _object_form_page(request, kind, form_class(instance=obj), obj=obj, preview=preview)
     # The form works on a copy, so `obj` stays as stored for the preview and the conflict.
     form = form_class(request.POST, instance=type(obj).objects.get(pk=obj.pk))
@@ -372,13 +348,13 @@ def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
                 preview=None,
                 status=409,
                 conflict=stale,
-                differences=presenters.form_differences(form, form_class(instance=current)),
+                differences=diffs.form_differences(form, form_class(instance=current)),
             )
         except ValidationError as error:
             attach_errors(form, error)
         else:
             messages.success(request, f"{saved} saved (revision {saved.revision}).")
-            return _done(request, reverse("policies:object-detail", args=[kind, saved.uuid]))
+            return after_post(request, reverse("policies:object-detail", args=[kind, saved.uuid]))
     return _object_form_page(request, kind, form, obj=obj, preview=None, status=422)
 
 
@@ -387,10 +363,10 @@ def object_edit(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
 def object_preview(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     """The policy of the stacks using the object, with the unsaved form applied. Saves nothing."""
     obj = _shared_object(kind, uuid)
-    form = SHARED_OBJECT_FORMS[kind](request.POST, instance=type(obj).objects.get(pk=obj.pk))
+    form = shared_object_form(kind)(request.POST, instance=type(obj).objects.get(pk=obj.pk))
     preview = None
     if form.is_valid():
-        preview = presenters.shared_object_preview(original=obj, edited=form.instance)
+        preview = shared_object_preview(original=obj, edited=form.instance)
     context = {"kind": kind, "obj": obj, "form": form, "preview": preview, "oob": True}
     return render(request, "policies/object_form.html#preview", context)
 
@@ -414,7 +390,7 @@ def _version(stack: Stack, number: int) -> PolicyVersion:
 @require_GET
 def stack_list(request: HttpRequest) -> HttpResponse:
     context = {"section": "stacks", "stacks": presenters.stack_rows()}
-    return _render(request, "policies/stack_list.html", context)
+    return render_page(request, "policies/stack_list.html", context)
 
 
 def _stack_page(
@@ -426,15 +402,15 @@ def _stack_page(
     status: int = 200,
 ) -> HttpResponse:
     draft = services.stack_draft(stack=stack)
-    diff, omitted = presenters.truncated(presenters.draft_diff(draft))
+    diff, omitted = diffs.truncated(diffs.draft_diff(draft))
     context = {
         "section": "stacks",
         "stack": stack,
         "draft": draft,
         "diff": diff,
         "omitted": omitted,
-        "stats": presenters.diff_stats(diff),
-        "listing": presenters.listing(draft.text),
+        "stats": diffs.diff_stats(diff),
+        "listing": diffs.listing(draft.text),
         "services": presenters.service_uuids(stack),
         "findings": presenters.finding_rows(draft.findings),
         "counts": presenters.severity_counts(draft.findings),
@@ -444,7 +420,7 @@ def _stack_page(
         "refused": refused,
         "refused_findings": presenters.finding_rows(refused.findings) if refused else [],
     }
-    return _render(
+    return render_page(
         request, "policies/stack_detail.html", context, partials=("publish",), status=status
     )
 
@@ -472,7 +448,7 @@ def stack_publish(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
     except services.PublishRefused as refused:
         return _stack_page(request, the_stack, form=form, refused=refused, status=422)
     messages.success(request, f"Published {the_stack.label} v{version.number}.")
-    return _done(
+    return after_post(
         request,
         reverse("policies:version-detail", args=[lpar, stack, version.number]),
     )
@@ -497,10 +473,10 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             initial={"older": older.number if older else newer.number, "newer": newer.number},
             numbers=numbers,
         )
-    diff = presenters.versions_diff(older, newer) if newer is not None else []
+    diff = diffs.versions_diff(older, newer) if newer is not None else []
     if older is not None and newer is not None and older.number == newer.number:
         diff = []
-    diff, omitted = presenters.truncated(diff)
+    diff, omitted = diffs.truncated(diff)
     context = {
         "section": "stacks",
         "stack": the_stack,
@@ -511,7 +487,7 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "diff": diff,
         "omitted": omitted,
     }
-    return _render(request, "policies/version_list.html", context, partials=("version-diff",))
+    return render_page(request, "policies/version_list.html", context, partials=("version-diff",))
 
 
 @requires(Capability.VIEW_ESTATE)
@@ -519,19 +495,19 @@ def version_list(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
 def version_detail(request: HttpRequest, lpar: str, stack: str, number: int) -> HttpResponse:
     the_stack = _stack(lpar, stack)
     version = _version(the_stack, number)
-    diff, omitted = presenters.truncated(presenters.versions_diff(version.parent, version))
+    diff, omitted = diffs.truncated(diffs.versions_diff(version.parent, version))
     context = {
         "section": "stacks",
         "stack": the_stack,
         "version": version,
         "diff": diff,
         "omitted": omitted,
-        "listing": presenters.listing(version.text),
+        "listing": diffs.listing(version.text),
         "services": presenters.service_uuids(the_stack),
         "lint": version.lint,
         "is_latest": not the_stack.versions.filter(number__gt=number).exists(),
     }
-    return _render(request, "policies/version_detail.html", context)
+    return render_page(request, "policies/version_detail.html", context)
 
 
 @requires(Capability.VIEW_ESTATE)
@@ -564,7 +540,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             source = "the draft"
         else:
             version = next(v for v in versions if f"v{v.number}" == choice)
-            policy = presenters.version_policy(version)
+            policy = tester.version_policy(version)
             source = f"published v{version.number}"
         connection = Connection(
             local_addr=data["local_address"] or "0.0.0.0",
@@ -575,7 +551,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             userid=data["userid"] or None,
             direction=data["direction"],
         )
-        result = presenters.connection_test(policy, connection, source=source)
+        result = tester.connection_test(policy, connection, source=source)
     context = {
         "section": "stacks",
         "stack": the_stack,
@@ -583,7 +559,7 @@ def stack_tester(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
         "result": result,
         "services": presenters.service_uuids(the_stack),
     }
-    return _render(request, "policies/tester.html", context, partials=("tester-result",))
+    return render_page(request, "policies/tester.html", context, partials=("tester-result",))
 
 
 # --- import ---------------------------------------------------------------------------------------
@@ -595,7 +571,7 @@ def _import_page(request: HttpRequest, context: dict[str, Any], status: int = 20
     if report is not None:
         context["findings"] = presenters.finding_rows(report.findings)
         context["counts"] = presenters.severity_counts(report.findings)
-    return _render(request, "policies/import.html", context, status=status)
+    return render_page(request, "policies/import.html", context, status=status)
 
 
 @requires(Capability.EDIT_DESIGN)
@@ -656,4 +632,4 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         return _import_page(request, context, status=422)
     created = sum(1 for item in report.items if item.status == "new")
     messages.success(request, f"Imported into {stack.label}: {created} new object(s) and rule(s).")
-    return _done(request, reverse("policies:stack-detail", args=[stack.lpar.name, stack.name]))
+    return after_post(request, reverse("policies:stack-detail", args=[stack.lpar.name, stack.name]))

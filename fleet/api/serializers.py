@@ -32,15 +32,15 @@ from fleet.models import (
     Transport,
     VerificationRun,
 )
+from fleet.overview import StackStatus
 from fleet.selectors import (
     OUTPUTS,
-    ServiceStatus,
-    StackStatus,
     Staleness,
     deployment_staleness,
     output_text,
     staleness_token,
 )
+from fleet.service_status import ServiceStatus
 from policies.api.serializers import StackField
 
 
@@ -388,7 +388,7 @@ class VerificationSerializer(serializers.ModelSerializer):
 
 class VerificationDetailSerializer(VerificationSerializer):
     results = serializers.JSONField(
-        read_only=True, help_text="Per-service figures, as fleet/verify.py computes them"
+        read_only=True, help_text="Per-service figures, as fleet/verify/figures.py computes them"
     )
     outputs = serializers.SerializerMethodField()
 

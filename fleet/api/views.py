@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import capability_permission
 from accounts.roles import Capability
-from fleet import presenters, selectors
+from fleet import overview, presenters, selectors, service_status
 from fleet.api import serializers as api
 from fleet.models import Deployment, LparConnection, RunStatus
 from fleet.services import (
@@ -165,12 +165,12 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
         return stack
 
     def list(self, request: Request) -> Response:
-        statuses = selectors.stack_status_list(user=request.user)
+        statuses = overview.stack_status_list(user=request.user)
         return Response(self.get_serializer(statuses, many=True).data)
 
     def retrieve(self, request: Request, stack: str) -> Response:
         found = self._stack()
-        statuses = selectors.stack_status_list(
+        statuses = overview.stack_status_list(
             user=request.user, stacks=Stack.objects.filter(pk=found.pk)
         )
         return Response(self.get_serializer(statuses[0]).data)
@@ -651,12 +651,12 @@ class MyServicesViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = Pagination
 
     def get_queryset(self) -> QuerySet:
-        return selectors.visible_services(user=self.request.user)
+        return service_status.visible_services(user=self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         window = request.query_params.get("window", "24h")
         if window not in presenters.WINDOWS:
             raise serializers.ValidationError({"window": ["Either 24h or 7d."]})
         page = self.paginate_queryset(self.get_queryset()) or []
-        statuses = selectors.service_statuses(page, window=window)
+        statuses = service_status.service_statuses(page, window=window)
         return self.get_paginated_response(self.get_serializer(statuses, many=True).data)

@@ -1,7 +1,8 @@
 """The probe's own refused handshakes are told apart from the services' failed handshakes.
 
 The probe offers TLS 1.0 and weak suites on purpose; AT-TLS refuses them and logs EZD1286I
-with the probe's source socket as REMOTE. verify.py counts those lines as probe refusals.
+with the probe's source socket as REMOTE. fleet/verify/handshakes.py counts those lines as probe
+refusals.
 """
 
 from __future__ import annotations

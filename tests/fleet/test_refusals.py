@@ -1,7 +1,7 @@
 """Refused clients: a surge opens one incident per service; it resolves when refusals stop.
 
 The judgement is pure arithmetic (fleet.refusals.judge); the incidents are rows written by
-apply_refusals from one run's counts, which verify.py takes from the syslog report.
+apply_refusals from one run's counts, which fleet/verify takes from the syslog report.
 """
 
 from __future__ import annotations

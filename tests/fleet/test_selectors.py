@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from fleet import presenters, selectors
+from fleet import overview, presenters, selectors, service_status
 from fleet.models import (
     Certificate,
     ConnectionObservation,
@@ -26,7 +26,7 @@ def fleet(make_user) -> FleetEstate:
     return build_fleet(make_user)
 
 
-def by_label(statuses: list[selectors.StackStatus]) -> dict[str, selectors.StackStatus]:
+def by_label(statuses: list[overview.StackStatus]) -> dict[str, overview.StackStatus]:
     return {s.stack.label: s for s in statuses}
 
 
@@ -35,16 +35,16 @@ def by_label(statuses: list[selectors.StackStatus]) -> dict[str, selectors.Stack
 
 @pytest.mark.django_db
 def test_only_those_who_see_the_estate_get_stack_statuses(fleet) -> None:
-    assert len(selectors.stack_status_list(user=fleet.people["auditor"])) == 2
+    assert len(overview.stack_status_list(user=fleet.people["auditor"])) == 2
     for who in ("owner_a", "nobody"):
-        assert selectors.stack_status_list(user=fleet.people[who]) == []
-        assert selectors.fleet_totals(user=fleet.people[who], statuses=[]) is None
+        assert overview.stack_status_list(user=fleet.people[who]) == []
+        assert overview.fleet_totals(user=fleet.people[who], statuses=[]) is None
 
 
 @pytest.mark.django_db
 def test_figures_come_from_the_latest_successful_run_and_a_later_failure_shows(fleet) -> None:
     VerificationRun.objects.create(stack=fleet.sysa, status=RunStatus.FAILED, error="503")
-    sysa = by_label(selectors.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
+    sysa = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
 
     assert sysa.run == fleet.run_after
     assert sysa.last_failed and sysa.last_run.error == "503"
@@ -56,7 +56,7 @@ def test_figures_come_from_the_latest_successful_run_and_a_later_failure_shows(f
 def test_the_deployed_version_is_the_last_target_that_succeeded_and_a_newer_one_shows(
     fleet,
 ) -> None:
-    sysa = by_label(selectors.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
+    sysa = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
     assert sysa.deployed.version == fleet.v2 and not sysa.behind
     assert sysa.latest_version == fleet.v2
 
@@ -64,16 +64,16 @@ def test_the_deployed_version_is_the_last_target_that_succeeded_and_a_newer_one_
     DeploymentTarget.objects.filter(deployment=failed).update(
         status=TargetStatus.ROLLED_BACK, finished_at=timezone.now()
     )
-    sysa = by_label(selectors.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
+    sysa = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
     assert sysa.deployed.version == fleet.v2
 
-    sysb = by_label(selectors.stack_status_list(user=fleet.people["operator"]))["SYSB/TCPIP"]
+    sysb = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSB/TCPIP"]
     assert sysb.deployed is None and sysb.latest_version is None
 
 
 @pytest.mark.django_db
 def test_open_drift_and_certificates_due_are_counted_per_stack(fleet) -> None:
-    statuses = by_label(selectors.stack_status_list(user=fleet.people["operator"]))
+    statuses = by_label(overview.stack_status_list(user=fleet.people["operator"]))
     sysa = statuses["SYSA/TCPIP"]
     assert sysa.open_drift == 1  # the resolved event is not counted
     assert (sysa.certificates_due, sysa.certificates_expired) == (1, 1)
@@ -85,14 +85,14 @@ def test_a_certificate_the_last_probe_no_longer_saw_is_not_counted(fleet) -> Non
     Certificate.objects.filter(fingerprint="aa" * 32).update(
         last_seen=fleet.run_after.created_at - timedelta(minutes=5)
     )
-    sysa = by_label(selectors.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
+    sysa = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
     assert sysa.certificates_due == 0 and sysa.certificates_expired == 1
 
 
 @pytest.mark.django_db
 def test_totals_add_up_the_stacks(fleet) -> None:
-    statuses = selectors.stack_status_list(user=fleet.people["auditor"])
-    totals = selectors.fleet_totals(user=fleet.people["auditor"], statuses=statuses)
+    statuses = overview.stack_status_list(user=fleet.people["auditor"])
+    totals = overview.fleet_totals(user=fleet.people["auditor"], statuses=statuses)
     assert (totals.stacks, totals.deployed) == (2, 1)
     assert (totals.connections, totals.secured) == (49, 28)
     assert (totals.open_drift, totals.open_incidents, totals.active_deployments) == (1, 1, 0)
@@ -100,7 +100,7 @@ def test_totals_add_up_the_stacks(fleet) -> None:
 
 @pytest.mark.django_db
 def test_the_before_state_of_a_stack_is_read_from_its_probe(fleet) -> None:
-    sysb = by_label(selectors.stack_status_list(user=fleet.people["auditor"]))["SYSB/TCPIP"]
+    sysb = by_label(overview.stack_status_list(user=fleet.people["auditor"]))["SYSB/TCPIP"]
     ports = sysb.ports
     assert (ports.probed, ports.app_tls, ports.cleartext, ports.deprecated) == (3, 2, 1, 2)
     assert [s.protocol for s in ports.bar.segments] == ["TLSv1", "no-tls"]
@@ -129,8 +129,8 @@ def test_deployed_rules_are_those_of_the_deployed_text_with_their_services(fleet
 
 @pytest.mark.django_db
 def test_deploy_choices_are_for_operators_with_each_stacks_latest_version(fleet) -> None:
-    assert selectors.deploy_choices(user=fleet.people["auditor"]) == []
-    choices = selectors.deploy_choices(user=fleet.people["operator"])
+    assert overview.deploy_choices(user=fleet.people["auditor"]) == []
+    choices = overview.deploy_choices(user=fleet.people["operator"])
     assert [(c.stack, c.version, c.is_current) for c in choices] == [(fleet.sysa, fleet.v2, True)]
 
 
@@ -139,16 +139,20 @@ def test_deploy_choices_are_for_operators_with_each_stacks_latest_version(fleet)
 
 @pytest.mark.django_db
 def test_app_owners_see_only_their_services(fleet) -> None:
-    mine = selectors.visible_services(user=fleet.people["owner_a"])
+    mine = service_status.visible_services(user=fleet.people["owner_a"])
     assert sorted(s.name for s in mine) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
-    assert [s.name for s in selectors.visible_services(user=fleet.people["owner_b"])] == ["MQCHIN"]
-    assert selectors.visible_services(user=fleet.people["auditor"]).count() == 12
-    assert not selectors.visible_services(user=fleet.people["nobody"]).exists()
+    assert [s.name for s in service_status.visible_services(user=fleet.people["owner_b"])] == [
+        "MQCHIN"
+    ]
+    assert service_status.visible_services(user=fleet.people["auditor"]).count() == 12
+    assert not service_status.visible_services(user=fleet.people["nobody"]).exists()
 
 
 @pytest.mark.django_db
 def test_live_connections_are_those_the_latest_run_saw_unsecured_first(fleet, settings) -> None:
-    statuses = selectors.service_statuses(selectors.visible_services(user=fleet.people["owner_a"]))
+    statuses = service_status.service_statuses(
+        service_status.visible_services(user=fleet.people["owner_a"])
+    )
     web1 = next(s for s in statuses if s.service.name == "CICSWEB1")
     assert [c.secured for c in web1.live] == [False, True, True]
     assert "10.99.0.1..40000" not in [c.remote_socket for c in web1.live]
@@ -159,18 +163,18 @@ def test_live_connections_are_those_the_latest_run_saw_unsecured_first(fleet, se
 
 @pytest.mark.django_db
 def test_live_connections_are_capped_per_service(make_user) -> None:
-    fleet = build_fleet(make_user, observations=selectors.LIVE_SHOWN + 5)
-    statuses = selectors.service_statuses([fleet.service_a, fleet.service_b])
-    assert len(statuses[0].live) == selectors.LIVE_SHOWN
+    fleet = build_fleet(make_user, observations=service_status.LIVE_SHOWN + 5)
+    statuses = service_status.service_statuses([fleet.service_a, fleet.service_b])
+    assert len(statuses[0].live) == service_status.LIVE_SHOWN
     assert len(statuses[1].live) == 1
     assert ConnectionObservation.objects.filter(service=fleet.service_a).count() > 12
 
 
 @pytest.mark.django_db
 def test_the_mix_over_time_has_a_column_per_hour_or_per_six_hours(fleet) -> None:
-    day = selectors.service_statuses([fleet.service_a], window="24h")[0].chart
+    day = service_status.service_statuses([fleet.service_a], window="24h")[0].chart
     assert len(day.columns) == 24 and not day.empty
-    week = selectors.service_statuses([fleet.service_a], window="7d")[0].chart
+    week = service_status.service_statuses([fleet.service_a], window="7d")[0].chart
     assert len(week.columns) == 28
     assert sum(c.total for c in week.columns) == 24 * 10
 
