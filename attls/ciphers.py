@@ -65,6 +65,14 @@ class Protocol(StrEnum):
     TLSV1_2 = "TLSv1.2"
     TLSV1_3 = "TLSv1.3"
 
+    @property
+    def label(self) -> str:
+        """How a reader names it: `TLS 1.0`, `TLS 1.3`, `SSL 3.0` (the value is the keyword).
+
+        The members are declared oldest first, so iterating `Protocol` gives that order."""
+        family, _, number = self.value.partition("v")
+        return f"{family} {number if '.' in number else number + '.0'}"
+
 
 class NistStatus(StrEnum):
     """Where NIST SP 800-52 Rev. 2 puts a suite."""

@@ -10,20 +10,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from attls.ciphers import Protocol
+
 # The order protocols are shown in, best first; anything else comes after, then cleartext.
-PROTOCOL_ORDER = ("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3", "cleartext")
+# Newest first, as the charts stack them: every version AT-TLS knows (SSLv2 included, in the
+# order attls.ciphers.Protocol declares them), then cleartext.
+PROTOCOL_ORDER = (*(p.value for p in reversed(Protocol)), "cleartext")
 PROTOCOL_COLOURS = {
     "TLSv1.3": "#1f6f43",
     "TLSv1.2": "#5fa37a",
     "TLSv1.1": "#d9a23b",
     "TLSv1": "#d0752c",
     "SSLv3": "#a33a2a",
+    "SSLv2": "#7a1f14",
     "cleartext": "#b3261e",
 }
 OTHER_COLOUR = "#8a8f98"
 # "cleartext" is what the fleet counts for a connection no AT-TLS rule secured: cleartext, or
 # the application's own TLS, which netstat cannot tell apart (fleet/presenters.py says the same).
-PROTOCOL_LABELS = {"TLSv1": "TLS 1.0", "cleartext": "No AT-TLS"}
+PROTOCOL_LABELS = {p.value: p.label for p in Protocol} | {"cleartext": "No AT-TLS"}
 FONT = "DejaVu Sans, sans-serif"
 
 # What a table shows for a missing value: an en dash.
@@ -31,11 +36,8 @@ NONE_SHOWN = "\u2013"
 
 
 def protocol_label(name: str) -> str:
-    if name in PROTOCOL_LABELS:
-        return PROTOCOL_LABELS[name]
-    if name.startswith("TLSv"):
-        return "TLS " + name[4:]
-    return name
+    """`TLS 1.3`, `SSL 3.0` (attls.ciphers.Protocol.label), `No AT-TLS`; anything else as is."""
+    return PROTOCOL_LABELS.get(name, name)
 
 
 def ordered_protocols(counts: dict[str, int]) -> list[tuple[str, int]]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.roles import Capability, has_capability
 from audits.catalog import Parameter, load_catalog
 from audits.models import ScopeKind
-from audits.packs import PackRequest
+from audits.services import PackRequest
 from policies.models import Lpar
 from policies.selectors import service_list_for
 

@@ -1,7 +1,7 @@
 """What an assessment's scope holds: its services, their stacks, and the facts about them.
 
 One place answers "is this row about the scope?" for the assessment engine
-(audits/assessment.py), the PDF (audits/evidence.py) and the OSCAL file (audits/oscal/): every
+(audits/assessment/), the PDF (audits/evidence.py) and the OSCAL file (audits/oscal/): every
 query of history or observations that can name a service goes through a `Scope`, so what a
 pack holds is what its scope holds, and nothing is filtered at print time.
 

@@ -1,8 +1,11 @@
-"""Writes of the audits app: running assessments, recording and revoking accepted risks.
+"""Writes of the audits app: running assessments, recording and revoking accepted risks, and
+asking for evidence packs.
 
-Each write leaves a ChangeRecord (policies.models), which the audit log chains by hash.
-An assessment is computed synchronously; the evidence-pack task calls `assessment_run`
-(or `assessment_execute` on a row a view created), holding only ids.
+Each write leaves a ChangeRecord (policies.changes), which the audit log chains by hash. An
+assessment is computed synchronously by `assessment_run`; a pack request saves a PENDING
+assessment (when it asks for a new scope and period) and the pack, and enqueues the job
+(audits.tasks -> audits.pack_job) once the transaction commits. Who may do what is decided
+by audits.selectors.
 """
 
 from __future__ import annotations
@@ -10,17 +13,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Capability, Role, has_capability, roles_of
-from audits.assessment import Evaluation, ScopeError, assess, scope_services
+from audits import pack_job, selectors
+from audits.assessing import assessment_execute
+from audits.assessment import ScopeError, scope_services
 from audits.catalog import CatalogError, load_catalog
-from audits.models import Assessment, ControlResult, RiskException, RunState, ScopeKind
-from policies.models import ChangeRecord, Service, Stack
+from audits.models import Assessment, EvidencePack, RiskException, RunState, ScopeKind
+from audits.tasks import generate_evidence_pack
+from policies.changes import change_record
+from policies.models import Service, Stack
 
 log = logging.getLogger(__name__)
 
@@ -31,41 +40,18 @@ class AssessmentRefused(ValueError):
     """An assessment that cannot be started: bad scope, period or parameters."""
 
 
-def _record(
-    actor: User | None,
-    action: str,
-    obj: Assessment | RiskException,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None,
-    note: str = "",
-) -> ChangeRecord:
-    return ChangeRecord.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        object_type=type(obj).__name__,
-        object_uuid=obj.uuid,
-        object_name=str(obj)[:100],
-        before=before,
-        after=after,
-        note=note,
-    )
-
-
 # --- assessments ----------------------------------------------------------------------------
 
 
 def _require_may_assess(actor: User, scope_kind: str, scope: Mapping[str, Any]) -> None:
-    """Auditors and architects assess anything; app owners only their own services."""
-    if has_capability(actor, Capability.AUDIT):
+    """Auditors and architects assess anything; app owners only their own services
+    (audits.selectors decides)."""
+    if selectors.may_generate(actor, scope_kind, dict(scope)):
         return
     if has_capability(actor, Capability.VIEW_OWN_SERVICES) and scope_kind in (
-        ScopeKind.SERVICE,
-        ScopeKind.SERVICES,
+        selectors.OWNED_SCOPE_KINDS
     ):
-        services = scope_services(scope_kind, scope)
-        if not services.exclude(owners=actor).exists():
-            return
+        scope_services(scope_kind, scope)  # a scope that names no service is refused as such
         raise PermissionError("an application owner may assess only services they own")
     raise PermissionError("only auditors, architects and service owners may run assessments")
 
@@ -113,10 +99,10 @@ def assessment_create(
         created_by=actor,
         status=RunState.PENDING,
     )
-    _record(
-        actor,
-        "create",
-        assessment,
+    change_record(
+        actor=actor,
+        action="create",
+        obj=assessment,
         after={
             "scope_kind": scope_kind,
             "scope": scope,
@@ -126,98 +112,6 @@ def assessment_create(
             "catalog_version": catalog.version,
         },
     )
-    return assessment
-
-
-def _store(assessment: Assessment, evaluation: Evaluation) -> None:
-    ControlResult.objects.filter(assessment=assessment).delete()  # a re-run replaces results
-    ControlResult.objects.bulk_create(
-        [
-            ControlResult(
-                assessment=assessment,
-                control_id=result.control_id,
-                framework=result.framework,
-                title=result.title[:300],
-                outcome=result.outcome,
-                rationale=result.rationale,
-                evidence=result.evidence,
-                sp800_53=result.sp800_53,
-                exception=result.exception,
-            )
-            for result in evaluation.results
-        ],
-        batch_size=500,
-    )
-
-
-def assessment_execute(*, assessment: Assessment) -> Assessment:
-    """Computes a PENDING assessment and stores its results: SUCCEEDED, or FAILED with why.
-
-    The row is claimed with a conditional update, so two workers never compute it twice; the
-    loser gets the row back as it is.
-    """
-    claimed = Assessment.objects.filter(pk=assessment.pk, status=RunState.PENDING).update(
-        status=RunState.RUNNING
-    )
-    assessment.refresh_from_db()
-    if not claimed:
-        return assessment
-    catalog = load_catalog()
-    try:
-        evaluation = assess(
-            scope_kind=assessment.scope_kind,
-            scope=assessment.scope,
-            period_start=assessment.period_start,
-            period_end=assessment.period_end,
-            parameters=assessment.parameters,
-            catalog=catalog,
-        )
-    except Exception as error:  # recorded on the row; the caller sees FAILED, not a crash
-        log.exception("assessment %s failed", assessment.uuid)
-        with transaction.atomic():
-            Assessment.objects.filter(pk=assessment.pk).update(
-                status=RunState.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
-            )
-            assessment.refresh_from_db()
-            _record(
-                assessment.created_by,
-                "fail",
-                assessment,
-                after={"status": assessment.status, "error": assessment.error},
-            )
-        return assessment
-    with transaction.atomic():
-        _store(assessment, evaluation)
-        assessment.catalog_version = catalog.version
-        assessment.catalog_sha256 = catalog.sha256
-        assessment.parameters = evaluation.parameters
-        assessment.summary = evaluation.summary
-        assessment.status = RunState.SUCCEEDED
-        assessment.error = ""
-        assessment.save(
-            update_fields=[
-                "catalog_version",
-                "catalog_sha256",
-                "parameters",
-                "summary",
-                "status",
-                "error",
-            ]
-        )
-        _record(
-            assessment.created_by,
-            "assess",
-            assessment,
-            after={
-                "status": assessment.status,
-                "catalog_version": catalog.version,
-                "catalog_sha256": catalog.sha256,
-                "outcomes": evaluation.summary["outcomes"],
-                "coverage": evaluation.summary["coverage"]["ratio"],
-                "services": evaluation.summary["scope"]["services"],
-                "exceptions_applied": evaluation.summary["exceptions_applied"],
-            },
-        )
     return assessment
 
 
@@ -310,7 +204,7 @@ def risk_exception_create(
         created_by=actor,
         expires_at=expires_at,
     )
-    _record(actor, "create", exception, after=_exception_snapshot(exception))
+    change_record(actor=actor, action="create", obj=exception, after=_exception_snapshot(exception))
     return exception
 
 
@@ -326,5 +220,78 @@ def risk_exception_revoke(
     before = _exception_snapshot(locked)
     locked.revoked_at = timezone.now()
     locked.save(update_fields=["revoked_at"])
-    _record(actor, "revoke", locked, before=before, after=_exception_snapshot(locked), note=note)
+    change_record(
+        actor=actor,
+        action="revoke",
+        obj=locked,
+        before=before,
+        after=_exception_snapshot(locked),
+        note=note,
+    )
     return locked
+
+
+# --- evidence packs ---------------------------------------------------------------------------
+
+
+class PackRefused(Exception):
+    """The request is not allowed or not valid; the message says why, nothing was saved."""
+
+
+@dataclass(frozen=True)
+class PackRequest:
+    """A new assessment and pack: the scope and period as the form or the API gives them."""
+
+    scope_kind: str
+    scope: dict[str, Any]
+    period_start: dt.datetime
+    period_end: dt.datetime
+    parameters: dict[str, Any] | None = None
+
+
+@transaction.atomic
+def evidence_pack_request(
+    *,
+    actor: User,
+    assessment: Assessment | None = None,
+    new: PackRequest | None = None,
+) -> EvidencePack:
+    """Asks for a pack of an existing assessment, or of a new one over a scope and period.
+
+    Refused (PermissionDenied) when the actor may not generate for that scope; PackRefused
+    when the request is not valid. The task is enqueued once the transaction commits.
+    """
+    if (assessment is None) == (new is None):
+        raise PackRefused("give either an assessment or a scope and period")
+    if assessment is not None:
+        if not selectors.may_see(actor, assessment):
+            raise PermissionDenied
+        if assessment.status != RunState.SUCCEEDED:
+            raise PackRefused("that assessment has not finished")
+    else:
+        assert new is not None
+        if not selectors.may_generate(actor, new.scope_kind, new.scope):
+            raise PermissionDenied
+        if new.period_start > timezone.now():
+            raise PackRefused("the period starts in the future")
+        # A PENDING assessment, validated by the engine; the task's first step computes it.
+        try:
+            assessment = assessment_create(
+                actor=actor,
+                scope_kind=new.scope_kind,
+                scope=new.scope,
+                period_start=new.period_start,
+                period_end=new.period_end,
+                parameters=new.parameters,
+            )
+        except AssessmentRefused as error:
+            raise PackRefused(str(error)) from None
+        except PermissionError:
+            raise PermissionDenied from None
+    pack = EvidencePack.objects.create(
+        assessment=assessment,
+        created_by=actor,
+        progress=[pack_job.progress_entry("requested", f"by {actor.get_username()}")],
+    )
+    transaction.on_commit(lambda: generate_evidence_pack.delay(pack.pk))
+    return pack

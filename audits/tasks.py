@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audits import log as audit_log
-from audits import packs
+from audits import pack_job
 from audits.models import EvidencePack, RunState
 from fleet.tasks import worker_name
 
@@ -41,13 +41,13 @@ def _import_the_pdf_renderer(sender: Any, **_: object) -> None:
 @shared_task
 def generate_evidence_pack(pack_id: int) -> str:
     worker = worker_name()
-    if not packs.claim(pack_id, worker, stale_after=settings.EVIDENCE_STALE_SECONDS):
+    if not pack_job.claim(pack_id, worker, stale_after=settings.EVIDENCE_STALE_SECONDS):
         return "not claimed: running elsewhere or finished"
     try:
-        packs.evidence_pack_generate(pack_id)
+        pack_job.evidence_pack_generate(pack_id)
     except Exception as error:  # the row must say what happened, whatever it was
         log.exception("evidence pack %s failed", pack_id)
-        packs.evidence_pack_fail(pack_id, error, worker=worker)
+        pack_job.evidence_pack_fail(pack_id, error, worker=worker)
         return "failed"
     return str(EvidencePack.objects.values_list("status", flat=True).get(pk=pack_id))
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
-from audits import browse, packs, signing
+from audits import browse, pack_job, selectors, services, signing
 from audits.forms import LogFilterForm, PackForm, VerifyForm
 from audits.models import EvidencePack, RunState
 
@@ -69,8 +69,8 @@ def index(request: HttpRequest) -> HttpResponse:
     refused = ""
     if request.method == "POST" and form.is_valid():
         try:
-            pack = packs.evidence_pack_request(actor=request.user, new=form.request())
-        except packs.PackRefused as error:
+            pack = services.evidence_pack_request(actor=request.user, new=form.request())
+        except services.PackRefused as error:
             refused = str(error)
         else:
             return _redirect(request, reverse("audits:pack", args=[pack.uuid]))
@@ -78,8 +78,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "section": "audits",
         "form": form,
         "refused": refused,
-        "packs": _page(request, packs.pack_list_for(user=request.user)),
-        "assessments": packs.assessment_list_for(user=request.user)[:PAGE_SIZE],
+        "packs": _page(request, selectors.pack_list_for(user=request.user)),
+        "assessments": selectors.assessment_list_for(user=request.user)[:PAGE_SIZE],
         "can_audit": has_capability(request.user, Capability.AUDIT),
     }
     status = 422 if request.method == "POST" else 200
@@ -92,10 +92,10 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 def assessment_pack(request: HttpRequest, assessment: str) -> HttpResponse:
     """A new pack of an assessment that already ran."""
-    found = packs.assessment_for(user=request.user, uuid=assessment)
+    found = selectors.assessment_for(user=request.user, uuid=assessment)
     try:
-        pack = packs.evidence_pack_request(actor=request.user, assessment=found)
-    except packs.PackRefused as error:
+        pack = services.evidence_pack_request(actor=request.user, assessment=found)
+    except services.PackRefused as error:
         messages.error(request, str(error))
         return _redirect(request, reverse("audits:index"))
     return _redirect(request, reverse("audits:pack", args=[pack.uuid]))
@@ -107,18 +107,18 @@ def assessment_pack(request: HttpRequest, assessment: str) -> HttpResponse:
 @requires(AUDIT, OWNERS)
 @require_GET
 def pack_detail(request: HttpRequest, pack: str) -> HttpResponse:
-    found = packs.pack_for(user=request.user, uuid=pack)
+    found = selectors.pack_for(user=request.user, uuid=pack)
     done = {entry.get("step") for entry in found.progress}
     context = {
         "section": "audits",
         "pack": found,
         "assessment": found.assessment,
         "steps": [
-            {"key": step, "title": packs.STEP_TITLES[step], "done": step in done}
-            for step in packs.STEPS
+            {"key": step, "title": pack_job.STEP_TITLES[step], "done": step in done}
+            for step in pack_job.STEPS
         ],
         "polling": found.status in (RunState.PENDING, RunState.RUNNING),
-        "percent": round(100 * sum(1 for s in packs.STEPS if s in done) / len(packs.STEPS)),
+        "percent": round(100 * sum(1 for s in pack_job.STEPS if s in done) / len(pack_job.STEPS)),
     }
     return _partial(request, "audits/pack_detail.html", context, ("pack-progress",))
 
@@ -131,7 +131,7 @@ def file_response(pack: EvidencePack, kind: str) -> HttpResponse:
     """The stored PDF or OSCAL file of a pack, only while it has the ledger's SHA-256."""
     if pack.status != RunState.SUCCEEDED or kind not in ("pdf", "oscal"):
         raise Http404("Not available")
-    path = packs.pack_file(pack, kind)
+    path = selectors.pack_file(pack, kind)
     if not path.is_file():
         raise Http404("The file is missing from the evidence store")
     data = path.read_bytes()
@@ -156,7 +156,7 @@ def file_response(pack: EvidencePack, kind: str) -> HttpResponse:
 @requires(AUDIT, OWNERS)
 @require_GET
 def pack_download(request: HttpRequest, pack: str, kind: str) -> HttpResponse:
-    return file_response(packs.pack_for(user=request.user, uuid=pack), kind)
+    return file_response(selectors.pack_for(user=request.user, uuid=pack), kind)
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     }
     if result is not None:
         # The ledger entry named only to those who may see that pack.
-        context["ledger"] = packs.ledger_answer_for(user=request.user, result=result)
+        context["ledger"] = selectors.ledger_answer_for(user=request.user, result=result)
     response = _partial(request, "audits/verify.html", context, ("verify-result",))
     if request.method == "POST" and not form.is_valid():
         response.status_code = 422

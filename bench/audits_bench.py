@@ -8,11 +8,17 @@
 - evidence pack of 1,000 services: ≤ 60 s, peak memory of the process doing it ≤ 1 GiB;
 - `audits.signing.verify_pack` of each signed PDF: ≤ 0.5 s (best of 3);
 - `audit_verify` over 100,000 entries of chain version 2 (canonical JSON, issue 12), with a
-  checkpoint of its head to check against: ≤ 2 s (best of 3).
+  checkpoint of its head to check against: ≤ 2 s (best of 3);
+- issue 13, of the last pack of each size: the time its evidence context spends in database
+  queries (target ≤ 5 % of the pack's time: the pack presents what the assessment stored);
+  the same pack HTML printed by WeasyPrint and by headless Chromium (Playwright driving
+  Debian's /usr/bin/chromium) in the same process, both times and their ratio (target
+  WeasyPrint ≤ 3x Chromium); and, for the reference pack, where WeasyPrint's time goes
+  (cProfile, by area: CSS, layout, tables, text and fonts, SVG, PDF output).
 
 A pack is timed from the request to the signed PDF stored: a PENDING assessment of the whole
 estate by `audits.services.assessment_create`, its EvidencePack row claimed (RUNNING), then
-`audits.packs.evidence_pack_generate`, which has the engine compute the assessment and renders,
+`audits.pack_job.evidence_pack_generate`, which has the engine compute the assessment and renders,
 signs and records the pack. The estates are built by bench/evidence_estate.py in a SQLite
 database each, one child process per estate; each pack size is then generated in a fresh
 child process, whose peak resident set size (ru_maxrss) is the pack's memory. Signing uses a
@@ -64,6 +70,19 @@ LARGE_PACK_SECONDS = 60.0
 LARGE_PACK_MIB = 1024.0
 VERIFY_PACK_SECONDS = 0.5
 RUNS = 3
+QUERY_SHARE = 0.05  # of a pack's time, spent in queries while its evidence context is made
+RENDER_RATIO = 3.0  # WeasyPrint / Chromium on the same HTML
+CHROMIUM = "/usr/bin/chromium"  # Debian's
+# cProfile areas of a WeasyPrint render, by where the function is defined (first match wins).
+PROFILE_AREAS = (
+    ("tables", ("weasyprint/layout/table",)),
+    ("layout", ("weasyprint/layout",)),
+    ("text and fonts", ("weasyprint/text", "weasyprint/fonts", "fontTools", "pyphen")),
+    ("CSS", ("weasyprint/css", "tinycss2", "cssselect2")),
+    ("SVG", ("weasyprint/svg",)),
+    ("PDF output", ("weasyprint/pdf", "pydyf", "weasyprint/document", "weasyprint/draw")),
+    ("HTML and boxes", ("weasyprint/html", "weasyprint/formatting_structure", "html5lib")),
+)
 
 
 def verdict(ok: bool) -> str:
@@ -154,8 +173,7 @@ def child_packs(packs: int, auditor_id: int, start: str, end: str) -> dict[str, 
     from django.conf import settings
     from django.contrib.auth.models import User
 
-    from audits import packs as pack_service
-    from audits import signing
+    from audits import pack_job, signing
     from audits.models import EvidencePack, RunState, ScopeKind
     from audits.services import assessment_create
 
@@ -175,7 +193,7 @@ def child_packs(packs: int, auditor_id: int, start: str, end: str) -> dict[str, 
         EvidencePack.objects.filter(pk=pack.pk, status=RunState.PENDING).update(
             status=RunState.RUNNING
         )  # claimed, as the task would
-        pack_service.evidence_pack_generate(pack.pk)
+        pack_job.evidence_pack_generate(pack.pk)
         times.append(time.perf_counter() - started)
         pack.refresh_from_db()
         assert pack.status == RunState.SUCCEEDED, (pack.status, pack.error)
@@ -188,13 +206,169 @@ def child_packs(packs: int, auditor_id: int, start: str, end: str) -> dict[str, 
         result = signing.verify_pack(pdf)
         verify_times.append(time.perf_counter() - started)
         assert result.ok, result.problems
+    # the pack's memory, before the render study below renders it again
+    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    large = packs == 1
+    render = render_study(pack, repeat=1 if large else RUNS, profile=not large)
     return {
         "pack_seconds": times,
+        "render": render,
         "verify_seconds": verify_times,
         "pdf_kib": len(pdf) // 1024,
         "progress": progress,
-        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mib": max_rss_mib,
     }
+
+
+def _context_of(pack: Any) -> tuple[dict[str, Any], float, float, int]:
+    """The pack's evidence context as the job makes it: (context, seconds, query seconds,
+    queries), queries timed by a database execute wrapper."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from audits import evidence
+
+    spent = [0.0, 0]
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - started
+            spent[1] += 1
+
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        assessment = pack.assessment
+        scope = evidence.resolve_scope(assessment)
+        results = list(assessment.results.select_related("exception__owner"))
+        spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
+        manifest = evidence.manifest_of(results, spans)
+        context = evidence.pack_context(
+            assessment=assessment,
+            pack_uuid=pack.uuid,
+            generated_by=pack.created_by,
+            generated_at=timezone.now(),
+            scope=scope,
+            results=results,
+            spans=spans,
+            manifest=manifest,
+        )
+    return context, time.perf_counter() - started, float(spent[0]), int(spent[1])
+
+
+def _profile_areas(stats: Any) -> dict[str, float]:
+    """Own time of the profiled functions, summed by PROFILE_AREAS."""
+    areas: dict[str, float] = {}
+    for (filename, _, _), (_, _, own, _, _) in stats.stats.items():
+        area = next(
+            (name for name, parts in PROFILE_AREAS if any(p in filename for p in parts)),
+            "other",
+        )
+        areas[area] = areas.get(area, 0.0) + own
+    return dict(sorted(areas.items(), key=lambda item: -item[1]))
+
+
+def render_study(pack: Any, *, repeat: int, profile: bool) -> dict[str, Any]:
+    """The last pack's context, rendered by WeasyPrint and by Chromium in this process."""
+    import cProfile
+    import pstats
+
+    from django.template.loader import render_to_string
+    from playwright.sync_api import sync_playwright
+
+    from audits import evidence
+
+    context, context_seconds, query_seconds, queries = _context_of(pack)
+    weasy = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        evidence.render_pdf(context)
+        weasy.append(time.perf_counter() - started)
+    # The same HTML and stylesheet, from files next to it so the fonts resolve alike.
+    html = render_to_string(evidence.TEMPLATE, context).replace(
+        "<head>",
+        f'<head><base href="{evidence.STYLESHEET.parent.as_uri()}/">'
+        f'<link rel="stylesheet" href="{evidence.STYLESHEET.name}">',
+        1,
+    )
+    page_file = WORK / f"chromium-{pack.uuid}.html"
+    page_file.write_text(html)
+    chromium = []
+    with sync_playwright() as playwright:
+        started = time.perf_counter()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        launch = time.perf_counter() - started
+        try:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                page = browser.new_page()
+                page.goto(page_file.as_uri(), wait_until="load")
+                chromium_pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+                page.close()
+                chromium.append(time.perf_counter() - started)
+        finally:
+            browser.close()
+    areas: dict[str, float] = {}
+    top: list[str] = []
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        evidence.render_pdf(context)
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        areas = _profile_areas(stats)
+        by_own = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:8]
+        top = [
+            f"{Path(filename).name}:{line} {name} {own:.2f} s"
+            for (filename, line, name), (_, _, own, _, _) in by_own
+        ]
+    return {
+        "context_seconds": context_seconds,
+        "query_seconds": query_seconds,
+        "queries": queries,
+        "weasyprint_seconds": min(weasy),
+        "chromium_seconds": min(chromium),
+        "chromium_launch_seconds": launch,
+        "chromium_pdf_kib": len(chromium_pdf) // 1024,
+        "html_kib": len(html) // 1024,
+        "profile_areas": areas,
+        "profile_top": top,
+    }
+
+
+def report_render(made: dict[str, Any]) -> list[bool]:
+    study = made["render"]
+    pack_seconds = made["pack_seconds"][-1]
+    share = study["query_seconds"] / pack_seconds
+    share_ok = share <= QUERY_SHARE
+    print(
+        f"    queries while its evidence context is made   {study['query_seconds']:.2f} s in"
+        f" {study['queries']:,} queries = {share:.1%} of the pack's {pack_seconds:.2f} s"
+        f" (context {study['context_seconds']:.2f} s; target ≤ {QUERY_SHARE:.0%})"
+        f"  {verdict(share_ok)}"
+    )
+    weasy, chrome = study["weasyprint_seconds"], study["chromium_seconds"]
+    ratio = weasy / chrome if chrome else float("inf")
+    ratio_ok = ratio <= RENDER_RATIO
+    print(
+        f"    the same HTML ({study['html_kib']:,} KiB): WeasyPrint {weasy:.2f} s, headless"
+        f" Chromium {chrome:.2f} s ({study['chromium_pdf_kib']:,} KiB PDF; launch"
+        f" {study['chromium_launch_seconds']:.2f} s not counted): {ratio:.1f}x"
+        f" (target ≤ {RENDER_RATIO:.0f}x)  {verdict(ratio_ok)}"
+    )
+    if study["profile_areas"]:
+        total = sum(study["profile_areas"].values())
+        print(
+            "      WeasyPrint profile (own time by area): "
+            + ", ".join(
+                f"{area} {seconds:.2f} s ({seconds / total:.0%})"
+                for area, seconds in study["profile_areas"].items()
+            )
+        )
+        print(f"      slowest functions (own time): {'; '.join(study['profile_top'])}")
+    return [share_ok, ratio_ok]
 
 
 def child(arguments: list[str]) -> dict[str, Any]:
@@ -277,7 +451,7 @@ def make_signing_key() -> None:
 
 
 def main(only: str | None = None) -> int:
-    print("audits benchmarks (issues 6 and 12)")
+    print("audits benchmarks (issues 6, 12 and 13; the machine may be busy: compare ratios)")
     results = [bench_audit_verify()]
     if only == "audit-verify":
         return 0 if all(results) else 1
@@ -286,6 +460,7 @@ def main(only: str | None = None) -> int:
     built, made = bench_pack("reference", RUNS)
     ok, _ = report_pack("reference data center", built, made, SMALL_PACK_SECONDS)
     results.append(ok)
+    results += report_render(made)
 
     built, made = bench_pack(str(LARGE_SERVICES), 1)
     ok, rss = report_pack("synthetic estate", built, made, LARGE_PACK_SECONDS)
@@ -295,6 +470,7 @@ def main(only: str | None = None) -> int:
         f" (target {LARGE_PACK_MIB:.0f} MiB)  {verdict(rss_ok)}"
     )
     results += [ok, rss_ok]
+    results += report_render(made)
     missed = results.count(False)
     print("all targets met" if not missed else f"{missed} target(s) missed")
     return 1 if missed else 0

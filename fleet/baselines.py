@@ -13,7 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fleet.models import StackBaseline
-from policies.models import ChangeRecord, Stack
+from policies.changes import change_record
+from policies.models import Stack
 
 
 def stack_baseline_capture(
@@ -34,13 +35,10 @@ def stack_baseline_capture(
                 captured_at=timezone.now(),
                 captured_by=captured_by[:100],
             )
-            ChangeRecord.objects.create(
+            change_record(
                 actor=None,
                 action="capture-baseline",
-                object_type="StackBaseline",
-                object_uuid=baseline.uuid,
-                object_name=str(baseline)[:100],
-                before=None,
+                obj=baseline,
                 after={
                     "stack": stack.label,
                     "path": path,

@@ -51,7 +51,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.selectors import LastKnownGood, last_known_good
-from policies.models import ChangeRecord
+from policies.changes import change_record
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -533,13 +533,10 @@ def _record_finish(
     deployment: Deployment, status: str, error: str, targets: list[DeploymentTarget]
 ) -> None:
     # The end of a deployment is a state change like its request and approval.
-    ChangeRecord.objects.create(
+    change_record(
         actor=None,
         action="finish",
-        object_type="Deployment",
-        object_uuid=deployment.uuid,
-        object_name=str(deployment)[:100],
-        before=None,
+        obj=deployment,
         after={
             "status": str(status),
             "error": error,

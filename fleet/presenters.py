@@ -20,31 +20,18 @@ if TYPE_CHECKING:
     from fleet.selectors import LiveText
     from policies.models import Stack
 
+from attls.ciphers import Protocol
 from attls.returncodes import family_label, family_of
 
-# Strongest first; "cleartext" is what fleet/verify counts for a connection no AT-TLS rule
-# secured: cleartext, or the application's own TLS, which netstat cannot tell apart.
-PROTOCOL_ORDER = (
-    "TLSv1.3",
-    "TLSv1.2",
-    "TLSv1.1",
-    "TLSv1",
-    "SSLv3",
-    "SSLv2",
-    "cleartext",
-    "no-tls",
-)
-PROTOCOL_LABELS = {
-    "TLSv1.3": "TLS 1.3",
-    "TLSv1.2": "TLS 1.2",
-    "TLSv1.1": "TLS 1.1",
-    "TLSv1": "TLS 1.0",
-    "SSLv3": "SSL 3",
-    "SSLv2": "SSL 2",
+# Strongest first (attls.ciphers.Protocol declares them oldest first, with their labels);
+# "cleartext" is what fleet/verify counts for a connection no AT-TLS rule secured: cleartext, or
+# the application's own TLS, which netstat cannot tell apart.
+PROTOCOL_ORDER = (*(p.value for p in reversed(Protocol)), "cleartext", "no-tls")
+PROTOCOL_LABELS = {p.value: p.label for p in Protocol} | {
     "cleartext": "no AT-TLS",
     "no-tls": "no TLS",  # a port, by the probe: it answers in cleartext
 }
-DEPRECATED = frozenset({"TLSv1.1", "TLSv1", "SSLv3", "SSLv2"})
+DEPRECATED = frozenset(p.value for p in Protocol if p not in (Protocol.TLSV1_2, Protocol.TLSV1_3))
 
 
 def protocol_css(protocol: str) -> str:

@@ -43,9 +43,11 @@ from sslyze import (
 from sslyze.connection_helpers import tls_connection as sslyze_connections
 
 from attls import ciphers
+from attls.ciphers import Protocol
 from fleet import certificates
 
-DEPRECATED = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
+# Below TLS 1.2, in the order attls.ciphers.Protocol declares them (oldest first).
+DEPRECATED = tuple(p.value for p in Protocol if p not in (Protocol.TLSV1_2, Protocol.TLSV1_3))
 _LEGACY_VERSIONS = (
     ("TLSv1", ssl.TLSVersion.TLSv1),
     ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
@@ -405,7 +407,7 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
         extra = modern.get(target.key, {})
         if extra.get("tls13"):
             suites["TLSv1.3"] = extra["tls13"]
-        protocols = [p for p in ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3") if p in suites]
+        protocols = [p.value for p in Protocol if p.value in suites]
         results[target.key] = {
             "zos_port": target.zos_port,
             "address": f"{target.host}:{target.port}",

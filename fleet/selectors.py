@@ -146,11 +146,19 @@ class RollbackPlan:
         return ""
 
 
-def deployed_target(stack: Stack) -> DeploymentTarget | None:
-    """The last target that reached the stack (as fleet.verify.deployed_target), with its text."""
+def deployed_target(stack: Stack, *, at: datetime | None = None) -> DeploymentTarget | None:
+    """The last target that reached the stack by finish time, with its text: what is deployed
+    there now, or at `at` (the audits engine and the evidence pack ask for a past instant).
+
+    The one definition of "what is deployed on a stack" (fleet.verify, the audits engine and
+    the evidence pack use it)."""
+    found = DeploymentTarget.objects.filter(stack=stack, status=TargetStatus.SUCCEEDED)
+    if at is not None:
+        found = found.filter(finished_at__lte=at)
     return (
-        DeploymentTarget.objects.filter(stack=stack, status=TargetStatus.SUCCEEDED)
-        .select_related("version__author", "deployment")
+        found.select_related(
+            "version__author", "deployment__approved_by", "deployment__requested_by"
+        )
         .order_by("-finished_at", "-id")
         .first()
     )

@@ -39,7 +39,8 @@ from fleet.models import (
 from fleet.selectors import remove_rule_plan
 from fleet.tasks import run_deployment
 from fleet.verify import deployed_target
-from policies.models import ChangeRecord, Lpar, PolicyVersion, Stack
+from policies.changes import change_record
+from policies.models import Lpar, PolicyVersion, Stack
 from policies.services import (
     policy_header,
     policy_version_publish,
@@ -76,16 +77,7 @@ def _sha(text: str) -> str:
 
 
 def _record(actor: User, action: str, obj: Any, after: dict[str, Any], note: str = "") -> None:
-    ChangeRecord.objects.create(
-        actor=actor if actor.is_authenticated else None,
-        action=action,
-        object_type=type(obj).__name__,
-        object_uuid=getattr(obj, "uuid", None),
-        object_name=str(obj)[:100],
-        before=None,
-        after=after,
-        note=note,
-    )
+    change_record(actor=actor, action=action, obj=obj, after=after, note=note)
 
 
 def _require_operator(actor: User) -> None:

@@ -25,6 +25,7 @@ from attls.policy.render_check import stored_text_problem, text_model_difference
 from attls.policy.serialize import policy_to_dict
 from attls.releases import DEFAULT_RELEASE
 from attls.values import ValueRefused
+from policies.changes import change_record
 from policies.generation import stack_policy
 from policies.lint import design_lint
 from policies.models import (
@@ -97,16 +98,7 @@ def _record(
     after: dict[str, Any] | None,
     note: str = "",
 ) -> ChangeRecord:
-    return ChangeRecord.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        object_type=type(obj).__name__,
-        object_uuid=getattr(obj, "uuid", None),
-        object_name=str(obj)[:100],
-        before=before,
-        after=after,
-        note=note,
-    )
+    return change_record(actor=actor, action=action, obj=obj, before=before, after=after, note=note)
 
 
 def _apply(obj: M, fields: dict[str, Any]) -> M:

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import capability_permission
 from accounts.roles import Capability
-from audits import packs, signing
+from audits import selectors, services, signing
 from audits import views as pages
 from audits.api import serializers as api
 from audits.forms import pack_upload_problem
@@ -68,7 +68,7 @@ class EvidencePackViewSet(
     lookup_value_regex = "[0-9a-fA-F-]{36}"
 
     def get_queryset(self) -> QuerySet[EvidencePack]:
-        return packs.pack_list_for(user=self.request.user)
+        return selectors.pack_list_for(user=self.request.user)
 
     @extend_schema(
         summary="Generate a pack: of an evaluated assessment, or of a new scope and period",
@@ -85,24 +85,24 @@ class EvidencePackViewSet(
         data = body.validated_data
         try:
             if "assessment" in data:
-                assessment = packs.assessment_for(user=request.user, uuid=data["assessment"])
-                pack = packs.evidence_pack_request(actor=request.user, assessment=assessment)
+                assessment = selectors.assessment_for(user=request.user, uuid=data["assessment"])
+                pack = services.evidence_pack_request(actor=request.user, assessment=assessment)
             else:
                 scope: dict[str, Any] = {}
                 if data.get("lpar"):
                     scope["lpar"] = data["lpar"]
                 if data.get("services"):
                     scope["services"] = [str(u) for u in data["services"]]
-                pack = packs.evidence_pack_request(
+                pack = services.evidence_pack_request(
                     actor=request.user,
-                    new=packs.PackRequest(
+                    new=services.PackRequest(
                         scope_kind=data["scope_kind"],
                         scope=scope,
                         period_start=data["period_start"],
                         period_end=data["period_end"],
                     ),
                 )
-        except packs.PackRefused as error:
+        except services.PackRefused as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         except PermissionDenied:
             return Response(
@@ -123,7 +123,7 @@ class EvidencePackViewSet(
     )
     @action(detail=True, methods=["get"])
     def pdf(self, request: Request, uuid: str) -> Any:
-        return pages.file_response(packs.pack_for(user=request.user, uuid=uuid), "pdf")
+        return pages.file_response(selectors.pack_for(user=request.user, uuid=uuid), "pdf")
 
     @extend_schema(
         summary="The OSCAL assessment results (JSON)",
@@ -136,7 +136,7 @@ class EvidencePackViewSet(
     )
     @action(detail=True, methods=["get"])
     def oscal(self, request: Request, uuid: str) -> Any:
-        return pages.file_response(packs.pack_for(user=request.user, uuid=uuid), "oscal")
+        return pages.file_response(selectors.pack_for(user=request.user, uuid=uuid), "oscal")
 
 
 class VerifyView(APIView):
@@ -157,7 +157,7 @@ class VerifyView(APIView):
         if problem:
             return Response({"file": [problem]}, status=400)
         result = signing.verify_pack(upload.read())
-        ledger = packs.ledger_answer_for(user=request.user, result=result)
+        ledger = selectors.ledger_answer_for(user=request.user, result=result)
         data = {
             "ok": result.ok,
             "intact": result.intact,

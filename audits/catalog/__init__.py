@@ -8,7 +8,7 @@
 The SHA-256 is of the file's bytes, so two assessments with the same version and hash used
 the same catalog. Loading validates the file (unique ids, known frameworks, SP 800-53
 references that exist, typed parameter defaults) and raises CatalogError naming the problem.
-Which check names resolve to functions is the engine's business (audits/assessment.py).
+Which check names resolve to functions is the engine's business (audits/assessment/).
 """
 
 from __future__ import annotations

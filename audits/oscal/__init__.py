@@ -126,7 +126,7 @@ def assessment_results(
         if results is not None
         else list(assessment.results.select_related("exception__owner"))
     )
-    rows.sort(key=evidence._result_order)
+    rows.sort(key=evidence.result_order)
     if manifest is None:
         spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
         manifest = evidence.manifest_of(rows, spans)

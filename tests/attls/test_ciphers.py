@@ -483,3 +483,17 @@ def test_system_ssl_default_list_holds_known_suites_without_rc4_null_or_export()
 def test_system_ssl_fips_default_is_an_ordered_subset_of_the_default() -> None:
     fips = list(ciphers.SYSTEM_SSL_DEFAULT_V3_CIPHERS_FIPS)
     assert [c for c in ciphers.SYSTEM_SSL_DEFAULT_V3_CIPHERS if c in fips] == fips
+
+
+def test_each_protocol_has_its_readers_name_oldest_first() -> None:
+    from attls.ciphers import Protocol
+
+    assert [p.label for p in Protocol] == [
+        "SSL 2.0",
+        "SSL 3.0",
+        "TLS 1.0",
+        "TLS 1.1",
+        "TLS 1.2",
+        "TLS 1.3",
+    ]
+    assert Protocol("TLSv1").label == "TLS 1.0"

@@ -1,6 +1,6 @@
 """An assessed estate for the evidence-pack tests: the fleet's UI estate plus assessment rows.
 
-The assessment engine (audits/assessment.py) writes Assessment and ControlResult rows; these
+The assessment engine (audits/assessment/) writes Assessment and ControlResult rows; these
 tests build the same rows with the ORM, shaped as the engine stores them, so the pack can be
 tested on its own: the PDF, the signature, the OSCAL file, the task and the pages.
 """

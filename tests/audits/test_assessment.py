@@ -15,8 +15,9 @@ from audits.assessment import CHECKS, ScopeError, assess, scope_services
 from audits.catalog import CATALOG_PATH, load_catalog
 from audits.log import verify_chain
 from audits.models import Assessment, AuditEntry, ControlResult, RunState
-from audits.selectors import assessments_for
+from audits.selectors import assessment_list_for
 from audits.services import AssessmentRefused, assessment_run, risk_exception_create
+from fleet import selectors as fleet_selectors
 from fleet.models import (
     Certificate,
     Deployment,
@@ -510,6 +511,11 @@ def test_the_design_judged_is_the_version_the_fleet_says_is_deployed(stack, make
     assert now.stacks[0].target.version == v2
     assert {s.name: s.secured for s in now.services} == {"CICSWEB1": True, "TN3270S": True}
     assert before.stacks[0].target.version.number == 1
+    # One definition of what is deployed: the selector, asked about that instant, agrees.
+    assert before.stacks[0].target == fleet_selectors.deployed_target(
+        stack, at=end - timedelta(days=3)
+    )
+    assert fleet_selectors.deployed_target(stack, at=start - timedelta(days=400)) is None
     assert {s.name: s.secured for s in before.services} == {"CICSWEB1": False, "TN3270S": True}
     tn3270 = next(s for s in now.services if s.name == "TN3270S")
     cics = next(s for s in now.services if s.name == "CICSWEB1")
@@ -652,7 +658,9 @@ def test_a_crash_while_computing_leaves_the_assessment_failed_with_the_error(
     broken = tmp_path / "controls.yaml"
     text = CATALOG_PATH.read_text().replace("check: tls10_disabled", "check: tls10_vanished")
     broken.write_text(text)
-    monkeypatch.setattr("audits.services.load_catalog", lambda: load_catalog(broken))
+    # validated by the request (audits.services), computed by audits.assessing
+    for module in ("audits.services", "audits.assessing"):
+        monkeypatch.setattr(f"{module}.load_catalog", lambda: load_catalog(broken))
     start, end = period()
 
     assessment = assessment_run(
@@ -713,11 +721,11 @@ def test_an_app_owner_may_assess_only_their_own_services(stack, make_service, pe
     estate = assessment_run(
         actor=people["architect"], scope_kind="estate", scope={}, period_start=start, period_end=end
     )
-    assert set(assessments_for(user=people["auditor"])) == {own, estate}
-    assert set(assessments_for(user=people["architect"])) == {own, estate}
-    assert list(assessments_for(user=people["owner_a"])) == [own]
-    assert list(assessments_for(user=people["owner_b"])) == []
-    assert list(assessments_for(user=people["operator"])) == []
+    assert set(assessment_list_for(user=people["auditor"])) == {own, estate}
+    assert set(assessment_list_for(user=people["architect"])) == {own, estate}
+    assert list(assessment_list_for(user=people["owner_a"])) == [own]
+    assert list(assessment_list_for(user=people["owner_b"])) == []
+    assert list(assessment_list_for(user=people["operator"])) == []
 
 
 # --- scale ----------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import pytest
 from django.utils import timezone
 from pytest_django import Settings
 
-from audits import evidence, packs
+from audits import evidence, evidence_text
+from audits import selectors as audit_selectors
+from audits import services as audit_services
 from audits.log import verify_chain
 from audits.models import AuditEntry, ControlResult, EvidencePack, RunState, ScopeKind
 from audits.signing import verify_pack
@@ -35,7 +37,7 @@ def generate(
     assessed: Assessed, captured, *, actor: str = "auditor", assessment=None
 ) -> EvidencePack:
     with captured(execute=False) as callbacks:
-        pack = packs.evidence_pack_request(
+        pack = audit_services.evidence_pack_request(
             actor=assessed.people[actor], assessment=assessment or assessed.assessment
         )
     assert len(callbacks) == 1  # enqueued once, after the commit
@@ -57,7 +59,7 @@ def test_a_pack_holds_the_concrete_figures_and_results(
     assessed: Assessed, django_capture_on_commit_callbacks
 ) -> None:
     pack = generate(assessed, django_capture_on_commit_callbacks)
-    text = squash(pdf_text(packs.pack_file(pack, "pdf")))
+    text = squash(pdf_text(audit_selectors.pack_file(pack, "pdf")))
 
     # The cover: scope, period, who, versions.
     assert "Whole estate: 2 LPARs, 2 stacks, 12 services" in text
@@ -91,14 +93,15 @@ def test_the_pack_is_signed_stored_and_recorded(
     assessed: Assessed, django_capture_on_commit_callbacks
 ) -> None:
     pack = generate(assessed, django_capture_on_commit_callbacks)
-    data = packs.pack_file(pack, "pdf").read_bytes()
+    data = audit_selectors.pack_file(pack, "pdf").read_bytes()
 
     result = verify_pack(data)
 
     assert pack.status == RunState.SUCCEEDED and pack.finished_at is not None
     assert pack.pdf_sha256 == hashlib.sha256(data).hexdigest()
     assert (
-        pack.oscal_sha256 == hashlib.sha256(packs.pack_file(pack, "oscal").read_bytes()).hexdigest()
+        pack.oscal_sha256
+        == hashlib.sha256(audit_selectors.pack_file(pack, "oscal").read_bytes()).hexdigest()
     )
     assert result.ok and result.matches_ledger == pack
     assert pack.signer == result.signer == "Test Bank evidence signing (DEMO), Test Bank"
@@ -138,7 +141,7 @@ def test_a_failure_is_recorded_on_the_pack_and_in_the_log(
 ) -> None:
     settings.EVIDENCE_SIGNING_P12 = tmp_path / "missing.p12"
     with django_capture_on_commit_callbacks(execute=False):
-        pack = packs.evidence_pack_request(
+        pack = audit_services.evidence_pack_request(
             actor=assessed.people["auditor"], assessment=assessed.assessment
         )
 
@@ -163,7 +166,7 @@ def test_an_owners_pack_covers_only_their_services(
         actor=assessed.people["owner_a"],
     )
     pack = generate(assessed, django_capture_on_commit_callbacks, actor="owner_a", assessment=mine)
-    text = squash(pdf_text(packs.pack_file(pack, "pdf")))
+    text = squash(pdf_text(audit_selectors.pack_file(pack, "pdf")))
 
     assert "2 services on SYSA/TCPIP" in text
     appendix = text.split("A Services in scope Every service")[1].split("B Change history")[0]
@@ -230,9 +233,9 @@ def test_a_pack_of_a_new_scope_and_period_runs_the_engine_first(
 ) -> None:
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=False):
-        pack = packs.evidence_pack_request(
+        pack = audit_services.evidence_pack_request(
             actor=assessed.people["auditor"],
-            new=packs.PackRequest(
+            new=audit_services.PackRequest(
                 scope_kind=ScopeKind.LPAR,
                 scope={"lpar": "SYSA"},
                 period_start=now - timedelta(days=3),
@@ -248,7 +251,7 @@ def test_a_pack_of_a_new_scope_and_period_runs_the_engine_first(
     assert assessment.status == RunState.SUCCEEDED
     assert [e["step"] for e in pack.progress][2] == "assessment"
     assert "controls of catalog" in pack.progress[2]["detail"]
-    text = squash(pdf_text(packs.pack_file(pack, "pdf")))
+    text = squash(pdf_text(audit_selectors.pack_file(pack, "pdf")))
     assert "LPAR SYSA: 1 stack(s), 8 services" in text
     assert f"version {assessment.catalog_version}" in text
     controls = text.split("2 Controls Each control")[1].split("A Services in scope")[0]
@@ -260,17 +263,17 @@ def test_a_pack_of_a_new_scope_and_period_runs_the_engine_first(
     for outcome, label in (("PASS", "PASS"), ("FAIL", "FAIL"), ("WARN", "WARN")):
         expected = sum(1 for r in results if r.outcome == outcome)
         assert len(re.findall(rf"\b{label}\b", controls)) >= expected, outcome
-    assert verify_pack(packs.pack_file(pack, "pdf").read_bytes()).ok
+    assert verify_pack(audit_selectors.pack_file(pack, "pdf").read_bytes()).ok
 
 
 def test_an_invalid_scope_is_refused_before_anything_is_saved(assessed: Assessed) -> None:
     now = timezone.now()
     before = (EvidencePack.objects.count(), assessed.assessment.__class__.objects.count())
 
-    with pytest.raises(packs.PackRefused):
-        packs.evidence_pack_request(
+    with pytest.raises(audit_services.PackRefused):
+        audit_services.evidence_pack_request(
             actor=assessed.people["auditor"],
-            new=packs.PackRequest(
+            new=audit_services.PackRequest(
                 scope_kind=ScopeKind.LPAR,
                 scope={"lpar": "NOPE"},
                 period_start=now - timedelta(days=3),
@@ -294,11 +297,11 @@ def test_an_invalid_scope_is_refused_before_anything_is_saved(assessed: Assessed
 )
 def test_the_period_is_as_long_as_it_really_is(seconds: int, shown: str) -> None:
     start = timezone.now()
-    assert evidence.period_length(start, start + timedelta(seconds=seconds)) == shown
+    assert evidence_text.period_length(start, start + timedelta(seconds=seconds)) == shown
 
 
 def test_handshake_failures_are_a_line_per_stack_with_each_code_explained() -> None:
-    lines = evidence.handshake_failure_lines(
+    lines = evidence_text.handshake_failure_lines(
         {"SYSA/TCPIP": {"FTP_Server": {"412": 2, "402": 4}}, "SYSB/TCPIP": {}}
     )
 
@@ -317,20 +320,20 @@ def test_evidence_most_controls_cite_is_listed_once_and_referred_to() -> None:
         for n, versions in enumerate([common, common, other, common])
     ]
 
-    shared = evidence.shared_evidence(results)
+    shared = evidence_text.shared_evidence(results)
 
     assert shared == {"versions": common}
-    citing_common = evidence.evidence_rows({"versions": common}, {}, shared)
-    citing_other = evidence.evidence_rows({"versions": other}, {}, shared)
-    assert citing_common[0]["items"] == [evidence.SHARED_NOTE]
+    citing_common = evidence_text.evidence_rows({"versions": common}, {}, shared)
+    citing_other = evidence_text.evidence_rows({"versions": other}, {}, shared)
+    assert citing_common[0]["items"] == [evidence_text.SHARED_NOTE]
     assert citing_common[0]["count"] == 1
     assert citing_other[0]["items"] == [f"SYSB/TCPIP v1 · SHA-256 {'cd' * 32}"]
     # A set only one control cites is not "common".
-    assert evidence.shared_evidence(results[2:3]) == {}
+    assert evidence_text.shared_evidence(results[2:3]) == {}
 
 
 def test_a_controls_handshake_failures_row_explains_each_code() -> None:
-    rows = evidence.evidence_rows(
+    rows = evidence_text.evidence_rows(
         {"handshake_failures": {"SYSA/TCPIP": {"FTP_Server": {"412": 2}}, "SYSB/TCPIP": {}}}
     )
 
@@ -341,7 +344,7 @@ def test_a_controls_handshake_failures_row_explains_each_code() -> None:
 
 
 def test_a_summary_of_figures_leaves_out_what_is_not_there() -> None:
-    rows = evidence.evidence_rows(
+    rows = evidence_text.evidence_rows(
         {"audit_log": {"entries": 86, "intact": True, "broken_at": None, "reason": ""}}
     )
 
@@ -356,7 +359,7 @@ def test_a_long_rationale_shows_a_few_findings_of_each_outcome_and_counts_the_re
         + ["PASS for 9 services, e.g. rule P1 refuses TLS 1.0", "Not evaluated: key rings"]
     )
 
-    lines = evidence.rationale_lines(rationale, per_outcome=3)
+    lines = evidence_text.rationale_lines(rationale, per_outcome=3)
 
     assert lines == [
         "FAIL: rule R0 accepts TLS 1.0",
@@ -380,8 +383,8 @@ def test_the_pack_records_the_audit_logs_head_in_its_row_pdf_and_oscal(
     assert head is not None  # the estate's design writes were logged
 
     pack = generate(assessed, django_capture_on_commit_callbacks)
-    text = squash(pdf_text(packs.pack_file(pack, "pdf")))
-    document = json.loads(packs.pack_file(pack, "oscal").read_text())
+    text = squash(pdf_text(audit_selectors.pack_file(pack, "pdf")))
+    document = json.loads(audit_selectors.pack_file(pack, "oscal").read_text())
     props = {p["name"]: p["value"] for p in document["assessment-results"]["results"][0]["props"]}
 
     assert (pack.chain_sequence, pack.chain_hash) == (head.sequence, head.hash)

@@ -17,7 +17,10 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django import Settings
 
-from audits import evidence, packs
+from audits import evidence
+from audits import pack_job as audit_pack_job
+from audits import selectors as audit_selectors
+from audits import services as audit_services
 from audits.models import AuditEntry, EvidencePack, RunState, ScopeKind
 from audits.signing import verify_pack
 from audits.tasks import generate_evidence_pack, resume_stale_evidence_packs
@@ -34,9 +37,9 @@ def requested(assessed: Assessed, captured) -> EvidencePack:
     """A pack of a new scope: its assessment is PENDING until the task computes it."""
     now = timezone.now()
     with captured(execute=False):
-        return packs.evidence_pack_request(
+        return audit_services.evidence_pack_request(
             actor=assessed.people["auditor"],
-            new=packs.PackRequest(
+            new=audit_services.PackRequest(
                 scope_kind=ScopeKind.LPAR,
                 scope={"lpar": "SYSA"},
                 period_start=now - timedelta(days=3),
@@ -72,7 +75,7 @@ def test_a_pack_whose_worker_stopped_is_taken_over_and_generated_once(
     assert "worker gone-host:4242 stopped (no heartbeat for 60 s)" in resumed["detail"]
     assert pack.assessment.status == RunState.SUCCEEDED  # computed again from PENDING
     assert pack.assessment.results.exists()
-    assert verify_pack(packs.pack_file(pack, "pdf").read_bytes()).matches_ledger == pack
+    assert verify_pack(audit_selectors.pack_file(pack, "pdf").read_bytes()).matches_ledger == pack
     assert AuditEntry.objects.filter(action="evidence", object_id=str(pack.uuid)).count() == 1
     client = Client()
     client.force_login(assessed.people["auditor"])
@@ -107,7 +110,7 @@ def test_a_worker_taken_over_while_still_running_stores_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pack = requested(assessed, django_capture_on_commit_callbacks)
-    assert packs.claim(pack.pk, "slow-host:1", stale_after=60)
+    assert audit_pack_job.claim(pack.pk, "slow-host:1", stale_after=60)
     render_pdf = evidence.render_pdf
 
     def render_then_lose_the_claim(*args: Any, **kwargs: Any) -> bytes:
@@ -117,8 +120,8 @@ def test_a_worker_taken_over_while_still_running_stores_nothing(
         return data
 
     monkeypatch.setattr(evidence, "render_pdf", render_then_lose_the_claim)
-    packs.evidence_pack_generate(pack.pk)
-    packs.evidence_pack_fail(pack.pk, "a late failure", worker="slow-host:1")
+    audit_pack_job.evidence_pack_generate(pack.pk)
+    audit_pack_job.evidence_pack_fail(pack.pk, "a late failure", worker="slow-host:1")
 
     pack.refresh_from_db()
     assert pack.status == RunState.RUNNING and pack.claimed_by == "other-host:2"

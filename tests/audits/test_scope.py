@@ -20,7 +20,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from audits import packs
+from audits import selectors as audit_selectors
+from audits import services as audit_services
 from audits.models import EvidencePack
 from audits.scope import OUTSIDE, resolve
 from audits.tasks import generate_evidence_pack
@@ -164,9 +165,9 @@ def owner_pack(estate: dict[str, Any], django_capture_on_commit_callbacks: Any) 
     fleet: FleetEstate = estate["fleet"]
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=False):
-        pack = packs.evidence_pack_request(
+        pack = audit_services.evidence_pack_request(
             actor=fleet.people["owner_a"],
-            new=packs.PackRequest(
+            new=audit_services.PackRequest(
                 scope_kind="services",
                 scope={"services": [str(fleet.service_a.uuid)]},
                 period_start=now - timedelta(days=3),
@@ -183,7 +184,7 @@ def owner_pack(estate: dict[str, Any], django_capture_on_commit_callbacks: Any) 
 def test_the_pdf_of_an_owners_pack_names_nothing_outside_its_scope(
     estate: dict[str, Any], owner_pack: EvidencePack
 ) -> None:
-    text = squash(pdf_text(packs.pack_file(owner_pack, "pdf")))
+    text = squash(pdf_text(audit_selectors.pack_file(owner_pack, "pdf")))
 
     assert "Service CICSWEB1 on SYSA/TCPIP" in text  # the pack is about something
     assert _names(text) == set()
@@ -227,7 +228,7 @@ def _walk(value: Any, key: str) -> list[Any]:
 def test_the_oscal_file_and_the_stored_results_name_nothing_outside_the_scope(
     estate: dict[str, Any], owner_pack: EvidencePack
 ) -> None:
-    raw = packs.pack_file(owner_pack, "oscal").read_text()
+    raw = audit_selectors.pack_file(owner_pack, "oscal").read_text()
     document = json.loads(raw)
     result = document["assessment-results"]["results"][0]
     stored = list(owner_pack.assessment.results.values_list("evidence", flat=True))
@@ -271,7 +272,7 @@ def test_a_verification_answer_names_only_a_pack_the_uploader_may_see(
     estate: dict[str, Any], owner_pack: EvidencePack, url: str
 ) -> None:
     people = estate["fleet"].people
-    data = packs.pack_file(owner_pack, "pdf").read_bytes()
+    data = audit_selectors.pack_file(owner_pack, "pdf").read_bytes()
     answers = {}
     for who in ("owner_a", "owner_b", "auditor"):
         client = Client()
@@ -284,14 +285,14 @@ def test_a_verification_answer_names_only_a_pack_the_uploader_may_see(
     for who in ("owner_a", "auditor"):
         assert pack_id[:8] in answers[who] and "owen" in answers[who]
     stranger = answers["owner_b"]
-    assert packs.NOT_YOURS in stranger.lower()
+    assert audit_selectors.NOT_YOURS in stranger.lower()
     assert pack_id[:8] not in stranger and "owen" not in stranger
     assert str(owner_pack.assessment.uuid)[:8] not in stranger
     assert _names(stranger) == set() and IN_SCOPE not in stranger
     if url.startswith("/audits/api/"):
         answer = json.loads(stranger)
         assert answer["ok"] and answer["in_ledger"]
-        assert answer["matches_ledger"] is None and answer["ledger"] == packs.NOT_YOURS
+        assert answer["matches_ledger"] is None and answer["ledger"] == audit_selectors.NOT_YOURS
         assert json.loads(answers["owner_a"])["matches_ledger"]["uuid"] == pack_id
 
 

@@ -14,7 +14,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from audits import packs
+from audits import selectors as audit_selectors
+from audits import services as audit_services
 from audits.log import append
 from audits.models import Assessment, AuditEntry, EvidencePack, RunState
 from audits.tasks import generate_evidence_pack
@@ -40,7 +41,7 @@ def state() -> tuple[int, int]:
 @pytest.fixture
 def done(assessed: Assessed, django_capture_on_commit_callbacks) -> EvidencePack:
     with django_capture_on_commit_callbacks(execute=False):
-        pack = packs.evidence_pack_request(
+        pack = audit_services.evidence_pack_request(
             actor=assessed.people["auditor"], assessment=assessed.assessment
         )
     assert generate_evidence_pack(pack.pk) == "succeeded"
@@ -202,7 +203,7 @@ def test_the_signed_pdf_and_the_oscal_file_download_as_stored(
 
 
 def test_a_stored_file_that_changed_is_not_served(assessed: Assessed, done: EvidencePack) -> None:
-    path = packs.pack_file(done, "pdf")
+    path = audit_selectors.pack_file(done, "pdf")
     path.write_bytes(path.read_bytes() + b"\n% appended")
 
     response = client_of(assessed, "auditor").get(f"/audits/packs/{done.uuid}/pdf/")
@@ -222,7 +223,9 @@ def test_owners_see_only_packs_of_their_own_services(
         actor=assessed.people["owner_a"],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        theirs = packs.evidence_pack_request(actor=assessed.people["owner_a"], assessment=mine)
+        theirs = audit_services.evidence_pack_request(
+            actor=assessed.people["owner_a"], assessment=mine
+        )
     owner_a, owner_b = client_of(assessed, "owner_a"), client_of(assessed, "owner_b")
 
     index = owner_a.get("/audits/").content.decode()
@@ -247,7 +250,7 @@ def _upload(client: Client, data: bytes, name: str = "pack.pdf"):
 
 
 def test_anyone_signed_in_verifies_a_pack(assessed: Assessed, done: EvidencePack) -> None:
-    data = packs.pack_file(done, "pdf").read_bytes()
+    data = audit_selectors.pack_file(done, "pdf").read_bytes()
 
     as_auditor = _upload(client_of(assessed, "auditor"), data).content.decode()
     as_operator = _upload(client_of(assessed, "operator"), data).content.decode()
@@ -261,7 +264,7 @@ def test_anyone_signed_in_verifies_a_pack(assessed: Assessed, done: EvidencePack
 
 
 def test_a_changed_byte_is_shown_as_not_valid(assessed: Assessed, done: EvidencePack) -> None:
-    data = bytearray(packs.pack_file(done, "pdf").read_bytes())
+    data = bytearray(audit_selectors.pack_file(done, "pdf").read_bytes())
     data[len(data) // 2] ^= 0x04
 
     page = _upload(client_of(assessed, "auditor"), bytes(data)).content.decode()

@@ -17,7 +17,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from audits import packs
+from audits import selectors as audit_selectors
+from audits import services as audit_services
 from audits.models import Assessment, EvidencePack, Outcome, RunState, ScopeKind
 from audits.signing import verify_pack
 from fleet import services as fleet
@@ -94,9 +95,9 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
     time.sleep(4)
     after = verify_all(stacks)
 
-    pack = packs.evidence_pack_request(
+    pack = audit_services.evidence_pack_request(
         actor=User.objects.get(username="auditor"),
-        new=packs.PackRequest(
+        new=audit_services.PackRequest(
             scope_kind=ScopeKind.ESTATE,
             scope={},
             period_start=started,
@@ -115,7 +116,7 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
     assert pack.status == RunState.SUCCEEDED, (pack.error, pack.progress)
     assessment = Assessment.objects.get(pk=pack.assessment_id)
     results = {r.control_id: r for r in assessment.results.all()}
-    text = pdf_text(packs.pack_file(pack, "pdf"))
+    text = pdf_text(audit_selectors.pack_file(pack, "pdf"))
 
     # The cover and the concrete figures, as the stored verification runs give them.
     services = Service.objects.count()
@@ -165,7 +166,7 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
             assert output["sha256"] in text
 
     # The signature validates and the file is the one in the ledger; one changed byte fails.
-    data = packs.pack_file(pack, "pdf").read_bytes()
+    data = audit_selectors.pack_file(pack, "pdf").read_bytes()
     verdict = verify_pack(data)
     assert verdict.ok and verdict.intact and verdict.trusted, verdict
     assert verdict.matches_ledger == pack

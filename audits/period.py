@@ -1,0 +1,120 @@
+"""The rules that say which facts belong to an assessment's period: one definition each.
+
+The assessment engine (audits/assessment/) reads the period through these, and the evidence
+pack (audits/evidence.py) does too where it must read something again, so the signed PDF
+cannot contradict the control results it signs:
+
+- hourly roll-ups: the hour that holds the period's start counts (the window starts at the
+  start rounded down to the hour), up to the end (exclusive);
+- deployments: those approved, started or finished in the period;
+- the policy in force on a stack: the last target that reached it by finish time, bounded
+  by the evaluation instant (`fleet.selectors.deployed_target`);
+- certificates: seen in the period, judged at the evaluation instant against the catalog's
+  `cert_expiry_warning_days` as the assessment used it;
+- protocols: every version AT-TLS knows, SSLv2 included, oldest first, then cleartext.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from attls.ciphers import Protocol
+from audits.catalog import load_catalog
+from fleet.models import DeploymentTarget, ServiceHour, Stack
+from fleet.selectors import deployed_target
+
+__all__ = [
+    "CLEARTEXT",
+    "PROTOCOL_KEYS",
+    "certificate_state",
+    "coverage_by_day",
+    "deployments_in",
+    "evaluated_at",
+    "floor_hour",
+    "in_force",
+    "service_hours",
+    "warning_days",
+]
+
+CLEARTEXT = "cleartext"
+# The keys of a roll-up's protocol counts: the AT-TLS spellings, oldest first, then cleartext.
+PROTOCOL_KEYS: tuple[str, ...] = (*(p.value for p in Protocol), CLEARTEXT)
+
+
+def floor_hour(moment: dt.datetime) -> dt.datetime:
+    """The start of the hour that holds `moment`: roll-ups are per hour."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def service_hours(
+    services: Iterable[int] | QuerySet[Any], start: dt.datetime, end: dt.datetime
+) -> QuerySet[ServiceHour]:
+    """The hourly roll-ups of `services` (ids, or a query of ids) in the period."""
+    return ServiceHour.objects.filter(
+        service_id__in=services, hour__gte=floor_hour(start), hour__lt=end
+    )
+
+
+def coverage_by_day(
+    services: Iterable[int] | QuerySet[Any], start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    """Connections and encrypted connections per day of the period's roll-ups, JSON-ready."""
+    rows = (
+        service_hours(services, start, end)
+        .annotate(day=TruncDate("hour"))
+        .values("day")
+        .annotate(connections=Sum("connections"), secured=Sum("secured"))
+        .order_by("day")
+    )
+    return [
+        {
+            "day": row["day"].isoformat(),
+            "connections": row["connections"] or 0,
+            "secured": row["secured"] or 0,
+        }
+        for row in rows
+    ]
+
+
+def deployments_in(start: dt.datetime, end: dt.datetime) -> Q:
+    """Deployments of the period: approved, started or finished in it."""
+    return (
+        Q(approved_at__range=(start, end))
+        | Q(started_at__range=(start, end))
+        | Q(finished_at__range=(start, end))
+    )
+
+
+def in_force(stacks: Iterable[Stack], at: dt.datetime) -> dict[int, DeploymentTarget | None]:
+    """Per stack id: the target deployed there at `at` (None when nothing was)."""
+    return {stack.pk: deployed_target(stack, at=at) for stack in stacks}
+
+
+def evaluated_at(summary: Mapping[str, Any] | None, period_end: dt.datetime) -> dt.datetime:
+    """The evaluation instant the assessment used, as it stored it; else the period end."""
+    value = (summary or {}).get("evaluated_at")
+    return dt.datetime.fromisoformat(value) if value else period_end
+
+
+def warning_days(parameters: Mapping[str, Any] | None) -> int:
+    """`cert_expiry_warning_days` as the assessment used it (the engine stores every parameter
+    it used); for a row stored without it, the catalog's default."""
+    value = (parameters or {}).get("cert_expiry_warning_days")
+    if value is None:
+        value = load_catalog().resolve_parameters(None)["cert_expiry_warning_days"]
+    return int(value)
+
+
+def certificate_state(not_after: dt.datetime, at: dt.datetime, days: int) -> tuple[str, int]:
+    """expired, expiring (within `days` of `at`) or valid; and whole days left at `at`."""
+    left = (not_after - at).total_seconds() / 86400
+    if not_after <= at:
+        return "expired", int(left)
+    if not_after <= at + dt.timedelta(days=days):
+        return "expiring", int(left)
+    return "valid", int(left)
