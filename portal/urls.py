@@ -1,10 +1,24 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
+from portal import exports, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    # Operations (issue 17): the balancer's probe, Prometheus' scrape, exports.
+    path("healthz/", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("exports/", views.export_index, name="export-index"),
+    # One name per export, so that tests/portal/test_role_walk.py declares who may use each.
+    *(
+        path(
+            f"exports/{name}.<str:fmt>",
+            views.export_download,
+            {"name": name},
+            name=f"export-{name}",
+        )
+        for name in exports.EXPORTS
+    ),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
