@@ -512,7 +512,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "portal.storage.StaticFilesStorage"
     },
 }
 # The load balancer probes /healthz/ over plain HTTP on the gunicorn port; it must not be
