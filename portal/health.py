@@ -42,6 +42,14 @@ def _problem(error: BaseException) -> str:
     return f"unreachable ({type(error).__name__})"
 
 
+def _broker(app: Any) -> Any:
+    """A connection to the broker the settings name (Celery itself would prefer the
+    CELERY_BROKER_URL of the environment; in production the two are the same)."""
+    return app.connection_for_write(
+        settings.CELERY_BROKER_URL, connect_timeout=BROKER_CONNECT_TIMEOUT
+    )
+
+
 def check_database() -> Check:
     try:
         with connection.cursor() as cursor:
@@ -56,7 +64,7 @@ def check_broker() -> Check:
     from portal.celery import app
 
     try:
-        with app.connection_for_write(connect_timeout=BROKER_CONNECT_TIMEOUT) as broker:
+        with _broker(app) as broker:
             broker.ensure_connection(max_retries=1, timeout=BROKER_CONNECT_TIMEOUT)
     except Exception as error:
         return Check(ok=False, detail=_problem(error))
@@ -71,9 +79,11 @@ def check_workers() -> Check:
     from portal.celery import app
 
     try:
-        answers = (
-            app.control.inspect(timeout=settings.OPS_HEALTH_WORKER_TIMEOUT).active_queues() or {}
-        )
+        with _broker(app) as broker:
+            inspect = app.control.inspect(
+                timeout=settings.OPS_HEALTH_WORKER_TIMEOUT, connection=broker
+            )
+            answers = inspect.active_queues() or {}
     except Exception as error:
         return Check(ok=False, detail=_problem(error))
     consumers: Counter[str] = Counter()
