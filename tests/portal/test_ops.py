@@ -292,3 +292,25 @@ def test_the_export_page_lists_only_what_the_user_may_download(fleet: FleetEstat
     assert b"exports/services.csv" in page.content
     assert b"exports/certificates.csv" not in page.content
     assert client_of(fleet.people["nobody"]).get(reverse("export-index")).status_code == 403
+
+
+def test_the_sample_grafana_dashboard_uses_only_metrics_the_portal_exports(
+    settings: Any, fleet: FleetEstate
+) -> None:
+    import re
+    from pathlib import Path
+
+    settings.OPS_METRICS_TOKEN = TOKEN
+    settings.CELERY_BROKER_URL = "memory://"
+    dashboard = json.loads(
+        (Path(settings.BASE_DIR) / "docs" / "grafana-dashboard.json").read_text()
+    )
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"attls_[a-z0-9_]+", target["expr"])
+    }
+    exported = {name for name, _ in samples(scrape(Authorization=f"Bearer {TOKEN}").content)}
+    exported |= {"attls_queue_depth"}  # only with a Redis broker (its own test above)
+    assert used and used <= exported, sorted(used - exported)
