@@ -8,6 +8,7 @@ urlpatterns = [
     # Operations (issue 17): the balancer's probe, Prometheus' scrape, exports.
     path("healthz/", views.healthz, name="healthz"),
     path("metrics", views.metrics_view, name="metrics"),
+    path("search/", views.search_view, name="search"),
     path("exports/", views.export_index, name="export-index"),
     # One name per export, so that tests/portal/test_role_walk.py declares who may use each.
     *(

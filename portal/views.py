@@ -11,9 +11,10 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from fleet import selectors
-from portal import exports, health, metrics
+from portal import exports, health, metrics, search
 
 
 @login_required
@@ -108,3 +109,15 @@ def export_download(request: HttpRequest, fmt: str, name: str) -> HttpResponse:
     response = StreamingHttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="attls-{name}-{stamp}.{fmt}"'
     return response
+
+
+@requires(Capability.VIEW_ESTATE, Capability.VIEW_OWN_SERVICES)
+@require_GET
+def search_view(request: HttpRequest) -> HttpResponse:
+    """One box over services, rules, shared objects, LPARs, peers and certificates."""
+    results = search.search_for(user=request.user, query=request.GET.get("q", ""))
+    return render(
+        request,
+        "portal/search.html",
+        {"results": results, "min_length": search.MIN_LENGTH, "limit": search.LIMIT},
+    )

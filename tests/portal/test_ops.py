@@ -314,3 +314,59 @@ def test_the_sample_grafana_dashboard_uses_only_metrics_the_portal_exports(
     exported = {name for name, _ in samples(scrape(Authorization=f"Bearer {TOKEN}").content)}
     exported |= {"attls_queue_depth"}  # only with a Redis broker (its own test above)
     assert used and used <= exported, sorted(used - exported)
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def found(user: Any, query: str) -> dict[str, list[str]]:
+    response = client_of(user).get(reverse("search"), {"q": query})
+    assert response.status_code == 200
+    return {
+        kind: [hit.title for hit in hits]
+        for kind, hits in response.context["results"].groups.items()
+    }
+
+
+def test_search_finds_services_by_name_job_and_port_for_the_estate(fleet: FleetEstate) -> None:
+    service = fleet.service_b
+    auditor = fleet.people["auditor"]
+    assert service.name in found(auditor, service.name[:5])["Services"]
+    assert service.name in found(auditor, service.jobname)["Services"]
+    assert service.name in found(auditor, str(service.local_port_low))["Services"]
+    shared = found(auditor, service.rule.group_action.name)
+    assert service.rule.group_action.name in shared["Shared objects"]
+    assert str(service.rule) in shared["Rules"]
+    assert "SYSA" in found(auditor, "SYSA")["LPARs"]
+
+
+def test_search_finds_certificates_by_serial_and_peers_by_address(fleet: FleetEstate) -> None:
+    auditor = fleet.people["auditor"]
+    certificate = Certificate.objects.filter(stack=fleet.sysa).first()
+    assert certificate is not None
+    assert certificate.subject in found(auditor, certificate.serial)["Certificates"]
+    peer = ConnectionObservation.objects.exclude(remote_socket="").first()
+    assert peer is not None
+    address = peer.remote_socket.split("..")[0]
+    assert peer.remote_socket in found(auditor, address)["Peers"]
+
+
+def test_an_app_owners_search_names_no_other_teams_service_or_peer(fleet: FleetEstate) -> None:
+    owner = fleet.people["owner_a"]
+    other = fleet.service_b  # MQCHIN, owned by bea
+    results = found(owner, other.name)
+    assert other.name not in results["Services"]
+    assert "Shared objects" not in results and "LPARs" not in results
+    assert results["Certificates"] == []
+    others_peers = set(
+        ConnectionObservation.objects.filter(service=other).values_list("remote_socket", flat=True)
+    )
+    own_peers = set(
+        ConnectionObservation.objects.filter(service__owners=owner).values_list(
+            "remote_socket", flat=True
+        )
+    )
+    for address in others_peers - own_peers:
+        assert address not in found(owner, address.split("..")[0])["Peers"]
+    assert fleet.service_a.name in found(owner, fleet.service_a.name)["Services"]
+    assert client_of(fleet.people["nobody"]).get(reverse("search"), {"q": "SYS"}).status_code == 403

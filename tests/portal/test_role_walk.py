@@ -84,6 +84,7 @@ ACCESS: dict[str, Access] = {
     "healthz": read(EVERYONE),
     # Only a bearer token opens it (the walk configures one): no session, whatever its role.
     "metrics": read(NOBODY),
+    "search": read(ESTATE_AND_OWNERS),
     "export-index": read(ESTATE_AND_OWNERS),
     "export-services": read(ESTATE_AND_OWNERS),
     "export-connections": read(ESTATE_AND_OWNERS),
