@@ -75,6 +75,12 @@ export GUNICORN_CERTFILE="${tls[0]}" GUNICORN_KEYFILE="${tls[1]}"
 export GUNICORN_BIND="$HOST:$PORT"
 export GUNICORN_WORKERS="${SERVE_WORKERS:-4}"
 
+users="$("$PY" manage.py shell --no-imports -c 'from django.contrib.auth.models import User; print(User.objects.filter(is_active=True).count())')"
+if [[ $users == 0 ]]; then
+    say "NOTE: nobody can sign in yet: run 'make demo' once first (it seeds the reference data"
+    say "      center and one user per role, password attls-demo), then 'make serve' again"
+fi
+
 echo
 say "AT-TLS portal (production settings): https://$HOST:$PORT/   health: https://$HOST:$PORT/healthz/"
 say "the certificate is var/serve/loopback-cert.pem (self-signed, for this machine only)"
