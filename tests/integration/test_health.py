@@ -20,6 +20,8 @@ from .harness import Worker
 
 OWN_DB = 13
 
+pytestmark = pytest.mark.integration
+
 
 def health() -> tuple[int, dict[str, Any]]:
     response = Client().get(reverse("healthz"))
