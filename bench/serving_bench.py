@@ -71,9 +71,12 @@ def configure(work: Path) -> str:
             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
         }
     )
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     return secret_key
 
 
@@ -116,6 +119,23 @@ def bench_metrics() -> tuple[float, str]:
         f"{len(queries)} queries; {len(body)} bytes"
     )
     return statistics.median(timings), detail
+
+
+def dashboard_alone(user: Any) -> str:
+    """One client, in this process, no network: how long the page itself takes to make."""
+    from django.test import Client
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(user)
+    client.get("/")
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        response = client.get("/")
+        timings.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"the dashboard answered {response.status_code}")
+    return f"median of 5 {statistics.median(timings) * 1000:.0f} ms, {len(response.content)} bytes"
 
 
 def sessions(count: int, user: Any) -> list[str]:
@@ -272,6 +292,9 @@ def main() -> int:
         if verdict != "ok":
             missed.append("/metrics")
 
+        print(
+            f"dashboard alone, in-process, one client (for reference): {dashboard_alone(auditor)}"
+        )
         say(f"starting make serve (gunicorn, {GUNICORN_WORKERS} workers)")
         gunicorn = Gunicorn(work, secret_key)
         context = gunicorn.wait()
