@@ -59,3 +59,11 @@ redis-stop: ## stop the Redis that `make redis` or `make demo` started (by its P
 .PHONY: migrate
 migrate: bootstrap ## apply database migrations
 	$(BIN)/python manage.py migrate
+
+.PHONY: serve
+serve: bootstrap ## the web tier with production settings: gunicorn + WhiteNoise on https://127.0.0.1:8443
+	@scripts/serve.sh
+
+.PHONY: lock
+lock: ## regenerate requirements.lock (pinned, with hashes) from pyproject.toml
+	@scripts/lock.sh

@@ -137,6 +137,12 @@ def stack_status_list(*, user: User, stacks: QuerySet[Stack] | None = None) -> l
     """Every stack's status for those who see the estate; nothing for anyone else."""
     if not sees_estate(user):
         return []
+    return estate_stack_statuses(stacks=stacks)
+
+
+def estate_stack_statuses(*, stacks: QuerySet[Stack] | None = None) -> list[StackStatus]:
+    """Every stack's status, unscoped: for `stack_status_list` and for readers that are not a
+    user but stand for the estate's monitoring (the Prometheus endpoint, by its token)."""
     verifications = VerificationRun.objects.filter(stack=OuterRef("pk"))
     rows = list(
         (stacks if stacks is not None else Stack.objects.all())

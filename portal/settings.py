@@ -611,3 +611,52 @@ AUTHENTICATION_BACKENDS += [
     *(["accounts.sso.oidc.OidcBackend"] if OIDC_ENABLED else []),
 ]
 # --- end of single sign-on ------------------------------------------------------------------
+
+# === Operations: production serving, health, metrics, exports (issue 17) ====================
+# Kept in one block so that serving concerns read together; deploy/README.md explains them.
+#
+# Static files in production: WhiteNoise serves STATIC_ROOT (filled by `collectstatic`) from
+# the gunicorn processes themselves, with far-future caching of the hashed names and
+# compressed copies, so no separate web server is needed for them. Right after
+# SecurityMiddleware, as WhiteNoise's documentation asks, so static answers skip the rest.
+# With DEBUG on, runserver serves static/ itself and there is no STATIC_ROOT to read.
+if not DEBUG:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names need a collectstatic first; a developer's DEBUG runserver and the tests
+    # serve the files as they are.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "portal.storage.StaticFilesStorage"
+    },
+}
+# The load balancer probes /healthz/ over plain HTTP on the gunicorn port; it must not be
+# redirected to HTTPS (SECURE_SSL_REDIRECT) or it never sees the answer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# Health (portal/health.py): how long the worker check waits for workers to answer Celery's
+# broadcast (it is part of every probe, so short), and how often beat stamps its heartbeat;
+# beat counts as stopped after OPS_BEAT_HEARTBEAT_SECONDS x 3 without one.
+OPS_HEALTH_WORKER_TIMEOUT = (
+    env_int("OPS_HEALTH_WORKER_TIMEOUT_MS", default=1000, min_value=50) / 1000
+)
+OPS_BEAT_HEARTBEAT_SECONDS = env_int("OPS_BEAT_HEARTBEAT_SECONDS", default=30, min_value=5)
+CELERY_TASK_ROUTES["portal.tasks.beat_heartbeat"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["portal-beat-heartbeat"] = {
+    "task": "portal.tasks.beat_heartbeat",
+    "schedule": float(OPS_BEAT_HEARTBEAT_SECONDS),
+    # A heartbeat nobody ran within its own interval is worthless: let it expire in the queue.
+    "options": {"expires": float(OPS_BEAT_HEARTBEAT_SECONDS)},
+}
+# Prometheus metrics (portal/metrics.py) at /metrics, for a scraper sending
+# `Authorization: Bearer <OPS_METRICS_TOKEN>`. Unset: the endpoint does not exist (404).
+OPS_METRICS_TOKEN = env_str("OPS_METRICS_TOKEN", default="")
+if OPS_METRICS_TOKEN and len(OPS_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("OPS_METRICS_TOKEN must be at least 32 characters")
+# Exports (portal/exports.py): the longest window of connections one export may cover.
+OPS_EXPORT_MAX_DAYS = env_int("OPS_EXPORT_MAX_DAYS", default=31, min_value=1)
+# === end of operations ========================================================================

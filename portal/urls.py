@@ -2,10 +2,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.views import SignInView
-from portal import views
+from portal import exports, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    # Operations (issue 17): the balancer's probe, Prometheus' scrape, exports.
+    path("healthz/", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("search/", views.search_view, name="search"),
+    path("exports/", views.export_index, name="export-index"),
+    # One name per export, so that tests/portal/test_role_walk.py declares who may use each.
+    *(
+        path(
+            f"exports/{name}.<str:fmt>",
+            views.export_download,
+            {"name": name},
+            name=f"export-{name}",
+        )
+        for name in exports.EXPORTS
+    ),
     # Local accounts and directory passwords; "Sign in with <provider>" when OIDC is on.
     path("login/", SignInView.as_view(), name="login"),
     # Single sign-on with OpenID Connect (accounts/sso/): start and the provider's callback.

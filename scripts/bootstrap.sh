@@ -5,7 +5,8 @@
 #
 #   Debian packages  installed with apt-get when `dpkg -s` says they are missing
 #   .venv            created with `python3 -m venv` when missing
-#   Python deps      `pip install -e '.[dev]'`, re-run only when pyproject.toml changed
+#   Python deps      `pip install --require-hashes -r requirements.lock` (made by `make lock`
+#                    from pyproject.toml), re-run only when the lock or pyproject.toml changed
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -75,23 +76,35 @@ if [[ ! -x $VENV/bin/python ]]; then
     "$python" -m venv "$VENV"
 fi
 
-# The equivalent of `pip install -e '.[dev]'` without building anything:
-# pyproject declares no packages, so install its dependency lists directly and
-# put the project root on the venv's sys.path with a .pth file, so that
-# `import portal` works from any directory (celery, bench scripts, lint-imports).
+# Python dependencies come from requirements.lock: every package pinned, with its hashes,
+# installed with `pip install --require-hashes` (a changed or substituted file is refused).
+# The lock is compiled from pyproject.toml's dependency lists by `make lock`, and records
+# their fingerprint: when pyproject.toml's lists changed and the lock was not regenerated,
+# stop and say so, rather than install something other than what pyproject asks for.
+# ATTLS_STALE_LOCK=pyproject installs pyproject.toml's ranges unpinned instead (say so, for
+# a developer in the middle of changing a dependency; never in CI).
+# pyproject declares no packages: instead of `pip install -e .`, the project root goes on
+# the venv's sys.path with a .pth file, so that `import portal` works from any directory.
+LOCK=requirements.lock
+[[ -f $LOCK ]] || die "$LOCK is missing: run 'make lock' to create it from pyproject.toml"
+want_deps="$("$VENV/bin/python" scripts/pyproject_deps.py fingerprint)"
+locked_deps="$(sed -n 's/^# pyproject-dependencies-sha256: //p' "$LOCK")"
+requirements=(--require-hashes --requirement "$LOCK")
+if [[ $want_deps != "$locked_deps" ]]; then
+    if [[ ${ATTLS_STALE_LOCK:-} != pyproject ]]; then
+        die "pyproject.toml's dependencies changed since $LOCK was generated.
+       Run 'make lock' (and commit $LOCK), then run this again.
+       (ATTLS_STALE_LOCK=pyproject installs pyproject.toml's ranges unpinned, for now only.)"
+    fi
+    say "WARNING: $LOCK is stale; installing pyproject.toml's ranges UNPINNED (ATTLS_STALE_LOCK)"
+    "$VENV/bin/python" scripts/pyproject_deps.py requirements >"$VENV/requirements-from-pyproject.txt"
+    requirements=(--requirement "$VENV/requirements-from-pyproject.txt")
+fi
 stamp="$VENV/.bootstrap-pyproject.sha256"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-    say "installing Python dependencies (pyproject.toml changed or first run)"
-    requirements="$VENV/requirements-from-pyproject.txt"
-    "$VENV/bin/python" - >"$requirements" <<'PY'
-import tomllib
-
-with open("pyproject.toml", "rb") as file:
-    project = tomllib.load(file)["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["dev"]))
-PY
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --requirement "$requirements"
+    say "installing Python dependencies ($LOCK changed or first run)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
     site_packages="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     printf '%s\n' "$ROOT" >"$site_packages/attls_portal_root.pth"
     printf '%s\n' "$want" >"$stamp"
