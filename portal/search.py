@@ -19,9 +19,9 @@ from django.urls import reverse
 
 from fleet import selectors as fleet_selectors
 from fleet.models import ConnectionObservation
+from policies.kinds import SHARED_OBJECT_KINDS
 from policies.models import Lpar, Rule
 from policies.selectors import service_list_for
-from policies.services import SHARED_OBJECT_TYPES
 
 User = AbstractBaseUser | AnonymousUser
 LIMIT = 20
@@ -115,13 +115,14 @@ def _rules(user: User, text: str) -> list[Hit]:
 
 def _shared_objects(text: str) -> list[Hit]:
     hits: list[Hit] = []
-    for kind, model in SHARED_OBJECT_TYPES.items():
-        for obj in _closest(model.objects.filter(name__icontains=text), "name", text)[:LIMIT]:
+    for kind in SHARED_OBJECT_KINDS.values():
+        matching = kind.model._default_manager.filter(name__icontains=text)
+        for obj in _closest(matching, "name", text)[:LIMIT]:
             hits.append(
                 Hit(
                     title=obj.name,
-                    detail=kind.replace("-", " "),
-                    url=reverse("policies:object-detail", args=[kind, obj.uuid]),
+                    detail=kind.label.removesuffix("s").lower(),
+                    url=reverse("policies:object-detail", args=[kind.slug, obj.uuid]),
                 )
             )
     return hits[:LIMIT]
