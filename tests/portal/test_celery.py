@@ -17,7 +17,7 @@ def test_tasks_are_acknowledged_late_and_travel_as_json() -> None:
 
 def test_every_task_of_ours_is_routed_to_a_declared_queue() -> None:
     app.loader.import_default_modules()  # the apps' tasks modules, as a worker loads them
-    ours = sorted(name for name in app.tasks if name.split(".")[0] in ("fleet", "audits"))
+    ours = sorted(name for name in app.tasks if name.split(".")[0] in ("fleet", "audits", "portal"))
     queues = {queue.name for queue in app.conf.task_queues}
 
     routed = {name: app.amqp.router.route({}, name)["queue"].name for name in ours}
