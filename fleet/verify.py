@@ -60,6 +60,7 @@ from attls.reports.syslog import (
     stack_failure_lines,
 )
 from fleet import selectors
+from fleet.alerts.producers import alert_certificate, alert_drift
 from fleet.baselines import stack_baseline_capture
 from fleet.connectors.base import Connector, ConnectorError, FileMissing
 from fleet.connectors.factory import probe_address
@@ -1023,7 +1024,7 @@ def _apply_drift(
             opened_by_run=run,
         )
         opened.append(event)
-        _notify_drift(event, condition)
+        alert_drift(event, condition)
     for key, event in open_events.items():
         if key not in keys and event.kind in judged:
             DriftEvent.objects.filter(pk=event.pk).update(resolved_at=now)
@@ -1108,11 +1109,6 @@ def _alert(
     if certificate.alerted_days is not None and certificate.alerted_days <= threshold:
         return  # this alert (or a later one) was sent already
     Certificate.objects.filter(pk=certificate.pk).update(alerted_days=threshold)
-    owners = Service.objects.filter(stack=run.stack, name__in=certificate.rules)
-    recipients = sorted(
-        {*settings.FLEET_ALERT_RECIPIENTS}
-        | {user.email for service in owners for user in service.owners.all() if user.email}
-    )
     if threshold == 0:
         failing = _failing_handshakes(run, connection, connector, certificate)
         Incident.objects.create(
@@ -1140,8 +1136,7 @@ def _alert(
         f"Not after: {certificate.not_after:%Y-%m-%d %H:%M} UTC\n"
         f"Used by: {', '.join(certificate.rules)} (ports {ports})\n"
     )
-    if recipients:
-        send_mail(subject, body, None, recipients, fail_silently=True)
+    alert_certificate(run.stack, certificate, threshold, subject, body)
 
 
 def _failing_handshakes(

@@ -491,3 +491,25 @@ EVIDENCE_TSA_TIMEOUT_SECONDS = env_int("EVIDENCE_TSA_TIMEOUT_SECONDS", default=1
 # is refused before it is parsed (audits.forms.pack_upload_problem), as is one that is not a
 # signed PDF by its first and last bytes.
 EVIDENCE_VERIFY_MAX_BYTES = env_int("EVIDENCE_VERIFY_MAX_MB", default=10, min_value=1) * 1000 * 1000
+
+# --- Alerts (fleet/alerts): e-mail, syslog and webhook channels --------------------------
+# The channels themselves are rows an admin configures (/alerts/channels/). The dispatcher
+# runs on its own queue so a slow SIEM never delays a verification or a deployment.
+CELERY_TASK_QUEUES.append(Queue("alerts", Exchange("alerts"), routing_key="alerts"))
+CELERY_IMPORTS = ["fleet.alerts.tasks"]  # not an app's tasks.py, so autodiscovery misses it
+CELERY_TASK_ROUTES["fleet.alerts.tasks.deliver_alerts"] = {"queue": "alerts"}
+CELERY_TASK_ROUTES["fleet.alerts.tasks.resume_alert_deliveries"] = {"queue": "alerts"}
+CELERY_BEAT_SCHEDULE["alerts-resume-deliveries"] = {
+    "task": "fleet.alerts.tasks.resume_alert_deliveries",
+    "schedule": float(env_int("ALERTS_RESUME_SECONDS", default=60, min_value=5)),
+}
+# A failed delivery is retried after BASE, 2 x BASE, 4 x BASE ... at most MAX seconds apart, until
+# the channel's max attempts dead-letter it.
+ALERTS_RETRY_BASE_MS = env_int("ALERTS_RETRY_BASE_MS", default=5000, min_value=1)
+ALERTS_RETRY_MAX_SECONDS = env_int("ALERTS_RETRY_MAX_SECONDS", default=900, min_value=1)
+# A delivery claimed this long ago by a worker that never finished it is taken over.
+ALERTS_CLAIM_STALE_SECONDS = env_int("ALERTS_CLAIM_STALE_SECONDS", default=120, min_value=10)
+# HOSTNAME of the RFC 5424 header; empty: this machine's name.
+ALERTS_SYSLOG_HOSTNAME = env_str("ALERTS_SYSLOG_HOSTNAME", default="")
+# Device version in the CEF header.
+ALERTS_PRODUCT_VERSION = env_str("ALERTS_PRODUCT_VERSION", default="1.0")

@@ -1,0 +1,248 @@
+"""Writes of the alerts: emit an event, deliver a stack's events to a channel in order,
+retry a dead-lettered delivery, save a channel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from fleet.alerts import transports
+from fleet.alerts.kinds import KINDS, Severity
+from fleet.alerts.models import (
+    DONE,
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    DeliveryStatus,
+)
+from fleet.secrets import encrypt
+from policies.models import ChangeRecord, Service, Stack
+
+log = logging.getLogger(__name__)
+
+
+def _wants(channel: AlertChannel, event: AlertEvent) -> bool:
+    if event.severity > channel.min_severity:
+        return False
+    if channel.kinds and event.kind not in channel.kinds:
+        return False
+    stacks = {s.pk for s in channel.stacks.all()}
+    if stacks and event.stack_id not in stacks:
+        return False
+    services = {s.pk for s in channel.services.all()}
+    return not services or event.service_id in services
+
+
+def alert_emit(
+    *,
+    kind: str,
+    summary: str,
+    stack: Stack | None = None,
+    service: Service | None = None,
+    details: dict[str, Any] | None = None,
+    severity: Severity | None = None,
+) -> AlertEvent:
+    """Records the event, one pending delivery per channel that wants it, and enqueues the
+    dispatcher after commit. `details["services"]` names the services concerned (their
+    owners get the e-mail); `details["text"]` is the e-mail body."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown alert kind {kind!r}; add it to fleet/alerts/kinds.py")
+    level = severity if severity is not None else KINDS[kind].severity
+    with transaction.atomic():
+        for attempt in range(5):
+            # The per-stack sequence: the unique constraint settles a race, the loser recounts.
+            sequence = (
+                AlertEvent.objects.filter(stack=stack).aggregate(m=Max("sequence"))["m"] or 0
+            ) + 1
+            try:
+                with transaction.atomic():
+                    event = AlertEvent.objects.create(
+                        kind=kind,
+                        severity=int(level),
+                        stack=stack,
+                        service=service,
+                        summary=summary[:500],
+                        details=details or {},
+                        sequence=sequence,
+                        created_at=timezone.now(),
+                    )
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        channels = [
+            channel
+            for channel in AlertChannel.objects.filter(enabled=True).prefetch_related(
+                "stacks", "services"
+            )
+            if _wants(channel, event)
+        ]
+        AlertDelivery.objects.bulk_create(
+            AlertDelivery(event=event, channel=c, stack=stack, sequence=sequence) for c in channels
+        )
+        stack_id = stack.pk if stack is not None else None
+        for channel in channels:
+            transaction.on_commit(lambda c=channel.pk: enqueue_delivery(c, stack_id))
+    return event
+
+
+def enqueue_delivery(channel_id: int, stack_id: int | None, countdown: float = 0) -> None:
+    """Enqueues the dispatcher for one channel and stack. A broker down loses nothing: the
+    deliveries stay pending and `resume_alert_deliveries` (beat) enqueues them again."""
+    from fleet.alerts.tasks import deliver_alerts  # the task module imports this one
+
+    try:
+        deliver_alerts.apply_async((channel_id, stack_id), countdown=countdown)
+    except Exception:
+        log.warning("alerts: enqueue for channel %s failed; beat resumes it", channel_id)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential: base, 2 x base, 4 x base … capped."""
+    base = settings.ALERTS_RETRY_BASE_MS / 1000
+    return float(min(base * 2 ** max(attempts - 1, 0), settings.ALERTS_RETRY_MAX_SECONDS))
+
+
+def _claim(head: AlertDelivery, now: datetime) -> bool:
+    rows = AlertDelivery.objects.filter(pk=head.pk, status=head.status, attempts=head.attempts)
+    if head.status == DeliveryStatus.SENDING:
+        rows = rows.filter(claimed_at=head.claimed_at)  # taking over a stale claim
+    return bool(rows.update(status=DeliveryStatus.SENDING, claimed_at=now))
+
+
+def alert_deliveries_drain(
+    *, channel_id: int, stack_id: int | None, limit: int = 10_000
+) -> float | None:
+    """Sends a stack's pending deliveries to one channel, oldest first, one at a time.
+
+    Returns None when nothing is left to do here (all sent, or another worker holds the
+    head), or the seconds until the head's next attempt: the later events wait behind a
+    retrying one, so a receiver gets the stack's events in order; a dead-lettered one no
+    longer holds them back. A claim older than ALERTS_CLAIM_STALE_SECONDS is taken over.
+    """
+    channel = AlertChannel.objects.get(pk=channel_id)
+    if not channel.enabled:
+        return None
+    stale = timedelta(seconds=settings.ALERTS_CLAIM_STALE_SECONDS)
+    for _ in range(limit):
+        now = timezone.now()
+        head = (
+            AlertDelivery.objects.filter(channel_id=channel_id, stack_id=stack_id)
+            .exclude(status__in=DONE)
+            .select_related("event__stack", "event__service")
+            .order_by("sequence", "id")
+            .first()
+        )
+        if head is None:
+            return None
+        if (
+            head.status == DeliveryStatus.SENDING
+            and head.claimed_at
+            and head.claimed_at > now - stale
+        ):
+            return None  # another worker is sending it; it goes on with the next ones
+        if head.next_attempt_at is not None and head.next_attempt_at > now:
+            return (head.next_attempt_at - now).total_seconds()
+        if not _claim(head, now):
+            return None
+        attempts = head.attempts + 1
+        try:
+            transports.send(channel, head.event)
+        except transports.NothingToSend as why:
+            _end(head, DeliveryStatus.SKIPPED, attempts, str(why))
+        except transports.Permanent as error:
+            _end(head, DeliveryStatus.DEAD, attempts, str(error))
+        except Exception as error:  # transient, or unforeseen: retried, bounded by max_attempts
+            reason = str(error) if isinstance(error, transports.Transient) else repr(error)
+            if attempts >= channel.max_attempts:
+                _end(head, DeliveryStatus.DEAD, attempts, f"{reason} (after {attempts} attempts)")
+                continue
+            delay = backoff_seconds(attempts)
+            AlertDelivery.objects.filter(pk=head.pk).update(
+                status=DeliveryStatus.RETRYING,
+                attempts=attempts,
+                last_error=reason,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                claimed_at=None,
+            )
+            return delay
+        else:
+            _end(head, DeliveryStatus.DELIVERED, attempts, "")
+    return 0.0  # more than `limit` in one go: the caller enqueues again at once
+
+
+def _end(head: AlertDelivery, status: str, attempts: int, error: str) -> None:
+    AlertDelivery.objects.filter(pk=head.pk).update(
+        status=status,
+        attempts=attempts,
+        last_error=error,
+        claimed_at=None,
+        next_attempt_at=None,
+        delivered_at=timezone.now() if status == DeliveryStatus.DELIVERED else None,
+    )
+
+
+def alert_delivery_retry(*, delivery: AlertDelivery, actor: User) -> None:
+    """Puts a dead-lettered (or retrying) delivery back at once. It goes out in its place in
+    the stack's order: before any later event still waiting on that channel."""
+    updated = AlertDelivery.objects.filter(
+        pk=delivery.pk, status__in=(DeliveryStatus.DEAD, DeliveryStatus.RETRYING)
+    ).update(status=DeliveryStatus.PENDING, next_attempt_at=None, attempts=0)
+    if updated:
+        _record(actor, "retry", delivery.event, {"channel": delivery.channel.name})
+        transaction.on_commit(lambda: enqueue_delivery(delivery.channel_id, delivery.stack_id))
+
+
+def _record(actor: User, action: str, obj: Any, after: dict[str, Any]) -> None:
+    ChangeRecord.objects.create(
+        actor=actor if actor.is_authenticated else None,
+        action=action,
+        object_type=type(obj).__name__,
+        object_uuid=getattr(obj, "uuid", None),
+        object_name=str(obj)[:100],
+        before=None,
+        after=after,
+        note="",
+    )
+
+
+def channel_save(
+    *,
+    channel: AlertChannel,
+    actor: User,
+    secret: str | None,
+    stacks: list[Stack],
+    services: list[Service],
+) -> AlertChannel:
+    """Saves an admin's channel. `secret` None or "" keeps the stored one."""
+    with transaction.atomic():
+        if secret:
+            channel.secret_encrypted = encrypt(secret)
+        channel.full_clean()
+        channel.save()
+        channel.stacks.set(stacks)
+        channel.services.set(services)
+        # The secret itself never reaches the change log; only whether one is set.
+        _record(
+            actor,
+            "save",
+            channel,
+            {
+                "kind": channel.kind,
+                "enabled": channel.enabled,
+                "min_severity": channel.min_severity,
+                "kinds": channel.kinds,
+                "config": channel.config,
+                "secret_set": channel.has_secret,
+                "stacks": sorted(s.label for s in stacks),
+                "services": sorted(s.name for s in services),
+            },
+        )
+    return channel
