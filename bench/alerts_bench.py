@@ -35,7 +35,7 @@ from fleet.alerts.services import alert_emit, channel_save  # noqa: E402
 from policies.models import Lpar, Stack  # noqa: E402
 from tests.fleet.alerts_support import WebhookReceiver, drain_all  # noqa: E402
 
-EVENTS = 1000
+EVENTS = int(os.environ.get("ALERTS_BENCH_EVENTS", "1000"))
 STACKS = 20
 TARGET_SECONDS = 10.0
 SECRET = "bench-secret"

@@ -117,6 +117,10 @@ def _claim(head: AlertDelivery, now: datetime) -> bool:
     return bool(rows.update(status=DeliveryStatus.SENDING, claimed_at=now))
 
 
+# Deliveries claimed together behind the head: one query and one claim for many sends.
+BATCH = 50
+
+
 def alert_deliveries_drain(
     *, channel_id: int, stack_id: int | None, limit: int = 10_000
 ) -> float | None:
@@ -126,22 +130,25 @@ def alert_deliveries_drain(
     head), or the seconds until the head's next attempt: the later events wait behind a
     retrying one, so a receiver gets the stack's events in order; a dead-lettered one no
     longer holds them back. A claim older than ALERTS_CLAIM_STALE_SECONDS is taken over.
+    The head and the pending deliveries right behind it are claimed together (conditional
+    updates); those not sent when one fails are released at once, still in order.
     """
     channel = AlertChannel.objects.get(pk=channel_id)
     if not channel.enabled:
         return None
     stale = timedelta(seconds=settings.ALERTS_CLAIM_STALE_SECONDS)
-    for _ in range(limit):
+    sent = 0
+    while sent < limit:
         now = timezone.now()
-        head = (
+        rows = list(
             AlertDelivery.objects.filter(channel_id=channel_id, stack_id=stack_id)
             .exclude(status__in=DONE)
-            .select_related("event__stack", "event__service")
-            .order_by("sequence", "id")
-            .first()
+            .select_related("event__stack__lpar", "event__service")
+            .order_by("sequence", "id")[:BATCH]
         )
-        if head is None:
+        if not rows:
             return None
+        head = rows[0]
         if (
             head.status == DeliveryStatus.SENDING
             and head.claimed_at
@@ -152,34 +159,74 @@ def alert_deliveries_drain(
             return (head.next_attempt_at - now).total_seconds()
         if not _claim(head, now):
             return None
-        attempts = head.attempts + 1
-        try:
-            transports.send(channel, head.event)
-        except transports.NothingToSend as why:
-            _end(head, DeliveryStatus.SKIPPED, attempts, str(why))
-        except transports.Permanent as error:
-            _end(head, DeliveryStatus.DEAD, attempts, str(error))
-        except Exception as error:  # transient, or unforeseen: retried, bounded by max_attempts
-            reason = str(error) if isinstance(error, transports.Transient) else repr(error)
-            if attempts >= channel.max_attempts:
-                _end(head, DeliveryStatus.DEAD, attempts, f"{reason} (after {attempts} attempts)")
-                continue
-            delay = backoff_seconds(attempts)
-            AlertDelivery.objects.filter(pk=head.pk).update(
-                status=DeliveryStatus.RETRYING,
-                attempts=attempts,
-                last_error=reason,
-                next_attempt_at=timezone.now() + timedelta(seconds=delay),
-                claimed_at=None,
-            )
-            return delay
-        else:
-            _end(head, DeliveryStatus.DELIVERED, attempts, "")
+        batch = [head, *_claim_followers(rows[1:], now)]
+        for index, delivery in enumerate(batch):
+            sent += 1
+            wait = _send_one(channel, delivery)
+            if wait is not None:
+                _release([d.pk for d in batch[index + 1 :]], now)
+                return wait
     return 0.0  # more than `limit` in one go: the caller enqueues again at once
 
 
-def _end(head: AlertDelivery, status: str, attempts: int, error: str) -> None:
-    AlertDelivery.objects.filter(pk=head.pk).update(
+def _claim_followers(rows: list[AlertDelivery], now: datetime) -> list[AlertDelivery]:
+    """The pending deliveries right behind the head, claimed in one conditional update;
+    none when another worker took any of them."""
+    followers: list[AlertDelivery] = []
+    for row in rows:
+        if row.status != DeliveryStatus.PENDING or row.next_attempt_at is not None:
+            break
+        followers.append(row)
+    if not followers:
+        return []
+    ids = [row.pk for row in followers]
+    claimed = AlertDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENDING, claimed_at=now
+    )
+    if claimed != len(ids):
+        _release(ids, now)
+        return []
+    return followers
+
+
+def _release(ids: list[int], now: datetime) -> None:
+    AlertDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING, claimed_at=now).update(
+        status=DeliveryStatus.PENDING, claimed_at=None
+    )
+
+
+def _send_one(channel: AlertChannel, delivery: AlertDelivery) -> float | None:
+    """Sends one claimed delivery and records the outcome; the backoff when it will be
+    retried, else None (delivered, skipped or dead-lettered: `delivery.status` says which)."""
+    attempts = delivery.attempts + 1
+    try:
+        transports.send(channel, delivery.event)
+    except transports.NothingToSend as why:
+        _end(delivery, DeliveryStatus.SKIPPED, attempts, str(why))
+    except transports.Permanent as error:
+        _end(delivery, DeliveryStatus.DEAD, attempts, str(error))
+    except Exception as error:  # transient, or unforeseen: retried, bounded by max_attempts
+        reason = str(error) if isinstance(error, transports.Transient) else repr(error)
+        if attempts >= channel.max_attempts:
+            _end(delivery, DeliveryStatus.DEAD, attempts, f"{reason} (after {attempts} attempts)")
+            return None
+        delay = backoff_seconds(attempts)
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.RETRYING,
+            attempts=attempts,
+            last_error=reason,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            claimed_at=None,
+        )
+        return delay
+    else:
+        _end(delivery, DeliveryStatus.DELIVERED, attempts, "")
+    return None
+
+
+def _end(delivery: AlertDelivery, status: str, attempts: int, error: str) -> None:
+    delivery.status = status
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
         status=status,
         attempts=attempts,
         last_error=error,

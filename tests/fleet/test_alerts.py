@@ -376,3 +376,22 @@ def test_no_recipient_means_nothing_sent_and_said_so(stacks, settings) -> None:
 
     assert mail.outbox == []
     assert AlertDelivery.objects.get().status == "skipped"
+
+
+def test_a_failure_inside_a_claimed_batch_releases_the_rest_in_order(stacks, admin) -> None:
+    a = stacks["SYSA"]
+    with WebhookReceiver(SECRET, refuse_sequences=frozenset({2})) as receiver:
+        channel = _channel(
+            admin, name="soc", kind="webhook", config={"url": receiver.url}, secret=SECRET
+        )
+        for summary in ("one", "two", "three"):
+            alert_emit(kind="drift", stack=a, summary=summary)
+        wait = alert_deliveries_drain(channel_id=channel.pk, stack_id=a.pk)
+
+    assert wait is not None and wait > 0
+    assert [body["sequence"] for body in receiver.accepted] == [1]
+    assert list(AlertDelivery.objects.order_by("sequence").values_list("status", "claimed_at")) == [
+        ("delivered", None),
+        ("retrying", None),
+        ("pending", None),
+    ]
