@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -88,9 +89,11 @@ class WebhookReceiver:
 
 
 class SyslogCollector:
-    """UDP datagrams and octet-counted TCP frames (RFC 6587) on loopback, as text."""
+    """UDP datagrams and octet-counted TCP frames (RFC 6587) on loopback, as text; with
+    `tls`, the TCP side speaks TLS (RFC 5425) with that server context."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.messages: list[str] = []
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
@@ -123,6 +126,13 @@ class SyslogCollector:
                 conn, _ = self.tcp.accept()
             except TimeoutError:
                 continue
+            if self.tls is not None:
+                try:
+                    conn.settimeout(2)
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    conn.close()
+                    continue  # a client that does not trust us: nothing received
             with conn:
                 conn.settimeout(2)
                 buffer = b""

@@ -395,3 +395,87 @@ def test_a_failure_inside_a_claimed_batch_releases_the_rest_in_order(stacks, adm
         ("retrying", None),
         ("pending", None),
     ]
+
+
+@pytest.fixture(scope="module")
+def tls_pair(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (the CA file the channel trusts) and a server
+    context presenting it."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "syslog collector")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("syslog-tls")
+    cert_file, key_file = directory / "collector.pem", directory / "collector.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    return str(cert_file), server
+
+
+def test_syslog_over_tls_verifies_the_collector_and_frames_by_octet_count(
+    stacks, admin, tls_pair
+) -> None:
+    ca_file, server = tls_pair
+    with SyslogCollector(tls=server) as collector:
+        _channel(
+            admin, name="siem", kind="syslog",
+            config={"host": "127.0.0.1", "port": collector.tcp_port, "transport": "tls",
+                    "format": "cef", "ca_file": ca_file},
+        )  # fmt: skip
+        alert_drift(_drift(stacks["SYSA"]), None)
+        drain_all()
+        (message,) = collector.wait_for(1)
+
+    match = HEADER.match(message)
+    assert match and match["msg"].startswith("CEF:0|attls-portal|")
+
+
+def test_syslog_over_tls_to_an_untrusted_collector_is_dead_lettered_at_once(
+    stacks, admin, tls_pair
+) -> None:
+    _, server = tls_pair
+    with SyslogCollector(tls=server) as collector:
+        _channel(
+            admin, name="siem", kind="syslog",
+            config={"host": "127.0.0.1", "port": collector.tcp_port, "transport": "tls",
+                    "format": "cef"},
+        )  # fmt: skip
+        alert_emit(kind="drift", stack=stacks["SYSA"], summary="x")
+        drain_all()
+        received = collector.wait_for(1, timeout=0.5)
+
+    delivery = AlertDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("dead", 1)
+    assert "certificate verify failed" in delivery.last_error
+    assert received == []
