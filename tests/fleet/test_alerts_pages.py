@@ -129,3 +129,27 @@ def test_a_webhook_channel_without_a_secret_is_refused(db, make_user):
 
     assert answer.status_code == 400
     assert not AlertChannel.objects.filter(name="h").exists()
+
+
+def test_the_api_creates_a_syslog_channel_and_lists_deliveries(dead_letter, make_user):
+    admin = _client(make_user("alba", Role.ADMIN))
+    created = admin.post(
+        "/api/alerts/channels/",
+        {"name": "QRadar", "kind": "syslog", "min_severity": 3,
+         "config": {"host": "127.0.0.1", "port": 6514, "transport": "tls", "format": "cef"}},
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert created.status_code == 201, created.content.decode()
+    assert created.json()["has_secret"] is False
+    assert ChangeRecord.objects.filter(action="save", object_name="QRadar").exists()
+
+    auditor = _client(make_user("audrey", Role.AUDITOR))
+    listed = auditor.get("/api/alerts/deliveries/?status=dead").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [row["uuid"] for row in rows] == [str(dead_letter.uuid)]
+    assert rows[0]["event"]["kind"] == "drift" and rows[0]["attempts"] == 2
+    assert auditor.post(f"/api/alerts/deliveries/{dead_letter.uuid}/retry/").status_code == 403
+    operator = _client(make_user("otto", Role.OPERATOR))
+    retried = operator.post(f"/api/alerts/deliveries/{dead_letter.uuid}/retry/")
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
