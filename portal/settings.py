@@ -513,3 +513,6 @@ ALERTS_CLAIM_STALE_SECONDS = env_int("ALERTS_CLAIM_STALE_SECONDS", default=120, 
 ALERTS_SYSLOG_HOSTNAME = env_str("ALERTS_SYSLOG_HOSTNAME", default="")
 # Device version in the CEF header.
 ALERTS_PRODUCT_VERSION = env_str("ALERTS_PRODUCT_VERSION", default="1.0")
+SPECTACULAR_SETTINGS["TAGS"].append(  # type: ignore[attr-defined]
+    {"name": "alerts", "description": "Alerts: channels (admin) and deliveries; retry"}
+)
