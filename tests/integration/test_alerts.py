@@ -8,11 +8,13 @@ from django.contrib.auth.models import User
 
 from fleet.alerts.models import AlertChannel, AlertDelivery
 from fleet.alerts.services import alert_emit, channel_save
+from fleet.models import RunStatus
 from policies.models import Lpar, Stack
-from tests.fleet.alerts_support import WebhookReceiver
+from tests.fleet.alerts_support import SyslogCollector, WebhookReceiver
 
-from .conftest import wait_for
+from .conftest import Lab, wait_for
 from .harness import Worker
+from .test_deployment import deploy, finished, publish, sysa
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +50,34 @@ def test_a_webhook_failing_three_times_then_recovering_gets_every_event_once_in_
         per_stack.setdefault(body["stack"], []).append(body["sequence"])
     assert per_stack == {"SYSA/TCPIP": list(range(1, 9)), "SYSB/TCPIP": list(range(1, 5))}
     assert all(receiver.signatures_valid) and receiver.requests == 12 + 3
+
+
+def test_a_rolled_back_deployment_reaches_the_siem_through_the_worker(estate: Lab) -> None:
+    with SyslogCollector() as collector:
+        channel_save(
+            channel=AlertChannel(
+                name="siem",
+                kind="syslog",
+                config={"host": "127.0.0.1", "port": collector.tcp_port, "transport": "tcp"},
+                kinds=["deployment-failed"],
+            ),
+            actor=User.objects.get(username="operator"),
+            secret=None,
+            stacks=[],
+            services=[],
+        )
+        stack = sysa()
+        estate.fault("refresh-failure", count=1)
+
+        deployment = finished(deploy(stack, publish(stack)))
+        messages = wait_for(lambda: collector.wait_for(1, timeout=0.5), timeout=60, what="syslog")
+
+    assert deployment.status == RunStatus.ROLLED_BACK
+    assert len(messages) == 1
+    assert " attls-portal - deployment-failed [attls@32473 " in messages[0]
+    assert 'stack="SYSA/TCPIP" seq="1"]' in messages[0]
+    assert "CEF:0|attls-portal|attls-portal|1.0|deployment-failed|" in messages[0]
+    assert (
+        f"deployment rolled back on SYSA/TCPIP: v{deployment.targets.get().version.number}"
+        in (messages[0])
+    )
