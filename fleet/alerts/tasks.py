@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db.models import Q
+from datetime import timedelta
 
-from fleet.alerts.models import DONE, AlertDelivery
+from celery import shared_task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from fleet.alerts.models import DONE, AlertDelivery, DeliveryStatus
 from fleet.alerts.services import alert_deliveries_drain, enqueue_delivery
 
 
@@ -22,15 +26,27 @@ def deliver_alerts(channel_id: int, stack_id: int | None) -> str:
 
 @shared_task
 def resume_alert_deliveries() -> int:
-    """Beat: enqueues every channel and stack with a delivery not yet done, so a lost message
-    (a broker down at emit, a worker killed) delays an alert but never loses it."""
-    pairs = (
-        AlertDelivery.objects.filter(~Q(status__in=DONE))
-        .values_list("channel_id", "stack_id")
-        .distinct()
+    """Beat: enqueues every channel and stack whose next delivery is due and has nobody
+    working on it, so a lost message (a broker down at emit, a worker killed) delays an alert
+    but never loses it. A head waiting out its backoff already has its task scheduled."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ALERTS_CLAIM_STALE_SECONDS)
+    pairs = set(
+        AlertDelivery.objects.filter(~Q(status__in=DONE)).values_list("channel_id", "stack_id")
     )
     count = 0
-    for channel_id, stack_id in pairs:
-        enqueue_delivery(channel_id, stack_id)
-        count += 1
+    for channel_id, stack_id in sorted(pairs, key=str):
+        head = (
+            AlertDelivery.objects.filter(channel_id=channel_id, stack_id=stack_id)
+            .exclude(status__in=DONE)
+            .order_by("sequence", "id")
+            .first()
+        )
+        if head is None:
+            continue
+        waiting = head.next_attempt_at is not None and head.next_attempt_at > now
+        working = head.status == DeliveryStatus.SENDING and (head.claimed_at or now) > stale
+        if not waiting and not working:
+            enqueue_delivery(channel_id, stack_id)
+            count += 1
     return count

@@ -479,3 +479,25 @@ def test_syslog_over_tls_to_an_untrusted_collector_is_dead_lettered_at_once(
     assert (delivery.status, delivery.attempts) == ("dead", 1)
     assert "certificate verify failed" in delivery.last_error
     assert received == []
+
+
+def test_beat_resumes_only_stacks_whose_next_delivery_is_due(stacks, admin, monkeypatch) -> None:
+    from fleet.alerts import services, tasks
+
+    enqueued: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(
+        tasks, "enqueue_delivery", lambda c, s, countdown=0: enqueued.append((c, s))
+    )
+    monkeypatch.setattr(services, "enqueue_delivery", lambda *a, **k: None)
+    channel = _channel(
+        admin, name="soc", kind="webhook", config={"url": "http://127.0.0.1:9/"}, secret=SECRET
+    )
+    a, b = stacks["SYSA"], stacks["SYSB"]
+    alert_emit(kind="drift", stack=a, summary="due: never tried")
+    alert_emit(kind="drift", stack=b, summary="waiting out its backoff")
+    AlertDelivery.objects.filter(stack=b).update(
+        status="retrying", next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert tasks.resume_alert_deliveries() == 1
+    assert enqueued == [(channel.pk, a.pk)]
