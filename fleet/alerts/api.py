@@ -17,7 +17,7 @@ from accounts.roles import Capability
 from fleet.alerts import selectors
 from fleet.alerts.kinds import KINDS
 from fleet.alerts.models import AlertChannel, AlertDelivery
-from fleet.alerts.services import alert_delivery_retry, channel_save
+from fleet.alerts.services import alert_delivery_retry, channel_config_problems, channel_save
 from policies.models import Service, Stack
 
 Admins = capability_permission(read=(Capability.MANAGE_USERS,), write=(Capability.MANAGE_USERS,))
@@ -46,6 +46,17 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
             "config", "max_attempts", "secret", "has_secret",
         ]  # fmt: skip
         read_only_fields = ["uuid"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("kind", getattr(self.instance, "kind", ""))
+        config = attrs.get("config", getattr(self.instance, "config", {}))
+        problems = channel_config_problems(kind, config)
+        has_secret = bool(attrs.get("secret")) or bool(getattr(self.instance, "has_secret", False))
+        if kind == "webhook" and not has_secret:
+            problems.append("A webhook needs a secret to sign with.")
+        if problems:
+            raise serializers.ValidationError({"config": problems})
+        return attrs
 
     def save(self, **kwargs: Any) -> AlertChannel:
         data = dict(self.validated_data)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -260,6 +261,39 @@ def _record(actor: User, action: str, obj: Any, after: dict[str, Any]) -> None:
     )
 
 
+SYSLOG_TRANSPORTS = ("udp", "tcp", "tls")
+SYSLOG_FORMATS = ("cef", "json")
+
+
+def channel_config_problems(kind: str, config: dict[str, Any]) -> list[str]:
+    """What is wrong with a channel's configuration for its kind; empty when it is usable."""
+    problems: list[str] = []
+    if kind == "webhook":
+        url = str(config.get("url") or "")
+        if not url.startswith(("https://", "http://")):
+            problems.append("A webhook needs an http:// or https:// URL.")
+    elif kind == "syslog":
+        if not str(config.get("host") or "").strip():
+            problems.append("A syslog channel needs a host.")
+        port = config.get("port")
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append("The syslog port is a number from 1 to 65535.")
+        if config.get("transport", "udp") not in SYSLOG_TRANSPORTS:
+            problems.append(f"The syslog transport is one of {', '.join(SYSLOG_TRANSPORTS)}.")
+        if config.get("format", "cef") not in SYSLOG_FORMATS:
+            problems.append(f"The message body is one of {', '.join(SYSLOG_FORMATS)}.")
+        facility = config.get("facility", 13)
+        if not isinstance(facility, int) or not 0 <= facility <= 23:
+            problems.append("The syslog facility is a number from 0 to 23 (RFC 5424).")
+    elif kind == "email":
+        recipients = config.get("recipients", [])
+        if not isinstance(recipients, list) or not all(
+            isinstance(r, str) and "@" in r for r in recipients
+        ):
+            problems.append("E-mail recipients are a list of addresses.")
+    return problems
+
+
 def channel_save(
     *,
     channel: AlertChannel,
@@ -269,6 +303,11 @@ def channel_save(
     services: list[Service],
 ) -> AlertChannel:
     """Saves an admin's channel. `secret` None or "" keeps the stored one."""
+    problems = channel_config_problems(channel.kind, channel.config)
+    if channel.kind == "webhook" and not secret and not channel.secret_encrypted:
+        problems.append("A webhook needs a secret to sign with.")
+    if problems:
+        raise ValidationError(problems)
     with transaction.atomic():
         if secret:
             channel.secret_encrypted = encrypt(secret)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -80,14 +81,19 @@ def channel_edit(request: HttpRequest, channel: Any = None) -> HttpResponse:
         saved = form.save(commit=False)
         saved.kinds = form.cleaned_data["kinds"]
         saved.config = form.config()
-        channel_save(
-            channel=saved,
-            actor=request.user,  # type: ignore[arg-type]
-            secret=form.cleaned_data.get("secret") or None,
-            stacks=list(form.cleaned_data["stacks"]),
-            services=list(form.cleaned_data["services"]),
-        )
-        return _done(request, reverse("alerts:channels"))
+        try:
+            channel_save(
+                channel=saved,
+                actor=request.user,  # type: ignore[arg-type]
+                secret=form.cleaned_data.get("secret") or None,
+                stacks=list(form.cleaned_data["stacks"]),
+                services=list(form.cleaned_data["services"]),
+            )
+        except ValidationError as refused:
+            for message in refused.messages:
+                form.add_error(None, message)
+        else:
+            return _done(request, reverse("alerts:channels"))
     return render(
         request,
         "alerts/channel_form.html",

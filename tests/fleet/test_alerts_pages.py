@@ -153,3 +153,27 @@ def test_the_api_creates_a_syslog_channel_and_lists_deliveries(dead_letter, make
     operator = _client(make_user("otto", Role.OPERATOR))
     retried = operator.post(f"/api/alerts/deliveries/{dead_letter.uuid}/retry/")
     assert retried.status_code == 200 and retried.json()["status"] == "pending"
+
+
+def test_the_api_refuses_a_syslog_channel_with_a_bad_transport(db, make_user):
+    admin = _client(make_user("alba", Role.ADMIN))
+    answer = admin.post(
+        "/api/alerts/channels/",
+        {"name": "bad", "kind": "syslog",
+         "config": {"host": "siem", "port": 514, "transport": "carrier-pigeon"}},
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert answer.status_code == 400
+    assert "transport" in answer.content.decode()
+    assert not AlertChannel.objects.filter(name="bad").exists()
+
+
+def test_the_delivery_page_costs_the_same_queries_for_many_rows(
+    dead_letter, make_user, django_assert_max_num_queries
+):
+    client = _client(make_user("otto", Role.OPERATOR))
+    for index in range(30):
+        alert_emit(kind="drift", stack=dead_letter.stack, summary=f"more {index}")
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("alerts:deliveries")).status_code == 200
