@@ -81,3 +81,34 @@ def test_a_rolled_back_deployment_reaches_the_siem_through_the_worker(estate: La
         f"deployment rolled back on SYSA/TCPIP: v{deployment.targets.get().version.number}"
         in (messages[0])
     )
+
+
+def test_drift_found_by_a_verification_reaches_the_siem_as_cef(estate: Lab) -> None:
+    stack = sysa()
+    assert finished(deploy(stack, publish(stack))).status == RunStatus.SUCCEEDED
+    with SyslogCollector() as collector:
+        channel_save(
+            channel=AlertChannel(
+                name="siem",
+                kind="syslog",
+                config={"host": "127.0.0.1", "port": collector.udp_port, "transport": "udp"},
+                kinds=["drift"],
+            ),
+            actor=User.objects.get(username="operator"),
+            secret=None,
+            stacks=[stack],
+            services=[],
+        )
+        connection = stack.lpar.connection
+        connection.enabled = True
+        connection.verification_interval = 5
+        connection.save()
+        estate.fault("drift", stack="TCPIP", refresh=True)
+        messages = wait_for(lambda: collector.wait_for(1, timeout=0.5), timeout=60, what="syslog")
+
+    assert " attls-portal - drift [attls@32473 " in messages[0]
+    assert 'stack="SYSA/TCPIP"' in messages[0]
+    assert (
+        "CEF:0|attls-portal|attls-portal|1.0|drift|Drift from the designed policy|8|"
+        in (messages[0])
+    )
