@@ -40,6 +40,7 @@ from attls.errors import AttlsError
 from attls.policy import parse_policy
 from attls.reports.compare import compare_report
 from attls.reports.pasearch import parse_pasearch
+from fleet.alerts.producers import alert_deployment_failed
 from fleet.baselines import stack_baseline_capture
 from fleet.connectors.base import Connector, ConnectorError, FileMissing, TransientError
 from fleet.models import (
@@ -220,6 +221,8 @@ class Runner:
         # The record names the deployment by its final state, not the one it was loaded in.
         self.deployment.status, self.deployment.error = status, error
         _record_finish(self.deployment, status, error, targets)
+        if failed:
+            alert_deployment_failed(self.deployment, targets)
 
     def run_target(self, target: DeploymentTarget) -> bool:
         """Pushes one target; False when it failed (it is then in a terminal state)."""

@@ -540,3 +540,7 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+# The alerts' tables belong to the fleet app (fleet/alerts/models.py).
+from fleet.alerts.models import AlertChannel, AlertDelivery, AlertEvent  # noqa: E402, F401

@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from attls.reports.syslog import RuleFailures
 from attls.returncodes import describe, family_label, family_of
+from fleet.alerts.producers import alert_refusal_surge
 from fleet.models import (
     DeploymentTarget,
     DriftEvent,
@@ -346,7 +346,7 @@ def _open(
         if existing is not None:
             _extend(existing, found, now)
         return None
-    _notify(incident, service)
+    alert_refusal_surge(incident, service)
     return incident
 
 
@@ -406,22 +406,4 @@ def _resolve(incident: Incident, entry: dict[str, Any] | None, now: datetime) ->
         why = "No refused attempt logged (EZD1286I) since the previous verification."
     Incident.objects.filter(pk=incident.pk, resolved_at=None).update(
         resolved_at=now, resolution=why
-    )
-
-
-def _notify(incident: Incident, service: Service | None) -> None:
-    owners = [service] if service is not None else []
-    recipients = sorted(
-        {*settings.FLEET_ALERT_RECIPIENTS}
-        | {user.email for s in owners for user in s.owners.all() if user.email}
-    )
-    if not recipients:
-        return
-    send_mail(
-        f"[attls-portal] clients refused on {incident.stack.label}:"
-        f" {incident.details.get('service')}",
-        f"{incident.summary}\n\nOpened: {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC\n",
-        None,
-        recipients,
-        fail_silently=True,  # a mail server down must not lose the verification
     )

@@ -612,7 +612,7 @@ AUTHENTICATION_BACKENDS += [
 ]
 # --- end of single sign-on ------------------------------------------------------------------
 
-# === Operations: production serving, health, metrics, exports (issue 17) ====================
+# === Operations: production serving, health, metrics, exports (issue 17) =============
 # Kept in one block so that serving concerns read together; deploy/README.md explains them.
 #
 # Static files in production: WhiteNoise serves STATIC_ROOT (filled by `collectstatic`) from
@@ -660,3 +660,27 @@ if OPS_METRICS_TOKEN and len(OPS_METRICS_TOKEN) < 32:
 # Exports (portal/exports.py): the longest window of connections one export may cover.
 OPS_EXPORT_MAX_DAYS = env_int("OPS_EXPORT_MAX_DAYS", default=31, min_value=1)
 # === end of operations ========================================================================
+# --- Alerts (fleet/alerts): e-mail, syslog and webhook channels --------------------------
+# The channels themselves are rows an admin configures (/alerts/channels/). The dispatcher
+# runs on its own queue so a slow SIEM never delays a verification or a deployment.
+CELERY_TASK_QUEUES.append(Queue("alerts", Exchange("alerts"), routing_key="alerts"))
+CELERY_IMPORTS = ["fleet.alerts.tasks"]  # not an app's tasks.py, so autodiscovery misses it
+CELERY_TASK_ROUTES["fleet.alerts.tasks.deliver_alerts"] = {"queue": "alerts"}
+CELERY_TASK_ROUTES["fleet.alerts.tasks.resume_alert_deliveries"] = {"queue": "alerts"}
+CELERY_BEAT_SCHEDULE["alerts-resume-deliveries"] = {
+    "task": "fleet.alerts.tasks.resume_alert_deliveries",
+    "schedule": float(env_int("ALERTS_RESUME_SECONDS", default=60, min_value=5)),
+}
+# A failed delivery is retried after BASE, 2 x BASE, 4 x BASE ... at most MAX seconds apart, until
+# the channel's max attempts dead-letter it.
+ALERTS_RETRY_BASE_MS = env_int("ALERTS_RETRY_BASE_MS", default=5000, min_value=1)
+ALERTS_RETRY_MAX_SECONDS = env_int("ALERTS_RETRY_MAX_SECONDS", default=900, min_value=1)
+# A delivery claimed this long ago by a worker that never finished it is taken over.
+ALERTS_CLAIM_STALE_SECONDS = env_int("ALERTS_CLAIM_STALE_SECONDS", default=120, min_value=10)
+# HOSTNAME of the RFC 5424 header; empty: this machine's name.
+ALERTS_SYSLOG_HOSTNAME = env_str("ALERTS_SYSLOG_HOSTNAME", default="")
+# Device version in the CEF header.
+ALERTS_PRODUCT_VERSION = env_str("ALERTS_PRODUCT_VERSION", default="1.0")
+SPECTACULAR_SETTINGS["TAGS"].append(  # type: ignore[attr-defined]
+    {"name": "alerts", "description": "Alerts: channels (admin) and deliveries; retry"}
+)

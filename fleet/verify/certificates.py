@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.utils import timezone
 
 from attls.reports.syslog import (
     parse_failure_line,
     stack_failure_lines,
 )
+from fleet.alerts.producers import alert_certificate
 from fleet.connectors.base import Connector, ConnectorError
 from fleet.models import (
     Certificate,
@@ -21,7 +20,6 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.verify.handshakes import PROBE_LOG_DELAY, probe_runs, probe_sockets
-from policies.models import Service
 
 ALERT_DAYS = (30, 7)
 
@@ -86,11 +84,6 @@ def _alert(
     if certificate.alerted_days is not None and certificate.alerted_days <= threshold:
         return  # this alert (or a later one) was sent already
     Certificate.objects.filter(pk=certificate.pk).update(alerted_days=threshold)
-    owners = Service.objects.filter(stack=run.stack, name__in=certificate.rules)
-    recipients = sorted(
-        {*settings.FLEET_ALERT_RECIPIENTS}
-        | {user.email for service in owners for user in service.owners.all() if user.email}
-    )
     if threshold == 0:
         failing = _failing_handshakes(run, connection, connector, certificate)
         Incident.objects.create(
@@ -118,8 +111,7 @@ def _alert(
         f"Not after: {certificate.not_after:%Y-%m-%d %H:%M} UTC\n"
         f"Used by: {', '.join(certificate.rules)} (ports {ports})\n"
     )
-    if recipients:
-        send_mail(subject, body, None, recipients, fail_silently=True)
+    alert_certificate(run.stack, certificate, threshold, subject, body)
 
 
 def _failing_handshakes(

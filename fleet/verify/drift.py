@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import Q
 
 from attls.effective import effective_for_rule
 from attls.policy import parse_policy
 from attls.reports.compare import compare_report
 from fleet import selectors
+from fleet.alerts.producers import alert_drift
 from fleet.baselines import stack_baseline_capture
 from fleet.connectors.base import Connector, ConnectorError, FileMissing
 from fleet.models import (
@@ -28,7 +27,7 @@ from fleet.models import (
 )
 from fleet.verify.outputs import sha256, storable
 from fleet.verify.snapshot import Views
-from policies.models import Service, Stack
+from policies.models import Stack
 
 # --- drift ----------------------------------------------------------------------------------
 
@@ -279,26 +278,8 @@ def _apply_drift(
             opened_by_run=run,
         )
         opened.append(event)
-        _notify_drift(event, condition)
+        alert_drift(event, condition)
     for key, event in open_events.items():
         if key not in keys and event.kind in judged:
             DriftEvent.objects.filter(pk=event.pk).update(resolved_at=now)
     return opened
-
-
-def _notify_drift(event: DriftEvent, condition: Condition) -> None:
-    owners = list(Service.objects.filter(stack=event.stack, name__in=condition.services))
-    recipients = sorted(
-        {*settings.FLEET_ALERT_RECIPIENTS}
-        | {user.email for service in owners for user in service.owners.all() if user.email}
-    )
-    if not recipients:
-        return
-    send_mail(
-        f"[attls-portal] drift on {event.stack.label}: {event.get_kind_display()}",
-        f"Stack: {event.stack.label}\nOpened: {event.opened_at:%Y-%m-%d %H:%M:%S} UTC\n"
-        f"Condition: {event.key}\n\n{event.detail}\n",
-        None,
-        recipients,
-        fail_silently=True,  # a mail server down must not lose the verification
-    )

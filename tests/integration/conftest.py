@@ -81,6 +81,7 @@ def worker(
         "FLEET_DEPLOY_STALE_SECONDS": "12",
         "FLEET_VERIFY_STALE_SECONDS": "40",
         "FLEET_RESUME_SECONDS": "2",
+        "ALERTS_RETRY_BASE_MS": "200",
         "DATABASE_CONN_MAX_AGE": "0",
         # Evidence packs: signed with the session's demo key, written where tests read them.
         "EVIDENCE_DIR": str(tmp_path_factory.mktemp("evidence")),

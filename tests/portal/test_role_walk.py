@@ -26,6 +26,7 @@ from accounts.services import directory_group_mapping_create
 from policies.models import ChangeRecord, PolicyVersion, Rule, Service
 from tests.audits.estate import audits_walk_kwargs
 from tests.e2e.estate import Estate, build_estate
+from tests.fleet.alerts_support import alerts_walk_kwargs
 from tests.fleet.ui_estate import fleet_walk_kwargs
 
 ANONYMOUS = "anonymous"
@@ -241,6 +242,17 @@ ACCESS: dict[str, Access] = {
     # both answer with the login page and a message saying so.
     "sso:oidc-start": read(EVERYONE),
     "sso:oidc-callback": read(EVERYONE),
+    # --- alerts: the estate reads deliveries, operators and admins retry, admins configure --
+    "alerts:deliveries": read(ESTATE),
+    "alerts:delivery-retry": Access(post=OPERATORS | ADMINS),
+    "alerts:channels": read(ADMINS),
+    "alerts:channel-new": Access(get=ADMINS, post=ADMINS),
+    "alerts:channel": Access(get=ADMINS, post=ADMINS),
+    "alerts-api:channel-list": Access(get=ADMINS, post=ADMINS),
+    "alerts-api:channel-detail": Access(get=ADMINS, put=ADMINS, patch=ADMINS),
+    "alerts-api:delivery-list": read(ESTATE),
+    "alerts-api:delivery-detail": read(ESTATE),
+    "alerts-api:delivery-retry": Access(post=OPERATORS | ADMINS),
     # Anyone may ask for a token (with a password); a signed-in user may revoke theirs.
     "accounts-api:token": Access(post=EVERYONE, delete=SIGNED_IN),
     "accounts-api:token-list": read(SIGNED_IN),
@@ -371,6 +383,7 @@ def estate(make_user, settings, tmp_path) -> Estate:
     settings.EVIDENCE_DIR = tmp_path / "evidence"
     built.fleet.update(audits_walk_kwargs(built, make_user, settings.EVIDENCE_DIR))  # type: ignore[attr-defined]
     built.fleet.update(accounts_walk_kwargs(owner))  # type: ignore[attr-defined]
+    built.fleet.update(alerts_walk_kwargs(built, make_user))  # type: ignore[attr-defined]
     assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
     return built
 
