@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from fleet import verify
 from fleet.alerts.kinds import Severity
 from fleet.alerts.models import AlertEvent
 from fleet.deploy import Runner
@@ -21,6 +20,7 @@ from fleet.models import (
     TargetStatus,
     VerificationRun,
 )
+from fleet.verify import certificates as verify_certificates
 from policies.models import PolicyVersion
 from tests.fleet.test_refusals import line, refusing
 from tests.fleet.ui_estate import FleetEstate, build_fleet
@@ -85,9 +85,9 @@ def test_a_certificate_crossing_seven_days_raises_one_warning(fleet: FleetEstate
     )  # fmt: skip
     run = VerificationRun.objects.create(stack=sysa, status=RunStatus.RUNNING)
 
-    verify._alert(run, None, None, certificate, now)  # type: ignore[arg-type]
+    verify_certificates._alert(run, None, None, certificate, now)  # type: ignore[arg-type]
     certificate.refresh_from_db()
-    verify._alert(run, None, None, certificate, now)  # type: ignore[arg-type]
+    verify_certificates._alert(run, None, None, certificate, now)  # type: ignore[arg-type]
 
     event = AlertEvent.objects.get()
     assert (event.kind, event.severity) == ("certificate-expiry", Severity.WARNING)
