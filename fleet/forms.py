@@ -13,8 +13,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from fleet.models import LparConnection, Transport, default_policy_path_prefixes
+from attls.values import ValueRefused
+from fleet.models import LparConnection, Transport, ZertSource, default_policy_path_prefixes
 from fleet.selectors import DeployChoice, RuleChoice
+from fleet.zert import jcl
 from policies.models import PolicyVersion, Stack
 
 
@@ -206,6 +208,12 @@ CONNECTION_FIELDS = (
     "policy_path_prefixes",
     "verification_interval",
     "enabled",
+    "zert_enabled",
+    "zert_source",
+    "zert_jcl",
+    "zert_dump_dsn",
+    "zert_dump_path",
+    "zert_interval",
 )
 
 
@@ -288,6 +296,33 @@ class LparConnectionForm(NoColonMixin, forms.Form):
     )
     verification_interval = forms.IntegerField(label="Verify every (s)", min_value=5, initial=60)
     enabled = forms.BooleanField(label="Verify on schedule", required=False, initial=True)
+    zert_enabled = forms.BooleanField(
+        label="Collect zERT records",
+        required=False,
+        help_text="SMF 119 subtype 11: the protection every connection negotiated.",
+    )
+    zert_source = forms.ChoiceField(label="Read the records by", choices=ZertSource.choices)
+    zert_jcl = forms.CharField(
+        label="Dump job (JCL template)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "mono"}),
+        help_text="IFASMFDL job; the collector fills {dsn}, {date_from}, {date_to} (yyyyddd),"
+        " {start}, {end} (hhmm). Empty: the default template.",
+    )
+    zert_dump_dsn = forms.CharField(
+        label="Dump data set",
+        max_length=44,
+        initial="ATTLSADM.ZERT.DUMP",
+        widget=forms.TextInput(attrs={"class": "mono"}),
+        help_text="Deleted before each job and written anew (DISP=NEW).",
+    )
+    zert_dump_path = forms.CharField(
+        label="Dump file (SFTP)",
+        max_length=255,
+        initial="/var/smf/zert.smf",
+        help_text="Read over SSH when the records are read by SFTP.",
+    )
+    zert_interval = forms.IntegerField(label="Read zERT every (s)", min_value=5, initial=900)
 
     def __init__(
         self, data: Any = None, *, connection: LparConnection | None = None, **kwargs: Any
@@ -301,6 +336,18 @@ class LparConnectionForm(NoColonMixin, forms.Form):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().upper()
+
+    def clean_zert_dump_dsn(self) -> str:
+        return self.cleaned_data["zert_dump_dsn"].strip().upper()
+
+    def clean_zert_jcl(self) -> str:
+        text = self.cleaned_data["zert_jcl"].replace("\r\n", "\n")
+        if not text.strip():
+            return jcl.DEFAULT_JCL
+        try:
+            return jcl.validate_template(text)
+        except ValueRefused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
 
     def clean_pagent_procname(self) -> str:
         return self.cleaned_data["pagent_procname"].strip().upper()
