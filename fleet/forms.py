@@ -301,10 +301,14 @@ class LparConnectionForm(NoColonMixin, forms.Form):
         required=False,
         help_text="SMF 119 subtype 11: the protection every connection negotiated.",
     )
-    zert_source = forms.ChoiceField(label="Read the records by", choices=ZertSource.choices)
+    # Left out of a post (a form from before zERT): the defaults, zERT off.
+    zert_source = forms.ChoiceField(
+        label="Read the records by", choices=ZertSource.choices, required=False
+    )
     zert_jcl = forms.CharField(
         label="Dump job (JCL template)",
         required=False,
+        strip=False,  # stored exactly as the site typed it
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "mono"}),
         help_text="IFASMFDL job; the collector fills {dsn}, {date_from}, {date_to} (yyyyddd),"
         " {start}, {end} (hhmm). Empty: the default template.",
@@ -312,6 +316,7 @@ class LparConnectionForm(NoColonMixin, forms.Form):
     zert_dump_dsn = forms.CharField(
         label="Dump data set",
         max_length=44,
+        required=False,
         initial="ATTLSADM.ZERT.DUMP",
         widget=forms.TextInput(attrs={"class": "mono"}),
         help_text="Deleted before each job and written anew (DISP=NEW).",
@@ -319,10 +324,13 @@ class LparConnectionForm(NoColonMixin, forms.Form):
     zert_dump_path = forms.CharField(
         label="Dump file (SFTP)",
         max_length=255,
+        required=False,
         initial="/var/smf/zert.smf",
         help_text="Read over SSH when the records are read by SFTP.",
     )
-    zert_interval = forms.IntegerField(label="Read zERT every (s)", min_value=5, initial=900)
+    zert_interval = forms.IntegerField(
+        label="Read zERT every (s)", min_value=5, initial=900, required=False
+    )
 
     def __init__(
         self, data: Any = None, *, connection: LparConnection | None = None, **kwargs: Any
@@ -337,8 +345,24 @@ class LparConnectionForm(NoColonMixin, forms.Form):
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().upper()
 
+    def _model_default(self, name: str) -> Any:
+        if self.connection is not None:
+            return getattr(self.connection, name)
+        return LparConnection._meta.get_field(name).get_default()
+
+    def clean_zert_source(self) -> str:
+        return self.cleaned_data["zert_source"] or self._model_default("zert_source")
+
     def clean_zert_dump_dsn(self) -> str:
-        return self.cleaned_data["zert_dump_dsn"].strip().upper()
+        value = self.cleaned_data["zert_dump_dsn"].strip().upper()
+        return value or self._model_default("zert_dump_dsn")
+
+    def clean_zert_dump_path(self) -> str:
+        return self.cleaned_data["zert_dump_path"].strip() or self._model_default("zert_dump_path")
+
+    def clean_zert_interval(self) -> int:
+        value = self.cleaned_data["zert_interval"]
+        return value if value is not None else self._model_default("zert_interval")
 
     def clean_zert_jcl(self) -> str:
         text = self.cleaned_data["zert_jcl"].replace("\r\n", "\n")
