@@ -161,6 +161,9 @@ def test_the_inventory_shows_the_before_picture_and_owners_see_their_services_on
     assert (totals.connections, totals.encrypted, totals.records) == (4, 3, 4)
     assert (totals.deprecated, totals.tls_connections, totals.cleartext_peers) == (1, 3, 1)
     assert totals.app_protocols == {"TLSv1.2": 2, "TLSv1": 1}
+    client.force_login(architect)
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "from 4 zERT records" in dashboard and "from netstat samples" in dashboard
     owner = make_user("owner", Role.APP_OWNER)
     partner.owners.add(owner)
     mine = inventory.totals_for(user=owner, filters=filters)
