@@ -6,7 +6,6 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -28,9 +27,10 @@ class _Echo:
 def inventory_page(request: HttpRequest) -> HttpResponse:
     filters = inventory.InventoryFilters.parse(request.GET)
     totals = inventory.totals_for(user=request.user, filters=filters)
-    paginator = Paginator(inventory.peer_rows_for(user=request.user, filters=filters), 50)
-    page = paginator.get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    found = inventory.peer_page_for(
+        user=request.user, filters=filters, number=request.GET.get("page")
+    )
+    rows = found.rows
     mixes = inventory.mix_for_peers(
         user=request.user,
         filters=filters,
@@ -43,8 +43,10 @@ def inventory_page(request: HttpRequest) -> HttpResponse:
         "section": "inventory",
         "filters": filters,
         "totals": totals,
-        "page": page,
+        "page": found.page,
         "rows": rows,
+        "peers": found.peers,
+        "cleartext_peers": found.cleartext_peers,
         "query": filters.query,
         "estate": estate,
         "crosscheck": inventory.crosscheck_for(user=request.user) if estate else None,

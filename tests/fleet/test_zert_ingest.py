@@ -159,7 +159,14 @@ def test_the_inventory_shows_the_before_picture_and_owners_see_their_services_on
     filters = inventory.InventoryFilters()
     totals = inventory.totals_for(user=architect, filters=filters)
     assert (totals.connections, totals.encrypted, totals.records) == (4, 3, 4)
-    assert (totals.deprecated, totals.tls_connections, totals.cleartext_peers) == (1, 3, 1)
+    assert (totals.deprecated, totals.tls_connections) == (1, 3)
+    found = inventory.peer_page_for(user=architect, filters=filters, number="7")  # past the end
+    assert (found.peers, found.cleartext_peers, found.page.number) == (3, 1, 1)
+    assert [(r["service__name"], r["peer"], r["total"]) for r in found.rows] == [
+        ("TN3270", "192.0.2.7", 2),
+        ("TN3270", "198.51.100.9", 1),
+        ("MQ to partner", "192.0.2.7", 1),
+    ]
     assert totals.app_protocols == {"TLSv1.2": 2, "TLSv1": 1}
     client.force_login(architect)
     dashboard = client.get(reverse("dashboard")).content.decode()
