@@ -355,7 +355,7 @@ def zert_record_count_for(*, user: User) -> int:
 def zert_runs_of(connection: Any, limit: int = 5) -> list[ZertRun]:
     if connection is None:
         return []
-    return list(ZertRun.objects.filter(connection=connection).defer("outputs")[:limit])
+    return list(ZertRun.objects.filter(connection=connection)[:limit])
 
 
 # --- zERT against netstat -x ---------------------------------------------------------------------

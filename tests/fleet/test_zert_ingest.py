@@ -183,3 +183,22 @@ def test_the_inventory_shows_the_before_picture_and_owners_see_their_services_on
     csv = b"".join(client.get(reverse("fleet:inventory-csv")).streaming_content)
     assert csv.decode().splitlines()[1].startswith("SYSA,TCPIP,MQ to partner,192.0.2.7,1,")
     assert len(csv.decode().splitlines()) == 2
+
+
+def test_beat_enqueues_a_zert_run_for_each_due_lpar_once(
+    estate: dict[str, object], django_capture_on_commit_callbacks
+) -> None:
+    from fleet.models import LparConnection, ZertRun
+    from fleet.tasks import schedule_zert_collections
+
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    connection = LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="x")
+    assert schedule_zert_collections() == 0  # zERT is off until switched on
+    LparConnection.objects.filter(pk=connection.pk).update(zert_enabled=True, zert_interval=600)
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert schedule_zert_collections() == 1
+    assert len(enqueued) == 1
+    run = ZertRun.objects.get()
+    assert (run.status, run.source) == ("pending", "job")
+    assert schedule_zert_collections() == 0  # not due again within its interval
