@@ -613,9 +613,12 @@ class ZertRecord(models.Model):
     (ZertDaily) stay.
     """
 
-    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="+")
-    # No database constraint on these two: a million-row COPY should not check each row
-    # against two more tables (the ORM still nulls them when a service or run goes).
+    # No database constraints or single-column indexes on the zERT tables' foreign keys: a
+    # million-row load should not queue a constraint check per row per key, nor keep indexes
+    # no query uses (the ORM still cascades and nulls when a stack, service or run goes).
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     service = models.ForeignKey(
         Service,
         on_delete=models.SET_NULL,
@@ -623,6 +626,7 @@ class ZertRecord(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     run = models.ForeignKey(
         ZertRun,
@@ -631,6 +635,7 @@ class ZertRecord(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     connection_id = models.BigIntegerField()
     event = models.PositiveSmallIntegerField()
@@ -655,7 +660,6 @@ class ZertRecord(models.Model):
                 name="zert_record_identity",
             )
         ]
-        indexes = [models.Index(fields=["stack", "connection_id"])]
 
     def __str__(self) -> str:
         return f"zERT {self.event} {self.connection_id:08X} {self.protection}"
@@ -671,9 +675,17 @@ class ZertDaily(models.Model):
     """
 
     day = models.DateField()
-    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="+")
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     service = models.ForeignKey(
-        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     service_key = models.BigIntegerField(default=0)
     peer = models.CharField(max_length=45)
@@ -695,3 +707,45 @@ class ZertDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.peer} {self.protection} {self.connections}"
+
+
+class ZertPeer(models.Model):
+    """Every connection zERT recorded per stack, service and peer, since the first record:
+    the traffic inventory's rows, kept up to date by the same statement that adds the daily
+    roll-ups (so a page over 100,000 peers reads 50 rows of an index, not every day's rows).
+    Counted like ZertDaily; `service_key` is the service's id or 0."""
+
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    service_key = models.BigIntegerField(default=0)
+    peer = models.CharField(max_length=45)
+    connections = models.PositiveIntegerField(default=0)
+    cleartext = models.PositiveIntegerField(default=0)
+    app_tls = models.PositiveIntegerField(default=0)
+    at_tls = models.PositiveIntegerField(default=0)
+    other = models.PositiveIntegerField(default=0)  # SSH, IPsec, several
+    deprecated = models.PositiveIntegerField(default=0)  # SSLv2/3, TLS 1.0/1.1
+    records = models.PositiveIntegerField(default=0)
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stack", "service_key", "peer"], name="zert_peer_identity"
+            )
+        ]
+        indexes = [models.Index(fields=["-connections", "id"], name="zert_peer_busiest")]
+
+    def __str__(self) -> str:
+        return f"{self.peer} ({self.connections})"

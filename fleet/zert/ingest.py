@@ -25,9 +25,10 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
+from attls.ciphers import Protocol
 from attls.reports import smf119
 from attls.values import job_name_pattern
-from fleet.models import ZertDaily, ZertProtection, ZertRecord
+from fleet.models import ZertDaily, ZertPeer, ZertProtection, ZertRecord
 from policies.models import Service, Stack
 
 # The order of a row's values: the COPY's columns.
@@ -54,6 +55,13 @@ COLUMNS = (
 KEY = ("stack_id", "connection_id", "started_at", "event", "smf_date", "smf_time")
 _KEY_INDEX = tuple(COLUMNS.index(name) for name in KEY)
 Row = tuple[Any, ...]
+# Versions counted as deprecated [RFC 8996: TLS 1.0 and 1.1; RFC 7568 SSLv3; RFC 6176 SSLv2].
+DEPRECATED = (
+    Protocol.SSLV2.value,
+    Protocol.SSLV3.value,
+    Protocol.TLSV1.value,
+    Protocol.TLSV1_1.value,
+)
 # zERT events that begin a connection's story: Init (after 10 s) or Short Term (a shorter one)
 # [doc: "How does zERT discovery provide the information?"]; Change is 2.
 FIRST_EVENTS = (1, 4)
@@ -206,8 +214,35 @@ WITH new AS (
         changed = fleet_zertdaily.changed + EXCLUDED.changed,
         records = fleet_zertdaily.records + EXCLUDED.records
     RETURNING 1
+), peers AS (
+    INSERT INTO fleet_zertpeer (stack_id, service_id, service_key, peer, connections, cleartext,
+                                app_tls, at_tls, other, deprecated, records, first_day,
+                                last_day)
+    SELECT stack_id, service_id, coalesce(service_id, 0), remote_address,
+           count(*) FILTER (WHERE event IN (1, 4)),
+           count(*) FILTER (WHERE event IN (1, 4) AND protection = 'none'),
+           count(*) FILTER (WHERE event IN (1, 4) AND protection = 'app-tls'),
+           count(*) FILTER (WHERE event IN (1, 4) AND protection = 'at-tls'),
+           count(*) FILTER (WHERE event IN (1, 4)
+                            AND protection IN ('ssh', 'ipsec', 'several')),
+           count(*) FILTER (WHERE event IN (1, 4) AND protocol IN ({deprecated})),
+           count(*),
+           min((started_at AT TIME ZONE 'UTC')::date), max((started_at AT TIME ZONE 'UTC')::date)
+    FROM new
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (stack_id, service_key, peer) DO UPDATE SET
+        connections = fleet_zertpeer.connections + EXCLUDED.connections,
+        cleartext = fleet_zertpeer.cleartext + EXCLUDED.cleartext,
+        app_tls = fleet_zertpeer.app_tls + EXCLUDED.app_tls,
+        at_tls = fleet_zertpeer.at_tls + EXCLUDED.at_tls,
+        other = fleet_zertpeer.other + EXCLUDED.other,
+        deprecated = fleet_zertpeer.deprecated + EXCLUDED.deprecated,
+        records = fleet_zertpeer.records + EXCLUDED.records,
+        first_day = least(fleet_zertpeer.first_day, EXCLUDED.first_day),
+        last_day = greatest(fleet_zertpeer.last_day, EXCLUDED.last_day)
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM daily)
+SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM daily), (SELECT count(*) FROM peers)
 """
 
 
@@ -222,8 +257,9 @@ def _store_postgresql(rows: Sequence[Row]) -> int:
         with raw.copy(f"COPY zert_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_ROLLUP_SQL.format(columns=columns))
-        inserted, _ = cursor.fetchone()
+        deprecated = ", ".join(f"'{name}'" for name in DEPRECATED)
+        cursor.execute(_ROLLUP_SQL.format(columns=columns, deprecated=deprecated))
+        inserted, _, _ = cursor.fetchone()
         cursor.execute("TRUNCATE zert_incoming")
     return int(inserted)
 
@@ -282,7 +318,44 @@ def _store_portable(rows: Sequence[Row]) -> int:
                 changed=changed[key],
                 records=count,
             )
+    _add_peers_portable(new)
     return len(new)
+
+
+_PEER_COLUMN = {
+    ZertProtection.NONE: "cleartext",
+    ZertProtection.APP_TLS: "app_tls",
+    ZertProtection.AT_TLS: "at_tls",
+}
+
+
+def _add_peers_portable(new: Sequence[Row]) -> None:
+    added: dict[tuple[Any, ...], Counter[str]] = {}
+    days: dict[tuple[Any, ...], list[dt.date]] = {}
+    for row in new:
+        key = (row[0], row[1], row[16])
+        counts = added.setdefault(key, Counter())
+        day = row[5].astimezone(dt.UTC).date()
+        days.setdefault(key, []).append(day)
+        counts["records"] += 1
+        if row[4] in FIRST_EVENTS:
+            counts["connections"] += 1
+            counts[_PEER_COLUMN.get(row[9], "other")] += 1
+            if row[10] in DEPRECATED:
+                counts["deprecated"] += 1
+    for (stack_id, service_id, peer), counts in added.items():
+        seen = days[(stack_id, service_id, peer)]
+        peer_row, _ = ZertPeer.objects.get_or_create(
+            stack_id=stack_id,
+            service_key=service_id or 0,
+            peer=peer,
+            defaults={"service_id": service_id, "first_day": min(seen), "last_day": max(seen)},
+        )
+        for name, count in counts.items():
+            setattr(peer_row, name, getattr(peer_row, name) + count)
+        peer_row.first_day = min(peer_row.first_day, *seen)
+        peer_row.last_day = max(peer_row.last_day, *seen)
+        peer_row.save()
 
 
 # --- partitions and pruning (PostgreSQL) ----------------------------------------------------------

@@ -17,25 +17,25 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
-from attls.ciphers import Protocol
 from fleet import presenters
-from fleet.models import ConnectionObservation, ZertDaily, ZertProtection, ZertRecord, ZertRun
+from fleet.models import (
+    ConnectionObservation,
+    ZertDaily,
+    ZertPeer,
+    ZertProtection,
+    ZertRecord,
+    ZertRun,
+)
 from fleet.selectors import User, sees_estate
+from fleet.zert import ingest
 from policies.models import Service, Stack
 from policies.selectors import service_list_for
 
-# Versions the article counts as deprecated [RFC 8996 deprecates TLS 1.0 and 1.1; SSLv3 by
-# RFC 7568, SSLv2 by RFC 6176].
-DEPRECATED = (
-    Protocol.SSLV2.value,
-    Protocol.SSLV3.value,
-    Protocol.TLSV1.value,
-    Protocol.TLSV1_1.value,
-)
+DEPRECATED = ingest.DEPRECATED
 ENCRYPTED = (
     ZertProtection.APP_TLS,
     ZertProtection.AT_TLS,
@@ -50,17 +50,18 @@ PAGE_SIZE = 50
 class InventoryFilters:
     """`?days=30&stack=SYSA/TCPIP&protection=none&q=10.1.` of the inventory page."""
 
-    days: int = 30
+    days: int | None = None  # None: every day the roll-ups hold
     stack: str = ""
     protection: str = ""
     peer: str = ""
 
     @classmethod
     def parse(cls, params: Any) -> InventoryFilters:
+        days: int | None
         try:
-            days = max(1, min(int(params.get("days") or 30), 3660))
+            days = max(1, min(int(params.get("days")), 3660)) if params.get("days") else None
         except ValueError:
-            days = 30
+            days = None
         protection = params.get("protection") or ""
         if protection not in ZertProtection.values:
             protection = ""
@@ -90,9 +91,39 @@ def daily_for(*, user: User) -> QuerySet[ZertDaily]:
     return rows.none()
 
 
+def peers_for(*, user: User) -> QuerySet[ZertPeer]:
+    """The per-peer rows the user may see."""
+    rows = ZertPeer.objects.all()
+    if sees_estate(user):
+        return rows
+    if has_capability(user, Capability.VIEW_OWN_SERVICES):
+        return rows.filter(service__in=service_list_for(user=user).values("id"))
+    return rows.none()
+
+
+_PEER_COLUMN = {
+    ZertProtection.NONE: "cleartext",
+    ZertProtection.APP_TLS: "app_tls",
+    ZertProtection.AT_TLS: "at_tls",
+}
+
+
+def _peers(user: User, filters: InventoryFilters) -> QuerySet[ZertPeer]:
+    rows = peers_for(user=user)
+    if filters.stack:
+        lpar, _, name = filters.stack.partition("/")
+        rows = rows.filter(stack__lpar__name=lpar, stack__name=name)
+    if filters.protection:
+        rows = rows.filter(**{f"{_PEER_COLUMN.get(filters.protection, 'other')}__gt": 0})
+    if filters.peer:
+        rows = rows.filter(peer__startswith=filters.peer)
+    return rows
+
+
 def _filtered(user: User, filters: InventoryFilters) -> QuerySet[ZertDaily]:
-    since = timezone.now().date() - dt.timedelta(days=filters.days - 1)
-    rows = daily_for(user=user).filter(day__gte=since)
+    rows = daily_for(user=user)
+    if filters.days is not None:
+        rows = rows.filter(day__gte=timezone.now().date() - dt.timedelta(days=filters.days - 1))
     if filters.stack:
         lpar, _, name = filters.stack.partition("/")
         rows = rows.filter(stack__lpar__name=lpar, stack__name=name)
@@ -174,7 +205,27 @@ def totals_for(*, user: User, filters: InventoryFilters) -> Totals:
 
 
 def peer_rows_for(*, user: User, filters: InventoryFilters) -> QuerySet[Any]:
-    """One row per stack, service and peer, most connections first."""
+    """One row per stack, service and peer, most connections first: from the per-peer table
+    over every day, else aggregated from the daily roll-ups of the days asked for."""
+    if filters.days is None:
+        return (
+            _peers(user, filters)
+            .values(
+                "stack__lpar__name",
+                "stack__name",
+                "service_key",
+                "service__name",
+                "peer",
+                "cleartext",
+                "app_tls",
+                "at_tls",
+                "other",
+                "deprecated",
+                "last_day",
+            )
+            .annotate(total=F("connections"), zert_records=F("records"))
+            .order_by("-connections", "id")
+        )
     rows = _filtered(user, filters)
     deprecated = Q(protocol__in=DEPRECATED)
     return (
@@ -244,11 +295,18 @@ def peer_page_for(*, user: User, filters: InventoryFilters, number: Any) -> Peer
     """One page of peers, most connections first, in one aggregation: the number of peers and
     of peers that sent cleartext come with the page (window functions over the grouping), so
     100,000 peers cost one pass over the roll-ups, not three."""
-    sql, params = _grouped(user, filters).query.sql_with_params()
     try:
         wanted = max(1, int(number or 1))
     except (TypeError, ValueError):
         wanted = 1
+    if filters.days is None:
+        peers = _peers(user, filters)
+        count = peers.count()
+        paginator = Paginator(peer_rows_for(user=user, filters=filters), PAGE_SIZE)
+        paginator.count = count  # known already: not counted a second time
+        page = paginator.get_page(wanted)
+        return PeerPage(list(page.object_list), page, count, peers.filter(cleartext__gt=0).count())
+    sql, params = _grouped(user, filters).query.sql_with_params()
 
     def fetch(page_number: int) -> list[dict[str, Any]]:
         with connection.cursor() as cursor:

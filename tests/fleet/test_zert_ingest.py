@@ -162,11 +162,20 @@ def test_the_inventory_shows_the_before_picture_and_owners_see_their_services_on
     assert (totals.deprecated, totals.tls_connections) == (1, 3)
     found = inventory.peer_page_for(user=architect, filters=filters, number="7")  # past the end
     assert (found.peers, found.cleartext_peers, found.page.number) == (3, 1, 1)
-    assert [(r["service__name"], r["peer"], r["total"]) for r in found.rows] == [
-        ("TN3270", "192.0.2.7", 2),
-        ("TN3270", "198.51.100.9", 1),
-        ("MQ to partner", "192.0.2.7", 1),
+    shown = [(r["service__name"], r["peer"], r["total"], r["cleartext"]) for r in found.rows]
+    assert shown[0] == ("TN3270", "192.0.2.7", 2, 0)  # most connections first
+    assert sorted(shown[1:]) == [
+        ("MQ to partner", "192.0.2.7", 1, 0),
+        ("TN3270", "198.51.100.9", 1, 1),
     ]
+    # The last 30 days, aggregated from the daily roll-ups, say the same.
+    window = inventory.peer_page_for(
+        user=architect, filters=inventory.InventoryFilters(days=30), number=1
+    )
+    assert (window.peers, window.cleartext_peers) == (3, 1)
+    assert sorted(
+        (r["service__name"], r["peer"], r["total"], r["cleartext"] or 0) for r in window.rows
+    ) == sorted(shown)
     assert totals.app_protocols == {"TLSv1.2": 2, "TLSv1": 1}
     client.force_login(architect)
     dashboard = client.get(reverse("dashboard")).content.decode()
