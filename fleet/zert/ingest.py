@@ -52,6 +52,11 @@ COLUMNS = (
     "remote_address",
     "remote_port",
 )
+# The PostgreSQL types of COLUMNS, for the binary COPY.
+COPY_TYPES = (
+    "int8", "int8", "int8", "int8", "int2", "timestamptz", "timestamptz", "date", "int4",
+    "text", "text", "text", "text", "text", "text", "int4", "text", "int4",
+)  # fmt: skip
 KEY = ("stack_id", "connection_id", "started_at", "event", "smf_date", "smf_time")
 _KEY_INDEX = tuple(COLUMNS.index(name) for name in KEY)
 Row = tuple[Any, ...]
@@ -254,7 +259,9 @@ def _store_postgresql(rows: Sequence[Row]) -> int:
             f"SELECT {columns} FROM fleet_zertrecord WITH NO DATA"
         )
         raw = cursor.cursor  # psycopg 3's own cursor, for COPY
-        with raw.copy(f"COPY zert_incoming ({columns}) FROM STDIN") as copy:
+        # Binary COPY with the types declared: psycopg dumps each value in C.
+        with raw.copy(f"COPY zert_incoming ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
         deprecated = ", ".join(f"'{name}'" for name in DEPRECATED)
