@@ -70,8 +70,14 @@ def validate_template(text: str) -> str:
 
 
 def render(template: str, *, dsn: str, since: dt.datetime | None, until: dt.datetime) -> str:
-    """The job for the stretch since `since` (LOCAL time of the LPAR, minute precision: the
-    records of the minute `since` falls in are read again and stored once)."""
+    """The job for the stretch since `since` (the LPAR's LOCAL time of the newest record read).
+
+    START applies to every day of the DATE range (as lparsim reads IFASMFDL's statements), so
+    it narrows the dump only when the range is one day; over several days each is read whole.
+    The collector asks up to tomorrow (the LPAR's date may be ahead of the portal's), so the
+    cursor's day is dumped from 00:00: records before the cursor's minute are skipped by the
+    collector and those of that minute stored once by their natural key. Nothing is missed
+    at the price of re-reading part of a day."""
     first = since or (until - dt.timedelta(days=1))
     return template.format(
         dsn=dsn,
