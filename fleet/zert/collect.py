@@ -36,7 +36,7 @@ from attls.reports import smf119
 from fleet.connectors.base import ConnectorError, FileMissing, PermanentError, Timeouts
 from fleet.connectors.factory import ssh_client, zosmf_client
 from fleet.connectors.zosmf import JobStatus, SpoolFile, ZosmfClient
-from fleet.models import LparConnection, RunStatus, ZertRun, ZertSource
+from fleet.models import NUL_SHOWN_AS, LparConnection, RunStatus, ZertRun, ZertSource
 from fleet.zert import ingest, jcl
 
 BATCH = 5000
@@ -50,6 +50,17 @@ class JobFailed(PermanentError):
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def text_entry(text: str) -> dict[str, Any]:
+    """A text output as verification keeps one (fleet.selectors.output_text reads it): NUL,
+    which PostgreSQL's JSON cannot hold, shown as U+2400 and counted; the SHA-256 is always
+    that of the text as received."""
+    return {
+        "text": text.replace("\x00", NUL_SHOWN_AS),
+        "nul_shown": text.count("\x00"),
+        "sha256": sha256(text.encode()),
+    }
 
 
 def dump_dir() -> Path:
@@ -216,7 +227,7 @@ def _run_job(
         since=since,
         until=now + dt.timedelta(days=1),
     )
-    run.outputs["jcl"] = {"text": text, "sha256": sha256(text.encode())}
+    run.outputs["jcl"] = text_entry(text)
     with zosmf_client(connection, timeouts=_timeouts()) as client:
         started = time.perf_counter()
         try:
@@ -232,7 +243,7 @@ def _run_job(
         job = _wait(client, job)
         spool = client.job_spool(job.jobname, job.jobid)
         spool_text = _spool_text(spool)
-        run.outputs["spool"] = {"text": spool_text, "sha256": sha256(spool_text.encode())}
+        run.outputs["spool"] = text_entry(spool_text)
         run.outputs["job"]["retcode"] = job.retcode
         ok = job.retcode in ACCEPTED_RETURN_CODES
         steps.log("dump job ended", ok=ok, detail=f"{job.label} {job.retcode}", started=started)

@@ -58,3 +58,13 @@ def test_a_template_the_collector_cannot_fill_is_refused(template: str, problem:
 def test_a_dump_data_set_name_z_os_would_not_catalog_is_refused(dsn: str) -> None:
     with pytest.raises(ValueRefused):
         jcl.validate_dsn(dsn)
+
+
+def test_a_spool_with_nul_is_kept_as_verification_keeps_outputs() -> None:
+    from fleet.selectors import output_text
+    from fleet.zert.collect import sha256, text_entry
+
+    entry = text_entry("IEF142I\x00 STEP1\n")
+    assert "\x00" not in entry["text"] and entry["nul_shown"] == 1
+    assert output_text(entry) == "IEF142I\x00 STEP1\n"
+    assert entry["sha256"] == sha256(b"IEF142I\x00 STEP1\n")
