@@ -150,7 +150,13 @@ def test_the_before_inventory_is_what_the_data_plane_negotiated(zert_lab: Lab) -
 def test_after_v1_zert_and_netstat_agree_on_every_at_tls_connection(zert_lab: Lab) -> None:
     stack = sysa()
     connection = stack.lpar.connection
+    wait_for(
+        lambda: lparsim_zert.read_connection_log(zert_lab.lpar()),
+        timeout=30,
+        what="a first zERT record",
+    )
     first = _collect(connection)
+    assert first.cursor is not None
     assert first.status == RunStatus.SUCCEEDED, first.error
     deployment = finished(deploy(stack, publish(stack)))
     assert deployment.status == RunStatus.SUCCEEDED, (deployment.error, steps(deployment))
