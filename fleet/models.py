@@ -712,7 +712,7 @@ class ZertDaily(models.Model):
 class ZertPeer(models.Model):
     """Every connection zERT recorded per stack, service and peer, since the first record:
     the traffic inventory's rows, kept up to date by the same statement that adds the daily
-    roll-ups (so a page over 100,000 peers reads 50 rows of an index, not every day's rows).
+    roll-ups (so a page over 100,000 peers reads one row per peer, not every day's rows).
     Counted like ZertDaily; `service_key` is the service's id or 0."""
 
     stack = models.ForeignKey(
@@ -745,7 +745,8 @@ class ZertPeer(models.Model):
                 fields=["stack", "service_key", "peer"], name="zert_peer_identity"
             )
         ]
-        indexes = [models.Index(fields=["-connections", "id"], name="zert_peer_busiest")]
+        # No index on the count: every upsert changes it, and a top-50 sort of 100,000 rows
+        # costs the page less than that index costs a million-row load.
 
     def __str__(self) -> str:
         return f"{self.peer} ({self.connections})"
