@@ -13,7 +13,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from fleet.models import LparConnection, Transport, default_policy_path_prefixes
+from attls.values import ValueRefused
+from fleet import zert_jcl as jcl
+from fleet.models import LparConnection, Transport, ZertSource, default_policy_path_prefixes
 from fleet.overview import DeployChoice
 from fleet.selectors import RuleChoice
 from policies.models import PolicyVersion, Stack
@@ -207,6 +209,12 @@ CONNECTION_FIELDS = (
     "policy_path_prefixes",
     "verification_interval",
     "enabled",
+    "zert_enabled",
+    "zert_source",
+    "zert_jcl",
+    "zert_dump_dsn",
+    "zert_dump_path",
+    "zert_interval",
 )
 
 
@@ -289,6 +297,41 @@ class LparConnectionForm(NoColonMixin, forms.Form):
     )
     verification_interval = forms.IntegerField(label="Verify every (s)", min_value=5, initial=60)
     enabled = forms.BooleanField(label="Verify on schedule", required=False, initial=True)
+    zert_enabled = forms.BooleanField(
+        label="Collect zERT records",
+        required=False,
+        help_text="SMF 119 subtype 11: the protection every connection negotiated.",
+    )
+    # Left out of a post (a form from before zERT): the defaults, zERT off.
+    zert_source = forms.ChoiceField(
+        label="Read the records by", choices=ZertSource.choices, required=False
+    )
+    zert_jcl = forms.CharField(
+        label="Dump job (JCL template)",
+        required=False,
+        strip=False,  # stored exactly as the site typed it
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "mono"}),
+        help_text="IFASMFDL job; the collector fills {dsn}, {date_from}, {date_to} (yyyyddd),"
+        " {start}, {end} (hhmm). Empty: the default template.",
+    )
+    zert_dump_dsn = forms.CharField(
+        label="Dump data set",
+        max_length=44,
+        required=False,
+        initial="ATTLSADM.ZERT.DUMP",
+        widget=forms.TextInput(attrs={"class": "mono"}),
+        help_text="Deleted before each job and written anew (DISP=NEW).",
+    )
+    zert_dump_path = forms.CharField(
+        label="Dump file (SFTP)",
+        max_length=255,
+        required=False,
+        initial="/var/smf/zert.smf",
+        help_text="Read over SSH when the records are read by SFTP.",
+    )
+    zert_interval = forms.IntegerField(
+        label="Read zERT every (s)", min_value=5, initial=900, required=False
+    )
 
     def __init__(
         self, data: Any = None, *, connection: LparConnection | None = None, **kwargs: Any
@@ -302,6 +345,34 @@ class LparConnectionForm(NoColonMixin, forms.Form):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().upper()
+
+    def _model_default(self, name: str) -> Any:
+        if self.connection is not None:
+            return getattr(self.connection, name)
+        return LparConnection._meta.get_field(name).get_default()
+
+    def clean_zert_source(self) -> str:
+        return self.cleaned_data["zert_source"] or self._model_default("zert_source")
+
+    def clean_zert_dump_dsn(self) -> str:
+        value = self.cleaned_data["zert_dump_dsn"].strip().upper()
+        return value or self._model_default("zert_dump_dsn")
+
+    def clean_zert_dump_path(self) -> str:
+        return self.cleaned_data["zert_dump_path"].strip() or self._model_default("zert_dump_path")
+
+    def clean_zert_interval(self) -> int:
+        value = self.cleaned_data["zert_interval"]
+        return value if value is not None else self._model_default("zert_interval")
+
+    def clean_zert_jcl(self) -> str:
+        text = self.cleaned_data["zert_jcl"].replace("\r\n", "\n")
+        if not text.strip():
+            return jcl.DEFAULT_JCL
+        try:
+            return jcl.validate_template(text)
+        except ValueRefused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
 
     def clean_pagent_procname(self) -> str:
         return self.cleaned_data["pagent_procname"].strip().upper()

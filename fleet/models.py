@@ -59,6 +59,23 @@ class Transport(models.TextChoices):
     SSH = "ssh", "SSH"
 
 
+class ZertSource(models.TextChoices):
+    JOB = "job", "IFASMFDL dump job through z/OSMF, downloaded in binary"
+    SFTP = "sftp", "The dump file read over SSH (SFTP)"
+
+
+def default_zert_jcl() -> str:
+    from fleet.zert_jcl import DEFAULT_JCL
+
+    return DEFAULT_JCL
+
+
+def validate_dump_dsn(value: str) -> None:
+    from fleet.zert_jcl import validate_dsn
+
+    django_validator(validate_dsn)(value)
+
+
 class LparConnection(models.Model):
     """How the portal reaches one LPAR. The secret is encrypted at rest (fleet/secrets.py).
 
@@ -116,6 +133,22 @@ class LparConnection(models.Model):
         help_text="Partner IP addresses or networks the TLS pre-check may connect to",
     )
     last_verified_at = models.DateTimeField(null=True, blank=True)
+    # zERT collection (fleet/zert/): optional, off until switched on for the LPAR.
+    zert_enabled = models.BooleanField(default=False)
+    zert_source = models.CharField(max_length=8, choices=ZertSource.choices, default=ZertSource.JOB)
+    # The IFASMFDL job, a template the site edits ({dsn}, {date_from}, {date_to}, {start},
+    # {end} filled in by the collector: fleet/zert_jcl.py).
+    zert_jcl = models.TextField(blank=True, default=default_zert_jcl)
+    zert_dump_dsn = models.CharField(
+        max_length=44, default="ATTLSADM.ZERT.DUMP", validators=[validate_dump_dsn]
+    )
+    zert_dump_path = models.CharField(
+        max_length=255, default="/var/smf/zert.smf", validators=[validate_syslog_path]
+    )
+    zert_interval = models.PositiveIntegerField(
+        default=900, validators=[MinValueValidator(5)], help_text="Seconds between zERT reads"
+    )
+    last_zert_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.lpar.name} via {self.get_transport_display()}"
@@ -540,6 +573,203 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+# --- zERT (fleet/zert/) ---------------------------------------------------------------------------
+
+
+class ZertRun(models.Model):
+    """One zERT collection from one LPAR: the job or file read, what was stored, the steps.
+
+    `outputs` holds the job's JCL and spool as text with their SHA-256 (as a verification
+    keeps its command outputs) and, for the binary dump, its SHA-256, size and the file it is
+    kept in (settings.ZERT_DUMP_DIR, named by its hash). `cursor` is the SMF header time
+    (the LPAR's LOCAL time) of the newest record read: the next run starts from its minute.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    connection = models.ForeignKey(
+        LparConnection, on_delete=models.CASCADE, related_name="zert_runs"
+    )
+    source = models.CharField(max_length=8, choices=ZertSource.choices)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    steps = models.JSONField(default=list)  # [{"name", "ok", "detail", "seconds", "at"}]
+    outputs = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list)  # what the reader skipped, with offsets
+    since = models.DateTimeField(null=True, blank=True)  # the cursor it started from
+    cursor = models.DateTimeField(null=True, blank=True)
+    records_read = models.PositiveIntegerField(default=0)  # subtype 11 records parsed
+    records_stored = models.PositiveIntegerField(default=0)  # new ones (the rest were stored)
+    records_skipped = models.PositiveIntegerField(default=0)  # damaged, other types, no stack
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["connection", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"zERT run of {self.connection.lpar.name} ({self.get_status_display()})"
+
+
+class ZertProtection(models.TextChoices):
+    NONE = "none", "None (cleartext)"
+    APP_TLS = "app-tls", "Application TLS"
+    AT_TLS = "at-tls", "AT-TLS"
+    SSH = "ssh", "SSH"
+    IPSEC = "ipsec", "IPsec"
+    SEVERAL = "several", "Several protocols"
+
+
+class ZertRecord(models.Model):
+    """One zERT connection detail record (SMF 119 subtype 11), as stored.
+
+    The natural key is the record's own: stack, connection id, start time, event and the SMF
+    header's time, so a record read twice (a dump overlapping the previous one) is stored
+    once. On PostgreSQL the table is partitioned by month of `started_at` (migration
+    0010); raw rows are pruned after settings.ZERT_RETENTION_DAYS, their daily roll-ups
+    (ZertDaily) stay.
+    """
+
+    # No database constraints or single-column indexes on the zERT tables' foreign keys: a
+    # million-row load should not queue a constraint check per row per key, nor keep indexes
+    # no query uses (the ORM still cascades and nulls when a stack, service or run goes).
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    run = models.ForeignKey(
+        ZertRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    connection_id = models.BigIntegerField()
+    event = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    smf_date = models.DateField()
+    smf_time = models.PositiveIntegerField()  # 1/100 s since LOCAL midnight
+    protection = models.CharField(max_length=8, choices=ZertProtection.choices)
+    protocol = models.CharField(max_length=16, blank=True)  # TLSv1.2, X'0305', or blank
+    cipher = models.CharField(max_length=8, blank=True)  # 4-hex code as recorded
+    jobname = models.CharField(max_length=8, blank=True)
+    userid = models.CharField(max_length=8, blank=True)
+    local_address = models.CharField(max_length=45)
+    local_port = models.PositiveIntegerField()
+    remote_address = models.CharField(max_length=45)
+    remote_port = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stack", "connection_id", "started_at", "event", "smf_date", "smf_time"],
+                name="zert_record_identity",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"zERT {self.event} {self.connection_id:08X} {self.protection}"
+
+
+class ZertDaily(models.Model):
+    """Daily roll-up per stack, service and peer of the connections zERT recorded.
+
+    A connection counts once, on the day and with the protection of its first record (the
+    Init record after 10 s, or the Short Term record of a shorter one); `changed` counts
+    the Change records (protection that changed after the first record), `records` every
+    subtype 11 record behind the row. `service_key` is the service's id or 0 (no service).
+    """
+
+    day = models.DateField()
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    service_key = models.BigIntegerField(default=0)
+    peer = models.CharField(max_length=45)
+    protection = models.CharField(max_length=8, choices=ZertProtection.choices)
+    protocol = models.CharField(max_length=16, blank=True)
+    cipher = models.CharField(max_length=8, blank=True)
+    connections = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    records = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "stack", "service_key", "peer", "protection", "protocol", "cipher"],
+                name="zert_daily_identity",
+            )
+        ]
+        indexes = [models.Index(fields=["stack", "service_key", "peer"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.peer} {self.protection} {self.connections}"
+
+
+class ZertPeer(models.Model):
+    """Every connection zERT recorded per stack, service and peer, since the first record:
+    the traffic inventory's rows, kept up to date by the same statement that adds the daily
+    roll-ups (so a page over 100,000 peers reads one row per peer, not every day's rows).
+    Counted like ZertDaily; `service_key` is the service's id or 0."""
+
+    stack = models.ForeignKey(
+        Stack, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    service_key = models.BigIntegerField(default=0)
+    peer = models.CharField(max_length=45)
+    connections = models.PositiveIntegerField(default=0)
+    cleartext = models.PositiveIntegerField(default=0)
+    app_tls = models.PositiveIntegerField(default=0)
+    at_tls = models.PositiveIntegerField(default=0)
+    other = models.PositiveIntegerField(default=0)  # SSH, IPsec, several
+    deprecated = models.PositiveIntegerField(default=0)  # SSLv2/3, TLS 1.0/1.1
+    records = models.PositiveIntegerField(default=0)
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stack", "service_key", "peer"], name="zert_peer_identity"
+            )
+        ]
+        # No index on the count: every upsert changes it, and a top-50 sort of 100,000 rows
+        # costs the page less than that index costs a million-row load.
+
+    def __str__(self) -> str:
+        return f"{self.peer} ({self.connections})"
 
 
 # The alerts' tables belong to the fleet app (fleet/alerts/models.py).

@@ -165,3 +165,66 @@ def prune_observations() -> int:
     return verify.prune_observations(
         older_than=timedelta(hours=settings.FLEET_OBSERVATION_RETENTION_HOURS)
     )
+
+
+# --- zERT collection (fleet/zert/), on its own queue `zert` -----------------------------------
+
+
+@shared_task
+def run_zert_collection(run_id: int) -> str:
+    from fleet.zert import collect
+
+    run = collect.claim(run_id)
+    if run is None:
+        return "not claimed"
+    return str(collect.collect(run).status)
+
+
+@shared_task
+def schedule_zert_collections() -> int:
+    """Enqueues a zERT run for every LPAR connection with zERT on whose interval has passed."""
+    from fleet.models import ZertRun
+    from fleet.zert import collect
+
+    now = timezone.now()
+    count = 0
+    for connection in LparConnection.objects.filter(zert_enabled=True):
+        due = connection.last_zert_at is None or (
+            connection.last_zert_at + timedelta(seconds=connection.zert_interval) <= now
+        )
+        if not due:
+            continue
+        busy = ZertRun.objects.filter(
+            connection=connection,
+            status__in=(RunStatus.PENDING, RunStatus.RUNNING),
+            created_at__gte=now - timedelta(seconds=settings.ZERT_STALE_SECONDS),
+        ).exists()
+        if busy:
+            continue
+        with transaction.atomic():
+            # Claim the slot so a second beat tick does not schedule the same LPAR again.
+            taken = LparConnection.objects.filter(
+                pk=connection.pk, last_zert_at=connection.last_zert_at
+            ).update(last_zert_at=now)
+            if taken:
+                collect.run_request(connection=connection)
+                count += 1
+    return count
+
+
+@shared_task
+def prune_zert_records() -> int:
+    """Raw zERT rows past the retention go (whole monthly partitions on PostgreSQL); the
+    daily roll-ups stay. Runs left pending or running past ZERT_STALE_SECONDS end failed."""
+    from fleet.models import ZertRun
+    from fleet.zert import ingest
+
+    stale = timezone.now() - timedelta(seconds=settings.ZERT_STALE_SECONDS)
+    ZertRun.objects.filter(
+        status__in=(RunStatus.PENDING, RunStatus.RUNNING), created_at__lt=stale
+    ).update(
+        status=RunStatus.FAILED,
+        error="its worker stopped (or its message was lost) before it ended",
+        finished_at=timezone.now(),
+    )
+    return ingest.prune(older_than=timedelta(days=settings.ZERT_RETENTION_DAYS))

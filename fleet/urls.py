@@ -3,6 +3,7 @@
 from django.urls import path
 
 from fleet import views
+from fleet.zert import views as zert_views
 
 app_name = "fleet"
 
@@ -53,6 +54,8 @@ urlpatterns = [
         views.incident_remove_rule_view,
         name="incident-remove-rule",
     ),
+    path("inventory/", zert_views.inventory_page, name="inventory"),
+    path("inventory.csv", zert_views.inventory_csv, name="inventory-csv"),
     path("connections/", views.connection_list, name="connections"),
     path("connections/<str:lpar>/", views.connection_edit, name="connection-edit"),
     path("my-services/", views.my_services, name="my-services"),

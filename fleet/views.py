@@ -56,6 +56,7 @@ from fleet.services import (
     rollback_to_previous,
 )
 from fleet.tasks import verification_request
+from fleet.zert.inventory import zert_runs_of
 from policies.models import Lpar, Stack
 from portal.htmx import after_post, render_page
 
@@ -745,7 +746,13 @@ def connection_edit(request: HttpRequest, lpar: str) -> HttpResponse:
                 messages.success(request, f"Connection to {found.name} saved.")
                 return after_post(request, reverse("fleet:connections"))
         status = 422
-    context = {"section": "connections", "lpar": found, "connection": connection, "form": form}
+    context = {
+        "section": "connections",
+        "lpar": found,
+        "connection": connection,
+        "form": form,
+        "zert_runs": zert_runs_of(connection),
+    }
     return render_page(request, "fleet/connection_form.html", context, status=status)
 
 

@@ -345,6 +345,33 @@ FLEET_REFUSAL_SURGE_PERCENT = env_int("FLEET_REFUSAL_SURGE_PERCENT", default=10,
 FLEET_REFUSAL_SURGE_FACTOR = env_int("FLEET_REFUSAL_SURGE_FACTOR", default=2, min_value=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- zERT collection (fleet/zert/) ----------------------------------------------------------
+# Its own queue; beat looks this often for LPAR connections whose zERT interval has passed.
+CELERY_TASK_QUEUES.append(Queue("zert", Exchange("zert"), routing_key="zert"))
+CELERY_TASK_ROUTES["fleet.tasks.run_zert_collection"] = {"queue": "zert"}
+CELERY_TASK_ROUTES["fleet.tasks.schedule_zert_collections"] = {"queue": "zert"}
+CELERY_TASK_ROUTES["fleet.tasks.prune_zert_records"] = {"queue": "zert"}
+ZERT_SCHEDULER_SECONDS = env_int("ZERT_SCHEDULER_SECONDS", default=30, min_value=1)
+CELERY_BEAT_SCHEDULE["fleet-schedule-zert"] = {
+    "task": "fleet.tasks.schedule_zert_collections",
+    "schedule": float(ZERT_SCHEDULER_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["fleet-prune-zert"] = {
+    "task": "fleet.tasks.prune_zert_records",
+    "schedule": 3600.0,
+}
+# Raw zERT records are kept this many days; the daily roll-ups per service and peer stay.
+ZERT_RETENTION_DAYS = env_int("ZERT_RETENTION_DAYS", default=35, min_value=1)
+# The dump job must end within this (it is left on the LPAR otherwise); one HTTP answer, one
+# SFTP read and one connect are bounded by these.
+ZERT_JOB_TIMEOUT_SECONDS = env_int("ZERT_JOB_TIMEOUT_SECONDS", default=300, min_value=5)
+ZERT_READ_TIMEOUT_SECONDS = env_int("ZERT_READ_TIMEOUT_SECONDS", default=120, min_value=5)
+ZERT_CONNECT_TIMEOUT_SECONDS = env_int("ZERT_CONNECT_TIMEOUT_SECONDS", default=10, min_value=1)
+# A run pending or running this long lost its worker: it ends failed and the LPAR is due again.
+ZERT_STALE_SECONDS = env_int("ZERT_STALE_SECONDS", default=1800, min_value=30)
+# Where the downloaded dumps are kept, each named by its SHA-256.
+ZERT_DUMP_DIR = env_str("ZERT_DUMP_DIR", default="") or str(VAR_DIR / "zert")
+
 # --- Cache -----------------------------------------------------------------------
 # On the broker's Redis when it is Redis (see _cache_for_broker in "Sign-in" above).
 CACHES = {"default": _cache_for_broker(CELERY_BROKER_URL)}

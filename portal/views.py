@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
 from fleet import overview, service_status
+from fleet.zert import inventory
 from portal import exports, health, metrics, search
 from portal.htmx import render_page
 
@@ -26,6 +27,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "totals": overview.fleet_totals(user=request.user, statuses=stacks),
         "sees_estate": has_capability(request.user, Capability.VIEW_ESTATE),
     }
+    # Measured from every connection where zERT records exist (the last 30 days), beside the
+    # netstat samples: the page names which source each figure comes from.
+    zert = inventory.totals_for(user=request.user, filters=inventory.InventoryFilters(days=30))
+    context["zert"] = zert if zert.records else None
     if not context["sees_estate"] and has_capability(request.user, Capability.VIEW_OWN_SERVICES):
         services = service_status.service_statuses(
             service_status.visible_services(user=request.user), details=False

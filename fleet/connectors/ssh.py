@@ -151,6 +151,22 @@ class SshClient:
 
         return self._call(operation, f"reading {path}", path=path)
 
+    def read_bytes(self, path: str, *, timeout: float | None = None) -> bytes:
+        """A binary file as its bytes, over SFTP (a zERT dump); `timeout` for a large one."""
+        limit = timeout or self.timeouts.command
+
+        async def operation() -> bytes:
+            sftp = await self._sftp_client()
+
+            async def read() -> bytes:
+                async with sftp.open(path, "rb") as handle:
+                    data: bytes = await handle.read()
+                    return data
+
+            return await asyncio.wait_for(read(), limit)
+
+        return self._call(operation, f"reading {path}", path=path, extra=limit)
+
     def put_file(self, path: str, text: str) -> None:
         """Writes (creates or replaces) a file as UTF-8 text over SFTP."""
         data = text.encode("utf-8")
@@ -206,11 +222,18 @@ class SshClient:
             self._finalizer = weakref.finalize(self, _stop_loop, loop, self._open)
         return self._loop
 
-    def _call(self, operation: Callable[[], Awaitable[T]], what: str, path: str = "") -> T:
+    def _call(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        what: str,
+        path: str = "",
+        extra: float | None = None,
+    ) -> T:
         with self._lock:
             loop = self._ensure_loop()
             future = asyncio.run_coroutine_threadsafe(self._guarded(operation, what, path), loop)
-            backstop = self.timeouts.connect + self.timeouts.command + _BACKSTOP_SECONDS
+            command = max(self.timeouts.command, extra or 0.0)
+            backstop = self.timeouts.connect + command + _BACKSTOP_SECONDS
             try:
                 return future.result(backstop)
             except concurrent.futures.TimeoutError:

@@ -1,4 +1,5 @@
-"""z/OSMF REST: z/OS UNIX files (`/zosmf/restfiles/fs`), the console, `/zosmf/info`.
+"""z/OSMF REST: z/OS UNIX files (`/zosmf/restfiles/fs`), the console, `/zosmf/info`, batch
+jobs (`/zosmf/restjobs/jobs`) and MVS data sets read in binary (`/zosmf/restfiles/ds`).
 
 Over HTTPS with httpx, TLS verified against the connection's CA bundle only (never the
 system store, never unverified), HTTP basic authentication, and the
@@ -9,7 +10,11 @@ Errors are classified here, once (base.py):
 
 - timeouts, refused or reset connections, 408/429 and 5xx answers -> TransientError;
 - 401 (the password was refused) and 403 (the user may not) -> AuthenticationFailed;
-- 404 on a file -> FileMissing, with z/OSMF's message;
+- 404 on a file or data set -> FileMissing, with z/OSMF's message;
+- a job that is not there (HTTP 400, category 6 rc 4 reason 10 [doc: z/OSMF jobs REST
+  interface error reporting]) -> PermanentError naming it;
+- a data set download cut before its promised length -> TransientError (the next run reads
+  it again; nothing of a partial download is used);
 - any other 4xx -> PermanentError, with z/OSMF's error message;
 - a certificate the configured CA did not issue (or one for another host) -> PermanentError.
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -91,6 +97,35 @@ def zosmf_message(response: httpx.Response) -> str:
         return "; ".join(parts)
     text = response.text.strip() if response.content else ""
     return text[:300] if text else response.reason_phrase
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """The parts of a z/OSMF job document the portal uses [doc: "Job document"]."""
+
+    jobname: str
+    jobid: str
+    status: str  # INPUT, ACTIVE, OUTPUT
+    retcode: str | None  # "CC 0000", "JCL ERROR", "ABEND S806", ... once it ended
+    owner: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "OUTPUT"
+
+    @property
+    def label(self) -> str:
+        return f"{self.jobname}({self.jobid})"
+
+
+@dataclass(frozen=True)
+class SpoolFile:
+    """One spool data set of a job: its DD, step and the lines it holds."""
+
+    id: int
+    ddname: str
+    stepname: str
+    text: str
 
 
 class ZosmfClient:
@@ -189,6 +224,104 @@ class ZosmfClient:
             text = self._response_text(self._json(self._request("GET", uri, expect=(200,))))
         return ConsoleResponse(command=command, text=text, response_key=key)
 
+    # --- jobs and data sets (the zERT collector) -------------------------------------------
+
+    def submit_job(self, jcl: str) -> JobStatus:
+        """Submits JCL given as text [doc: "Submit a job", PUT /zosmf/restjobs/jobs]."""
+        response = self._request(
+            "PUT",
+            "/zosmf/restjobs/jobs",
+            expect=(201,),
+            content=jcl.encode("utf-8"),
+            headers={"Content-Type": "text/plain; charset=utf-8", "X-IBM-Intrdr-Class": "A"},
+        )
+        return self._job_status(self._json(response))
+
+    def job_status(self, jobname: str, jobid: str) -> JobStatus:
+        """The job's status [doc: "Obtain the status of a job"]."""
+        response = self._request("GET", self._job_url(jobname, jobid), expect=(200,))
+        return self._job_status(self._json(response))
+
+    def job_spool(self, jobname: str, jobid: str) -> list[SpoolFile]:
+        """Every spool file of the job with its text [doc: "List the spool files for a job",
+        "Retrieve the contents of a job spool file"]."""
+        url = self._job_url(jobname, jobid)
+        listing = self._request("GET", f"{url}/files", expect=(200,))
+        try:
+            entries = listing.json()
+        except ValueError:
+            entries = None
+        if not isinstance(entries, list):
+            raise PermanentError(f"{self.where} listed the spool of {jobname}({jobid}) unreadably")
+        files = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), int):
+                continue
+            records = self._request(
+                "GET",
+                f"{url}/files/{entry['id']}/records",
+                expect=(200,),
+                headers={"Accept": "text/plain, application/json"},
+            )
+            files.append(
+                SpoolFile(
+                    id=entry["id"],
+                    ddname=str(entry.get("ddname") or ""),
+                    stepname=str(entry.get("stepname") or ""),
+                    text=records.text,
+                )
+            )
+        return files
+
+    def purge_job(self, jobname: str, jobid: str) -> None:
+        """Purges the job's output [doc: "Cancel a job and purge its output"]."""
+        self._request("DELETE", self._job_url(jobname, jobid), expect=(200, 202))
+
+    def read_dataset_binary(self, dsn: str) -> bytes:
+        """A sequential data set as its bytes, record descriptor words included
+        (`X-IBM-Data-Type: binary` [doc: "Retrieve the contents of a z/OS data set"]).
+
+        The whole body or an error: a download that stops before its promised length is a
+        TransientError, never a shorter result.
+        """
+        response = self._request(
+            "GET",
+            self._ds_url(dsn),
+            path=dsn,
+            expect=(200,),
+            headers={"X-IBM-Data-Type": "binary", "Accept": "application/octet-stream"},
+        )
+        promised = response.headers.get("Content-Length")
+        if promised is not None and promised.isdigit() and int(promised) != len(response.content):
+            raise TransientError(
+                f"the download of {dsn} from {self.where} stopped after "
+                f"{len(response.content)} of {promised} bytes"
+            )
+        return response.content
+
+    def delete_dataset(self, dsn: str) -> None:
+        """Deletes a data set [doc: "Delete a sequential or partitioned data set"]."""
+        self._request("DELETE", self._ds_url(dsn), path=dsn, expect=(200, 204))
+
+    def _job_url(self, jobname: str, jobid: str) -> str:
+        return f"/zosmf/restjobs/jobs/{quote(jobname, safe='')}/{quote(jobid, safe='')}"
+
+    def _ds_url(self, dsn: str) -> str:
+        return "/zosmf/restfiles/ds/" + quote(dsn, safe="")
+
+    def _job_status(self, data: dict[str, Any]) -> JobStatus:
+        jobname, jobid, status = data.get("jobname"), data.get("jobid"), data.get("status")
+        if not (isinstance(jobname, str) and isinstance(jobid, str) and isinstance(status, str)):
+            raise PermanentError(f"{self.where} answered a job document without its name or id")
+        retcode = data.get("retcode")
+        return JobStatus(
+            jobname=jobname,
+            jobid=jobid,
+            status=status,
+            retcode=retcode if isinstance(retcode, str) else None,
+            owner=str(data.get("owner") or ""),
+        )
+
     def info(self) -> dict[str, Any]:
         """`/zosmf/info`: z/OS and z/OSMF versions, host name, plug-ins."""
         return self._json(self._request("GET", "/zosmf/info", expect=(200,)))
@@ -258,6 +391,12 @@ class ZosmfClient:
                     f"the TLS handshake with {self.where} failed ({cause.reason or cause})",
                     detail=detail,
                 )
+        if isinstance(error, httpx.RemoteProtocolError):
+            return TransientError(
+                f"{self.where} closed the connection before the whole answer arrived "
+                f"(a download cut in the middle): {error}",
+                detail=detail,
+            )
         if isinstance(error, httpx.TransportError):
             return TransientError(
                 f"cannot reach {self.where}: {str(error) or type(error).__name__}", detail=detail

@@ -523,3 +523,31 @@ def test_no_message_or_repr_carries_a_secret(connection: LparConnection, lab: La
     assert "host key does not match" in everything
     for secret in secrets:
         assert secret not in everything
+
+
+def test_zosmf_jobs_and_binary_data_sets(zosmf: ZosmfClient, ssh: SshClient, lab: Lab) -> None:
+    """The zERT collector's calls: a job runs to its end with its spool; a data set comes back
+    as its bytes (RDWs included), a missing one FileMissing (a cut download: tests/integration)."""
+    from fleet import zert_jcl as jcl
+
+    with pytest.raises(FileMissing):
+        zosmf.delete_dataset("ATTLSADM.CONN.TEST")
+    text = jcl.render(
+        jcl.DEFAULT_JCL, dsn="ATTLSADM.CONN.TEST", since=None, until=dt.datetime.now()
+    )
+    job = zosmf.submit_job(text)
+    assert (job.jobname, job.status) == ("ZERTDUMP", "INPUT")
+    deadline = time.monotonic() + 10
+    while not job.ended and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = zosmf.job_status(job.jobname, job.jobid)
+    assert job.retcode == "CC 0000"
+    spool = {f.ddname: f.text for f in zosmf.job_spool(job.jobname, job.jobid)}
+    assert "RECORDS WRITTEN" in spool["SYSPRINT"]
+    data = zosmf.read_dataset_binary("ATTLSADM.CONN.TEST")
+    assert data == b"" or int.from_bytes(data[:2], "big") >= 28  # RDW-framed records
+    zosmf.purge_job(job.jobname, job.jobid)
+    with pytest.raises(PermanentError, match="No job found"):
+        zosmf.job_status(job.jobname, job.jobid)
+    zosmf.delete_dataset("ATTLSADM.CONN.TEST")
+    assert b"TcpImage" in ssh.read_bytes("/etc/pagent.conf")

@@ -709,3 +709,25 @@ def test_stacks_appear_in_the_overview_in_lpar_order(fleet) -> None:
     page = client_for(fleet, "operator").get(reverse("dashboard")).content.decode()
     assert page.index('data-stack="AAA1/TCPIP"') < page.index('data-stack="SYSA/TCPIP"')
     assert "Waiting for the first verification" in page
+
+
+def test_the_connection_page_shows_the_zert_dump_job_and_refuses_a_template_it_cannot_fill(
+    fleet,
+) -> None:
+    client = client_for(fleet, "operator")
+    url = reverse("fleet:connection-edit", args=["SYSA"])
+    page = client.get(url).content.decode()
+    assert "zERT collection" in page and "LSNAME(IFASMF.ZERT,OPTIONS(DUMP))" in page
+    refused = client.post(url, _connection_post(zert_enabled="on", zert_jcl="//J JOB\n{volser}"))
+    assert refused.status_code == 422
+    assert "placeholders the collector does not fill: volser" in refused.content.decode()
+    template = "//ZD JOB 1\n//S EXEC PGM=IFASMFDL\n//OUTDD DD DSN={dsn},DISP=(NEW,CATLG)\n"
+    client.post(
+        url,
+        _connection_post(
+            zert_enabled="on", zert_source="sftp", zert_jcl=template, zert_interval="60"
+        ),
+    )
+    saved = LparConnection.objects.get(lpar__name="SYSA")
+    assert (saved.zert_enabled, saved.zert_source, saved.zert_interval) == (True, "sftp", 60)
+    assert saved.zert_jcl == template

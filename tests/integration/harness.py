@@ -28,7 +28,7 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
-QUEUES = "default,deploy,verify,probe,evidence,alerts"
+QUEUES = "default,deploy,verify,probe,evidence,alerts,zert"
 
 
 class HarnessError(RuntimeError):

@@ -186,6 +186,8 @@ ACCESS: dict[str, Access] = {
     "fleet:connections": read(OPERATORS),
     "fleet:connection-edit": Access(get=OPERATORS, post=OPERATORS),
     "fleet:my-services": read(ESTATE_AND_OWNERS),
+    "fleet:inventory": read(ESTATE_AND_OWNERS),
+    "fleet:inventory-csv": read(ESTATE_AND_OWNERS),
     # --- fleet REST API (/api/fleet/) ------------------------------------------------------------
     "fleet-api:stack-list": read(ESTATE),
     "fleet-api:stack-detail": read(ESTATE),

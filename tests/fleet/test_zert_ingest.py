@@ -1,0 +1,213 @@
+"""Storing zERT records: once per natural key, rolled up by day, pruned; the inventory's
+figures and its scoping. Runs on SQLite and, with DATABASE_URL set, on PostgreSQL (COPY and
+the partitioned table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection as database
+from django.urls import reverse
+
+from accounts.roles import Role
+from attls.reports import smf119 as z
+from fleet.models import ZertDaily, ZertRecord
+from fleet.zert import ingest, inventory
+from policies.models import Lpar, Service, Stack
+from tests.attls.reports.test_smf119 import connection as record
+from tests.attls.reports.test_smf119 import tls
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+@pytest.fixture
+def estate(db: None) -> dict[str, object]:
+    lpar = Lpar.objects.create(name="SYSA")
+    stack = Stack.objects.create(lpar=lpar, name="TCPIP")
+    tn3270 = Service.objects.create(
+        stack=stack, name="TN3270", jobname="TN3270A", local_port_low=992, local_port_high=992
+    )
+    partner = Service.objects.create(
+        stack=stack,
+        name="MQ to partner",
+        jobname="MQP1*",
+        remote_port_low=1414,
+        remote_port_high=1414,
+        direction="Outbound",
+    )
+    return {"lpar": lpar, "stack": stack, "tn3270": tn3270, "partner": partner}
+
+
+def _record(
+    conn: int,
+    *,
+    event: int = 1,
+    peer: str = "192.0.2.7",
+    version: int | None = 0x0303,
+    cipher: str = "C02F",
+    source: int = 1,
+    day: dt.date = TODAY,
+    smf_time: int = 4_500_000,
+    **changes: object,
+) -> z.ConnectionRecord:
+    attributes = None
+    if version is not None:
+        attributes = tls(version, cipher)._replace(
+            source=source, provider="IBM System SSL" if source == 2 else "Observation"
+        )
+    return record(
+        connection_id=conn,
+        event=event,
+        remote_address=peer,
+        tls=attributes,
+        security_protocols=0x80 if attributes else 0,
+        start_date=day,
+        end_date=day if event in (3, 4) else None,
+        header=record().header._replace(date=day, time=smf_time),
+        **changes,
+    )
+
+
+def _store(lpar: Lpar, records: list[z.ConnectionRecord]) -> int:
+    mapper = ingest.RecordMapper(lpar.id)
+    rows = [row for row in (mapper.row(r) for r in records) if row is not None]
+    return ingest.store_batch(rows)
+
+
+def test_a_record_stored_twice_is_stored_and_counted_once(estate: dict[str, object]) -> None:
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    first = [
+        _record(1),  # app TLS 1.2, Init
+        _record(1, event=3, smf_time=4_600_000),  # its Term
+        _record(2, event=4, version=0x0301, cipher="002F"),  # app TLS 1.0, short
+        _record(3, version=None, peer="198.51.100.9"),  # cleartext
+        _record(4, source=2, version=0x0304, cipher="1302"),  # AT-TLS
+        _record(5, local_port=50000, remote_port=1414, jobname="MQP1CHIN"),  # outbound
+    ]
+    assert _store(lpar, first) == 6
+    # The next dump overlaps: the same six and one new.
+    assert _store(lpar, [*first, _record(6, peer="198.51.100.9", version=None)]) == 1
+    assert ZertRecord.objects.count() == 7
+    daily = {
+        (d.service.name if d.service else None, d.peer, d.protection, d.protocol): (
+            d.connections,
+            d.records,
+        )
+        for d in ZertDaily.objects.select_related("service")
+    }
+    assert daily == {
+        ("TN3270", "192.0.2.7", "app-tls", "TLSv1.2"): (1, 2),
+        ("TN3270", "192.0.2.7", "app-tls", "TLSv1"): (1, 1),
+        ("TN3270", "198.51.100.9", "none", ""): (2, 2),
+        ("TN3270", "192.0.2.7", "at-tls", "TLSv1.3"): (1, 1),
+        ("MQ to partner", "192.0.2.7", "app-tls", "TLSv1.2"): (1, 1),
+    }
+
+
+def test_records_of_a_stack_the_lpar_does_not_have_are_skipped(estate: dict[str, object]) -> None:
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    mapper = ingest.RecordMapper(lpar.id)
+    other = _record(9)._replace(ident=record().ident._replace(stack="TCPIPB"))
+    assert mapper.row(other) is None
+    assert mapper.unknown_stacks == {"TCPIPB": 1}
+
+
+def test_prune_removes_raw_rows_past_retention_and_keeps_the_roll_ups(
+    estate: dict[str, object],
+) -> None:
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    old = TODAY - dt.timedelta(days=70)
+    assert _store(lpar, [_record(1, day=old), _record(2)]) == 2
+    assert ingest.prune(older_than=dt.timedelta(days=35)) == 1
+    assert list(ZertRecord.objects.values_list("connection_id", flat=True)) == [2]
+    assert ZertDaily.objects.filter(day=old).exists()
+
+
+@pytest.mark.skipif(database.vendor != "postgresql", reason="partitions are PostgreSQL's")
+def test_on_postgresql_the_raw_table_is_partitioned_by_month(estate: dict[str, object]) -> None:
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    old = TODAY - dt.timedelta(days=70)
+    _store(lpar, [_record(1, day=old), _record(2)])
+    names = ingest.partitions()
+    assert ingest.partition_name(old.replace(day=1)) in names
+    assert ingest.partition_name(TODAY.replace(day=1)) in names
+    assert "fleet_zertrecord_default" in names
+    ingest.prune(older_than=dt.timedelta(days=35))
+    assert ingest.partition_name(old.replace(day=1)) not in ingest.partitions()
+
+
+def test_the_inventory_shows_the_before_picture_and_owners_see_their_services_only(
+    estate: dict[str, object], make_user, client
+) -> None:
+    lpar, partner = estate["lpar"], estate["partner"]
+    assert isinstance(lpar, Lpar) and isinstance(partner, Service)
+    _store(
+        lpar,
+        [
+            _record(1),
+            _record(2, event=4, version=0x0301, cipher="002F"),
+            _record(3, version=None, peer="198.51.100.9"),
+            _record(5, local_port=50000, remote_port=1414, jobname="MQP1CHIN"),
+        ],
+    )
+    architect = make_user("architect", Role.ARCHITECT)
+    filters = inventory.InventoryFilters()
+    totals = inventory.totals_for(user=architect, filters=filters)
+    assert (totals.connections, totals.encrypted, totals.records) == (4, 3, 4)
+    assert (totals.deprecated, totals.tls_connections) == (1, 3)
+    found = inventory.peer_page_for(user=architect, filters=filters, number="7")  # past the end
+    assert (found.peers, found.cleartext_peers, found.page.number) == (3, 1, 1)
+    shown = [(r["service__name"], r["peer"], r["total"], r["cleartext"]) for r in found.rows]
+    assert shown[0] == ("TN3270", "192.0.2.7", 2, 0)  # most connections first
+    assert sorted(shown[1:]) == [
+        ("MQ to partner", "192.0.2.7", 1, 0),
+        ("TN3270", "198.51.100.9", 1, 1),
+    ]
+    # The last 30 days, aggregated from the daily roll-ups, say the same.
+    window = inventory.peer_page_for(
+        user=architect, filters=inventory.InventoryFilters(days=30), number=1
+    )
+    assert (window.peers, window.cleartext_peers) == (3, 1)
+    assert sorted(
+        (r["service__name"], r["peer"], r["total"], r["cleartext"] or 0) for r in window.rows
+    ) == sorted(shown)
+    assert totals.app_protocols == {"TLSv1.2": 2, "TLSv1": 1}
+    client.force_login(architect)
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    assert "from 4 zERT records" in dashboard and "from netstat samples" in dashboard
+    owner = make_user("owner", Role.APP_OWNER)
+    partner.owners.add(owner)
+    mine = inventory.totals_for(user=owner, filters=filters)
+    assert (mine.connections, mine.records) == (1, 1)
+    client.force_login(owner)
+    page = client.get(reverse("fleet:inventory"))
+    assert page.status_code == 200
+    assert b"from 1 zERT records" in page.content
+    assert b"198.51.100.9" not in page.content
+    csv = b"".join(client.get(reverse("fleet:inventory-csv")).streaming_content)
+    assert csv.decode().splitlines()[1].startswith("SYSA,TCPIP,MQ to partner,192.0.2.7,1,")
+    assert len(csv.decode().splitlines()) == 2
+
+
+def test_beat_enqueues_a_zert_run_for_each_due_lpar_once(
+    estate: dict[str, object], django_capture_on_commit_callbacks
+) -> None:
+    from fleet.models import LparConnection, ZertRun
+    from fleet.tasks import schedule_zert_collections
+
+    lpar = estate["lpar"]
+    assert isinstance(lpar, Lpar)
+    connection = LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="x")
+    assert schedule_zert_collections() == 0  # zERT is off until switched on
+    LparConnection.objects.filter(pk=connection.pk).update(zert_enabled=True, zert_interval=600)
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert schedule_zert_collections() == 1
+    assert len(enqueued) == 1
+    run = ZertRun.objects.get()
+    assert (run.status, run.source) == ("pending", "job")
+    assert schedule_zert_collections() == 0  # not due again within its interval
