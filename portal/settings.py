@@ -438,7 +438,13 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # One name for the On/Off/inherit switch that connection actions and rule
     # overrides share, instead of one per field.
-    "ENUM_NAME_OVERRIDES": {"TriStateEnum": "policies.choices.TriState"},
+    "ENUM_NAME_OVERRIDES": {
+        "TriStateEnum": "policies.choices.TriState",
+        # Several models have a "status" field: each choice set keeps its own name.
+        "RunStatusEnum": "fleet.models.RunStatus",
+        "TargetStatusEnum": "fleet.models.TargetStatus",
+        "DeliveryStatusEnum": "fleet.alerts.models.DeliveryStatus",
+    },
     # The docs list the groups in the order a reader meets them, not alphabetically.
     "TAGS": [
         {"name": "lpars", "description": "LPARs, by system name"},
