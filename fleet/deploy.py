@@ -102,9 +102,9 @@ def verify_summary(results: dict[str, object]) -> str:
     connections = results.get("connections") or 0
     secured = results.get("secured") or 0
     coverage = results.get("coverage")
-    share = f"{coverage:.0%}" if isinstance(coverage, int | float) else "no connections"
+    share = f"coverage {coverage:.0%}" if isinstance(coverage, int | float) else "no coverage"
     return (
-        f"{connections} connection(s), {secured} secured by AT-TLS (coverage {share}),"
+        f"{connections} connection(s), {secured} secured by AT-TLS ({share}),"
         f" {results.get('refused') or 0} refused attempt(s)"
     )
 
