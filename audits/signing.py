@@ -358,7 +358,13 @@ def verify_pack(pdf_bytes: bytes) -> VerificationResult:
         result.problems.append("the signature value does not verify with the signer's key")
     if status.intact and not covers_all:
         result.problems.append("content was added after the signature (it does not cover the file)")
-    if not result.trusted:
+    if not (status.intact and status.valid):
+        # pyHanko validates the certificate path only for a signature that verifies, so
+        # `trusted` is False here whoever signed: say it was not checked, not "untrusted".
+        result.problems.append(
+            "whether the signer is trusted was not checked: the signature does not verify"
+        )
+    elif not result.trusted:
         result.problems.append(
             "the signing certificate does not chain to a configured trust root"
             + (f" ({status.trust_problem_indic})" if status.trust_problem_indic else "")

@@ -96,6 +96,20 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def verify_summary(results: dict[str, object]) -> str:
+    """A verification's figures as the step log states them: whole numbers and a percentage,
+    and the refused attempts beside coverage (a refused client never becomes a connection,
+    so coverage alone may read well while clients are turned away)."""
+    connections = results.get("connections") or 0
+    secured = results.get("secured") or 0
+    coverage = results.get("coverage")
+    share = f"coverage {coverage:.0%}" if isinstance(coverage, int | float) else "no coverage"
+    return (
+        f"{connections} connection(s), {secured} secured by AT-TLS ({share}),"
+        f" {results.get('refused') or 0} refused attempt(s)"
+    )
+
+
 def short(digest: str) -> str:
     return digest[:12]
 
@@ -311,8 +325,7 @@ class Runner:
             target,
             "verify",
             True,
-            f"verification {run.uuid}: {results.get('connections', 0)} connection(s),"
-            f" coverage {results.get('coverage')}"
+            f"verification {run.uuid}: {verify_summary(results)}"
             + (f"; not probed: {', '.join(not_probed)}" if not_probed else ""),
             time.perf_counter() - started,
         )
@@ -478,7 +491,9 @@ class Runner:
             self.end_target(
                 target,
                 TargetStatus.FAILED,
-                f"{reason}; the rollback failed too: internal error: {error}",
+                f"{reason}; restoring last-known-good failed too: internal error: {error};"
+                f" {target.stack.policy_file} on {target.stack.lpar.name} may hold neither text:"
+                " check it before anything else is deployed",
             )
 
     def _restore(self, target: DeploymentTarget, connector: Connector | None, reason: str) -> None:
@@ -526,7 +541,12 @@ class Runner:
                 )
         except StepFailed as failure:
             self.end_target(
-                target, TargetStatus.FAILED, f"{reason}; the rollback failed too: {failure}"
+                target,
+                TargetStatus.FAILED,
+                # "Rollback" is a kind of deployment; this is the restore of one that failed.
+                f"{reason}; restoring last-known-good failed too: {failure}; {path} on"
+                f" {target.stack.lpar.name} may hold neither text: check it before anything"
+                " else is deployed",
             )
             return
         self.end_target(target, TargetStatus.ROLLED_BACK, f"{reason}; restored {named}")

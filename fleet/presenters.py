@@ -321,6 +321,8 @@ def service_badge(entry: Mapping[str, Any] | None, *, policy_deployed: bool = Tr
         reasons.append("the port accepts " + ", ".join(protocol_label(p) for p in deprecated))
     if entry.get("probe_tls") is False and connections:
         reasons.append("the port answers new connections in cleartext")
+    if entry.get("probe_tls") and not entry.get("probe_protocols"):
+        reasons.append("the port answers TLS but completed no handshake the probe offered")
     if entry.get("not_probed") and not connections:
         # Nothing confirms it: no connection was seen and the port could not be probed.
         reasons.append(f"no live connections and not probed: {entry['not_probed']}")

@@ -411,12 +411,17 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
         results[target.key] = {
             "zos_port": target.zos_port,
             "address": f"{target.host}:{target.port}",
-            "tls": bool(protocols),
+            # It answered as a TLS server (speaks_tls), even if it then completed no handshake:
+            # AT-TLS refusing every client (an expired certificate, no common suite) is not a
+            # port that "does not speak TLS", and must not read as cleartext.
+            "tls": True,
             "protocols": protocols,
             "deprecated": [p for p in protocols if p in DEPRECATED],
             "ciphers": suites,
             "certificate": extra.get("certificate"),
-            "error": "",
+            "error": ""
+            if protocols
+            else "a TLS server, but it completed no handshake the probe offered",
             "probed_at": now,
             "sockets": sockets.of(target.key),
         }

@@ -655,6 +655,7 @@ def _incident_context(
         "tab": "incidents",
         "incident": incident,
         "plan": selectors.remove_rule_plan(incident=incident) if incident.service else None,
+        "rollback": selectors.rollback_plan(stack=incident.stack),
         "form": form or IncidentRemoveRuleForm(),
         "can_publish": has_capability(request.user, Capability.PUBLISH),
         "can_operate": _can_operate(request),

@@ -26,12 +26,6 @@ TLS_VERSIONS = {
     Protocol.TLSV1_3: ssl.TLSVersion.TLSv1_3,
 }
 _ORDER = (Protocol.TLSV1, Protocol.TLSV1_1, Protocol.TLSV1_2, Protocol.TLSV1_3)
-_NO_OPTIONS = {
-    Protocol.TLSV1: ssl.OP_NO_TLSv1,
-    Protocol.TLSV1_1: ssl.OP_NO_TLSv1_1,
-    Protocol.TLSV1_2: ssl.OP_NO_TLSv1_2,
-    Protocol.TLSV1_3: ssl.OP_NO_TLSv1_3,
-}
 SEC_LEVEL_0 = "@SECLEVEL=0"
 READ_SIZE = 65536
 
@@ -48,22 +42,26 @@ class HandshakeFailed(Exception):
 def set_protocols(
     context: ssl.SSLContext, protocols: tuple[Protocol, ...] | list[Protocol]
 ) -> bool:
-    """Limits a context to exactly these protocol versions (holes cut with OP_NO_*).
+    """Limits a context to these protocol versions; a set with a hole keeps its upper run.
 
-    Returns False when none of them can be spoken here (then the context is left alone).
+    OpenSSL cannot speak a set with a hole (TLSv1 and TLSv1.2 On, TLSv1.1 Off): cut with
+    OP_NO_TLSv1_1 it disables every version above the hole, so such a server speaks TLS 1.0
+    alone and, with TLS 1.2 suites only, refuses every client with "no ciphers available".
+    System SSL negotiates the highest version both sides enable whatever lies below it, so
+    the run that holds the highest version is kept and the versions below the hole are
+    dropped (a client of only those fails with a protocol version error here). Returns False
+    when none of them can be spoken here (then the context is left alone).
     """
     wanted = [p for p in _ORDER if p in protocols]
     if not wanted:
         return False
+    while len(wanted) > 1 and _ORDER.index(wanted[-1]) - _ORDER.index(wanted[0]) + 1 > len(wanted):
+        wanted = wanted[1:]
     with warnings.catch_warnings():
         # TLS 1.0/1.1 are deprecated in Python's ssl; simulating them is the point.
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = TLS_VERSIONS[wanted[0]]
         context.maximum_version = TLS_VERSIONS[wanted[-1]]
-        low, high = _ORDER.index(wanted[0]), _ORDER.index(wanted[-1])
-        for protocol in _ORDER[low : high + 1]:
-            if protocol not in wanted:
-                context.options |= _NO_OPTIONS[protocol]
     return True
 
 

@@ -242,6 +242,11 @@ def test_the_incident_page_names_codes_peers_and_offers_both_actions(
     assert response.status_code == 302
     assert PolicyVersion.objects.filter(stack=incident.stack, number=3).exists()
 
+    # An operator is told which version a rollback redeploys (v3 is published, not deployed).
+    client.force_login(fleet.people["operator"])
+    page = client.get(reverse("fleet:incident", args=[incident.uuid])).content.decode()
+    assert "Redeploys v1, the version published before the deployed v2" in page
+
 
 def test_a_surge_after_a_drift_names_the_drift_and_the_deployment_before_it(
     fleet: FleetEstate,

@@ -224,7 +224,32 @@ def test_percent_reads_well_at_the_edges() -> None:
         ),
         ({"in_scope": True, "connections": 3, "secured": 3, "probe_tls": False}, "partly"),
         ({"in_scope": True, "connections": 0, "secured": 0, "probe_tls": False}, "cleartext"),
-        ({"in_scope": True, "connections": 3, "secured": 3, "probe_tls": True}, "secured"),
+        (
+            {
+                "in_scope": True,
+                "connections": 3,
+                "secured": 3,
+                "probe_tls": True,
+                "probe_protocols": ["TLSv1.3"],
+            },
+            "secured",
+        ),
+        # A TLS server that completed no handshake the probe offered (AT-TLS refusing every
+        # client: an expired certificate, no common suite) is neither cleartext nor secured.
+        (
+            {"in_scope": True, "connections": 0, "secured": 0, "probe_tls": True},
+            "partly",
+        ),
+        (
+            {
+                "in_scope": True,
+                "connections": 0,
+                "secured": 0,
+                "probe_tls": True,
+                "handshake_failures": {"401": 9},
+            },
+            "refusing",
+        ),
         ({"in_scope": True, "connections": 0, "secured": 0}, "secured"),
         (
             {"in_scope": True, "connections": 1, "secured": 1, "handshake_failures": {"8": 2}},

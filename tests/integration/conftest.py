@@ -200,7 +200,8 @@ def estate(transactional_db: None, lab: Lab, worker: Worker, settings: Any) -> I
                     connector.put_file(path, text)
             connector.console(f"F {connection.pagent_procname},REFRESH")
     groups = ensure_role_groups()
-    second = User.objects.create_user("operator2", password="x")
+    # The seed's demo users include a second operator (four eyes); make sure of its role.
+    second, _ = User.objects.get_or_create(username="operator2")
     second.groups.set([groups[Role.OPERATOR]])
     yield lab
 

@@ -6,7 +6,11 @@ from django.core.management import CommandError, call_command
 from pytest_django import Settings
 
 from accounts.roles import ROLE_GROUPS, Role
-from portal.management.commands.ensure_demo_users import DEMO_PASSWORD, DEMO_USERNAMES
+from portal.management.commands.ensure_demo_users import (
+    DEMO_PASSWORD,
+    DEMO_USERNAMES,
+    demo_logins,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +36,15 @@ def test_ensure_demo_users_creates_one_user_per_role_and_prints_the_logins(
 
     assert set(DEMO_USERNAMES) == set(Role)
     state = demo_users_state()
-    for role, username in DEMO_USERNAMES.items():
+    for username, role in demo_logins():
         _, groups, password_ok = state[username]
         assert groups == [ROLE_GROUPS[role]]
         assert password_ok
         assert username in out.getvalue()
     assert DEMO_PASSWORD in out.getvalue()
+    # The README's four-eyes story: a second operator approves what `operator` requested.
+    operators = [name for name, role in demo_logins() if role is Role.OPERATOR]
+    assert len(operators) == 2
 
 
 def test_ensure_demo_users_is_idempotent_and_repairs_what_was_changed(
