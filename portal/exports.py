@@ -5,7 +5,7 @@ Every export reads through the selector that scopes the matching page (`service_
 caller's pages show: an app owner's services and their connections, nothing of other teams;
 the estate-wide lists for those who see the estate; the audit log for auditors (AUDIT).
 
-Rows are streamed (`.iterator()` in chunks, one CSV line or JSON object at a time), so a
+Rows are streamed (read a page at a time, one CSV line or JSON object at a time), so a
 table of any size leaves memory flat and the first bytes leave at once.
 """
 
@@ -102,7 +102,19 @@ class Export:
 
 
 def _chunked(queryset: QuerySet[Any]) -> Iterator[Any]:
-    return queryset.iterator(chunk_size=CHUNK)
+    """The rows a page of CHUNK at a time, in the queryset's order (then by id, so pages
+    neither skip nor repeat a row). Pages, not a server-side cursor (`.iterator()` on
+    PostgreSQL): a streamed answer is read after the view returns, when the transaction that
+    cursor lived in may be gone."""
+    order = queryset.query.order_by or queryset.model._meta.ordering
+    ordered = queryset.order_by(*order, "pk")
+    start = 0
+    while True:
+        page = list(ordered[start : start + CHUNK])
+        yield from page
+        if len(page) < CHUNK:
+            return
+        start += CHUNK
 
 
 def _services(user: User, params: Any) -> Iterator[Sequence[Any]]:
@@ -210,7 +222,7 @@ def _incidents(user: User, params: Any) -> Iterator[Sequence[Any]]:
 def _deployments(user: User, params: Any) -> Iterator[Sequence[Any]]:
     # One row per deployment and stack, the unit an auditor reconciles with change tickets.
     deployments = fleet_selectors.deployment_list_for(user=user)
-    for d in deployments.iterator(chunk_size=200):
+    for d in _chunked(deployments):
         for t in d.targets.all():
             yield (
                 str(d.uuid),
