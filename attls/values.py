@@ -75,6 +75,11 @@ def policy_word_problem(value: str, *, words: bool = False) -> str | None:
         return None  # the common case, decided by one regular expression
     if not value:
         return "is empty"
+    if len(value) > 2 and value[0] == value[-1] == '"' and '"' not in value[1:-1]:
+        # A quoted value (a certificate label with a blank, as the renderer writes one) is
+        # read whole, without its quotes (attls.policy.values; inferred, IBM documents no
+        # quotes): what is inside may hold single blanks, nothing else a plain word may not.
+        return policy_word_problem(value[1:-1], words=True)
     if words and (value != value.strip(" ") or "  " in value):
         return "has a blank at its start or end, or two blanks in a row"
     for char in value:
