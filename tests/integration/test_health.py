@@ -91,7 +91,7 @@ def test_health_reports_a_stopped_worker_as_failing(
                 "facts": {
                     "workers": 0,
                     "consumers_per_queue": dict.fromkeys(
-                        ("default", "deploy", "verify", "probe", "evidence"), 0
+                        (queue.name for queue in settings.CELERY_TASK_QUEUES), 0
                     ),
                 },
             }
