@@ -8,6 +8,7 @@ re-renders what it came from with the reason (409) or the form errors (422).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -281,38 +282,46 @@ def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpRespon
     return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
 
+def _close(
+    request: HttpRequest,
+    deployment: Any,
+    form_class: type[RejectForm] | type[CancelForm],
+    close: Callable[..., Deployment],
+    done: str,
+) -> HttpResponse:
+    """Reject or cancel a pending deployment: one flow, the form and service differ."""
+    found = _deployment(request, deployment)
+    form = form_class(request.POST)
+    form_key = f"{form_class.prefix}_form"
+    if not form.is_valid():
+        return _review_refused(request, found, "", 422, **{form_key: form})
+    try:
+        close(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
+    except DeploymentForbidden as forbidden:
+        return _review_refused(request, found, _sentence(forbidden), 403, **{form_key: form})
+    except DeploymentRefused as refusal:
+        return _review_refused(request, found, _sentence(refusal), 409, **{form_key: form})
+    messages.success(request, done)
+    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
+
+
 @requires(OPERATE)
 @require_POST
 def deployment_reject_view(request: HttpRequest, deployment: Any) -> HttpResponse:
-    found = _deployment(request, deployment)
-    form = RejectForm(request.POST)
-    if not form.is_valid():
-        return _review_refused(request, found, "", 422, reject_form=form)
-    try:
-        deployment_reject(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
-    except DeploymentForbidden as forbidden:
-        return _review_refused(request, found, _sentence(forbidden), 403, reject_form=form)
-    except DeploymentRefused as refusal:
-        return _review_refused(request, found, _sentence(refusal), 409, reject_form=form)
-    messages.success(request, "Rejected: the deployment will not run.")
-    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
+    done = "Rejected: the deployment will not run."
+    return _close(request, deployment, RejectForm, deployment_reject, done)
 
 
 @requires(OPERATE)
 @require_POST
 def deployment_cancel_view(request: HttpRequest, deployment: Any) -> HttpResponse:
-    found = _deployment(request, deployment)
-    form = CancelForm(request.POST)
-    if not form.is_valid():
-        return _review_refused(request, found, "", 422, cancel_form=form)
-    try:
-        deployment_cancel(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
-    except DeploymentForbidden as forbidden:
-        return _review_refused(request, found, _sentence(forbidden), 403, cancel_form=form)
-    except DeploymentRefused as refusal:
-        return _review_refused(request, found, _sentence(refusal), 409, cancel_form=form)
-    messages.success(request, "Cancelled: the deployment will not run.")
-    return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
+    return _close(
+        request,
+        deployment,
+        CancelForm,
+        deployment_cancel,
+        "Cancelled: the deployment will not run.",
+    )
 
 
 @requires(OPERATE)
