@@ -374,10 +374,12 @@ class _KeyText(Func):
         super().__init__(F(column))
         self.key = key
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"({sql} ->> %s)", [*params, self.key]
+        return f"({sql} ->> %s)", [*params, self.key]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
         return f"JSON_EXTRACT({sql}, %s)", [*params, "$." + json.dumps(self.key)]
 
 
