@@ -90,13 +90,8 @@ def _zert(stack: Stack, records: list[z.ConnectionRecord]) -> ZertRun:
     return run
 
 
-@pytest.fixture
-def zert_dir(settings, tmp_path):
-    settings.ZERT_DUMP_DIR = str(tmp_path / "zert")
-
-
 def test_zert_records_decide_the_tls10_and_suite_controls_and_are_cited_with_their_dump(
-    stack, make_service, zert_dir
+    stack, make_service
 ):
     # "Before": no AT-TLS rule; the application's own TLS speaks TLS 1.0 with RC4 to a peer.
     make_service("TN3270B", 992)
@@ -148,9 +143,7 @@ def test_zert_records_decide_the_tls10_and_suite_controls_and_are_cited_with_the
     }
 
 
-def test_without_zert_records_the_controls_say_they_rest_on_netstat_samples(
-    stack, make_service, zert_dir
-):
+def test_without_zert_records_the_controls_say_they_rest_on_netstat_samples(stack, make_service):
     service = make_service("TN3270B", 992)
     start, _ = period()
     hours(service, start + timedelta(hours=1), 5, {"TLSv1": 2, "TLSv1.2": 6})
@@ -169,7 +162,7 @@ def test_without_zert_records_the_controls_say_they_rest_on_netstat_samples(
 
 
 def test_where_zert_and_netstat_disagree_zert_decides_and_the_rationale_says_so(
-    stack, make_service, people, zert_dir
+    stack, make_service, people
 ):
     # The rule allows TLS 1.2 and 1.3 only; netstat's samples claim two TLS 1.0 sessions and an
     # RC4 suite, zERT recorded every connection on TLS 1.2 through AT-TLS.
