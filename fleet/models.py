@@ -836,6 +836,7 @@ class ZertInterval(models.Model):
                 fields=["stack", "smf_date", "smf_time"], name="zert_interval_identity"
             )
         ]
+        indexes = [models.Index(fields=["-recorded_at"], name="zert_interval_latest")]
         ordering = ["-recorded_at"]
 
     def __str__(self) -> str:

@@ -78,6 +78,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-recorded_at"],
+                "indexes": [
+                    models.Index(fields=["-recorded_at"], name="zert_interval_latest")
+                ],
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("stack", "smf_date", "smf_time"), name="zert_interval_identity"

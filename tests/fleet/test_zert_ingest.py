@@ -241,7 +241,7 @@ def _summary(
 
 
 def test_a_run_names_the_days_it_stored_and_sums_its_intervals_once(
-    estate: dict[str, object],
+    estate: dict[str, object], make_user, client
 ) -> None:
     from fleet.models import LparConnection, ZertInterval, ZertRun, ZertRunDay
     from fleet.zert import collect
@@ -280,3 +280,18 @@ def test_a_run_names_the_days_it_stored_and_sums_its_intervals_once(
     assert second.records_stored == 0 and second.outputs["reader"]["intervals_stored"] == 0
     assert not ZertRunDay.objects.filter(run=second).exists()
     assert ZertInterval.objects.count() == 2
+    # The inventory page shows the intervals to estate viewers, not to a service's owner.
+    client.force_login(make_user("architect", Role.ARCHITECT))
+    page = client.get(reverse("fleet:inventory")).content.decode()
+    shown = page.split('data-testid="intervals"')[1].split("</table>")[0]
+    assert "SYSA/TCPIP" in shown and "900 s" in shown
+    rows = [
+        [cell.split(">")[-1] for cell in row.split("</td>")[3:8]]
+        for row in shown.split("<tbody>")[1].split("</tr>")[:-1]
+    ]
+    # newest first: sessions, new connections, TLS, cleartext, SSH/IPsec
+    assert rows == [["1", "0", "0", "0", "0"], ["2", "9", "6", "3", "0"]]
+    owner = make_user("owner", Role.APP_OWNER)
+    Service.objects.get(name="TN3270").owners.add(owner)
+    client.force_login(owner)
+    assert 'data-testid="intervals"' not in client.get(reverse("fleet:inventory")).content.decode()
