@@ -207,3 +207,14 @@ def _disagreements(
                 f" connection(s) with it; zERT, which records every connection, decides."
             )
     return notes
+
+
+def _protocol_disagreements(services: Iterable[ServiceFacts], names: set[str]) -> list[str]:
+    """`_disagreements` on the protocol versions `names`."""
+    return _disagreements(
+        services,
+        names.__contains__,
+        "protocol",
+        lambda s: s.hours.protocols,
+        lambda s: s.zert.at_tls_protocols if s.zert else {},
+    )

@@ -10,9 +10,9 @@ from audits.assessment.checks.common import (
     _ciphers_where,
     _cite_observations,
     _day,
-    _disagreements,
     _empty_for,
     _judge,
+    _protocol_disagreements,
     _said,
     _tls13_codes,
     _uncovered_note,
@@ -91,17 +91,7 @@ def _version_off(
     verdict.notes += _uncovered_note(ctx, role)
     verdict.empty = _empty_for(ctx, role)
     names = {p.value for p in protocols}
-    return _cite_observations(
-        ctx,
-        verdict,
-        _disagreements(
-            subjects,
-            names.__contains__,
-            "protocol",
-            lambda s: s.hours.protocols,
-            lambda s: s.zert.at_tls_protocols if s.zert else {},
-        ),
-    )
+    return _cite_observations(ctx, verdict, _protocol_disagreements(subjects, names))
 
 
 @check("ssl_disabled")
