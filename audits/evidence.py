@@ -691,6 +691,8 @@ def pack_context(
         "evaluated_at": when(evaluated),
         "appendix": _appendix(scope, spans, findings, drift),
         "manifest": manifest,
+        # zERT's figures and dump files, as the assessment stored them (the engine's summary)
+        "zert": (assessment.summary or {}).get("zert") or {},
         "manifest_outputs": manifest_outputs,
         "manifest_mismatches": manifest_mismatches,
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),

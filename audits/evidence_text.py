@@ -29,7 +29,12 @@ EVIDENCE_ITEMS = 12
 EVIDENCE_SHOWN_ELSEWHERE = frozenset({"check", "section", "level", "findings", "findings_total"})
 # Versions and runs are listed whole in appendix E, certificates in appendix D; a control
 # shows the first few and says where the rest are.
-EVIDENCE_ITEMS_BY_KIND = {"versions": 3, "verification_runs": 3, "certificates": 5}
+EVIDENCE_ITEMS_BY_KIND = {
+    "versions": 3,
+    "verification_runs": 3,
+    "certificates": 5,
+    "zert_dumps": 3,
+}
 # Findings of one outcome a control shows in the PDF; appendix A and OSCAL have them all.
 RATIONALE_LINES = 5
 FINDING_LABELS = frozenset({"FAIL", "WARN", "EXCEPTION", "UNKNOWN"})
@@ -40,6 +45,7 @@ EVIDENCE_LISTED_IN = {
     "versions": "appendix E",
     "verification_runs": "appendix E",
     "certificates": "appendix D",
+    "zert_dumps": "appendix E",
 }
 TABLE_ROWS = 1000
 FRAMEWORKS = {
@@ -75,6 +81,8 @@ EVIDENCE_LABELS = {
     "certificates": "Certificates",
     "connections": "Connections",
     "exceptions": "Exceptions",
+    "observed_from": "Observed from",
+    "zert_dumps": "zERT dump files",
 }
 
 # What a table shows for a missing value: an en dash.
@@ -168,6 +176,11 @@ def _describe_known(kind: str, item: dict[str, Any], labels: dict[str, str]) -> 
         return (
             f"{item.get('target', item.get('control_id', ''))} · owner {item.get('owner', '?')}"
             f" · until {str(item.get('expires_at') or NONE_SHOWN)[:10]} · {state}"
+        )
+    if kind == "zert_dumps":
+        return (
+            f"{item.get('lpar', '?')} · {_short_time(item.get('finished_at'))}"
+            f" · {item.get('records') or 0:,} records · SHA-256 {item.get('sha256') or '?'}"
         )
     if kind == "incidents":
         return f"{item.get('stack', '?')} · {item.get('kind', '')} · {item.get('summary', '')}"

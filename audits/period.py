@@ -11,7 +11,10 @@ cannot contradict the control results it signs:
   by the evaluation instant (`fleet.selectors.deployed_target`);
 - certificates: seen in the period, judged at the evaluation instant against the catalog's
   `cert_expiry_warning_days` as the assessment used it;
-- protocols: every version AT-TLS knows, SSLv2 included, oldest first, then cleartext.
+- protocols: every version AT-TLS knows, SSLv2 included, oldest first, then cleartext;
+- zERT: the daily roll-ups (ZertDaily, per UTC day of a connection's start) of every day the
+  period touches, the day that holds its start included whole; the dumps behind them are the
+  runs that first stored records of those days for the scope's stacks (ZertRunDay).
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from attls.ciphers import Protocol
 from audits.catalog import load_catalog
-from fleet.models import DeploymentTarget, ServiceHour, Stack
+from fleet.models import DeploymentTarget, ServiceHour, ZertDaily, ZertRun, ZertRunDay
 from fleet.selectors import deployed_target
+from policies.models import Stack
 
 __all__ = [
     "CLEARTEXT",
@@ -39,6 +43,10 @@ __all__ = [
     "in_force",
     "service_hours",
     "warning_days",
+    "zert_daily",
+    "zert_days",
+    "zert_dumps",
+    "zert_stacks",
 ]
 
 CLEARTEXT = "cleartext"
@@ -118,3 +126,82 @@ def certificate_state(not_after: dt.datetime, at: dt.datetime, days: int) -> tup
     if not_after <= at + dt.timedelta(days=days):
         return "expiring", int(left)
     return "valid", int(left)
+
+
+# --- zERT -------------------------------------------------------------------------------------
+
+
+def zert_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The first and last UTC day of zERT roll-ups the period touches (the end is exclusive:
+    a period that ends at midnight stops the day before)."""
+    last = end.astimezone(dt.UTC) - dt.timedelta(microseconds=1)
+    return start.astimezone(dt.UTC).date(), max(last.date(), start.astimezone(dt.UTC).date())
+
+
+def zert_daily(
+    services: Iterable[int] | QuerySet[Any], start: dt.datetime, end: dt.datetime
+) -> QuerySet[ZertDaily]:
+    """The daily zERT roll-ups of `services` (ids, or a query of ids) in the period."""
+    first, last = zert_days(start, end)
+    return ZertDaily.objects.filter(service_id__in=services, day__gte=first, day__lte=last)
+
+
+def zert_stacks(
+    stack_ids: Iterable[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, dict[str, Any]]:
+    """Per stack with zERT records in the period: its records (all services and none) and the
+    first and last day that has any."""
+    first, last = zert_days(start, end)
+    rows = (
+        ZertDaily.objects.filter(stack_id__in=list(stack_ids), day__gte=first, day__lte=last)
+        .values("stack_id")
+        .annotate(records=Sum("records"), first=Min("day"), last=Max("day"))
+        .order_by()
+    )
+    return {
+        row["stack_id"]: {
+            "records": row["records"] or 0,
+            "first": row["first"],
+            "last": row["last"],
+        }
+        for row in rows
+        if row["records"]
+    }
+
+
+def zert_dumps(
+    stack_ids: Iterable[int], start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    """The dump files that fed the period's zERT figures of these stacks, JSON-ready: each run
+    that first stored records of the period's days, with the SHA-256 of its dump as received
+    and how many of those records it stored."""
+    first, last = zert_days(start, end)
+    stored = dict(
+        ZertRunDay.objects.filter(stack_id__in=list(stack_ids), day__gte=first, day__lte=last)
+        .values("run_id")
+        .annotate(records=Sum("records"))
+        .order_by()
+        .values_list("run_id", "records")
+    )
+    runs = (
+        ZertRun.objects.filter(pk__in=list(stored))
+        .values("pk", "uuid", "source", "finished_at", "connection__lpar__name", "outputs__dump")
+        .order_by("connection__lpar__name", "finished_at", "pk")
+    )
+    dumps = []
+    for run in runs:
+        dump = run["outputs__dump"] or {}
+        finished = run["finished_at"]
+        dumps.append(
+            {
+                "run": str(run["uuid"]),
+                "lpar": run["connection__lpar__name"],
+                "source": run["source"],
+                "finished_at": finished.isoformat() if finished else None,
+                "file": dump.get("file"),
+                "sha256": dump.get("sha256"),
+                "bytes": dump.get("bytes"),
+                "records": stored[run["pk"]],
+            }
+        )
+    return dumps

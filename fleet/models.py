@@ -772,5 +772,7 @@ class ZertPeer(models.Model):
         return f"{self.peer} ({self.connections})"
 
 
-# The alerts' tables belong to the fleet app (fleet/alerts/models.py).
+# The alerts' tables belong to the fleet app (fleet/alerts/models.py), and so do the zERT
+# collector's run days and summary intervals (fleet/zert/models.py).
 from fleet.alerts.models import AlertChannel, AlertDelivery, AlertEvent  # noqa: E402, F401
+from fleet.zert.models import ZertInterval, ZertRunDay  # noqa: E402, F401

@@ -316,6 +316,8 @@ def _summary(ctx: Context, results: list[ResultData], seconds: dict[str, float])
         "deployments": len(ctx.deployments),
         "verification_runs": sum(s.runs for s in ctx.stacks),
         "days": ctx.days,
+        # zERT's figures of the period and the dump files behind them (the pack's manifest)
+        "zert": ctx.zert,
         "certificates": {
             "warning_days": warn_days,
             "count": len(ctx.certificates),

@@ -94,6 +94,23 @@ class Hours:
 
 
 @dataclass
+class ZertFacts:
+    """A service's zERT daily roll-ups over the period, summed: every connection the stack
+    recorded, whoever protected it. A connection whose protection changed counts under each
+    protocol and suite it had (its Change records); `connections` counts it once."""
+
+    records: int = 0
+    connections: int = 0
+    protections: dict[str, int] = field(default_factory=dict)  # ZertProtection values
+    protocols: dict[str, int] = field(default_factory=dict)  # TLS versions; cleartext
+    ciphers: dict[str, int] = field(default_factory=dict)  # 4-hex codes of TLS connections
+    at_tls_protocols: dict[str, int] = field(default_factory=dict)  # what netstat -x sees
+    at_tls_ciphers: dict[str, int] = field(default_factory=dict)
+    by_protocol: dict[str, dict[str, int]] = field(default_factory=dict)  # protocol -> protection
+    last_day: dict[str, dt.date] = field(default_factory=dict)  # per protocol
+
+
+@dataclass
 class StackFacts:
     id: int
     uuid: str
@@ -112,6 +129,8 @@ class StackFacts:
     runs_parse_failed: int = 0
     run_hours: int = 0
     services: list[ServiceFacts] = field(default_factory=list)
+    # zERT of the period: {"records", "first", "last"} (all the stack's records), or None
+    zert: dict[str, Any] | None = None
     advanced_cache: dict[str | None, Advanced] = field(default_factory=dict)
 
     @property
@@ -155,6 +174,8 @@ class ServiceFacts:
     live: dict[str, Any] | None = None  # the latest run's figures of this service
     probe: dict[str, Any] | None = None  # the latest run's probe result of this port
     certificates: list[Certificate] = field(default_factory=list)
+    # zERT's figures when the stack has zERT records in the period (then they decide), else None
+    zert: ZertFacts | None = None
 
     @property
     def label(self) -> str:
@@ -206,6 +227,8 @@ class Context:
     # connections and encrypted connections per day of the period (the pack's trend chart)
     days: list[dict[str, Any]] = field(default_factory=list)
     queries: dict[str, float] = field(default_factory=dict)
+    # the scope's zERT figures and the dumps behind them, JSON-ready (the summary's "zert")
+    zert: dict[str, Any] = field(default_factory=dict)
 
     @property
     def government(self) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, IntegerField, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Func, IntegerField, Max, Q, QuerySet, Sum, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncHour
 
@@ -33,6 +34,7 @@ from audits.assessment.facts import (
     Context,
     ServiceFacts,
     StackFacts,
+    ZertFacts,
     _iso,
 )
 from audits.catalog import Catalog
@@ -46,6 +48,7 @@ from fleet.models import (
     RunStatus,
     TargetStatus,
     VerificationRun,
+    ZertProtection,
 )
 from fleet.selectors import deployed_target
 from policies.models import Service
@@ -145,6 +148,11 @@ def _gather(
                 stack.connection = connection
     clock["runs"] = time.perf_counter() - started
 
+    # zERT before the roll-ups: the suites zERT saw are among those the roll-ups sum.
+    started = time.perf_counter()
+    zert = _zert(stacks, services, period_start, period_end)
+    clock["zert"] = time.perf_counter() - started
+
     started = time.perf_counter()
     assert in_scope.query is not None
     _hours(services, in_scope.query, period_start, period_end)
@@ -191,6 +199,7 @@ def _gather(
         runs_evidence=runs_evidence,
         days=days,
         queries=clock,
+        zert=zert,
     )
 
 
@@ -355,6 +364,25 @@ def _runs(
     return evidence
 
 
+class _KeyText(Func):
+    """The value of a JSON object's string key, as text. Django's KT reads a key of digits
+    (cipher code "0005") as an array index, which finds nothing in an object."""
+
+    output_field = TextField()
+
+    def __init__(self, column: str, key: str) -> None:
+        super().__init__(F(column))
+        self.key = key
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ->> %s)", [*params, self.key]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"JSON_EXTRACT({sql}, %s)", [*params, "$." + json.dumps(self.key)]
+
+
 def _int_sum(expression: Any, **extra: Any) -> Coalesce:
     return Coalesce(Sum(Cast(expression, IntegerField()), **extra), 0)
 
@@ -409,6 +437,8 @@ def _hours(
             for parms in service.stack.policy.cipher_parms.values():
                 interesting.update(parms.v3_cipher_suites)
         interesting.update((service.live or {}).get("ciphers") or {})
+        if service.zert is not None:
+            interesting.update(service.zert.at_tls_ciphers)
     interesting = {
         code
         for code in interesting
@@ -417,7 +447,95 @@ def _hours(
     if not interesting:
         return
     codes = sorted(interesting)[:200]
-    cipher_sums = {f"c{i}": _int_sum(KT(f"ciphers__{code}")) for i, code in enumerate(codes)}
+    cipher_sums = {f"c{i}": _int_sum(_KeyText("ciphers", code)) for i, code in enumerate(codes)}
     for row in window.values("service_id").annotate(**cipher_sums):
         found = {code: row[f"c{i}"] for i, code in enumerate(codes) if row[f"c{i}"]}
         by_id[row["service_id"]].hours.ciphers = found
+
+
+def _zert(
+    stacks: dict[int, StackFacts],
+    services: list[ServiceFacts],
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+) -> dict[str, Any]:
+    """zERT's figures of the period (audits.period), where the stack has zERT records.
+
+    A service of such a stack gets its figures even when zERT recorded none of its connections:
+    zERT records every connection that ends on the stack, so none recorded is a figure too.
+    Returns the scope's totals and the dumps behind them, JSON-ready, for the summary.
+    """
+    present = period.zert_stacks(stacks, period_start, period_end)
+    by_id: dict[int, ServiceFacts] = {}
+    for stack_id, facts in present.items():
+        stack = stacks[stack_id]
+        stack.zert = facts
+        for service in stack.services:
+            service.zert = ZertFacts()
+            by_id[service.id] = service
+    totals = ZertFacts()
+    if by_id:
+        rows = (
+            period.zert_daily(list(by_id), period_start, period_end)
+            .values("service_id", "protection", "protocol", "cipher")
+            .annotate(
+                connections=Sum("connections"),
+                changed=Sum("changed"),
+                records=Sum("records"),
+                last=Max("day"),
+            )
+            .order_by()
+        )
+        for row in rows:
+            for figures in (by_id[row["service_id"]].zert, totals):
+                assert figures is not None
+                _add_zert(figures, row)
+    first, last = period.zert_days(period_start, period_end)
+    encrypted = sum(n for kind, n in totals.protections.items() if kind != ZertProtection.NONE)
+    return {
+        "records": totals.records,
+        "connections": totals.connections,
+        "encrypted": encrypted,
+        "encrypted_share": (
+            round(encrypted / totals.connections, 4) if totals.connections else None
+        ),
+        "by_protection": dict(sorted(totals.protections.items())),
+        "protocols": dict(sorted(totals.protocols.items())),
+        "days": {"first": first.isoformat(), "last": last.isoformat()},
+        "services": len(by_id),
+        "stacks": [
+            {
+                "stack": stacks[stack_id].label,
+                "records": facts["records"],
+                "first": facts["first"].isoformat(),
+                "last": facts["last"].isoformat(),
+            }
+            for stack_id, facts in sorted(present.items(), key=lambda i: stacks[i[0]].label)
+        ],
+        "without_zert": sorted(s.label for s in stacks.values() if s.zert is None),
+        "dumps": period.zert_dumps(present, period_start, period_end) if present else [],
+    }
+
+
+def _add_zert(figures: ZertFacts, row: dict[str, Any]) -> None:
+    connections, records = row["connections"] or 0, row["records"] or 0
+    seen = connections + (row["changed"] or 0)  # each protection a connection had
+    protection, protocol, cipher = row["protection"], row["protocol"], row["cipher"]
+    figures.records += records
+    figures.connections += connections
+    figures.protections[protection] = figures.protections.get(protection, 0) + connections
+    if protection == ZertProtection.NONE:
+        protocol = period.CLEARTEXT
+    if not protocol or not seen:
+        return  # SSH or IPsec (no TLS version), or records of connections counted elsewhere
+    figures.protocols[protocol] = figures.protocols.get(protocol, 0) + seen
+    kinds = figures.by_protocol.setdefault(protocol, {})
+    kinds[protection] = kinds.get(protection, 0) + seen
+    last = figures.last_day.get(protocol)
+    figures.last_day[protocol] = row["last"] if last is None else max(last, row["last"])
+    if cipher:
+        figures.ciphers[cipher] = figures.ciphers.get(cipher, 0) + seen
+    if protection == ZertProtection.AT_TLS:
+        figures.at_tls_protocols[protocol] = figures.at_tls_protocols.get(protocol, 0) + seen
+        if cipher:
+            figures.at_tls_ciphers[cipher] = figures.at_tls_ciphers.get(cipher, 0) + seen

@@ -106,6 +106,54 @@ def _evidence_remarks(evidence: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ZERT_DUMP = "zERT dump (SMF 119 records) the observed figures were read from"
+
+
+def _zert_observations(
+    assessment: Assessment, zert: dict[str, Any], dump_uuid: dict[str, str]
+) -> list[dict[str, Any]]:
+    """zERT's figures of the period as one observation, its source the dump files."""
+    if not zert.get("records"):
+        return []
+    days = zert.get("days") or {}
+    stacks = ", ".join(str(s.get("stack")) for s in zert.get("stacks") or [])
+    figures = [
+        _prop("zert-records", zert.get("records") or 0),
+        _prop("zert-connections", zert.get("connections") or 0),
+        _prop("zert-encrypted-connections", zert.get("encrypted") or 0),
+        *[
+            _prop("zert-protection-" + re.sub(r"[^a-z0-9]+", "-", kind.lower()), count)
+            for kind, count in sorted((zert.get("by_protection") or {}).items())
+        ],
+        *[
+            _prop("zert-protocol-" + re.sub(r"[^a-z0-9]+", "-", name.lower()), count)
+            for name, count in sorted((zert.get("protocols") or {}).items())
+        ],
+    ]
+    observation: dict[str, Any] = {
+        "uuid": stable_uuid(assessment, "observation/zert"),
+        "title": _line(f"Connections measured by zERT: {stacks}"),
+        "description": (
+            f"From {zert.get('records'):,} zERT records (SMF 119 subtype 11) of {stacks}, UTC"
+            f" days {days.get('first')} to {days.get('last')}: {zert.get('connections'):,}"
+            f" connections, {zert.get('encrypted'):,} encrypted. zERT records every connection"
+            " that ends on the stack, whoever protects it."
+            + (
+                f" No zERT records for {', '.join(zert['without_zert'])}."
+                if zert.get("without_zert")
+                else ""
+            )
+        ),
+        "props": figures,
+        "methods": ["TEST"],
+        "collected": _time(assessment.created_at),
+    }
+    links = [{"href": f"#{uuid_}", "description": ZERT_DUMP} for uuid_ in dump_uuid.values()]
+    if links:
+        observation["relevant-evidence"] = links
+    return [observation]
+
+
 def assessment_results(
     assessment: Assessment,
     *,
@@ -143,7 +191,10 @@ def assessment_results(
     catalog_uuid = stable_uuid(assessment, "resource/catalog")
     collected = _time(assessment.created_at)
 
-    observations: list[dict[str, Any]] = []
+    zert = (assessment.summary or {}).get("zert") or {}
+    dumps = [d for d in zert.get("dumps") or [] if isinstance(d, dict) and d.get("run")]
+    dump_uuid = {d["run"]: stable_uuid(assessment, f"zert-dump/{d['run']}") for d in dumps}
+    observations: list[dict[str, Any]] = _zert_observations(assessment, zert, dump_uuid)
     findings: list[dict[str, Any]] = []
     risks: list[dict[str, Any]] = []
     for result in rows:
@@ -171,11 +222,15 @@ def assessment_results(
                 if str(ref) in run_resource
             }
         )
-        if runs:
-            observation["relevant-evidence"] = [
-                {"href": f"#{run}", "description": "Raw outputs of a verification run"}
-                for run in runs
-            ]
+        evidence_links = [
+            {"href": f"#{run}", "description": "Raw outputs of a verification run"} for run in runs
+        ] + [
+            {"href": f"#{dump_uuid[dump['run']]}", "description": ZERT_DUMP}
+            for dump in (result.evidence or {}).get("zert_dumps") or []
+            if isinstance(dump, dict) and dump.get("run") in dump_uuid
+        ]
+        if evidence_links:
+            observation["relevant-evidence"] = evidence_links
         remarks = _evidence_remarks(result.evidence or {})
         if remarks:
             observation["remarks"] = remarks
@@ -309,6 +364,30 @@ def assessment_results(
         ]
         if links:
             resource["rlinks"] = links
+        resources.append(resource)
+
+    for dump in dumps:
+        resource = {
+            "uuid": dump_uuid[dump["run"]],
+            "title": _line(
+                f"zERT dump (SMF 119) of {dump.get('lpar')} received"
+                f" {dump.get('finished_at') or 'at an unrecorded time'}"
+            ),
+            "description": (
+                f"Binary SMF 119 records as received by zERT collection run {dump['run']}"
+                f" ({dump.get('source')}); {dump.get('records') or 0} of its records were first"
+                " stored for the period's days. The portal keeps it under its SHA-256."
+            ),
+            "props": [_prop("zert-records", dump.get("records") or 0)],
+        }
+        if re.fullmatch(r"[0-9a-f]{64}", str(dump.get("sha256"))):
+            resource["rlinks"] = [
+                {
+                    "href": f"zert-dumps/{dump.get('file') or dump['sha256'] + '.smf'}",
+                    "media-type": "application/octet-stream",
+                    "hashes": [{"algorithm": "SHA-256", "value": dump["sha256"]}],
+                }
+            ]
         resources.append(resource)
 
     return {

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import io
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,14 @@ from fleet import zert_jcl as jcl
 from fleet.connectors.base import ConnectorError, FileMissing, PermanentError, Timeouts
 from fleet.connectors.factory import ssh_client, zosmf_client
 from fleet.connectors.zosmf import JobStatus, SpoolFile, ZosmfClient
-from fleet.models import NUL_SHOWN_AS, LparConnection, RunStatus, ZertRun, ZertSource
+from fleet.models import (
+    NUL_SHOWN_AS,
+    LparConnection,
+    RunStatus,
+    ZertRun,
+    ZertRunDay,
+    ZertSource,
+)
 from fleet.zert import ingest
 
 BATCH = 5000
@@ -306,34 +314,49 @@ def _ingest(run: ZertRun, data: bytes, since: dt.datetime | None) -> None:
     newest: dt.datetime | None = since.replace(tzinfo=None) if since else None
     batch: list[ingest.Row] = []
     read = skipped = stored = summaries = before = 0
-    for record in reader:
-        if not isinstance(record, smf119.ConnectionRecord):
-            summaries += 1  # subtype 12: not stored (the detail records are)
-            continue
-        header = record.header
-        if header.date is None:
+    landed: ingest.Landed = Counter()
+    intervals = ingest.Intervals(mapper, run_id=run.id)
+    try:
+        for record in reader:
+            header = record.header
+            if header.date is None:
+                if isinstance(record, smf119.ConnectionRecord):
+                    read += 1
+                    skipped += 1
+                continue
+            at = dt.datetime.combine(header.date, dt.time()) + dt.timedelta(
+                milliseconds=header.time * 10
+            )
+            if floor is not None and at < floor:
+                before += 1  # read by an earlier run (the SFTP source reads the whole file)
+                continue
+            if not isinstance(record, smf119.ConnectionRecord):
+                summaries += 1
+                intervals.add(record, at)
+                continue
             read += 1
-            skipped += 1
-            continue
-        at = dt.datetime.combine(header.date, dt.time()) + dt.timedelta(
-            milliseconds=header.time * 10
+            newest = at if newest is None or at > newest else newest
+            row = mapper.row(record)
+            if row is None:
+                skipped += 1
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH:
+                stored += ingest.store_batch(batch, landed=landed)
+                batch = []
+        stored += ingest.store_batch(batch, landed=landed)
+    finally:
+        # What was stored is named even when a later batch failed.
+        ZertRunDay.objects.bulk_create(
+            [
+                ZertRunDay(run_id=run.id, stack_id=stack_id, day=day, records=count)
+                for (stack_id, day), count in sorted(landed.items())
+            ]
         )
-        if floor is not None and at < floor:
-            before += 1  # read by an earlier run (the SFTP source reads the whole file)
-            continue
-        read += 1
-        newest = at if newest is None or at > newest else newest
-        row = mapper.row(record)
-        if row is None:
-            skipped += 1
-            continue
-        batch.append(row)
-        if len(batch) >= BATCH:
-            stored += ingest.store_batch(batch)
-            batch = []
-    stored += ingest.store_batch(batch)
+    new_intervals = intervals.store()
     run.outputs["reader"] = {
         "subtype_12": summaries,
+        "intervals_stored": new_intervals,
         "other_records": reader.other_records,
         "before_cursor": before,
         "bytes_read": reader.bytes_read,

@@ -28,7 +28,7 @@ from django.db.models import F
 from attls.ciphers import Protocol
 from attls.reports import smf119
 from attls.values import job_name_pattern
-from fleet.models import ZertDaily, ZertPeer, ZertProtection, ZertRecord
+from fleet.models import ZertDaily, ZertInterval, ZertPeer, ZertProtection, ZertRecord
 from policies.models import Service, Stack
 
 # The order of a row's values: the COPY's columns.
@@ -185,18 +185,95 @@ class RecordMapper:
         )
 
 
+# --- interval summaries (subtype 12) -------------------------------------------------------------
+
+
+class Intervals:
+    """A run's subtype 12 records summed per stack and interval (ZertInterval).
+
+    The records of one interval share their SMF header time (the stack writes them together at
+    the interval's end), which is the interval's identity with the stack. New connections are
+    the difference of the session's life counts between the interval's start and end."""
+
+    def __init__(self, mapper: RecordMapper, *, run_id: int | None = None) -> None:
+        self.mapper = mapper
+        self.run_id = run_id
+        self.rows: dict[tuple[int, dt.date, int], ZertInterval] = {}
+
+    def add(self, record: smf119.SummaryRecord, at: dt.datetime) -> None:
+        """Adds one summary record; `at` is its SMF header time (the LPAR's local time)."""
+        if record.event != 1 or record.header.date is None:
+            return  # 2 and 3 say aggregation was enabled or disabled: no counts [code]
+        stack_id = self.mapper.stacks.get(record.ident.stack.upper())
+        if stack_id is None:
+            self.mapper.unknown_stacks[record.ident.stack] += 1
+            return
+        key = (stack_id, record.header.date, record.header.time)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = ZertInterval(
+                stack_id=stack_id,
+                run_id=self.run_id,
+                smf_date=record.header.date,
+                smf_time=record.header.time,
+                recorded_at=at.replace(tzinfo=dt.UTC),
+                seconds=0.0,
+            )
+        new = max(0, record.final.connections - record.initial.connections)
+        row.seconds = max(row.seconds, record.interval_seconds)
+        row.summaries += 1
+        row.connections += new
+        row.short_connections += max(
+            0, record.final.short_connections - record.initial.short_connections
+        )
+        row.active += record.final.active_connections
+        if record.security_protocols & 0x80:  # SMF119SS_SASecProtos X'80' TLS [code]
+            row.tls += new
+        elif record.security_protocols:
+            row.other += new
+        else:
+            row.cleartext += new
+
+    def store(self) -> int:
+        """Stores the intervals not stored yet (an overlapping dump reads some again)."""
+        if not self.rows:
+            return 0
+        stored = set(
+            ZertInterval.objects.filter(
+                stack_id__in={key[0] for key in self.rows},
+                smf_date__in={key[1] for key in self.rows},
+            ).values_list("stack_id", "smf_date", "smf_time")
+        )
+        new = [row for key, row in self.rows.items() if key not in stored]
+        # ignore_conflicts: a run of another worker may store the same interval meanwhile
+        ZertInterval.objects.bulk_create(new, ignore_conflicts=True)
+        return len(new)
+
+
 # --- storing --------------------------------------------------------------------------------------
 
 
-def store_batch(rows: Sequence[Row]) -> int:
-    """Stores the rows not stored yet and adds them to the roll-ups; how many were new."""
+# (stack id, UTC day of the connection's start) -> records stored first by this batch
+Landed = Counter[tuple[int, dt.date]]
+
+
+def store_batch(rows: Sequence[Row], *, landed: Landed | None = None) -> int:
+    """Stores the rows not stored yet and adds them to the roll-ups; how many were new.
+
+    `landed`, when given, is added the new rows per stack and day: the run that stored them
+    is then named as a source of those days' figures (ZertRunDay)."""
     if not rows:
         return 0
+    found: Landed = Counter()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             ensure_partitions(row[5] for row in rows)
-            return _store_postgresql(rows)
-        return _store_portable(rows)
+            _store_postgresql(rows, found)
+        else:
+            _store_portable(rows, found)
+    if landed is not None:
+        landed.update(found)
+    return sum(found.values())
 
 
 _ROLLUP_SQL = """
@@ -247,11 +324,12 @@ WITH new AS (
         last_day = greatest(fleet_zertpeer.last_day, EXCLUDED.last_day)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM daily), (SELECT count(*) FROM peers)
+-- The data-modifying CTEs above run to completion whether or not this reads them.
+SELECT stack_id, (started_at AT TIME ZONE 'UTC')::date, count(*) FROM new GROUP BY 1, 2
 """
 
 
-def _store_postgresql(rows: Sequence[Row]) -> int:
+def _store_postgresql(rows: Sequence[Row], landed: Landed) -> None:
     columns = ", ".join(COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -266,12 +344,12 @@ def _store_postgresql(rows: Sequence[Row]) -> int:
                 copy.write_row(row)
         deprecated = ", ".join(f"'{name}'" for name in DEPRECATED)
         cursor.execute(_ROLLUP_SQL.format(columns=columns, deprecated=deprecated))
-        inserted, _, _ = cursor.fetchone()
+        for stack_id, day, count in cursor.fetchall():
+            landed[(int(stack_id), day)] += int(count)
         cursor.execute("TRUNCATE zert_incoming")
-    return int(inserted)
 
 
-def _store_portable(rows: Sequence[Row]) -> int:
+def _store_portable(rows: Sequence[Row], landed: Landed) -> None:
     stacks = {row[0] for row in rows}
     first = min(row[5] for row in rows)
     last = max(row[5] for row in rows)
@@ -326,7 +404,8 @@ def _store_portable(rows: Sequence[Row]) -> int:
                 records=count,
             )
     _add_peers_portable(new)
-    return len(new)
+    for row in new:
+        landed[(row[0], row[5].astimezone(dt.UTC).date())] += 1
 
 
 _PEER_COLUMN = {

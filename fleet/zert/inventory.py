@@ -25,6 +25,7 @@ from fleet import presenters
 from fleet.models import (
     ConnectionObservation,
     ZertDaily,
+    ZertInterval,
     ZertPeer,
     ZertProtection,
     ZertRecord,
@@ -414,6 +415,21 @@ def zert_runs_of(connection: Any, limit: int = 5) -> list[ZertRun]:
     if connection is None:
         return []
     return list(ZertRun.objects.filter(connection=connection)[:limit])
+
+
+INTERVALS_SHOWN = 24
+
+
+def intervals_for(*, user: User, filters: InventoryFilters) -> list[ZertInterval]:
+    """The latest zERT summary intervals (subtype 12) per stack, newest first. Estate viewers
+    only: an interval sums every session of the stack, whichever services they belong to."""
+    if not sees_estate(user):
+        return []
+    rows = ZertInterval.objects.select_related("stack__lpar")
+    if filters.stack:
+        lpar, _, name = filters.stack.partition("/")
+        rows = rows.filter(stack__lpar__name=lpar, stack__name=name)
+    return list(rows.order_by("-recorded_at", "stack_id")[:INTERVALS_SHOWN])
 
 
 # --- zERT against netstat -x ---------------------------------------------------------------------

@@ -50,6 +50,7 @@ def inventory_page(request: HttpRequest) -> HttpResponse:
         "query": filters.query,
         "estate": estate,
         "crosscheck": inventory.crosscheck_for(user=request.user) if estate else None,
+        "intervals": inventory.intervals_for(user=request.user, filters=filters),
         "stacks": Stack.objects.select_related("lpar").order_by("lpar__name", "name")
         if estate
         else [],

@@ -18,3 +18,4 @@ def _evidence_settings(settings: Settings, demo_key: DemoKey, tmp_path: Path) ->
     settings.EVIDENCE_TRUST_ROOTS = demo_key.ca_pem
     settings.EVIDENCE_TSA_URL = ""
     settings.EVIDENCE_DIR = tmp_path / "evidence"
+    settings.ZERT_DUMP_DIR = str(tmp_path / "zert")  # dumps the tests ingest are kept here

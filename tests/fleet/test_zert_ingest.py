@@ -211,3 +211,87 @@ def test_beat_enqueues_a_zert_run_for_each_due_lpar_once(
     run = ZertRun.objects.get()
     assert (run.status, run.source) == ("pending", "job")
     assert schedule_zert_collections() == 0  # not due again within its interval
+
+
+def _summary(
+    before: int, after: int, *, secured: bool, day: dt.date = TODAY, smf_time: int = 4_590_000
+) -> z.SummaryRecord:
+    """One session's subtype 12 record: `before` and `after` connections in its life."""
+    return z.SummaryRecord(
+        record().header._replace(date=day, time=smf_time),
+        record().ident._replace(reason=0x80),
+        900 * 1_000_000 << 12,  # 900 s in TOD units
+        1,
+        0x40,
+        0x80 if secured else 0,
+        "TN3270A",
+        "TN3270A",
+        6,
+        "10.1.1.1",
+        "192.0.2.7",
+        992,
+        992,
+        "",
+        z.SummaryCounts(before, 0, 0, 1, 0, 0, 0, 0),
+        z.SummaryCounts(after, 0, 1, 2, 0, 0, 0, 0),
+        tls=tls()._replace(handshake_role=0, provider="", server_certificate=None)
+        if secured
+        else None,
+    )
+
+
+def test_a_run_names_the_days_it_stored_and_sums_its_intervals_once(
+    estate: dict[str, object], make_user, client
+) -> None:
+    from fleet.models import LparConnection, ZertInterval, ZertRun, ZertRunDay
+    from fleet.zert import collect
+
+    lpar, stack = estate["lpar"], estate["stack"]
+    assert isinstance(lpar, Lpar) and isinstance(stack, Stack)
+    connection = LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="x")
+    yesterday = TODAY - dt.timedelta(days=1)
+    dump = z.render_dump(
+        [
+            _record(1, day=yesterday),
+            _record(2),
+            _record(3, version=None),
+            _summary(4, 10, secured=True),
+            _summary(0, 3, secured=False),
+            _summary(1, 1, secured=False, smf_time=4_680_000),  # the next interval
+        ]
+    )
+    first = ZertRun.objects.create(connection=connection, source="job")
+    collect._ingest(first, dump, None)
+    assert first.records_stored == 3
+    assert sorted(ZertRunDay.objects.values_list("run_id", "stack_id", "day", "records")) == [
+        (first.id, stack.id, yesterday, 1),
+        (first.id, stack.id, TODAY, 2),
+    ]
+    intervals = list(ZertInterval.objects.order_by("smf_time"))
+    assert [(i.summaries, i.connections, i.tls, i.cleartext, i.active) for i in intervals] == [
+        (2, 9, 6, 3, 4),
+        (1, 0, 0, 0, 2),
+    ]
+    assert intervals[0].seconds == 900.0 and intervals[0].run_id == first.id
+    assert first.outputs["reader"]["intervals_stored"] == 2
+    # The same dump read again: no record, day or interval is stored or counted twice.
+    second = ZertRun.objects.create(connection=connection, source="job")
+    collect._ingest(second, dump, None)
+    assert second.records_stored == 0 and second.outputs["reader"]["intervals_stored"] == 0
+    assert not ZertRunDay.objects.filter(run=second).exists()
+    assert ZertInterval.objects.count() == 2
+    # The inventory page shows the intervals to estate viewers, not to a service's owner.
+    client.force_login(make_user("architect", Role.ARCHITECT))
+    page = client.get(reverse("fleet:inventory")).content.decode()
+    shown = page.split('data-testid="intervals"')[1].split("</table>")[0]
+    assert "SYSA/TCPIP" in shown and "900 s" in shown
+    rows = [
+        [cell.split(">")[-1] for cell in row.split("</td>")[3:8]]
+        for row in shown.split("<tbody>")[1].split("</tr>")[:-1]
+    ]
+    # newest first: sessions, new connections, TLS, cleartext, SSH/IPsec
+    assert rows == [["1", "0", "0", "0", "0"], ["2", "9", "6", "3", "0"]]
+    owner = make_user("owner", Role.APP_OWNER)
+    Service.objects.get(name="TN3270").owners.add(owner)
+    client.force_login(owner)
+    assert 'data-testid="intervals"' not in client.get(reverse("fleet:inventory")).content.decode()

@@ -143,3 +143,78 @@ def _design_check(
     verdict.notes += _uncovered_note(ctx, role)
     verdict.empty = _empty_for(ctx, role or "TLS")
     return verdict
+
+
+# --- what was observed: zERT where the stack has records, else netstat samples ----------------
+
+
+def _observed_from(ctx: Context) -> str:
+    """Where a check's observed sessions come from, in one sentence (evidence and rationale)."""
+    zert = ctx.zert
+    stacks = [entry["stack"] for entry in zert.get("stacks", [])]
+    if not stacks:
+        return (
+            "netstat samples (the verifications' hourly roll-ups): no zERT records for the"
+            " scope's stacks in the period"
+        )
+    dumps = len(zert.get("dumps", []))
+    days = zert.get("days", {})
+    text = (
+        f"{zert.get('records', 0):,} zERT records of {', '.join(stacks)}"
+        f" ({dumps} dump file{'s' if dumps != 1 else ''}, named with their SHA-256 in the"
+        f" evidence; UTC days {days.get('first')} to {days.get('last')}), which record every"
+        " connection and so decide over netstat samples"
+    )
+    without = zert.get("without_zert") or []
+    if without:
+        text += f"; netstat samples for {', '.join(without)} (no zERT records in the period)"
+    return text
+
+
+def _cite_observations(ctx: Context, verdict: Verdict, disagreements: list[str]) -> Verdict:
+    """Names the observations' source in the evidence and the rationale, with every
+    disagreement between zERT and netstat."""
+    verdict.evidence["observed_from"] = _observed_from(ctx)
+    if ctx.zert.get("dumps"):
+        verdict.evidence["zert_dumps"] = ctx.zert["dumps"]
+    verdict.notes.append(f"Observed from {verdict.evidence['observed_from']}.")
+    verdict.notes += disagreements
+    return verdict
+
+
+def _disagreements(
+    services: Iterable[ServiceFacts],
+    keys: Callable[[str], bool],
+    what: str,
+    sampled: Callable[[ServiceFacts], dict[str, int]],
+    recorded: Callable[[ServiceFacts], dict[str, int]],
+) -> list[str]:
+    """Where netstat's samples and zERT's AT-TLS records disagree on whether a protocol or suite
+    (`keys` says which matter) was negotiated: stated, and zERT decides. Only AT-TLS counts on
+    zERT's side: that is all netstat -x sees."""
+    notes = []
+    for s in services:
+        if s.zert is None or not s.hours.rows:
+            continue
+        netstat, zert = sampled(s), recorded(s)
+        for key in sorted(k for k in set(netstat) | set(zert) if keys(k)):
+            seen, kept = netstat.get(key, 0), zert.get(key, 0)
+            if bool(seen) == bool(kept):
+                continue
+            notes.append(
+                f"zERT and netstat disagree on {s.name} ({s.stack.label}): netstat samples saw"
+                f" {seen} AT-TLS {what} {key} session(s), zERT recorded {kept} AT-TLS"
+                f" connection(s) with it; zERT, which records every connection, decides."
+            )
+    return notes
+
+
+def _protocol_disagreements(services: Iterable[ServiceFacts], names: set[str]) -> list[str]:
+    """`_disagreements` on the protocol versions `names`."""
+    return _disagreements(
+        services,
+        names.__contains__,
+        "protocol",
+        lambda s: s.hours.protocols,
+        lambda s: s.zert.at_tls_protocols if s.zert else {},
+    )

@@ -8,9 +8,11 @@ from typing import Any
 from attls.ciphers import Protocol
 from audits.assessment.checks.common import (
     _ciphers_where,
+    _cite_observations,
     _day,
     _empty_for,
     _judge,
+    _protocol_disagreements,
     _said,
     _tls13_codes,
     _uncovered_note,
@@ -18,6 +20,9 @@ from audits.assessment.checks.common import (
 from audits.assessment.checks.registry import check
 from audits.assessment.facts import FAIL, PASS, WARN, Context, ServiceFacts, Verdict
 from audits.catalog import Control
+from fleet.models import ZertProtection
+
+ZERT_PROTECTION = {str(kind): str(kind.label) for kind in ZertProtection}
 
 # --- §3.1 protocol versions -----------------------------------------------------------------
 
@@ -25,9 +30,23 @@ from audits.catalog import Control
 def _observed_version(
     ctx: Context, s: ServiceFacts, protocol: str, outcome: str
 ) -> list[tuple[str, str]]:
-    """Sessions of a version seen in the period, and the probe accepting it."""
+    """Connections of a version seen in the period (zERT's records where the stack has them,
+    else netstat's samples), and the probe accepting it."""
     items = []
-    count = s.hours.protocols.get(protocol, 0)
+    count = s.hours.protocols.get(protocol, 0) if s.zert is None else 0
+    if s.zert is not None and s.zert.protocols.get(protocol):
+        protections = ", ".join(
+            f"{n} {ZERT_PROTECTION.get(kind, kind)}"
+            for kind, n in sorted(s.zert.by_protocol.get(protocol, {}).items())
+        )
+        items.append(
+            (
+                outcome,
+                f"zERT recorded {s.zert.protocols[protocol]} {protocol} connection(s) of"
+                f" {s.name} in the period ({protections}), the last on"
+                f" {s.zert.last_day[protocol]}",
+            )
+        )
     if count:
         last = s.hours.last_hour.get(protocol)
         items.append(
@@ -71,7 +90,8 @@ def _version_off(
     verdict = _judge(subjects, judge)
     verdict.notes += _uncovered_note(ctx, role)
     verdict.empty = _empty_for(ctx, role)
-    return verdict
+    names = {p.value for p in protocols}
+    return _cite_observations(ctx, verdict, _protocol_disagreements(subjects, names))
 
 
 @check("ssl_disabled")
@@ -181,4 +201,13 @@ def check_tls13_supported(ctx: Context, control: Control) -> Verdict:
     verdict.empty = _empty_for(ctx, "server")
     verdict.evidence["tls13_mandatory_from"] = str(since)
     verdict.evidence["observed"] = _tls13_share(ctx.services)
-    return verdict
+    recorded = [s.zert for s in ctx.services if s.zert is not None]
+    if recorded:
+        tls = sum(n for z in recorded for p, n in z.protocols.items() if p != "cleartext")
+        tls13 = sum(z.protocols.get("TLSv1.3", 0) for z in recorded)
+        verdict.evidence["observed_by_zert"] = {
+            "tls13_connections": tls13,
+            "tls_connections": tls,
+            "tls13_share": round(tls13 / tls, 4) if tls else None,
+        }
+    return _cite_observations(ctx, verdict, [])

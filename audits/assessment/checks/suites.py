@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 from attls import ciphers, tlsgroups
 from attls.ciphers import CipherSuite, NistStatus, Protocol
 from audits.assessment.checks.common import (
     _ciphers_where,
+    _cite_observations,
     _design_check,
+    _disagreements,
     _groups,
     _le12,
     _merge,
@@ -63,17 +65,51 @@ def _suites_items(ctx: Context, s: ServiceFacts) -> list[tuple[str, str]]:
     return items
 
 
+def _observed_ciphers(s: ServiceFacts) -> dict[str, int]:
+    """Connections per suite: zERT's records where the stack has them, else netstat's samples
+    (which hold only the codes a control may care about: audits.assessment.gather)."""
+    return s.zert.ciphers if s.zert is not None else s.hours.ciphers
+
+
+def _negotiated(s: ServiceFacts, code: str, n: int) -> str:
+    if s.zert is not None:
+        return f"zERT recorded {n} connection(s) of {s.name} that negotiated {_named([code])}"
+    return f"{n} session(s) of {s.name} negotiated {_named([code])}"
+
+
+def _unlisted(code: str) -> bool:
+    suite = ciphers.get(code)
+    return suite is None or (suite.nist_800_52r2 is NistStatus.NOT_LISTED and not suite.tls13_only)
+
+
+def _transition(code: str) -> bool:
+    suite = ciphers.get(code)
+    return suite is not None and suite.nist_800_52r2 is NistStatus.TRANSITION
+
+
+def _unlisted_tls13(code: str) -> bool:
+    suite = ciphers.get(code)
+    return suite is not None and suite.tls13_only and code not in APPROVED_TLS13
+
+
+def _cite(ctx: Context, verdict: Verdict, keys: Callable[[str], bool]) -> Verdict:
+    """The suites' observations cited, with netstat's and zERT's disagreements on `keys`."""
+    return _cite_observations(
+        ctx,
+        verdict,
+        _disagreements(
+            ctx.services,
+            keys,
+            "suite",
+            lambda s: s.hours.ciphers,
+            lambda s: s.zert.at_tls_ciphers if s.zert else {},
+        ),
+    )
+
+
 def _observed_suites(s: ServiceFacts) -> list[tuple[str, str]]:
-    seen = {
-        code: n
-        for code, n in s.hours.ciphers.items()
-        if (suite := ciphers.get(code)) is None
-        or (suite.nist_800_52r2 is NistStatus.NOT_LISTED and not suite.tls13_only)
-    }
-    return [
-        (FAIL, f"{n} session(s) of {s.name} negotiated {_named([code])}")
-        for code, n in sorted(seen.items())
-    ]
+    seen = {code: n for code, n in _observed_ciphers(s).items() if _unlisted(code)}
+    return [(FAIL, _negotiated(s, code, n)) for code, n in sorted(seen.items())]
 
 
 def _rsa_kt_items(ctx: Context, s: ServiceFacts) -> list[tuple[str, str]]:
@@ -97,10 +133,9 @@ def _rsa_kt_items(ctx: Context, s: ServiceFacts) -> list[tuple[str, str]]:
         )
     elif _le12(s.eff):
         items.append((PASS, f"{s.label} offers no RSA key-transport suite"))
-    for code, n in sorted(s.hours.ciphers.items()):
-        suite = ciphers.get(code)
-        if suite is not None and suite.nist_800_52r2 is NistStatus.TRANSITION:
-            items.append((outcome, f"{n} session(s) of {s.name} negotiated {_named([code])}"))
+    for code, n in sorted(_observed_ciphers(s).items()):
+        if _transition(code):
+            items.append((outcome, _negotiated(s, code, n)))
     return items
 
 
@@ -121,10 +156,9 @@ def _tls13_suite_items(ctx: Context, s: ServiceFacts) -> list[tuple[str, str]]:
         )
     else:
         items.append((PASS, f"{s.label} offers only listed TLS 1.3 suites"))
-    for code, n in sorted(s.hours.ciphers.items()):
-        suite = ciphers.get(code)
-        if suite is not None and suite.tls13_only and code not in APPROVED_TLS13:
-            items.append((outcome, f"{n} session(s) of {s.name} negotiated {_named([code])}"))
+    for code, n in sorted(_observed_ciphers(s).items()):
+        if _unlisted_tls13(code):
+            items.append((outcome, _negotiated(s, code, n)))
     return items
 
 
@@ -163,21 +197,21 @@ def check_approved_suites(ctx: Context, control: Control) -> Verdict:
             finding = _merge(s, _observed_suites(s))
             if finding is not None:
                 verdict.findings.append(finding)
-    return verdict
+    return _cite(ctx, verdict, _unlisted)
 
 
 @check("rsa_key_transport")
 def check_rsa_key_transport(ctx: Context, control: Control) -> Verdict:
     verdict = _design_check(ctx, None, lambda s: _rsa_kt_items(ctx, s))
     verdict.evidence["disallowed_after"] = str(ctx.params["rsa_key_transport_disallowed_after"])
-    return verdict
+    return _cite(ctx, verdict, _transition)
 
 
 @check("tls13_suites")
 def check_tls13_suites(ctx: Context, control: Control) -> Verdict:
     verdict = _design_check(ctx, None, lambda s: _tls13_suite_items(ctx, s))
     verdict.evidence["fips_required"] = ctx.params["fips_required"]
-    return verdict
+    return _cite(ctx, verdict, _unlisted_tls13)
 
 
 @check("fips_mode")

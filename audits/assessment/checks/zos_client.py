@@ -5,9 +5,11 @@ from __future__ import annotations
 from attls.ciphers import Protocol
 from audits.assessment.checks.client_auth import _key_size_items, _path_items, _revocation_items
 from audits.assessment.checks.common import (
+    _cite_observations,
     _design_check,
     _empty_for,
     _judge,
+    _protocol_disagreements,
     _said,
     _uncovered_note,
 )
@@ -15,10 +17,14 @@ from audits.assessment.checks.extensions import _ems_items
 from audits.assessment.checks.protocols import _observed_version
 from audits.assessment.checks.registry import check
 from audits.assessment.checks.suites import (
+    _cite,
     _fips_items,
     _rsa_kt_items,
     _suites_items,
     _tls13_suite_items,
+    _transition,
+    _unlisted,
+    _unlisted_tls13,
 )
 from audits.assessment.facts import FAIL, PASS, WARN, Context, ServiceFacts, Verdict
 from audits.catalog import Control
@@ -65,10 +71,12 @@ def check_client_protocol_versions(ctx: Context, control: Control) -> Verdict:
             items += _observed_version(ctx, s, protocol.value, old_outcome)
         return items
 
-    verdict = _judge([s for s in ctx.services if s.role == "client"], judge)
+    clients = [s for s in ctx.services if s.role == "client"]
+    verdict = _judge(clients, judge)
     verdict.notes += _uncovered_note(ctx, "client")
     verdict.empty = _empty_for(ctx, "client")
-    return verdict
+    old = {p.value for p in (Protocol.SSLV2, Protocol.SSLV3, Protocol.TLSV1, Protocol.TLSV1_1)}
+    return _cite_observations(ctx, verdict, _protocol_disagreements(clients, old))
 
 
 @check("client_suites")
@@ -81,7 +89,11 @@ def check_client_suites(ctx: Context, control: Control) -> Verdict:
             + _fips_items(ctx, s)
         )
 
-    return _design_check(ctx, "client", judge)
+    return _cite(
+        ctx,
+        _design_check(ctx, "client", judge),
+        lambda code: _unlisted(code) or _transition(code) or _unlisted_tls13(code),
+    )
 
 
 @check("client_extensions")
