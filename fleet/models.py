@@ -526,6 +526,8 @@ class Certificate(models.Model):
 class IncidentKind(models.TextChoices):
     CERTIFICATE_EXPIRED = "certificate-expired", "Certificate expired"
     REFUSED_CLIENTS = "refused-clients", "Clients refused by AT-TLS"
+    # A peer refused after a deployment whose prediction did not warn about it (fleet/impact).
+    UNPREDICTED_REFUSAL = "unpredicted-refusal", "Unpredicted refusal"
 
 
 class Incident(models.Model):
@@ -774,3 +776,10 @@ class ZertPeer(models.Model):
 
 # The alerts' tables belong to the fleet app (fleet/alerts/models.py).
 from fleet.alerts.models import AlertChannel, AlertDelivery, AlertEvent  # noqa: E402, F401
+
+# So do change impact's (fleet/impact/models.py).
+from fleet.impact.models import (  # noqa: E402, F401
+    ImpactAcknowledgement,
+    ImpactPrediction,
+    PeerRefusalDaily,
+)

@@ -25,6 +25,8 @@ from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy, render_policy
 from fleet import secrets, selectors
+from fleet.impact.models import ImpactAcknowledgement
+from fleet.impact.predict import breaks, prediction_store
 from fleet.models import (
     Deployment,
     DeploymentKind,
@@ -57,6 +59,21 @@ class DeploymentRefused(Exception):
 
 class DeploymentForbidden(PermissionError):
     """An action this person may not take on this deployment (four eyes); nothing changed."""
+
+
+class DeploymentImpactUnacknowledged(DeploymentRefused):
+    """The deployment's prediction names peers that will break: approving needs a reason."""
+
+    def __init__(self, peers: Sequence[dict[str, Any]]) -> None:
+        self.peers = list(peers)
+        shown = "; ".join(
+            f"{p['stack']} {p['service']} {p['remote_address']}" for p in self.peers[:5]
+        )
+        more = f" and {len(self.peers) - 5} more" if len(self.peers) > 5 else ""
+        super().__init__(
+            f"the prediction says {len(self.peers)} peer(s) will break ({shown}{more}):"
+            " approve with an acknowledgement that says why, or exclude their services"
+        )
 
 
 class DeploymentNeedsConfirmation(DeploymentRefused):
@@ -136,9 +153,10 @@ def deployment_request(
     deployment = Deployment.objects.create(
         kind=kind, requested_by=actor, note=note, rollback_of=rollback_of
     )
+    predictions = {}
     for position, (stack, version) in enumerate(targets):
         text, removed = (texts or {}).get(stack.id, (version.text, ""))
-        DeploymentTarget.objects.create(
+        target = DeploymentTarget.objects.create(
             deployment=deployment,
             position=position,
             stack=stack,
@@ -147,8 +165,28 @@ def deployment_request(
             sha256=_sha(text),
             removed_rule=removed,
         )
-    _record(actor, "request", deployment, _deployment_summary(deployment), note)
+        # Every request carries its prediction (fleet.impact), whoever or whatever asks.
+        prediction = prediction_store(target)
+        predictions[stack.label] = prediction.error or prediction.counts
+    _record(
+        actor,
+        "request",
+        deployment,
+        {**_deployment_summary(deployment), "predictions": predictions},
+        note,
+    )
     return deployment
+
+
+def breaking_peers(deployment: Deployment) -> list[dict[str, Any]]:
+    """The peers the deployment's stored predictions say will break, with their stack."""
+    found = []
+    for target in deployment.targets.select_related("stack__lpar", "prediction"):
+        prediction = getattr(target, "prediction", None)
+        if prediction is None:
+            continue
+        found += [{"stack": target.stack.label, **p} for p in prediction.peers if breaks(p)]
+    return found
 
 
 def _pending(deployment: Deployment) -> Deployment:
@@ -179,10 +217,13 @@ def _approve(deployment: Deployment, actor: User, after: dict[str, Any] | None =
 
 @transaction.atomic
 def deployment_approve(
-    *, deployment: Deployment, actor: User, confirm_stale: str = ""
+    *, deployment: Deployment, actor: User, confirm_stale: str = "", acknowledge_impact: str = ""
 ) -> Deployment:
     """Four eyes: the approver neither requested the deployment nor published any version it
     deploys. Enqueues on commit.
+
+    When the stored prediction names peers that will break, the approval is refused unless
+    `acknowledge_impact` says why they may (stored with the deployment and in the change log).
 
     When a target's version is no longer its stack's latest, or another deployment went live
     on one of its stacks since the request, the approval is refused with what changed until
@@ -199,7 +240,21 @@ def deployment_approve(
     token = selectors.staleness_token(staleness)
     if staleness and confirm_stale != token:
         raise DeploymentNeedsConfirmation(staleness, token)
-    _approve(locked, actor, {"confirmed": [s.message for s in staleness]} if staleness else None)
+    after: dict[str, Any] = {"confirmed": [s.message for s in staleness]} if staleness else {}
+    breaking = breaking_peers(locked)
+    if breaking:
+        reason = acknowledge_impact.strip()
+        if not reason:
+            raise DeploymentImpactUnacknowledged(breaking)
+        accepted = [
+            {k: p.get(k) for k in ("stack", "service", "remote_address", "verdict", "reason")}
+            for p in breaking
+        ]
+        ImpactAcknowledgement.objects.create(
+            deployment=locked, by=actor, at=timezone.now(), reason=reason, peers=accepted
+        )
+        after["impact_acknowledged"] = {"reason": reason, "will_break": len(accepted)}
+    _approve(locked, actor, after or None)
     return locked
 
 

@@ -8,6 +8,8 @@ from django.utils import timezone
 from attls.policy import parse_policy
 from fleet import selectors
 from fleet.connectors.base import Connector
+from fleet.impact.compare import open_unpredicted
+from fleet.impact.history import record_refusals
 from fleet.models import (
     DeploymentTarget,
     RunStatus,
@@ -68,6 +70,10 @@ def verify(
         _observe(stack, seen, now)
         opened = _apply_drift(run, conditions, judged, now)
         incidents = apply_refusals(run, figures, views.refused, views.refusal_window_seconds, now)
+        if views.refusal_window_seconds is not None:
+            # A first read holds the file's whole history, not refusals of today's policy.
+            record_refusals(stack, views.refused, now)
+            incidents += open_unpredicted(run, views.refused, now)
         run.results = figures | {
             "drift_opened": [e.key for e in opened],
             "incidents_opened": [i.key for i in incidents],
