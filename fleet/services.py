@@ -42,7 +42,7 @@ from fleet.selectors import remove_rule_plan
 from fleet.tasks import run_deployment
 from fleet.verify import deployed_target
 from policies.changes import change_record
-from policies.models import Lpar, PolicyVersion, Stack
+from policies.models import Lpar, PolicyVersion, Service, Stack
 from policies.services import (
     policy_header,
     policy_version_publish,
@@ -56,6 +56,8 @@ User = AbstractBaseUser | AnonymousUser
 class DeploymentRefused(Exception):
     """A deployment that may not be requested or approved; the message says why."""
 
+    http_status = 409  # a conflict with the deployment's state, as pages and the API answer
+
 
 class DeploymentForbidden(PermissionError):
     """An action this person may not take on this deployment (four eyes); nothing changed."""
@@ -63,6 +65,8 @@ class DeploymentForbidden(PermissionError):
 
 class DeploymentImpactUnacknowledged(DeploymentRefused):
     """The deployment's prediction names peers that will break: approving needs a reason."""
+
+    http_status = 400  # the request lacks the acknowledgement
 
     def __init__(self, peers: Sequence[dict[str, Any]]) -> None:
         self.peers = list(peers)
@@ -525,3 +529,86 @@ def incident_remove_rule(
     Incident.objects.filter(pk=locked.pk).update(details=details)
     _record(actor, "remove rule", locked, details["remove_rule"], why)
     return version, deployment
+
+
+# --- change impact: excluding the services whose peers would break ----------------------------
+
+
+class ExclusionRefused(Exception):
+    """Nothing to exclude, or the design no longer matches the deployment; nothing changed."""
+
+
+@transaction.atomic
+def deployment_exclude_breaking(
+    *, deployment: Deployment, actor: User, note: str = ""
+) -> tuple[list[PolicyVersion], Deployment | None]:
+    if not has_capability(actor, Capability.PUBLISH):
+        raise PermissionError("only an architect may publish a version without those services")
+    per_stack: dict[int, set[str]] = {}
+    targets = list(deployment.targets.select_related("stack__lpar", "prediction"))
+    for target in targets:
+        prediction = getattr(target, "prediction", None)
+        if prediction is None:
+            continue
+        names = {p["service"] for p in prediction.peers if breaks(p)}
+        if names:
+            per_stack[target.stack_id] = names
+    if not per_stack:
+        raise ExclusionRefused("the prediction names no peer that will break: nothing to exclude")
+    why = note.strip() or f"peers predicted to break (deployment {str(deployment.uuid)[:8]})"
+    versions = []
+    for target in targets:
+        names = per_stack.get(target.stack_id)
+        if not names:
+            continue
+        services = list(Service.objects.filter(stack=target.stack, name__in=names, included=True))
+        if not services:
+            raise ExclusionRefused(
+                f"{', '.join(sorted(names))} on {target.stack.label} are not in its design"
+                " (or are excluded already)"
+            )
+        for service in services:
+            service_update(
+                actor=actor,
+                service=service,
+                fields={"included": False},
+                expected_revision=service.revision,
+            )
+        versions.append(
+            policy_version_publish(
+                stack=target.stack,
+                actor=actor,
+                note=f"without {', '.join(sorted(names))}: {why}",
+                acknowledge_warnings=True,
+            )
+        )
+    replacement = None
+    if has_capability(actor, Capability.OPERATE):
+        by_stack = {v.stack_id: v for v in versions}
+        replacement = deployment_request(
+            actor=actor,
+            targets=[(t.stack, by_stack.get(t.stack_id, t.version)) for t in targets],
+            note=f"{deployment.note} (without the services that would break: {why})".strip(),
+        )
+        deployment_cancel(
+            deployment=deployment,
+            actor=actor,
+            reason=f"superseded by deployment {str(replacement.uuid)[:8]}, without the services"
+            " whose peers would break",
+        )
+    change_record(
+        actor=actor,
+        action="exclude breaking services",
+        obj=deployment,
+        after={
+            "excluded": {
+                t.stack.label: sorted(per_stack[t.stack_id])
+                for t in targets
+                if t.stack_id in per_stack
+            },
+            "versions": [f"{v.stack.label} v{v.number}" for v in versions],
+            "replacement": str(replacement.uuid) if replacement is not None else None,
+        },
+        note=why,
+    )
+    return versions, replacement
