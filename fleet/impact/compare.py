@@ -9,8 +9,11 @@ Per peer (service, address) of a deployed target:
 - unpredicted refusal: refused, and the prediction called it safe or had no data, or did
   not know the peer at all. Each opens an incident that says so (`open_unpredicted`).
 
-Refusals come from PeerRefusalDaily: a day's row counts when its last refusal came after
-the target finished (and before the stack's next deployment finished). Precision is
+Refusals come from PeerRefusalDaily. "After the change" starts where the target's own
+verification read the syslog (after the upload and refresh): a row counts when the syslog
+stretch of its latest read began there or later (and before the stack's next change), so a
+stretch that straddles the refresh, which may hold refusals of the old policy, is not
+counted (a peer refused only then is missed; refused clients retry). Precision is
 predicted-and-refused over predicted; recall is predicted-and-refused over refused.
 """
 
@@ -88,9 +91,9 @@ class Comparison:
 
 
 def _refusals(stack: Stack, since: datetime, until: datetime | None) -> dict[tuple[str, str], Any]:
-    rows = PeerRefusalDaily.objects.filter(stack=stack, last_at__gt=since)
+    rows = PeerRefusalDaily.objects.filter(stack=stack, last_window_from__gte=since)
     if until is not None:
-        rows = rows.filter(first_at__lt=until)
+        rows = rows.filter(last_window_from__lt=until)
     found: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"refused": 0, "families": defaultdict(int)}
     )
@@ -103,7 +106,31 @@ def _refusals(stack: Stack, since: datetime, until: datetime | None) -> dict[tup
     return found
 
 
-def _next_finished(target: DeploymentTarget) -> datetime | None:
+def syslog_read_at(run: VerificationRun) -> datetime | None:
+    """When the run read the syslog (its stretch ends there, the next one begins there)."""
+    value = ((run.outputs or {}).get("syslog") or {}).get("read_at")
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def boundary(target: DeploymentTarget) -> datetime | None:
+    """Where "after the change" begins for a target: its own verification's syslog read,
+    else its finish. None for a target that did not reach its stack."""
+    if target.status != TargetStatus.SUCCEEDED or target.finished_at is None:
+        return None
+    own = (
+        VerificationRun.objects.filter(deployment_id=target.deployment_id, stack_id=target.stack_id)
+        .order_by("created_at")
+        .only("outputs")
+        .first()
+    )
+    read = syslog_read_at(own) if own is not None else None
+    return read or target.finished_at
+
+
+def _next_change(target: DeploymentTarget) -> datetime | None:
     assert target.finished_at is not None
     later = (
         DeploymentTarget.objects.filter(
@@ -112,19 +139,19 @@ def _next_finished(target: DeploymentTarget) -> datetime | None:
             finished_at__gt=target.finished_at,
         )
         .order_by("finished_at")
-        .values_list("finished_at", flat=True)
         .first()
     )
-    return later
+    return boundary(later) if later is not None else None
 
 
 def compare_target(target: DeploymentTarget) -> Comparison:
     prediction = ImpactPrediction.objects.filter(target=target).first()
     comparison = Comparison(target, prediction)
-    if prediction is None or target.status != TargetStatus.SUCCEEDED or not target.finished_at:
+    since = boundary(target)
+    if prediction is None or since is None:
         return comparison
-    comparison.since = target.finished_at
-    comparison.until = _next_finished(target)
+    comparison.since = since
+    comparison.until = _next_change(target)
     refused = _refusals(target.stack, comparison.since, comparison.until)
     predicted = {(p["service"], p["remote_address"]): p for p in prediction.peers}
     for key, peer in predicted.items():
@@ -243,10 +270,11 @@ def _judged_target(run: VerificationRun) -> DeploymentTarget | None:
 
 
 def open_unpredicted(
-    run: VerificationRun, refused: dict[str, RuleFailures], now: datetime
+    run: VerificationRun, refused: dict[str, RuleFailures], window_from: datetime, now: datetime
 ) -> list[Incident]:
     """Opens one incident per refused peer the last deployment's prediction did not warn
-    about (keyed `unpredicted:<service>:<peer>`); an open one is extended."""
+    about (keyed `unpredicted:<service>:<peer>`); an open one is extended. Only a syslog
+    stretch that began after the change is judged (see the module's docstring)."""
     if not any(found.total for found in refused.values()):
         return []
     target = _judged_target(run)
@@ -254,6 +282,9 @@ def open_unpredicted(
         ImpactPrediction.objects.filter(target=target).first() if target is not None else None
     )
     if target is None or prediction is None or prediction.error:
+        return []
+    since = boundary(target)
+    if since is None or window_from < since:
         return []
     predicted = {(p["service"], p["remote_address"]): p for p in prediction.peers}
     services = {s.name: s for s in Service.objects.filter(stack=run.stack, name__in=list(refused))}

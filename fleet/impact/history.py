@@ -34,7 +34,14 @@ from attls.impact import CLEARTEXT, VERSION_WORDS, PeerObservation
 from attls.reports.syslog import RuleFailures, address_port
 from attls.returncodes import family_of
 from fleet.impact.models import PeerRefusalDaily
-from fleet.models import ConnectionObservation, ZertDaily, ZertProtection
+from fleet.models import (
+    ConnectionObservation,
+    VerificationRun,
+    ZertDaily,
+    ZertProtection,
+    ZertRecord,
+)
+from fleet.probe import probe_sockets
 from policies.models import Service, Stack
 
 DEFAULT_WINDOW_DAYS = 30
@@ -69,12 +76,49 @@ def window(today: date | None = None, days: int = DEFAULT_WINDOW_DAYS) -> tuple[
     return until - timedelta(days=days - 1), until
 
 
+PROBE_LOOKBACK = timedelta(hours=1)
+
+
+def probe_peers(stack: Stack, *, now: datetime | None = None) -> set[tuple[int, str]]:
+    """(service id, address) of the portal's own probe: every zERT record of that address on
+    that service over the last hour is a connection a probe of the stack listed.
+
+    The probe connects to each service every verification (and is refused on purpose), so
+    it would otherwise be predicted as a client that breaks. A real client that shares the
+    probe's address keeps its peer (its own connections are not the probe's).
+    """
+    now = now or timezone.now()
+    since = now - PROBE_LOOKBACK
+    sockets: set[tuple[str, int, int]] = set()
+    for record in VerificationRun.objects.filter(
+        stack=stack, created_at__gte=since - PROBE_LOOKBACK
+    ).values_list("outputs__probe", flat=True):
+        if isinstance(record, dict):
+            sockets |= probe_sockets(record.get("json") or {})
+    if not sockets:
+        return set()
+    probe_only: set[tuple[int, str]] = set()
+    mixed: set[tuple[int, str]] = set()
+    rows = ZertRecord.objects.filter(
+        stack=stack,
+        started_at__gte=since,
+        remote_address__in={address for address, _, _ in sockets},
+        service__isnull=False,
+    ).values_list("service_id", "remote_address", "remote_port", "local_port")
+    for service_id, address, port, zos_port in rows.iterator(chunk_size=5000):
+        key = (service_id, address)
+        (probe_only if (address, port, zos_port) in sockets else mixed).add(key)
+    return probe_only - mixed
+
+
 def observations(
     stack: Stack, *, since: date, until: date, services: dict[int, Service] | None = None
 ) -> Iterator[PeerObservation]:
-    """Every daily observation of the stack's peers in [since, until], for attls.impact."""
+    """Every daily observation of the stack's peers in [since, until], for attls.impact;
+    the portal probe's own connections apart (`probe_peers`)."""
     services = services if services is not None else _services(stack)
     shapes = {sid: peer_key(s) for sid, s in services.items()}
+    own = probe_peers(stack)
     from_zert: set[tuple[int, str, date]] = set()
     rows = (
         ZertDaily.objects.filter(
@@ -88,6 +132,8 @@ def observations(
         .iterator(chunk_size=5000)
     )
     for day, service_id, peer, protection, protocol, cipher, connections in rows:
+        if (service_id, peer) in own:
+            continue
         if protection == ZertProtection.NONE:
             versions = frozenset({CLEARTEXT})
         else:
@@ -108,7 +154,7 @@ def observations(
         )
     for obs in _netstat(stack, since, until, services, shapes):
         service_id, peer, day, versions, suite = obs
-        if (service_id, peer, day) in from_zert:
+        if (service_id, peer, day) in from_zert or (service_id, peer) in own:
             continue  # zERT saw that day already: one fact, one place
         yield _observation(
             shapes[service_id], services[service_id].name, peer, day, versions, suite, 1, attls=True
@@ -172,9 +218,12 @@ def _services(stack: Stack) -> dict[int, Service]:
 # --- refusals ----------------------------------------------------------------------------------
 
 
-def record_refusals(stack: Stack, refused: dict[str, RuleFailures], now: datetime) -> int:
-    """Adds one verification's refused handshakes to the daily per-peer roll-up; returns the
-    number of (service, peer, code) rows touched."""
+def record_refusals(
+    stack: Stack, refused: dict[str, RuleFailures], *, window_from: datetime, read_at: datetime
+) -> int:
+    """Adds the refused handshakes of one syslog stretch [window_from, read_at] to the daily
+    per-peer roll-up; returns the number of (service, peer, code) rows touched."""
+    now = read_at
     day = now.astimezone(UTC).date()
     by_name = {s.name: s.id for s in Service.objects.filter(stack=stack, name__in=list(refused))}
     touched = 0
@@ -185,7 +234,7 @@ def record_refusals(stack: Stack, refused: dict[str, RuleFailures], now: datetim
             touched += 1
             updated = PeerRefusalDaily.objects.filter(
                 day=day, stack=stack, service_name=name, peer=peer, rc=rc
-            ).update(refused=F("refused") + count, last_at=now)
+            ).update(refused=F("refused") + count, last_at=now, last_window_from=window_from)
             if updated:
                 continue
             try:
@@ -201,6 +250,7 @@ def record_refusals(stack: Stack, refused: dict[str, RuleFailures], now: datetim
                         refused=count,
                         first_at=now,
                         last_at=now,
+                        last_window_from=window_from,
                     )
             except IntegrityError:  # another run of the stack created it a moment ago
                 PeerRefusalDaily.objects.filter(

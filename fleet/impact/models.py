@@ -25,7 +25,7 @@ class PeerRefusalDaily(models.Model):
 
     `service_name` is the rule the syslog line names (a service's policy name); `service`
     the portal's service by that name when there is one. Kept for the audit period, like
-    the zERT roll-ups; `first_at`/`last_at` are the verification reads that saw them.
+    the zERT roll-ups; `first_at`/`last_at` are the syslog reads that saw them.
     """
 
     day = models.DateField()
@@ -40,6 +40,9 @@ class PeerRefusalDaily(models.Model):
     refused = models.PositiveIntegerField(default=0)
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
+    # Where the syslog stretch of the latest read that added to the row began (the previous
+    # read): refusals "after a change" are those of stretches that began after it.
+    last_window_from = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -48,7 +51,7 @@ class PeerRefusalDaily(models.Model):
                 name="peer_refusal_daily_identity",
             )
         ]
-        indexes = [models.Index(fields=["stack", "last_at"])]
+        indexes = [models.Index(fields=["stack", "last_window_from"])]
 
     def __str__(self) -> str:
         return f"{self.day} {self.service_name} {self.peer} RC {self.rc} x{self.refused}"
