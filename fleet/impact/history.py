@@ -45,6 +45,8 @@ from fleet.probe import probe_sockets
 from policies.models import Service, Stack
 
 DEFAULT_WINDOW_DAYS = 30
+# How far before the window a prediction looks for peers it then calls no-data.
+KNOWN_BEFORE_DAYS = 60
 _VERSIONS = frozenset(VERSION_WORDS)
 # zERT writes some protocols as their wire code.
 _WIRE = {"X'0301'": "TLSv1", "X'0302'": "TLSv1.1", "X'0303'": "TLSv1.2", "X'0304'": "TLSv1.3"}

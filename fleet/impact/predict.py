@@ -180,7 +180,8 @@ def prediction_record(
     try:
         old, record["current"] = current_policy(stack)
         new = _candidate_policy(candidate)
-        since, until = history.window(today, window_days)
+        # Peers known from before the window are passed too: attls.impact calls them no-data.
+        since, until = history.window(today, window_days + history.KNOWN_BEFORE_DAYS)
         answer = predict(
             old,
             new,
