@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -104,6 +104,10 @@ def _outcome(peer: compare.PeerOutcome) -> dict[str, Any]:
     }
 
 
+@extend_schema_view(
+    list=extend_schema(summary="Predictions stored with deployment targets", tags=["impact"]),
+    retrieve=extend_schema(summary="One stored prediction", tags=["impact"]),
+)
 class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Predictions stored with deployments, and how they compared with what happened."""
 
