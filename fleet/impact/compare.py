@@ -273,8 +273,10 @@ def open_unpredicted(
     run: VerificationRun, refused: dict[str, RuleFailures], window_from: datetime, now: datetime
 ) -> list[Incident]:
     """Opens one incident per refused peer the last deployment's prediction did not warn
-    about (keyed `unpredicted:<service>:<peer>`); an open one is extended. Only a syslog
-    stretch that began after the change is judged (see the module's docstring)."""
+    about (keyed `unpredicted:<service>:<peer>`); an open one is extended, and one whose
+    peer this stretch saw no refusal of is resolved. Only a syslog stretch that began after
+    the change is judged (see the module's docstring)."""
+    _resolve_unpredicted(run, refused, now)
     if not any(found.total for found in refused.values()):
         return []
     target = _judged_target(run)
@@ -358,3 +360,19 @@ def _open_or_extend(
             )
     except IntegrityError:  # another run opened it a moment ago
         return None
+
+
+def _resolve_unpredicted(
+    run: VerificationRun, refused: dict[str, RuleFailures], now: datetime
+) -> None:
+    still = {(name, peer) for name, found in refused.items() for peer, _ in found.peer_codes}
+    for incident in Incident.objects.filter(
+        stack=run.stack, kind=IncidentKind.UNPREDICTED_REFUSAL, resolved_at=None
+    ):
+        details = incident.details or {}
+        if (details.get("service"), details.get("peer")) not in still:
+            Incident.objects.filter(pk=incident.pk, resolved_at=None).update(
+                resolved_at=now,
+                resolution="No refused attempt of this peer logged (EZD1286I) since the"
+                " previous verification.",
+            )

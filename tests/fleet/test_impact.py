@@ -19,7 +19,14 @@ from attls.reports.syslog import RuleFailures, parse_failure_line
 from fleet.impact import compare, history
 from fleet.impact.models import ImpactAcknowledgement, ImpactPrediction, PeerRefusalDaily
 from fleet.impact.predict import Candidate, prediction_record
-from fleet.models import Deployment, RunStatus, VerificationRun, ZertDaily
+from fleet.models import (
+    Deployment,
+    Incident,
+    IncidentKind,
+    RunStatus,
+    VerificationRun,
+    ZertDaily,
+)
 from fleet.services import (
     DeploymentImpactUnacknowledged,
     deployment_approve,
@@ -250,6 +257,23 @@ def test_no_unpredicted_refusal_incident_without_a_prediction_to_hold_it_to(flee
     run = VerificationRun.objects.filter(stack=fleet.sysa).first()
     now = timezone.now()
     assert compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now) == []
+
+
+def test_an_unpredicted_refusal_incident_resolves_once_its_peer_is_refused_no_more(fleet):
+    run = VerificationRun.objects.filter(stack=fleet.sysa).first()
+    now = timezone.now()
+    incident = Incident.objects.create(
+        stack=fleet.sysa,
+        kind=IncidentKind.UNPREDICTED_REFUSAL,
+        key=f"unpredicted:CICSWEB1:{CLIENT}",
+        summary="Unpredicted refusal: ...",
+        details={"service": "CICSWEB1", "peer": CLIENT},
+        opened_at=now,
+    )
+    compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now)
+    assert Incident.objects.get(pk=incident.pk).is_open
+    compare.open_unpredicted(run, refused("CICSWEB1", ("10.7.7.7", "5003")), now, now)
+    assert not Incident.objects.get(pk=incident.pk).is_open
 
 
 def test_a_target_that_did_not_reach_its_stack_is_not_compared(fleet):
