@@ -6,7 +6,10 @@
   each deployment target;
 - compare.py: the refusals after a deployment against its prediction, per peer; the
   unpredicted-refusal incident; precision and recall over all deployments;
-- views.py, api.py: the panels and pages, and the REST endpoints.
+- present.py: what the panels and the deployment page show.
+
+The pages are fleet/impact_views.py and the REST endpoints fleet/api/impact.py: outside this
+package, because they call fleet.services, which calls into it (no import cycle in fleet).
 
 Imported by fleet/models.py (models.py), so its tables belong to the fleet app.
 """
