@@ -526,6 +526,8 @@ class Certificate(models.Model):
 class IncidentKind(models.TextChoices):
     CERTIFICATE_EXPIRED = "certificate-expired", "Certificate expired"
     REFUSED_CLIENTS = "refused-clients", "Clients refused by AT-TLS"
+    # A peer refused after a deployment whose prediction did not warn about it (fleet/impact).
+    UNPREDICTED_REFUSAL = "unpredicted-refusal", "Unpredicted refusal"
 
 
 class Incident(models.Model):
@@ -772,7 +774,13 @@ class ZertPeer(models.Model):
         return f"{self.peer} ({self.connections})"
 
 
-# The alerts' tables belong to the fleet app (fleet/alerts/models.py), and so do the zERT
-# collector's run days and summary intervals (fleet/zert/models.py).
+# The alerts' tables belong to the fleet app (fleet/alerts/models.py), and so do change
+# impact's (fleet/impact/models.py) and the zERT collector's run days and summary intervals
+# (fleet/zert/models.py).
 from fleet.alerts.models import AlertChannel, AlertDelivery, AlertEvent  # noqa: E402, F401
+from fleet.impact.models import (  # noqa: E402, F401
+    ImpactAcknowledgement,
+    ImpactPrediction,
+    PeerRefusalDaily,
+)
 from fleet.zert.models import ZertInterval, ZertRunDay  # noqa: E402, F401

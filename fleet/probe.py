@@ -44,6 +44,7 @@ from sslyze.connection_helpers import tls_connection as sslyze_connections
 
 from attls import ciphers
 from attls.ciphers import Protocol
+from attls.reports.syslog import ProbeSocket, address_port
 from fleet import certificates
 
 # Below TLS 1.2, in the order attls.ciphers.Protocol declares them (oldest first).
@@ -426,3 +427,17 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
             "sockets": sockets.of(target.key),
         }
     return results
+
+
+def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
+    """Every connection a probe's results (fleet/probe.py) list, as (address, port, z/OS port)."""
+    found: set[ProbeSocket] = set()
+    for result in (probe_json or {}).values():
+        zos_port = result.get("zos_port")
+        if not isinstance(zos_port, int):
+            continue
+        for entry in result.get("sockets") or []:
+            source = address_port(str(entry.get("source", "")))
+            if source is not None:
+                found.add((source[0], source[1], zos_port))
+    return found

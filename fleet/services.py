@@ -25,6 +25,8 @@ from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy, render_policy
 from fleet import secrets, selectors
+from fleet.impact.models import ImpactAcknowledgement
+from fleet.impact.predict import breaks, prediction_store
 from fleet.models import (
     Deployment,
     DeploymentKind,
@@ -40,7 +42,7 @@ from fleet.selectors import remove_rule_plan
 from fleet.tasks import run_deployment
 from fleet.verify import deployed_target
 from policies.changes import change_record
-from policies.models import Lpar, PolicyVersion, Stack
+from policies.models import Lpar, PolicyVersion, Service, Stack
 from policies.services import (
     policy_header,
     policy_version_publish,
@@ -54,9 +56,28 @@ User = AbstractBaseUser | AnonymousUser
 class DeploymentRefused(Exception):
     """A deployment that may not be requested or approved; the message says why."""
 
+    http_status = 409  # a conflict with the deployment's state, as pages and the API answer
+
 
 class DeploymentForbidden(PermissionError):
     """An action this person may not take on this deployment (four eyes); nothing changed."""
+
+
+class DeploymentImpactUnacknowledged(DeploymentRefused):
+    """The deployment's prediction names peers that will break: approving needs a reason."""
+
+    http_status = 400  # the request lacks the acknowledgement
+
+    def __init__(self, peers: Sequence[dict[str, Any]]) -> None:
+        self.peers = list(peers)
+        shown = "; ".join(
+            f"{p['stack']} {p['service']} {p['remote_address']}" for p in self.peers[:5]
+        )
+        more = f" and {len(self.peers) - 5} more" if len(self.peers) > 5 else ""
+        super().__init__(
+            f"the prediction says {len(self.peers)} peer(s) will break ({shown}{more}):"
+            " approve with an acknowledgement that says why, or exclude their services"
+        )
 
 
 class DeploymentNeedsConfirmation(DeploymentRefused):
@@ -136,9 +157,10 @@ def deployment_request(
     deployment = Deployment.objects.create(
         kind=kind, requested_by=actor, note=note, rollback_of=rollback_of
     )
+    predictions = {}
     for position, (stack, version) in enumerate(targets):
         text, removed = (texts or {}).get(stack.id, (version.text, ""))
-        DeploymentTarget.objects.create(
+        target = DeploymentTarget.objects.create(
             deployment=deployment,
             position=position,
             stack=stack,
@@ -147,8 +169,28 @@ def deployment_request(
             sha256=_sha(text),
             removed_rule=removed,
         )
-    _record(actor, "request", deployment, _deployment_summary(deployment), note)
+        # Every request carries its prediction (fleet.impact), whoever or whatever asks.
+        prediction = prediction_store(target)
+        predictions[stack.label] = prediction.error or prediction.counts
+    _record(
+        actor,
+        "request",
+        deployment,
+        {**_deployment_summary(deployment), "predictions": predictions},
+        note,
+    )
     return deployment
+
+
+def breaking_peers(deployment: Deployment) -> list[dict[str, Any]]:
+    """The peers the deployment's stored predictions say will break, with their stack."""
+    found = []
+    for target in deployment.targets.select_related("stack__lpar", "prediction"):
+        prediction = getattr(target, "prediction", None)
+        if prediction is None:
+            continue
+        found += [{"stack": target.stack.label, **p} for p in prediction.peers if breaks(p)]
+    return found
 
 
 def _pending(deployment: Deployment) -> Deployment:
@@ -179,10 +221,13 @@ def _approve(deployment: Deployment, actor: User, after: dict[str, Any] | None =
 
 @transaction.atomic
 def deployment_approve(
-    *, deployment: Deployment, actor: User, confirm_stale: str = ""
+    *, deployment: Deployment, actor: User, confirm_stale: str = "", acknowledge_impact: str = ""
 ) -> Deployment:
     """Four eyes: the approver neither requested the deployment nor published any version it
     deploys. Enqueues on commit.
+
+    When the stored prediction names peers that will break, the approval is refused unless
+    `acknowledge_impact` says why they may (stored with the deployment and in the change log).
 
     When a target's version is no longer its stack's latest, or another deployment went live
     on one of its stacks since the request, the approval is refused with what changed until
@@ -199,7 +244,21 @@ def deployment_approve(
     token = selectors.staleness_token(staleness)
     if staleness and confirm_stale != token:
         raise DeploymentNeedsConfirmation(staleness, token)
-    _approve(locked, actor, {"confirmed": [s.message for s in staleness]} if staleness else None)
+    after: dict[str, Any] = {"confirmed": [s.message for s in staleness]} if staleness else {}
+    breaking = breaking_peers(locked)
+    if breaking:
+        reason = acknowledge_impact.strip()
+        if not reason:
+            raise DeploymentImpactUnacknowledged(breaking)
+        accepted = [
+            {k: p.get(k) for k in ("stack", "service", "remote_address", "verdict", "reason")}
+            for p in breaking
+        ]
+        ImpactAcknowledgement.objects.create(
+            deployment=locked, by=actor, at=timezone.now(), reason=reason, peers=accepted
+        )
+        after["impact_acknowledged"] = {"reason": reason, "will_break": len(accepted)}
+    _approve(locked, actor, after or None)
     return locked
 
 
@@ -470,3 +529,86 @@ def incident_remove_rule(
     Incident.objects.filter(pk=locked.pk).update(details=details)
     _record(actor, "remove rule", locked, details["remove_rule"], why)
     return version, deployment
+
+
+# --- change impact: excluding the services whose peers would break ----------------------------
+
+
+class ExclusionRefused(Exception):
+    """Nothing to exclude, or the design no longer matches the deployment; nothing changed."""
+
+
+@transaction.atomic
+def deployment_exclude_breaking(
+    *, deployment: Deployment, actor: User, note: str = ""
+) -> tuple[list[PolicyVersion], Deployment | None]:
+    if not has_capability(actor, Capability.PUBLISH):
+        raise PermissionError("only an architect may publish a version without those services")
+    per_stack: dict[int, set[str]] = {}
+    targets = list(deployment.targets.select_related("stack__lpar", "prediction"))
+    for target in targets:
+        prediction = getattr(target, "prediction", None)
+        if prediction is None:
+            continue
+        names = {p["service"] for p in prediction.peers if breaks(p)}
+        if names:
+            per_stack[target.stack_id] = names
+    if not per_stack:
+        raise ExclusionRefused("the prediction names no peer that will break: nothing to exclude")
+    why = note.strip() or f"peers predicted to break (deployment {str(deployment.uuid)[:8]})"
+    versions = []
+    for target in targets:
+        names = per_stack.get(target.stack_id)
+        if not names:
+            continue
+        services = list(Service.objects.filter(stack=target.stack, name__in=names, included=True))
+        if not services:
+            raise ExclusionRefused(
+                f"{', '.join(sorted(names))} on {target.stack.label} are not in its design"
+                " (or are excluded already)"
+            )
+        for service in services:
+            service_update(
+                actor=actor,
+                service=service,
+                fields={"included": False},
+                expected_revision=service.revision,
+            )
+        versions.append(
+            policy_version_publish(
+                stack=target.stack,
+                actor=actor,
+                note=f"without {', '.join(sorted(names))}: {why}",
+                acknowledge_warnings=True,
+            )
+        )
+    replacement = None
+    if has_capability(actor, Capability.OPERATE):
+        by_stack = {v.stack_id: v for v in versions}
+        replacement = deployment_request(
+            actor=actor,
+            targets=[(t.stack, by_stack.get(t.stack_id, t.version)) for t in targets],
+            note=f"{deployment.note} (without the services that would break: {why})".strip(),
+        )
+        deployment_cancel(
+            deployment=deployment,
+            actor=actor,
+            reason=f"superseded by deployment {str(replacement.uuid)[:8]}, without the services"
+            " whose peers would break",
+        )
+    change_record(
+        actor=actor,
+        action="exclude breaking services",
+        obj=deployment,
+        after={
+            "excluded": {
+                t.stack.label: sorted(per_stack[t.stack_id])
+                for t in targets
+                if t.stack_id in per_stack
+            },
+            "versions": [f"{v.stack.label} v{v.number}" for v in versions],
+            "replacement": str(replacement.uuid) if replacement is not None else None,
+        },
+        note=why,
+    )
+    return versions, replacement

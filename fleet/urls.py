@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fleet import views
+from fleet import impact_views, views
 from fleet.zert import views as zert_views
 
 app_name = "fleet"
@@ -33,6 +33,19 @@ urlpatterns = [
         views.deployment_acknowledge_overwrite_view,
         name="deployment-acknowledge-overwrite",
     ),
+    path(
+        "deployments/<uuid:deployment>/exclude-breaking/",
+        impact_views.deployment_exclude_view,
+        name="deployment-exclude-breaking",
+    ),
+    path("impact/", impact_views.scores_page, name="impact-scores"),
+    path(f"impact/{stack}draft/", impact_views.draft_panel, name="impact-draft"),
+    path(
+        f"impact/{stack}versions/<int:number>/",
+        impact_views.version_panel,
+        name="impact-version",
+    ),
+    path(f"{stack}peers/", impact_views.peer_history_page, name="stack-peers"),
     path(stack, views.stack_detail, name="stack"),
     path(f"{stack}baseline/", views.stack_baseline, name="stack-baseline"),
     path(f"{stack}verify/", views.stack_verify, name="stack-verify"),

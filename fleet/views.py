@@ -32,6 +32,7 @@ from fleet.forms import (
     RollbackForm,
     attach_errors,
 )
+from fleet.impact.present import impact_context
 from fleet.models import (
     NUL_SHOWN_AS,
     Deployment,
@@ -98,6 +99,12 @@ DEPLOYMENT_FILTERS = {
     "failed": "Failed or rolled back",
     "closed": "Rejected or cancelled",
 }
+DEPLOYMENT_STATUSES = {
+    "active": (RunStatus.PENDING, RunStatus.APPROVED, RunStatus.RUNNING),
+    "failed": (RunStatus.FAILED, RunStatus.ROLLED_BACK),
+    "closed": (RunStatus.REJECTED, RunStatus.CANCELLED),
+    RunStatus.SUCCEEDED: (RunStatus.SUCCEEDED,),
+}
 
 
 @requires(ESTATE)
@@ -105,16 +112,8 @@ DEPLOYMENT_FILTERS = {
 def deployment_list(request: HttpRequest) -> HttpResponse:
     deployments = selectors.deployment_list_for(user=request.user)
     status = request.GET.get("status", "")
-    if status == "active":
-        deployments = deployments.filter(
-            status__in=(RunStatus.PENDING, RunStatus.APPROVED, RunStatus.RUNNING)
-        )
-    elif status == "failed":
-        deployments = deployments.filter(status__in=(RunStatus.FAILED, RunStatus.ROLLED_BACK))
-    elif status == "closed":
-        deployments = deployments.filter(status__in=(RunStatus.REJECTED, RunStatus.CANCELLED))
-    elif status == RunStatus.SUCCEEDED:
-        deployments = deployments.filter(status=RunStatus.SUCCEEDED)
+    if status in DEPLOYMENT_STATUSES:
+        deployments = deployments.filter(status__in=DEPLOYMENT_STATUSES[status])
     context = {
         "section": "deployments",
         "page": _page(request, deployments),
@@ -219,6 +218,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         "drifted_targets": [
             t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED
         ],
+        **impact_context(deployment, targets),
     }
 
 
@@ -266,7 +266,10 @@ def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpRespon
     found = _deployment(request, deployment)
     try:
         deployment_approve(
-            deployment=found, actor=request.user, confirm_stale=request.POST.get("confirm", "")
+            deployment=found,
+            actor=request.user,
+            confirm_stale=request.POST.get("confirm", ""),
+            acknowledge_impact=request.POST.get("acknowledge_impact", ""),
         )
     except DeploymentNeedsConfirmation as stale:
         return _review_refused(
@@ -277,7 +280,7 @@ def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpRespon
     except PermissionError as error:
         raise PermissionDenied(str(error)) from error
     except DeploymentRefused as refusal:
-        return _review_refused(request, found, _sentence(refusal), 409)
+        return _review_refused(request, found, _sentence(refusal), refusal.http_status)
     messages.success(request, "Approved: the deployment is queued and runs now.")
     return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 

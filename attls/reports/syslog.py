@@ -179,6 +179,8 @@ class RuleFailures:
     codes: Counter[str] = field(default_factory=Counter)
     families: Counter[str] = field(default_factory=Counter)
     peers: Counter[str] = field(default_factory=Counter)
+    # Per peer address and return code: what a peer history keeps (fleet.impact.history).
+    peer_codes: Counter[tuple[str, str]] = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)  # the newest, LINES_KEPT_PER_RULE at most
 
     def add(self, failure: FailureLine, line: str) -> None:
@@ -186,6 +188,7 @@ class RuleFailures:
         self.codes[failure.rc] += 1
         self.families[str(failure.family)] += 1
         self.peers[failure.peer] += 1
+        self.peer_codes[(failure.peer, failure.rc)] += 1
         self.lines.append(line)
         if len(self.lines) > 2 * LINES_KEPT_PER_RULE:
             del self.lines[:-LINES_KEPT_PER_RULE]

@@ -236,6 +236,14 @@ class DeploymentApproveSerializer(serializers.Serializer):
         help_text="The `confirm` token of a stale deployment (from its detail or the 409"
         " answer): you approve it knowing exactly those warnings",
     )
+    acknowledge_impact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why peers the prediction says will break may break (required when there are"
+        " any; stored with the deployment and in the change log)",
+    )
 
 
 class DeploymentRejectSerializer(serializers.Serializer):

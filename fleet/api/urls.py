@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from fleet.api import views
+from fleet.api import impact, views
 
 app_name = "fleet-api"
 
@@ -14,6 +14,8 @@ router.register("drift-events", views.DriftEventViewSet, basename="drift-event")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("connections", views.LparConnectionViewSet, basename="connection")
+router.register("impact/predictions", impact.PredictionViewSet, basename="impact-prediction")
+router.register("impact/predict", impact.PredictViewSet, basename="impact-predict")
 router.register("my-services", views.MyServicesViewSet, basename="my-service")
 
 urlpatterns = router.urls

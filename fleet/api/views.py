@@ -32,6 +32,7 @@ from fleet import overview, presenters, selectors, service_status
 from fleet.api import serializers as api
 from fleet.models import Deployment, LparConnection, RunStatus
 from fleet.services import (
+    DeploymentImpactUnacknowledged,
     DeploymentNeedsConfirmation,
     DeploymentRefused,
     deployment_acknowledge_overwrite,
@@ -109,6 +110,16 @@ class FleetErrors:
                 "confirm": exc.token,
             }
             return Response(body, status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, DeploymentImpactUnacknowledged):
+            # A missing field of the request (the acknowledgement), not a state conflict.
+            body = {
+                "detail": str(exc),
+                "will_break": [
+                    {k: p.get(k) for k in ("stack", "service", "remote_address", "reason")}
+                    for p in exc.peers
+                ],
+            }
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, DeploymentRefused):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, PermissionError):
@@ -344,10 +355,16 @@ class DeploymentViewSet(
         description="Four eyes: 403 for the requester and for the publisher of a version it"
         " deploys, nothing changed. A deployment that went stale since its request (a newer"
         " version published, another deployment live on its stack) answers 409 with the"
-        " warnings and a `confirm` token; send the token back to approve anyway.",
+        " warnings and a `confirm` token; send the token back to approve anyway. When the"
+        " deployment's prediction names peers that will break, 400 lists them until"
+        " `acknowledge_impact` says why they may.",
         request=api.DeploymentApproveSerializer,
         responses={
             202: api.DeploymentDetailSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Peers will break: acknowledge with a reason; nothing changed",
+            ),
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: OpenApiResponse(
@@ -363,7 +380,10 @@ class DeploymentViewSet(
         body = api.DeploymentApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         deployment_approve(
-            deployment=found, actor=request.user, confirm_stale=body.validated_data["confirm"]
+            deployment=found,
+            actor=request.user,
+            confirm_stale=body.validated_data["confirm"],
+            acknowledge_impact=body.validated_data["acknowledge_impact"],
         )
         return _deployment_answer(request, found, status.HTTP_202_ACCEPTED)
 

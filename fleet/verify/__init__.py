@@ -28,6 +28,7 @@ The package, by role: `collect` (the outputs and their parsed views, `snapshot`)
 one verification through them. The names callers use are importable from `fleet.verify`.
 """
 
+from fleet.probe import probe_sockets
 from fleet.verify.certificates import ALERT_DAYS
 from fleet.verify.collect import probe_plan
 from fleet.verify.drift import Condition, FileCheck, _conditions, in_flux
@@ -37,7 +38,6 @@ from fleet.verify.handshakes import (
     SYSLOG_LINES_KEPT,
     ProbeRuns,
     probe_runs,
-    probe_sockets,
 )
 from fleet.verify.housekeeping import end_abandoned_runs, prune_observations
 from fleet.verify.outputs import sha256, storable

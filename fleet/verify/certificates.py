@@ -19,7 +19,8 @@ from fleet.models import (
     LparConnection,
     VerificationRun,
 )
-from fleet.verify.handshakes import PROBE_LOG_DELAY, probe_runs, probe_sockets
+from fleet.probe import probe_sockets
+from fleet.verify.handshakes import PROBE_LOG_DELAY, probe_runs
 
 ALERT_DAYS = (30, 7)
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from attls.reports.syslog import (
     ProbeSocket,
-    address_port,
     count_failures,
     new_lines,
     stack_failure_lines,
@@ -23,6 +22,7 @@ from fleet.models import (
     LparConnection,
     VerificationRun,
 )
+from fleet.probe import probe_sockets
 from fleet.verify.outputs import sha256, storable
 from fleet.verify.snapshot import Previous, Views
 from policies.models import Stack
@@ -38,20 +38,6 @@ PROBE_LOG_DELAY = timedelta(seconds=60)
 # --- AT-TLS handshake failures (EZD1286I) -----------------------------------------------------
 # The syslog is read as a report (attls/reports/syslog.py); here are the fleet's parts: which
 # lines the portal's own probe caused, and what the previous run left to continue from.
-
-
-def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
-    """Every connection a probe's results (fleet/probe.py) list, as (address, port, z/OS port)."""
-    found: set[ProbeSocket] = set()
-    for result in (probe_json or {}).values():
-        zos_port = result.get("zos_port")
-        if not isinstance(zos_port, int):
-            continue
-        for entry in result.get("sockets") or []:
-            source = address_port(str(entry.get("source", "")))
-            if source is not None:
-                found.add((source[0], source[1], zos_port))
-    return found
 
 
 def _plus(

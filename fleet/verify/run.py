@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
 from attls.policy import parse_policy
 from fleet import selectors
 from fleet.connectors.base import Connector
+from fleet.impact.compare import open_unpredicted, syslog_read_at
+from fleet.impact.history import record_refusals
 from fleet.models import (
     DeploymentTarget,
     RunStatus,
@@ -68,6 +72,12 @@ def verify(
         _observe(stack, seen, now)
         opened = _apply_drift(run, conditions, judged, now)
         incidents = apply_refusals(run, figures, views.refused, views.refusal_window_seconds, now)
+        if views.refusal_window_seconds is not None:
+            # A first read holds the file's whole history, not refusals of today's policy.
+            read_at = syslog_read_at(run) or now
+            window_from = read_at - timedelta(seconds=views.refusal_window_seconds)
+            record_refusals(stack, views.refused, window_from=window_from, read_at=read_at)
+            incidents += open_unpredicted(run, views.refused, window_from, now)
         run.results = figures | {
             "drift_opened": [e.key for e in opened],
             "incidents_opened": [i.key for i in incidents],

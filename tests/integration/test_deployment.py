@@ -46,8 +46,12 @@ def publish(stack: Stack, note: str = "AT-TLS for every service") -> PolicyVersi
 def deploy(stack: Stack, version: PolicyVersion) -> Deployment:
     operator = User.objects.get(username="operator")
     deployment = fleet.deployment_request(actor=operator, targets=[(stack, version)], note="test")
+    # Tests that collected zERT first deploy with clients the prediction says will break
+    # (tests/integration/test_impact.py is about that); the acknowledgement lets them run.
     return fleet.deployment_approve(
-        deployment=deployment, actor=User.objects.get(username="operator2")
+        deployment=deployment,
+        actor=User.objects.get(username="operator2"),
+        acknowledge_impact="integration test: the refusals are what it observes",
     )
 
 

@@ -94,7 +94,13 @@ def test_creates_a_connection_for_each_designed_lpar(db: None, running: Running)
     assert connection.ssh_host_key.split()[:2] == presented.split()[:2]
     # z/OS port -> host port for the inbound services; the outbound one has none.
     ports = {s.port: s.host_port for s in lpar.services if s.direction == "Inbound"}
-    assert connection.probe_ports == {"TCPIP": {str(p): h for p, h in ports.items()}}
+    # and where the TLS pre-check reaches each partner, as z/OS names it (address:port).
+    partners = {
+        f"{p.config.address}:{p.config.port}": p.config.host_port
+        for p in running.simulator.partners.values()
+    }
+    expected = {"TCPIP": {str(p): h for p, h in ports.items()}}
+    assert connection.probe_ports == ({**expected, "partners": partners} if partners else expected)
     assert probe_address(connection, "TCPIP", 992) == ("127.0.0.1", ports[992])
 
 

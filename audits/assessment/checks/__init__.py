@@ -5,6 +5,7 @@ from audits.assessment.checks import (  # noqa: F401 - each module registers its
     client_auth,
     extensions,
     history,
+    impact,
     protocols,
     sessions,
     suites,

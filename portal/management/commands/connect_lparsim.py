@@ -132,6 +132,10 @@ class Command(BaseCommand):
                     continue
                 host_key = read_host_key(workdir / name)
                 probe_ports = self._probe_ports(lpar_state)
+                partners = self._partner_ports(state)
+                if partners:
+                    # Where the TLS pre-check reaches each partner (fleet/impact/predict.py).
+                    probe_ports["partners"] = partners
                 connection = LparConnection.objects.filter(lpar=lpar).first()
                 created = connection is None
                 if connection is None:
@@ -204,6 +208,15 @@ class Command(BaseCommand):
             if isinstance(lpar, dict) and str(lpar.get("name", "")).upper() == lpar_name.upper():
                 return str((lpar.get("sim") or {}).get("pagent_procname") or "")
         return ""
+
+    @staticmethod
+    def _partner_ports(state: dict[str, Any]) -> dict[str, int]:
+        """{"address:port" as z/OS connects to it: host port} for the simulated partners."""
+        return {
+            f"{partner['address']}:{partner['port']}": int(partner["host_port"])
+            for partner in (state.get("partners") or {}).values()
+            if partner.get("host_port") is not None
+        }
 
     @staticmethod
     def _probe_ports(lpar_state: dict[str, Any]) -> dict[str, dict[str, int]]:

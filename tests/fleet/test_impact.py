@@ -1,0 +1,342 @@
+"""Change impact in the portal, without lparsim: the history a prediction reads, the failure
+paths (no data, a candidate that does not parse, a stack without history), the approval
+that needs an acknowledgement, who sees which peers, and the pages and endpoints.
+
+The must-hold scenario against lparsim is tests/integration/test_impact.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from attls.reports.syslog import RuleFailures, parse_failure_line
+from fleet.impact import compare, history
+from fleet.impact.models import ImpactAcknowledgement, ImpactPrediction, PeerRefusalDaily
+from fleet.impact.predict import Candidate, prediction_record
+from fleet.models import (
+    Deployment,
+    Incident,
+    IncidentKind,
+    RunStatus,
+    VerificationRun,
+    ZertDaily,
+)
+from fleet.services import (
+    DeploymentImpactUnacknowledged,
+    deployment_approve,
+    deployment_request,
+)
+from policies.models import ChangeRecord, Service
+from tests.fleet.ui_estate import FleetEstate, build_fleet
+
+pytestmark = pytest.mark.django_db
+
+CLIENT = "10.1.1.1"
+
+
+@pytest.fixture
+def fleet(make_user) -> FleetEstate:
+    return build_fleet(make_user, observations=1, hours=1)
+
+
+def seen(
+    service: Service,
+    peer: str,
+    protection: str = "none",
+    protocol: str = "",
+    cipher: str = "",
+    *,
+    days_ago: int = 0,
+    connections: int = 30,
+) -> None:
+    ZertDaily.objects.create(
+        day=timezone.now().date() - timedelta(days=days_ago),
+        stack=service.stack,
+        service=service,
+        service_key=service.id,
+        peer=peer,
+        protection=protection,
+        protocol=protocol,
+        cipher=cipher,
+        connections=connections,
+        records=connections,
+    )
+
+
+def as_page(fleet: FleetEstate, who: str) -> Client:
+    client = Client()
+    client.force_login(fleet.people[who])
+    return client
+
+
+def as_api(fleet: FleetEstate, who: str) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(fleet.people[who])
+    return client
+
+
+def request_v2(fleet: FleetEstate) -> Deployment:
+    return deployment_request(
+        actor=fleet.people["operator"], targets=[(fleet.sysa, fleet.v2)], note="again"
+    )
+
+
+def peers_of(deployment: Deployment) -> dict[tuple[str, str], dict]:
+    prediction = ImpactPrediction.objects.get(target__deployment=deployment)
+    return {(p["service"], p["remote_address"]): p for p in prediction.peers}
+
+
+# --- the failure paths ---------------------------------------------------------------------------
+
+
+def test_a_stack_without_history_lists_its_rules_with_no_peer(fleet):
+    record = prediction_record(fleet.sysb, Candidate(fleet.v1.text, "v1"))
+    assert record["error"] == ""
+    assert record["peers"] == []
+    assert record["services"], "every rule of the candidate is listed"
+    assert all(not s["counts"] for s in record["services"])
+    assert record["counts"]["will-break"] == 0 and record["per_day"]["affected"] == 0
+
+
+def test_a_candidate_that_does_not_parse_gives_no_prediction_but_says_why(fleet):
+    seen(fleet.service_a, CLIENT)
+    record = prediction_record(fleet.sysa, Candidate("TTLSRule broken {", "the draft"))
+    assert "the draft does not parse" in record["error"]
+    assert record["peers"] == [] and record["counts"] == {}
+
+
+def test_a_peer_seen_only_before_the_window_is_no_data(fleet):
+    seen(fleet.service_a, CLIENT, days_ago=45)
+    record = prediction_record(fleet.sysa, Candidate(fleet.v2.text, "v2"))
+    (peer,) = [p for p in record["peers"] if p["remote_address"] == CLIENT]
+    assert peer["verdict"] == "no-data"
+    assert "30 day" in peer["reason"]
+
+
+def test_unknown_protocols_and_unmapped_rows_are_left_out_of_the_observations(fleet):
+    seen(fleet.service_a, CLIENT, "app-tls", "X'7F1C'")  # a draft TLS 1.3, no word for it
+    ZertDaily.objects.create(
+        day=timezone.now().date(), stack=fleet.sysa, peer="10.9.9.9", protection="none"
+    )
+    since, until = history.window()
+    found = list(history.observations(fleet.sysa, since=since, until=until))
+    assert not [o for o in found if o.remote_address in (CLIENT, "10.9.9.9")]
+    # What netstat showed of AT-TLS connections is there (the estate's observations).
+    assert found and all(o.without_attls == frozenset() for o in found)
+    assert history.unmapped_peers(fleet.sysa) == 1
+
+
+# --- the prediction and the approval ------------------------------------------------------------
+
+
+def test_a_cleartext_client_of_a_secured_port_will_break_and_a_tls12_client_is_safe(fleet):
+    seen(fleet.service_a, CLIENT)
+    seen(fleet.service_a, "10.1.1.2", "app-tls", "TLSv1.2", "C02F")
+    peers = peers_of(request_v2(fleet))
+    broken = peers[(fleet.service_a.name, CLIENT)]
+    assert broken["verdict"] == "will-break"
+    assert "cleartext" in broken["reason"] and "RC 5003" in broken["reason"]
+    assert broken["connections_per_day"] == 1.0  # 30 connections over 30 days
+    assert peers[(fleet.service_a.name, "10.1.1.2")]["verdict"] == "safe"
+
+
+def test_approving_with_will_break_peers_needs_an_acknowledgement_on_the_page(fleet):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_v2(fleet)
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    assert 'data-testid="acknowledge-impact"' in shown
+    answer = page.post(reverse("fleet:deployment-approve", args=[deployment.uuid]))
+    assert answer.status_code == 400
+    assert "will break" in answer.content.decode()
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.PENDING
+    assert not ImpactAcknowledgement.objects.exists()
+    assert not ChangeRecord.objects.filter(object_uuid=deployment.uuid, action="approve")
+
+    answer = page.post(
+        reverse("fleet:deployment-approve", args=[deployment.uuid]),
+        {"acknowledge_impact": "The web team retires the cleartext client today."},
+    )
+    assert answer.status_code in (200, 302)
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.APPROVED
+    ack = ImpactAcknowledgement.objects.get(deployment=deployment)
+    assert ack.by == fleet.people["operator2"]
+    assert [p["remote_address"] for p in ack.peers] == [CLIENT]
+    record = ChangeRecord.objects.get(object_uuid=deployment.uuid, action="approve")
+    assert record.after["impact_acknowledged"]["will_break"] == 1
+
+
+def test_the_api_refuses_the_approval_without_acknowledgement_and_lists_the_peers(fleet):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_v2(fleet)
+    api = as_api(fleet, "operator2")
+    url = f"/api/fleet/deployments/{deployment.uuid}/approve/"
+    answer = api.post(url, {"acknowledge_impact": "   "}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["will_break"][0]["remote_address"] == CLIENT
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.PENDING
+    with pytest.raises(DeploymentImpactUnacknowledged):
+        deployment_approve(deployment=deployment, actor=fleet.people["operator2"])
+    answer = api.post(url, {"acknowledge_impact": "accepted"}, format="json")
+    assert answer.status_code == 202, answer.content
+
+
+def test_a_deployment_nothing_breaks_is_approved_without_acknowledgement(fleet):
+    seen(fleet.service_a, "10.1.1.2", "app-tls", "TLSv1.2", "C02F")
+    deployment = request_v2(fleet)
+    deployment_approve(deployment=deployment, actor=fleet.people["operator2"])
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.APPROVED
+    assert not ImpactAcknowledgement.objects.exists()
+
+
+def test_excluding_the_breaking_services_publishes_a_version_without_them(fleet):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_v2(fleet)
+    answer = as_page(fleet, "architect").post(
+        reverse("fleet:deployment-exclude-breaking", args=[deployment.uuid])
+    )
+    assert answer.status_code in (200, 302)
+    service = Service.objects.get(pk=fleet.service_a.pk)
+    assert not service.included
+    latest = fleet.sysa.versions.order_by("-number").first()
+    assert latest.number == 3 and service.name not in latest.text
+    # The architect is no operator: the original waits, an operator requests the new one.
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.PENDING
+    # An operator without the architect role may not exclude (it publishes).
+    refused = as_page(fleet, "operator2").post(
+        reverse("fleet:deployment-exclude-breaking", args=[deployment.uuid])
+    )
+    assert refused.status_code == 403
+
+
+# --- after the change: refusals per peer --------------------------------------------------------
+
+LINE = (
+    "Dec  7 10:00:00 SYSA TCPIP: EZD1286I TTLS Error GRPID: 00000001 ENVID: 00000002"
+    " CONNID: 0000010A LOCAL: 10.0.0.1..8443 REMOTE: {peer}..40312 JOBNAME: CICSPRD1"
+    " USERID: CICSPRD1 RULE: {rule} RC: {rc} Initial Handshake"
+)
+
+
+def refused(rule: str, *peers: tuple[str, str]) -> dict[str, RuleFailures]:
+    found = RuleFailures()
+    for peer, rc in peers:
+        line = LINE.format(peer=peer, rule=rule, rc=rc)
+        found.add(parse_failure_line(line), line)
+    return {rule: found}
+
+
+def test_refusals_are_kept_per_peer_and_code_and_show_in_the_peer_history(fleet):
+    now = timezone.now()
+    name = fleet.service_a.name
+    history.record_refusals(
+        fleet.sysa,
+        refused(name, (CLIENT, "5003"), (CLIENT, "5003"), ("10.1.1.3", "412")),
+        window_from=now - timedelta(minutes=1),
+        read_at=now,
+    )
+    history.record_refusals(
+        fleet.sysa, refused(name, (CLIENT, "5003")), window_from=now, read_at=now
+    )
+    row = PeerRefusalDaily.objects.get(peer=CLIENT)
+    assert (row.refused, row.family, row.service_id) == (3, "cleartext", fleet.service_a.pk)
+    assert row.last_window_from == now
+    rows = {r.peer: r for r in history.peer_history(fleet.sysa)}
+    assert rows[CLIENT].refusals == {"cleartext": 3}
+    assert rows["10.1.1.3"].refusals == {"protocol": 1}
+
+
+def test_no_unpredicted_refusal_incident_without_a_prediction_to_hold_it_to(fleet):
+    ImpactPrediction.objects.all().delete()
+    run = VerificationRun.objects.filter(stack=fleet.sysa).first()
+    now = timezone.now()
+    assert compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now) == []
+
+
+def test_an_unpredicted_refusal_incident_resolves_once_its_peer_is_refused_no_more(fleet):
+    run = VerificationRun.objects.filter(stack=fleet.sysa).first()
+    now = timezone.now()
+    incident = Incident.objects.create(
+        stack=fleet.sysa,
+        kind=IncidentKind.UNPREDICTED_REFUSAL,
+        key=f"unpredicted:CICSWEB1:{CLIENT}",
+        summary="Unpredicted refusal: ...",
+        details={"service": "CICSWEB1", "peer": CLIENT},
+        opened_at=now,
+    )
+    compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now)
+    assert Incident.objects.get(pk=incident.pk).is_open
+    compare.open_unpredicted(run, refused("CICSWEB1", ("10.7.7.7", "5003")), now, now)
+    assert not Incident.objects.get(pk=incident.pk).is_open
+
+
+def test_a_target_that_did_not_reach_its_stack_is_not_compared(fleet):
+    target = request_v2(fleet).targets.get()
+    assert not compare.compare_target(target).compared
+    assert compare.fleet_scores().precision is None
+
+
+# --- who sees what: pages and endpoints ----------------------------------------------------------
+
+
+def test_an_app_owner_sees_only_their_services_peers(fleet):
+    seen(fleet.service_a, CLIENT)
+    seen(fleet.service_b, "10.2.2.2")
+    deployment = request_v2(fleet)
+    answer = as_api(fleet, "owner_b").get(
+        f"/api/fleet/impact/predictions/?deployment={deployment.uuid}"
+    )
+    assert answer.status_code == 200
+    (prediction,) = answer.json()["results"] if "results" in answer.json() else answer.json()
+    assert {p["service"] for p in prediction["peers"]} == {fleet.service_b.name}
+    page = as_page(fleet, "owner_b").get(reverse("fleet:stack-peers", args=["SYSA", "TCPIP"]))
+    assert page.status_code == 200
+    assert "10.2.2.2" in page.content.decode() and CLIENT not in page.content.decode()
+    assert as_api(fleet, "nobody").get("/api/fleet/impact/predictions/").status_code == 403
+
+
+def test_the_predict_endpoint_answers_for_a_version_or_one_rule_removed(fleet):
+    seen(fleet.service_a, CLIENT)
+    api = as_api(fleet, "auditor")
+    answer = api.post(
+        "/api/fleet/impact/predict/", {"stack": "SYSA/TCPIP", "version": 2}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["counts"]["will-break"] == 1
+    without = api.post(
+        "/api/fleet/impact/predict/",
+        {"stack": "SYSA/TCPIP", "version": 2, "without_rule": fleet.service_a.name},
+        format="json",
+    )
+    assert without.json()["counts"]["will-break"] == 0
+    missing = api.post(
+        "/api/fleet/impact/predict/",
+        {"stack": "SYSA/TCPIP", "without_rule": "NO_SUCH_RULE"},
+        format="json",
+    )
+    assert missing.status_code == 400 and "NO_SUCH_RULE" in missing.content.decode()
+    precheck = api.post(
+        "/api/fleet/impact/predict/", {"stack": "SYSA/TCPIP", "precheck": True}, format="json"
+    )
+    assert precheck.status_code == 403
+
+
+def test_the_panels_and_the_scores_page_render(fleet):
+    seen(fleet.service_a, CLIENT)
+    page = as_page(fleet, "architect")
+    draft = page.get(reverse("fleet:impact-draft", args=["SYSA", "TCPIP"]))
+    assert draft.status_code == 200 and 'data-verdict="will-break"' in draft.content.decode()
+    designer = page.get(reverse("policies:stack-detail", args=["SYSA", "TCPIP"])).content
+    assert reverse("fleet:impact-draft", args=["SYSA", "TCPIP"]) in designer.decode()
+    version = reverse("fleet:impact-version", args=["SYSA", "TCPIP", 2])
+    assert page.get(version).status_code == 200
+    assert page.get(version + "?without=NO_SUCH_RULE").status_code == 404
+    scores = page.get(reverse("fleet:impact-scores")).content.decode()
+    assert 'data-testid="recall">\N{EN DASH}' in scores
+    assert as_page(fleet, "owner_a").get(reverse("fleet:impact-scores")).status_code == 403
