@@ -17,9 +17,13 @@ help: ## list the targets
 demo: bootstrap ## run the portal with worker, beat and Redis on http://127.0.0.1:8000
 	@scripts/demo.sh
 
+# pytest-xdist: one test process per core; --dist loadscope keeps each module (and so its
+# module-scoped lparsim) on one process. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
+
 .PHONY: test
 test: lint ## every check CI runs: lint, then pytest
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 .PHONY: lint
 lint: bootstrap ## ruff (lint + format check), mypy, import-linter

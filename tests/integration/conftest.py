@@ -33,7 +33,7 @@ from . import harness
 from .harness import ROOT, Worker
 
 SCENARIO = ROOT / "scenario" / "reference-datacenter.yaml"
-REDIS_DB = 14
+REDIS_DB = 14  # minus the xdist worker's index: 14, 13, 12, 11
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     try:
-        with harness.redis_url(REDIS_DB) as url:
+        with harness.redis_url(REDIS_DB - harness.xdist_index()) as url:
             yield url
     except harness.HarnessError as error:
         pytest.fail(str(error))

@@ -41,6 +41,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def xdist_index() -> int:
+    """0 in a serial run or on pytest-xdist's worker gw0, N on gwN.
+
+    Tests that use a database of the configured Redis take their number minus this, so
+    parallel test workers never share a Celery queue (each runs a worker of its own).
+    """
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    if index >= 4:
+        raise HarnessError("the Redis databases of the tests are laid out for at most 4 workers")
+    return index
+
+
 def redis_answers(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())

@@ -15,11 +15,13 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
+from . import harness
 from .conftest import _database_url, wait_for
 from .harness import Worker
 
-# Not 14 (the session worker) nor 13 (bench/fleet_bench.py), which may run beside.
-OWN_DB = 12
+# Below the session workers' databases (14 down to 11, one per xdist worker) and
+# bench/fleet_bench.py's 13: 10 minus this worker's index.
+OWN_DB = 10 - harness.xdist_index()
 
 pytestmark = pytest.mark.integration
 
