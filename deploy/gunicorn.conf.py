@@ -38,8 +38,8 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
 # The client address and the time taken (microseconds) with every request.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus "%(a)s"'
-# Only the balancer or proxy of our own may set X-Forwarded-*; the portal's DJANGO_NUM_PROXIES
-# decides which address is the client's (accounts/client.py).
+# Only the balancer or proxy of our own may set X-Forwarded-*; the portal's
+# DJANGO_TRUSTED_PROXIES decides which address is the client's (accounts/client.py).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "attls-portal"
 # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
