@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 
 from fleet import certificates
+from fleet.stored_figures import run_figures
 from lparsim import pki
 
 PER_LPAR = 50
@@ -272,6 +273,7 @@ def _operate(
                 finished_at=moment + timedelta(seconds=4),
                 outputs=outputs,
                 results=results,
+                figures=run_figures(results),  # as the worker stores them when a run ends
             )
         )
         moment += timedelta(hours=run_every)

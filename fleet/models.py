@@ -372,6 +372,9 @@ class VerificationRun(models.Model):
     # "netstat_allconn":…, "probe": {"json":…}}; results: per-service figures (fleet/verify.py).
     outputs = models.JSONField(default=dict)
     results = models.JSONField(default=dict)
+    # The stack-wide figures derived from `results` when the run finished (fleet/stored_figures.py):
+    # what the dashboard, /metrics and the exports read, without decoding every service's.
+    figures = models.JSONField(default=dict)
     parse_failed = models.BooleanField(default=False)
 
     class Meta:
