@@ -34,7 +34,6 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 
 from fleet import certificates
-from fleet.stored_figures import run_figures
 from lparsim import pki
 
 PER_LPAR = 50
@@ -222,8 +221,10 @@ def _operate(
         RunStatus,
         ServiceHour,
         TargetStatus,
+        VerificationFigures,
         VerificationRun,
     )
+    from fleet.stored_figures import run_figures
 
     LparConnection.objects.get_or_create(
         lpar=stack.lpar,
@@ -273,11 +274,14 @@ def _operate(
                 finished_at=moment + timedelta(seconds=4),
                 outputs=outputs,
                 results=results,
-                figures=run_figures(results),  # as the worker stores them when a run ends
             )
         )
         moment += timedelta(hours=run_every)
     made = VerificationRun.objects.bulk_create(runs, batch_size=20)
+    # As the worker stores them when a run ends (fleet.stored_figures.figures_store).
+    VerificationFigures.objects.bulk_create(
+        VerificationFigures(run=run, figures=run_figures(run.results)) for run in made
+    )
     for run in made:  # created_at is auto_now_add: set it to when the run happened
         VerificationRun.objects.filter(pk=run.pk).update(created_at=run.started_at)
     hours = []

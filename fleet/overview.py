@@ -41,6 +41,8 @@ from fleet.selectors import (
 )
 from policies.models import PolicyVersion, Stack
 
+RUN_SHOWN = ("id", "uuid", "status", "created_at", "started_at", "finished_at", "error")
+
 
 @dataclass
 class StackStatus:
@@ -183,11 +185,14 @@ def estate_stack_statuses(*, stacks: QuerySet[Stack] | None = None) -> list[Stac
     if not rows:
         return []
     run_ids = {r.run_id for r in rows} | {r.last_run_id for r in rows}
-    # Not the outputs nor every service's results: the stored figures are what is shown.
-    runs = VerificationRun.objects.defer("outputs", "results").in_bulk(run_ids - {None})
-    figures = stored_figures.figures_for(runs[r.run_id] for r in rows if r.run_id in runs)
+    # Only what is shown of a run; its figures are stored apart (fleet/stored_figures.py).
+    # Not its outputs nor every service's results, nor (SQLite) any column stored after them:
+    # reading one reads through them.
+    runs = VerificationRun.objects.only(*RUN_SHOWN).in_bulk(run_ids - {None})
+    figures = stored_figures.figures_for(r.run_id for r in rows if r.run_id is not None)
     targets = (
-        DeploymentTarget.objects.defer(*HEAVY_TARGET_FIELDS)
+        # Not the version's text nor its model: decoding those was a third of the page.
+        DeploymentTarget.objects.defer(*HEAVY_TARGET_FIELDS, "version__text", "version__model")
         .select_related("version", "deployment")
         .in_bulk({r.deployed_id for r in rows} - {None})
     )

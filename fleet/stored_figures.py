@@ -1,10 +1,10 @@
 """The stack-wide figures of a finished verification run, derived once from its results.
 
 A run's `results` hold every service's figures (hundreds of entries on a large stack); the
-dashboard, /metrics and the exports want a dozen numbers per stack from them. Decoding the
+dashboard, /metrics and the stack API want a dozen numbers per stack from them. Decoding the
 whole of `results` for every stack on every page view was most of the dashboard's time, and a
 run never changes once it has finished. So when a run finishes its worker stores these
-figures beside the results (`VerificationRun.figures`), and readers load only them.
+figures (`figures_store`, a VerificationFigures row), and readers load only them.
 
 `run_figures` is the one computation of each figure; readers never re-derive them from
 `results` with rules of their own. A run stored without figures (before they existed, or by
@@ -16,12 +16,10 @@ stored figures of another version are computed again in the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleet import presenters
-
-if TYPE_CHECKING:
-    from fleet.models import VerificationRun
+from fleet.models import VerificationFigures, VerificationRun
 
 FIGURES_VERSION = 1
 
@@ -55,27 +53,29 @@ def run_figures(results: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def stored(run: VerificationRun) -> bool:
-    """The run's stored figures are of this version (read without loading `results`)."""
-    figures = run.figures
-    return isinstance(figures, dict) and figures.get("version") == FIGURES_VERSION
+def figures_store(run: VerificationRun) -> VerificationFigures:
+    """Stores the figures of `run`, which has just finished (safe to call twice)."""
+    stored, _ = VerificationFigures.objects.update_or_create(
+        run=run, defaults={"figures": run_figures(run.results or {})}
+    )
+    return stored
 
 
-def figures_for(runs: Iterable[VerificationRun]) -> dict[int, dict[str, Any]]:
+def figures_for(run_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Each run's figures by id: stored ones as they are, the others computed from their
-    results, read in one query (the runs themselves may have been loaded without them)."""
-    from fleet.models import VerificationRun  # fleet.models imports nothing of this module
-
-    found: dict[int, dict[str, Any]] = {}
-    missing: list[int] = []
-    for run in runs:
-        if stored(run):
-            found[run.pk] = run.figures
-        else:
-            missing.append(run.pk)
+    results (read in one query for all of them)."""
+    wanted = set(run_ids)
+    found: dict[int, dict[str, Any]] = {
+        run_id: figures
+        for run_id, figures in VerificationFigures.objects.filter(run_id__in=wanted).values_list(
+            "run_id", "figures"
+        )
+        if isinstance(figures, dict) and figures.get("version") == FIGURES_VERSION
+    }
+    missing = wanted - set(found)
     if missing:
-        for pk, results in VerificationRun.objects.filter(pk__in=missing).values_list(
+        for run_id, results in VerificationRun.objects.filter(pk__in=missing).values_list(
             "pk", "results"
         ):
-            found[pk] = run_figures(results or {})
+            found[run_id] = run_figures(results or {})
     return found

@@ -388,7 +388,18 @@ ZERT_DUMP_DIR = env_str("ZERT_DUMP_DIR", default="") or str(VAR_DIR / "zert")
 
 # --- Cache -----------------------------------------------------------------------
 # On the broker's Redis when it is Redis (see _cache_for_broker in "Sign-in" above).
-CACHES = {"default": _cache_for_broker(CELERY_BROKER_URL)}
+CACHES = {
+    "default": _cache_for_broker(CELERY_BROKER_URL),
+    # In each process's memory, whether or not a broker answers: what a process keeps for
+    # itself a few seconds (the dashboard's estate overview, portal/dashboard.py).
+    "process": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "attls-portal-process",
+    },
+}
+# How long the dashboard's estate overview may be kept, at most, when nothing it shows changed
+# (portal/dashboard.py says what counts as a change); 0 computes it for every view.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", default=10, min_value=0)
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -14,7 +14,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.refusals import apply_refusals
-from fleet.stored_figures import run_figures
+from fleet.stored_figures import figures_store
 from fleet.verify.certificates import _certificates
 from fleet.verify.collect import _collect
 from fleet.verify.drift import _apply_drift, _conditions, _read_policy_file, in_flux
@@ -73,10 +73,10 @@ def verify(
             "drift_opened": [e.key for e in opened],
             "incidents_opened": [i.key for i in incidents],
         }
-        run.figures = run_figures(run.results)  # stored once: a finished run never changes
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.save()
+        figures_store(run)  # once: a finished run never changes
     _certificates(run, connection, connector, now)
     # last_verified_at is the scheduler's: it claims a slot by setting it when it enqueues.
     return run

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from fleet.models import RunStatus, VerificationRun
-from fleet.stored_figures import FIGURES_VERSION, run_figures
+from fleet.models import RunStatus, VerificationFigures, VerificationRun
+from fleet.stored_figures import FIGURES_VERSION, figures_store, run_figures
 from tests.fleet.ui_estate import FleetEstate, build_fleet
 
 
@@ -37,7 +37,7 @@ def by_lpar(response: Any) -> dict[str, Any]:
 
 def test_runs_stored_without_figures_show_what_their_results_give(fleet: FleetEstate) -> None:
     # build_fleet writes its runs directly, without figures, as runs from before them were.
-    assert fleet.run_after.figures == {} and fleet.run_before.figures == {}
+    assert not VerificationFigures.objects.exists()
 
     shown = by_lpar(dashboard(fleet))
 
@@ -60,27 +60,28 @@ def test_a_new_finished_run_changes_the_dashboard(fleet: FleetEstate) -> None:
         "refused": 3,
     }
     now = timezone.now()
-    VerificationRun.objects.create(
+    run = VerificationRun.objects.create(
         stack=fleet.sysb,
         status=RunStatus.SUCCEEDED,
         started_at=now - timedelta(seconds=2),
         finished_at=now,
         results=results,
-        figures=run_figures(results),  # as the worker stores them when the run ends
     )
+    figures_store(run)  # as the worker does when the run ends (fleet.verify.run)
 
     second = dashboard(fleet)
 
     after = by_lpar(second)["SYSB"]
     assert (after.connections, after.secured, after.coverage, after.refused) == (40, 30, 0.75, 3)
     assert b"30 of 40 connections" in second.content
+    assert VerificationFigures.objects.get(run=run).figures == run_figures(results)
     assert second.context["totals"].refused == by_lpar(second)["SYSA"].refused + 3
 
 
 def test_figures_stored_under_another_rule_are_computed_again(fleet: FleetEstate) -> None:
     # Say the rule for a figure changed since these were stored: what they say is not shown.
     wrong = {**run_figures(fleet.run_before.results), "connections": 999, "version": 0}
-    VerificationRun.objects.filter(pk=fleet.run_before.pk).update(figures=wrong)
+    VerificationFigures.objects.create(run=fleet.run_before, figures=wrong)
 
     shown = by_lpar(dashboard(fleet))["SYSB"]
 
@@ -92,7 +93,7 @@ def test_the_dashboard_reads_stored_figures_not_the_results(fleet: FleetEstate) 
     """Stored figures are what is shown: the dashboard does not decode results for them."""
     for run in (fleet.run_after, fleet.run_before):
         figures = {**run_figures(run.results), "connections": 77}  # marked, to be seen
-        VerificationRun.objects.filter(pk=run.pk).update(figures=figures)
+        VerificationFigures.objects.create(run=run, figures=figures)
 
     shown = by_lpar(dashboard(fleet))
 
