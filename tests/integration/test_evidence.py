@@ -23,7 +23,8 @@ from audits import services as audit_services
 from audits.models import Assessment, AuditEntry, EvidencePack, Outcome, RunState, ScopeKind
 from audits.signing import verify_pack
 from fleet import services as fleet
-from fleet.models import RunStatus, VerificationRun
+from fleet.models import RunStatus, VerificationFigures, VerificationRun
+from fleet.stored_figures import run_figures
 from fleet.tasks import verification_request
 from policies.models import Service, Stack
 
@@ -95,6 +96,11 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
         estate.fault("drop", lpar=lpar)
     time.sleep(4)
     after = verify_all(stacks)
+    # The worker stored each finished run's stack-wide figures, as run_figures gives them
+    # from its results: what the dashboard and /metrics read (fleet/stored_figures.py).
+    for run in after:
+        run.refresh_from_db()
+        assert VerificationFigures.objects.get(run=run).figures == run_figures(run.results)
 
     # Asked for as the auditor's browser would (the request's client, as the middleware sets
     # it): the worker that signs the pack records that client, carried in the task's header.
