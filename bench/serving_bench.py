@@ -315,12 +315,16 @@ def main() -> int:
         # The machine may be shared: the load average and the CPU the server itself spent
         # per request say what the latencies were measured under.
         load_before, served_before = os.getloadavg()[0], gunicorn.cpu_seconds()
+        asked_before = sum(os.times()[:2])  # this process: the clients' threads
         result = load(gunicorn.url, context, keys, args.seconds)
         server_cpu = gunicorn.cpu_seconds() - served_before
+        client_cpu = sum(os.times()[:2]) - asked_before
+        requests = max(result["requests"], 1)
         print(
             f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before and"
-            f" {os.getloadavg()[0]:.1f} after the load; gunicorn spent {server_cpu:.1f} s of"
-            f" CPU, {server_cpu / max(result['requests'], 1) * 1000:.1f} ms per request"
+            f" {os.getloadavg()[0]:.1f} after the load; CPU per request: gunicorn"
+            f" {server_cpu / requests * 1000:.1f} ms ({server_cpu:.1f} s in all), the clients"
+            f" {client_cpu / requests * 1000:.1f} ms ({client_cpu:.1f} s)"
         )
         ok = result["p95"] <= DASHBOARD_P95_TARGET and not result["errors"]
         errors = sorted(set(result["errors"]))
