@@ -28,6 +28,9 @@ class LogFilters:
     action: str = ""
     since: date | None = None
     until: date | None = None
+    # One object's history: its type as the log names it ("Service") and its id (a uuid).
+    object_type: str = ""
+    object_id: str = ""
 
     @classmethod
     def from_form(cls, data: dict[str, Any]) -> LogFilters:
@@ -36,9 +39,15 @@ class LogFilters:
             action=data.get("action") or "",
             since=data.get("since"),
             until=data.get("until"),
+            object_type=data.get("object_type") or "",
+            object_id=data.get("object_id") or "",
         )
 
     def apply(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+        if self.object_type:
+            entries = entries.filter(object_type=self.object_type)
+        if self.object_id:
+            entries = entries.filter(object_id=self.object_id)
         if self.actor:
             entries = entries.filter(actor__iexact=self.actor)
         if self.action:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
+from audits.browse import LogFilters, actions
 from audits.catalog import Parameter, load_catalog
 from audits.models import ScopeKind
 from audits.services import PackRequest
@@ -213,7 +214,32 @@ class LogFilterForm(forms.Form):
     until = forms.DateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    # An object's page links here with both ("history"); as the log names objects: the
+    # model's name and its uuid (policies.changes), or a user's number.
+    object_type = forms.RegexField(
+        label="Object type",
+        required=False,
+        regex=r"^[A-Za-z][A-Za-z0-9]{0,63}$",
+        error_messages={"invalid": "a type as the log names it, such as Service"},
+    )
+    object_id = forms.RegexField(
+        label="Object id",
+        required=False,
+        regex=r"^[A-Za-z0-9-]{1,64}$",
+        error_messages={"invalid": "a uuid or a number, as the log names objects"},
+    )
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "any action")] + [(a, a) for a in actions]
+
+
+def log_filters(params: Any) -> LogFilters:
+    """The audit log filters in a query (the log page's form, the export's parameters); a
+    ValueError naming each refused field, so an export never widens a filter it cannot read."""
+    form = LogFilterForm(params, actions=actions())
+    if not form.is_valid():
+        raise ValueError(
+            "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        )
+    return LogFilters.from_form(form.cleaned_data)

@@ -37,7 +37,9 @@ from django.db import IntegrityError, transaction
 from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
+from accounts.client import Client, current_client
 from audits.models import AuditCheckpoint, AuditEntry, EvidencePack
+from audits.models.log import CLIENT, SYSTEM
 
 GENESIS = "0" * 64
 CHAIN_VERSION = 2
@@ -119,9 +121,16 @@ def append(
     object_id: str = "",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    client: Client | None = None,
 ) -> AuditEntry:
-    """Appends one entry. Concurrent appenders are serialised by the unique sequence."""
-    data = json.loads(json.dumps(data or {}, default=str))  # what is stored is what is hashed
+    """Appends one entry. Concurrent appenders are serialised by the unique sequence.
+
+    The entry records where it came from (`data["client"]`, inside the hash): `client`, else
+    the client of the request being served (accounts.client), else the system.
+    """
+    source = client or current_client()
+    data = {**(data or {}), CLIENT: source.as_data() if source is not None else SYSTEM}
+    data = json.loads(json.dumps(data, default=str))  # what is stored is what is hashed
     moment = (at or timezone.now()).astimezone(UTC)
     for _ in range(20):
         try:

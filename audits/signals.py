@@ -14,7 +14,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from accounts.client import client_address
+from accounts.client import Client, client_of
 from accounts.events import account_event
 from audits.log import append
 from policies.models import ChangeRecord
@@ -37,19 +37,27 @@ def chain_change_record(sender: Any, instance: ChangeRecord, created: bool, **kw
             "note": instance.note,
         },
         at=instance.at,
+        # Where the change came from, as the change record holds it (policies.changes).
+        client=(
+            Client(address=instance.client_address or "", user_agent=instance.user_agent)
+            if instance.client_address or instance.user_agent
+            else None
+        ),
     )
 
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
 def chain_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    address = client_address(request) if request is not None else ""
+    # The request's client is recorded by append (accounts.client); sign-ins through a
+    # directory (LDAP, OIDC) reach here as local ones do, through django.contrib.auth.login.
     append(
         actor=user.get_username(),
         action="login",
         object_type="User",
         object_id=str(user.pk),
         summary=f"{user.get_username()} signed in",
-        data={"address": address},
+        data={"backend": getattr(user, "backend", "")},
+        client=client_of(request) if request is not None else None,
     )
 
 
@@ -57,13 +65,12 @@ def chain_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def chain_failed_login(
     sender: Any, credentials: dict[str, Any], request: Any, **kwargs: Any
 ) -> None:
-    address = client_address(request) if request is not None else ""
     append(
         actor=str(credentials.get("username", ""))[:150],
         action="login failed",
         object_type="User",
         summary=f"sign-in refused for {credentials.get('username', '?')!r}",
-        data={"address": address},
+        client=client_of(request) if request is not None else None,
     )
 
 

@@ -194,13 +194,19 @@ def verify(request: HttpRequest) -> HttpResponse:
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None, actions=browse.actions())
-    filters = browse.LogFilters.from_form(form.cleaned_data if form.is_valid() else {})
+    entries = browse.audit_entries(
+        browse.LogFilters.from_form(form.cleaned_data if form.is_valid() else {})
+    )
+    if form.is_bound and not form.is_valid():
+        # A filter that cannot be read shows its error and no entries: never the whole log
+        # as if it were, say, one object's history.
+        entries = entries.none()
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "section": "log",
         "form": form,
-        "page": _page(request, browse.audit_entries(filters), LOG_PAGE_SIZE),
+        "page": _page(request, entries, LOG_PAGE_SIZE),
         "query": query.urlencode(),
     }
     return _partial(request, "audits/log.html", context, ("log-table",))

@@ -221,8 +221,10 @@ def _operate(
         RunStatus,
         ServiceHour,
         TargetStatus,
+        VerificationFigures,
         VerificationRun,
     )
+    from fleet.stored_figures import run_figures
 
     LparConnection.objects.get_or_create(
         lpar=stack.lpar,
@@ -276,6 +278,10 @@ def _operate(
         )
         moment += timedelta(hours=run_every)
     made = VerificationRun.objects.bulk_create(runs, batch_size=20)
+    # As the worker stores them when a run ends (fleet.stored_figures.figures_store).
+    VerificationFigures.objects.bulk_create(
+        VerificationFigures(run=run, figures=run_figures(run.results)) for run in made
+    )
     for run in made:  # created_at is auto_now_add: set it to when the run happened
         VerificationRun.objects.filter(pk=run.pk).update(created_at=run.started_at)
     hours = []

@@ -195,6 +195,18 @@ class Gunicorn:
             time.sleep(0.5)
         raise RuntimeError(f"gunicorn did not answer:\n{self.log.read_text()[-3000:]}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of gunicorn's master and workers so far: its process group
+        (started in a session of its own), read from /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rpartition(")")[2].split()
+                if int(fields[2]) == self.process.pid:  # pgrp
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -300,7 +312,20 @@ def main() -> int:
         context = gunicorn.wait()
         keys = sessions(args.clients, auditor)
         say(f"{args.clients} signed-in clients on the dashboard for {args.seconds:.0f} s")
+        # The machine may be shared: the load average and the CPU the server itself spent
+        # per request say what the latencies were measured under.
+        load_before, served_before = os.getloadavg()[0], gunicorn.cpu_seconds()
+        asked_before = sum(os.times()[:2])  # this process: the clients' threads
         result = load(gunicorn.url, context, keys, args.seconds)
+        server_cpu = gunicorn.cpu_seconds() - served_before
+        client_cpu = sum(os.times()[:2]) - asked_before
+        requests = max(result["requests"], 1)
+        print(
+            f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before and"
+            f" {os.getloadavg()[0]:.1f} after the load; CPU per request: gunicorn"
+            f" {server_cpu / requests * 1000:.1f} ms ({server_cpu:.1f} s in all), the clients"
+            f" {client_cpu / requests * 1000:.1f} ms ({client_cpu:.1f} s)"
+        )
         ok = result["p95"] <= DASHBOARD_P95_TARGET and not result["errors"]
         errors = sorted(set(result["errors"]))
         print(

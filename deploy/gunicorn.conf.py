@@ -23,6 +23,11 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8443")]
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
+# The application (Django, every view: portal/wsgi.py) is imported once in the master and
+# forked: a worker, also one that replaces another after max_requests, serves its first
+# request at once instead of spending seconds importing. A new release needs a restart: a HUP
+# forks new workers from the master, which holds the old code (deploy/README.md).
+preload_app = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
@@ -38,8 +43,8 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
 # The client address and the time taken (microseconds) with every request.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus "%(a)s"'
-# Only the balancer or proxy of our own may set X-Forwarded-*; the portal's DJANGO_NUM_PROXIES
-# decides which address is the client's (accounts/client.py).
+# Only the balancer or proxy of our own may set X-Forwarded-*; the portal's
+# DJANGO_TRUSTED_PROXIES decides which address is the client's (accounts/client.py).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 proc_name = "attls-portal"
 # gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),

@@ -376,10 +376,33 @@ class VerificationRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["stack", "-created_at"])]
+        indexes = [
+            models.Index(fields=["stack", "-created_at"]),
+            # The dashboard notices a run that finished by the latest finished_at (portal/
+            # dashboard.py): read from this index, not from a scan of every run.
+            models.Index(fields=["finished_at"], name="fleet_run_finished_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"verification of {self.stack.label} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class VerificationFigures(models.Model):
+    """The stack-wide figures derived from a finished run's results (fleet/stored_figures.py):
+    what the dashboard, /metrics and the API read, without decoding every service's figures.
+
+    A table of their own, not a column of the run: SQLite keeps a row's columns in order, so a
+    column stored after the large outputs and results is reached only by reading through them
+    (PostgreSQL keeps large values aside, but the portal runs on both).
+    """
+
+    run = models.OneToOneField(
+        VerificationRun, on_delete=models.CASCADE, primary_key=True, related_name="figures"
+    )
+    figures = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"figures of run {self.run_id}"
 
 
 class ConnectionObservation(models.Model):

@@ -5,7 +5,7 @@ each stack's latest verification, one query for all stacks; counts from grouped 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from fleet import presenters
+from fleet import presenters, stored_figures
 from fleet.models import (
     Certificate,
     Deployment,
@@ -41,6 +41,8 @@ from fleet.selectors import (
 )
 from policies.models import PolicyVersion, Stack
 
+RUN_SHOWN = ("id", "uuid", "status", "created_at", "started_at", "finished_at", "error")
+
 
 @dataclass
 class StackStatus:
@@ -57,34 +59,39 @@ class StackStatus:
     certificates_due: int = 0  # expire within 30 days, still valid
     certificates_expired: int = 0
     next_expiry: datetime | None = None
+    # The latest succeeded run's stack-wide figures (fleet/stored_figures.py); {} without one.
+    figures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def results(self) -> dict[str, Any]:
+        """Every service's figures of the latest run: for one stack's page. The overview
+        loads runs without them (a query per stack here); its figures are in `figures`."""
         return self.run.results if self.run is not None else {}
 
     @property
+    def connections(self) -> int | None:
+        return self.figures.get("connections")
+
+    @property
+    def secured(self) -> int | None:
+        return self.figures.get("secured")
+
+    @property
     def coverage(self) -> float | None:
-        return self.results.get("coverage")
+        return self.figures.get("coverage")
 
     @property
     def coverage_text(self) -> str:
-        return presenters.percent(self.results.get("secured", 0), self.results.get("connections"))
+        return presenters.percent(self.figures.get("secured", 0), self.figures.get("connections"))
 
     @property
     def refused(self) -> int:
-        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before; from
-        the services' failures for a run stored before the stack-wide figure existed."""
-        if "refused" in self.results:
-            return int(self.results["refused"] or 0)
-        services = (self.results.get("services") or {}).values()
-        return sum(sum((e.get("handshake_failures") or {}).values()) for e in services)
+        """Attempts AT-TLS refused (EZD1286I, the probe's apart) since the run before."""
+        return int(self.figures.get("refused") or 0)
 
     @property
     def services_refusing(self) -> list[str]:
-        services = self.results.get("services") or {}
-        return sorted(
-            n for n, e in services.items() if any((e.get("handshake_failures") or {}).values())
-        )
+        return list(self.figures.get("services_refusing") or [])
 
     @property
     def coverage_css(self) -> str:
@@ -99,15 +106,22 @@ class StackStatus:
 
     @property
     def protocol_bar(self) -> presenters.Bar:
-        return presenters.protocol_bar(self.results.get("protocols") or {})
+        return presenters.protocol_bar(self.figures.get("protocols") or {})
 
     @property
     def ports(self) -> presenters.PortSummary:
-        return presenters.port_summary(self.results.get("services") or {})
+        ports = self.figures.get("ports") or {}
+        return presenters.PortSummary(
+            probed=ports.get("probed", 0),
+            cleartext=ports.get("cleartext", 0),
+            app_tls=ports.get("app_tls", 0),
+            deprecated=ports.get("deprecated", 0),
+            weakest=dict(ports.get("weakest") or {}),
+        )
 
     @property
     def in_scope(self) -> int:
-        return sum(1 for s in (self.results.get("services") or {}).values() if s.get("in_scope"))
+        return int(self.figures.get("in_scope") or 0)
 
     @property
     def behind(self) -> bool:
@@ -171,9 +185,14 @@ def estate_stack_statuses(*, stacks: QuerySet[Stack] | None = None) -> list[Stac
     if not rows:
         return []
     run_ids = {r.run_id for r in rows} | {r.last_run_id for r in rows}
-    runs = VerificationRun.objects.defer("outputs").in_bulk(run_ids - {None})
+    # Only what is shown of a run; its figures are stored apart (fleet/stored_figures.py).
+    # Not its outputs nor every service's results, nor (SQLite) any column stored after them:
+    # reading one reads through them.
+    runs = VerificationRun.objects.only(*RUN_SHOWN).in_bulk(run_ids - {None})
+    figures = stored_figures.figures_for(r.run_id for r in rows if r.run_id is not None)
     targets = (
-        DeploymentTarget.objects.defer(*HEAVY_TARGET_FIELDS)
+        # Not the version's text nor its model: decoding those was a third of the page.
+        DeploymentTarget.objects.defer(*HEAVY_TARGET_FIELDS, "version__text", "version__model")
         .select_related("version", "deployment")
         .in_bulk({r.deployed_id for r in rows} - {None})
     )
@@ -198,6 +217,7 @@ def estate_stack_statuses(*, stacks: QuerySet[Stack] | None = None) -> list[Stac
             latest_version=versions.get(r.latest_version_id),
             active_deployment=active.get(r.active_deployment_id),
             open_drift=drift.get(r.id, 0),
+            figures=figures.get(r.run_id, {}),
         )
         for r in rows
     ]
@@ -257,8 +277,8 @@ def fleet_totals(*, user: User, statuses: Sequence[StackStatus]) -> FleetTotals 
     return FleetTotals(
         stacks=len(statuses),
         deployed=sum(1 for s in statuses if s.deployed is not None),
-        connections=sum(s.results.get("connections") or 0 for s in statuses),
-        secured=sum(s.results.get("secured") or 0 for s in statuses),
+        connections=sum(s.connections or 0 for s in statuses),
+        secured=sum(s.secured or 0 for s in statuses),
         open_drift=sum(s.open_drift for s in statuses),
         certificates_due=sum(s.certificates_due for s in statuses),
         certificates_expired=sum(s.certificates_expired for s in statuses),

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from accounts.client import current_client
 from policies.models import ChangeRecord
 
 __all__ = ["change_record"]
@@ -33,8 +34,10 @@ def change_record(
     """Records `action` on `obj` by `actor` (None, or an anonymous user: the system).
 
     The object is named by its class (or `object_type`), its `uuid` when it has one and its
-    text cut to the column's length.
+    text cut to the column's length. The client of the request being served (or of the one
+    that started the task: accounts.client) is recorded as where the change came from.
     """
+    client = current_client()
     return ChangeRecord.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
@@ -44,4 +47,6 @@ def change_record(
         before=before,
         after=after,
         note=note,
+        client_address=(client.address or None) if client is not None else None,
+        user_agent=client.user_agent if client is not None else "",
     )

@@ -508,6 +508,10 @@ class ChangeRecord(models.Model):
     before = models.JSONField(null=True)
     after = models.JSONField(null=True)
     note = models.TextField(blank=True)
+    # Where the change came from: the client of the web or API request that made it (or that
+    # started the task that made it); null and "" when the system acted on its own.
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]

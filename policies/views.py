@@ -243,6 +243,8 @@ def object_detail(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
         "kind_label": kind_named(kind).label,
         "statement_type": kind_named(kind).statement,
         "obj": obj,
+        # As the audit log names it (policies.changes): the model's name.
+        "object_type": type(obj).__name__,
         "attributes": presenters.object_attributes(form),
         "suites": presenters.cipher_rows(obj.suites) if kind == "cipher-set" else None,
         "usage": presenters.rules_using(obj),

@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.roles import Capability
-from audits.browse import LogFilters, audit_entries
+from audits.browse import audit_entries
+from audits.forms import log_filters
 from fleet import selectors as fleet_selectors
 from fleet.models import ConnectionObservation
 from policies.selectors import service_list_for
@@ -242,10 +243,13 @@ def _deployments(user: User, params: Any) -> Iterator[Sequence[Any]]:
 
 
 def _audit_log(user: User, params: Any) -> Iterator[Sequence[Any]]:
-    # In chain order, so a reader can re-hash it; the audit log page filters the same way.
-    entries = audit_entries(LogFilters(actor=(params.get("actor") or "").strip())).order_by(
-        "sequence"
-    )
+    # In chain order, so a reader can re-hash it; filtered as the audit log page filters, by
+    # the same form (actor, action, dates, object).
+    try:
+        filters = log_filters(params)
+    except ValueError as refused:
+        raise ExportRefused(str(refused)) from None
+    entries = audit_entries(filters).order_by("sequence")
     for e in _chunked(entries):
         yield (
             e.sequence,
@@ -255,6 +259,8 @@ def _audit_log(user: User, params: Any) -> Iterator[Sequence[Any]]:
             e.object_type,
             e.object_id,
             e.summary,
+            e.client_address,
+            e.user_agent,
             json.dumps(e.data, sort_keys=True, separators=(",", ":")),
             e.prev_hash,
             e.hash,
@@ -401,6 +407,8 @@ EXPORTS: dict[str, Export] = {
                 "object_type",
                 "object_id",
                 "summary",
+                "client_address",
+                "user_agent",
                 "data",
                 "prev_hash",
                 "hash",

@@ -179,8 +179,8 @@ class EstateCollector(Collector):
             if status.coverage is not None:
                 coverage.add_metric(labels, float(status.coverage))
             if status.run is not None:
-                connections.add_metric(labels, status.results.get("connections") or 0)
-                secured.add_metric(labels, status.results.get("secured") or 0)
+                connections.add_metric(labels, status.connections or 0)
+                secured.add_metric(labels, status.secured or 0)
                 refused.add_metric(labels, status.refused)
             drift.add_metric(labels, status.open_drift)
             incidents.add_metric(labels, open_incidents.get(status.stack.id, 0))

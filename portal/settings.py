@@ -6,6 +6,7 @@ ALLOWED_HOSTS mandatory and turns on HTTPS-only cookies, redirects and HSTS;
 `manage.py check --deploy` is then clean (tests/portal/test_settings.py runs it).
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -76,6 +77,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
+    # The client (address, user agent) of each request, for the audit log (accounts/client.py).
+    "accounts.client.ClientContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -161,11 +164,22 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 8 * 60 * 60
 
 # --- Sign-in: lock-out, client address, throttles, cache, API tokens ----------------------------
-# How many proxies of our own stand in front of the portal. 0: the client is the TCP peer and
-# X-Forwarded-For is ignored (anyone can send it). N: the N-th address from the right of
-# X-Forwarded-For, the one our outermost proxy appended. The lock-out, the API throttles and
-# the audit log all count clients this way (accounts/client.py).
-NUM_PROXIES = env_int("DJANGO_NUM_PROXIES", default=0, min_value=0)
+# The proxies of our own in front of the portal (addresses or networks, comma-separated).
+# Empty (the default): the client is the TCP peer and X-Forwarded-For is ignored, since any
+# client can send it. Otherwise X-Forwarded-For is read only from a listed peer, and only the
+# addresses our proxies appended (accounts/client.py). The lock-out, the API throttles and the
+# audit log all count clients this way.
+if os.environ.get("DJANGO_NUM_PROXIES", "").strip():
+    raise ImproperlyConfigured(
+        "DJANGO_NUM_PROXIES is replaced by DJANGO_TRUSTED_PROXIES: list your proxies' addresses"
+        " or networks, so that X-Forwarded-For is believed only from them"
+    )
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DJANGO_TRUSTED_PROXIES: {error}") from None
 # Lock-out (django-axes): after AUTH_LOCKOUT_FAILURES failed sign-ins (the login form and
 # POST /api/token/ alike) for one username, or from one address, within AUTH_LOCKOUT_MINUTES
 # of each other, that username or address may not sign in for AUTH_LOCKOUT_MINUTES after
@@ -374,7 +388,18 @@ ZERT_DUMP_DIR = env_str("ZERT_DUMP_DIR", default="") or str(VAR_DIR / "zert")
 
 # --- Cache -----------------------------------------------------------------------
 # On the broker's Redis when it is Redis (see _cache_for_broker in "Sign-in" above).
-CACHES = {"default": _cache_for_broker(CELERY_BROKER_URL)}
+CACHES = {
+    "default": _cache_for_broker(CELERY_BROKER_URL),
+    # In each process's memory, whether or not a broker answers: what a process keeps for
+    # itself a few seconds (the dashboard's estate overview, portal/dashboard.py).
+    "process": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "attls-portal-process",
+    },
+}
+# How long the dashboard's estate overview may be kept, at most, when nothing it shows changed
+# (portal/dashboard.py says what counts as a change); 0 computes it for every view.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", default=10, min_value=0)
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -387,10 +412,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Password guessing at POST /api/token/, per client address (accounts/client.py: the
-    # same NUM_PROXIES rule as the lock-out), counted in the cache (shared through Redis).
+    # same TRUSTED_PROXIES rule as the lock-out), counted in the cache (shared through Redis).
     # The lock-out (AUTH_LOCKOUT_*) holds behind it whatever the rate.
     "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},
-    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

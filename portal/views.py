@@ -12,26 +12,22 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import requires
 from accounts.roles import Capability, has_capability
-from fleet import overview, service_status
-from fleet.zert import inventory
+from fleet import service_status
 from portal import exports, health, metrics, search
+from portal.dashboard import estate_summary
 from portal.htmx import render_page
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The fleet overview for those who see the estate; an app owner's services otherwise."""
-    stacks = overview.stack_status_list(user=request.user)
-    context = {
-        "stacks": stacks,
-        "totals": overview.fleet_totals(user=request.user, statuses=stacks),
-        "sees_estate": has_capability(request.user, Capability.VIEW_ESTATE),
-    }
-    # Measured from every connection where zERT records exist (the last 30 days), beside the
-    # netstat samples: the page names which source each figure comes from.
-    zert = inventory.totals_for(user=request.user, filters=inventory.InventoryFilters(days=30))
-    context["zert"] = zert if zert.records else None
-    if not context["sees_estate"] and has_capability(request.user, Capability.VIEW_OWN_SERVICES):
+    context: dict[str, Any] = {"sees_estate": has_capability(request.user, Capability.VIEW_ESTATE)}
+    if context["sees_estate"]:
+        # The same for everyone who sees the estate: rendered once per state of the estate.
+        summary = estate_summary(user=request.user)
+        context["estate"] = summary.html
+        context.update(summary.context or {})  # the statuses, when computed for this view
+    elif has_capability(request.user, Capability.VIEW_OWN_SERVICES):
         services = service_status.service_statuses(
             service_status.visible_services(user=request.user), details=False
         )

@@ -20,10 +20,11 @@ def _a_cache_of_its_own(settings: Settings, request: pytest.FixtureRequest) -> N
     # Redis: one test's counts (or another run's) would reach the next test. Each test gets
     # a cache of its own in memory; tests of the Redis cache set one up themselves.
     settings.CACHES = {
-        "default": {
+        alias: {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
+            "LOCATION": f"{alias}:{request.node.nodeid}",
         }
+        for alias in ("default", "process")
     }
 
 

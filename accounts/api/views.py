@@ -20,13 +20,12 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api import schema as _schema  # noqa: F401 - registers the tokenAuth scheme
 from accounts.api import serializers as api
-from accounts.client import client_address
+from accounts.client import ClientScopedRateThrottle, client_address
 from accounts.lockout import lockout_minutes
 from accounts.models import ApiToken, DirectoryGroupMapping
 from accounts.permissions import capability_permission
@@ -38,7 +37,7 @@ ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="`{detail: ...}`")
 class TokenView(APIView):
     """POST: a new token for a username and password. DELETE: revoke the token of this request."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "token"
 
     def get_permissions(self) -> list[BasePermission]:

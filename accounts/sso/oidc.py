@@ -30,6 +30,7 @@ from mozilla_django_oidc.views import (
 )
 
 from accounts import services
+from accounts.events import account_event_send
 from accounts.identity import DirectoryAccount
 from accounts.models import IdentitySource
 
@@ -202,10 +203,39 @@ class _StartView(_LazyEndpoints, OIDCAuthenticationRequestView):  # type: ignore
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 
 
+def _sign_in_refused(why: str) -> None:
+    """A refused OIDC sign-in that Django's user_login_failed does not tell of (that signal is
+    sent only when the backend was asked and said no); audits chains it, with the client."""
+    account_event_send(
+        actor="",
+        action="login failed",
+        username="",
+        summary=f"sign-in with {settings.OIDC_PROVIDER_NAME} refused: {why}"[:500],
+        data={"source": IdentitySource.OIDC.value, "reason": why[:200]},
+    )
+
+
 class _CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
     get_settings = staticmethod(oidc_setting)
 
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response: HttpResponse = super().get(request)
+        except SuspiciousOperation as refused:  # a forged state, a token not for us: a 400
+            _sign_in_refused(str(refused))
+            raise
+        return response
+
     def login_failure(self) -> HttpResponse:
+        if not hasattr(self, "user"):  # the backend was never asked: the provider said no
+            error = self.request.GET.get("error")
+            _sign_in_refused(
+                f"the provider answered {error!r}"
+                if error
+                else "no sign-in was started from this browser"
+            )
+        elif self.user is not None:  # the backend accepted a deactivated user
+            _sign_in_refused(f"{self.user.get_username()} is deactivated")
         messages.error(
             self.request,
             f"Signing in with {settings.OIDC_PROVIDER_NAME} did not succeed. Try again, or ask"

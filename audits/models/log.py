@@ -9,7 +9,15 @@ AuditCheckpoint row on a beat schedule and in every evidence pack, and checked a
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+
+# `data[CLIENT]` says where an entry came from (audits.log.append writes it, inside the hash):
+# {"address": ..., "user_agent": ...} of the web or API request that made it (or that started
+# the task that made it), or SYSTEM. Entries from before it was recorded have none.
+CLIENT = "client"
+SYSTEM = "system"
 
 
 class AuditEntry(models.Model):
@@ -34,6 +42,22 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+    def _client(self) -> Any:
+        return self.data.get(CLIENT) if isinstance(self.data, dict) else None
+
+    @property
+    def client_address(self) -> str:
+        """The request's client address, "system", or "" when the entry does not say."""
+        client = self._client()
+        if isinstance(client, dict):
+            return str(client.get("address") or "")
+        return SYSTEM if client == SYSTEM else ""
+
+    @property
+    def user_agent(self) -> str:
+        client = self._client()
+        return str(client.get("user_agent") or "") if isinstance(client, dict) else ""
 
 
 class AuditCheckpoint(models.Model):

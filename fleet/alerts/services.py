@@ -25,7 +25,8 @@ from fleet.alerts.models import (
     DeliveryStatus,
 )
 from fleet.secrets import encrypt
-from policies.models import ChangeRecord, Service, Stack
+from policies.changes import change_record
+from policies.models import Service, Stack
 
 log = logging.getLogger(__name__)
 
@@ -253,16 +254,7 @@ def alert_delivery_retry(*, delivery: AlertDelivery, actor: User) -> None:
 
 
 def _record(actor: User, action: str, obj: Any, after: dict[str, Any]) -> None:
-    ChangeRecord.objects.create(
-        actor=actor if actor.is_authenticated else None,
-        action=action,
-        object_type=type(obj).__name__,
-        object_uuid=getattr(obj, "uuid", None),
-        object_name=str(obj)[:100],
-        before=None,
-        after=after,
-        note="",
-    )
+    change_record(actor=actor, action=action, obj=obj, after=after)
 
 
 SYSLOG_TRANSPORTS = ("udp", "tcp", "tls")

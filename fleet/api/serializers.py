@@ -598,17 +598,17 @@ class StackStatusSerializer(serializers.Serializer):
         return obj.latest_version.number if obj.latest_version is not None else None
 
     def get_connections(self, obj: StackStatus) -> int | None:
-        return obj.results.get("connections")
+        return obj.connections
 
     def get_secured(self, obj: StackStatus) -> int | None:
-        return obj.results.get("secured")
+        return obj.secured
 
     def get_coverage(self, obj: StackStatus) -> float | None:
         return obj.coverage
 
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
     def get_protocols(self, obj: StackStatus) -> dict[str, int]:
-        return obj.results.get("protocols") or {}
+        return dict(obj.figures.get("protocols") or {})
 
     @extend_schema_field(PortSummarySerializer)
     def get_ports(self, obj: StackStatus) -> dict[str, Any]:

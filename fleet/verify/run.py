@@ -18,6 +18,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.refusals import apply_refusals
+from fleet.stored_figures import figures_store
 from fleet.verify.certificates import _certificates
 from fleet.verify.collect import _collect
 from fleet.verify.drift import _apply_drift, _conditions, _read_policy_file, in_flux
@@ -85,6 +86,7 @@ def verify(
         run.status = RunStatus.SUCCEEDED
         run.finished_at = timezone.now()
         run.save()
+        figures_store(run)  # once: a finished run never changes
     _certificates(run, connection, connector, now)
     # last_verified_at is the scheduler's: it claims a slot by setting it when it enqueues.
     return run

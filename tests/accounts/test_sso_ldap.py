@@ -13,6 +13,7 @@ from accounts.models import DirectoryIdentity, IdentitySource
 from accounts.roles import Role, roles_of
 from accounts.services import directory_group_mapping_create, user_deactivate
 from accounts.sso.ldap import unique_id
+from audits.models import AuditEntry
 from tests.accounts.conftest import ARCHITECTS, BASE, LDAP_PASSWORD, OPERATORS
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +32,13 @@ def mapping(db: None) -> None:
     )
 
 
+# Every request of these clients comes from here, with this browser (the audit log says so).
+BROWSER = {"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "Mozilla/5.0 directory-test"}
+SOURCE = {"address": "198.51.100.23", "user_agent": "Mozilla/5.0 directory-test"}
+
+
 def sign_in(username: str, password: str) -> tuple[Client, int]:
-    client = Client()
+    client = Client(**BROWSER)
     response = client.post(reverse("login"), {"username": username, "password": password})
     return client, response.status_code
 
@@ -58,6 +64,10 @@ def test_sign_in_maps_group_dns_to_roles(ldap_on, mapping) -> None:
     assert identity.source == "ldap" and identity.subject == ldap_on.entry_uuid(ALICE)
     assert identity.person_link == "e1001"  # employeeNumber, normalised
 
+    login = AuditEntry.objects.get(action="login", actor="alice")
+    assert login.data["client"] == SOURCE
+    assert login.data["backend"] == "accounts.sso.ldap.LdapBackend"
+
     _, status = sign_in("bob", "bob-directory-pass-2")
     assert status == 302
     assert roles_of(User.objects.get(username="bob")) == [Role.ARCHITECT, Role.OPERATOR]
@@ -81,6 +91,7 @@ def test_a_wrong_directory_password_signs_nobody_in(ldap_on, mapping) -> None:
 
     assert status == 200 and signed_in_as(client) is None
     assert not User.objects.filter(username="alice").exists()
+    assert AuditEntry.objects.get(action="login failed", actor="alice").data["client"] == SOURCE
 
 
 def test_the_lock_out_applies_to_directory_passwords(ldap_on, mapping, settings) -> None:

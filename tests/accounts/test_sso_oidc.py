@@ -67,6 +67,22 @@ def test_sign_in_maps_the_groups_claim_to_roles(oidc, mapping) -> None:
     assert actions == ["user create", "directory identity link"]
 
 
+def test_a_sign_in_through_the_provider_records_the_browsers_address_and_agent(
+    oidc, mapping
+) -> None:
+    oidc_person(oidc, "sub-0011", preferred_username="cleo", groups=["zos-auditors"])
+    client = Client(REMOTE_ADDR="198.51.100.31", HTTP_USER_AGENT="Mozilla/5.0 sso-test")
+
+    oidc_sign_in(client, oidc, "sub-0011")
+
+    login = AuditEntry.objects.get(action="login", actor="cleo")
+    assert login.data["client"] == {
+        "address": "198.51.100.31",
+        "user_agent": "Mozilla/5.0 sso-test",
+    }
+    assert login.data["backend"] == "accounts.sso.oidc.OidcBackend"
+
+
 def test_a_person_removed_from_a_group_loses_its_role_at_the_next_sign_in(oidc, mapping) -> None:
     oidc_person(oidc, "sub-0002", preferred_username="dan", groups=["zos-operators"])
     oidc_sign_in(Client(), oidc, "sub-0002")
@@ -137,6 +153,7 @@ def test_a_deactivated_user_cannot_sign_in_through_the_provider(oidc, mapping, m
 
     assert response.status_code == 302 and response["Location"] == reverse("login")
     assert signed_in_user(client) is None
+    assert AuditEntry.objects.filter(action="login failed").count() == 1  # told once
 
 
 def test_a_callback_with_a_forged_state_signs_nobody_in(oidc, mapping) -> None:
@@ -147,6 +164,20 @@ def test_a_callback_with_a_forged_state_signs_nobody_in(oidc, mapping) -> None:
 
     assert response.status_code == 400  # SuspiciousOperation: not a state this browser was given
     assert signed_in_user(client) is None
+    refused = AuditEntry.objects.get(action="login failed")
+    assert "state not found" in refused.summary and refused.client_address == "127.0.0.1"
+
+
+def test_a_sign_in_the_provider_refused_is_in_the_audit_log(oidc, mapping) -> None:
+    client = Client(HTTP_USER_AGENT="Mozilla/5.0 sso-test")
+    client.get(reverse("sso:oidc-start"))
+
+    response = client.get(reverse("sso:oidc-callback"), {"error": "access_denied"})
+
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    refused = AuditEntry.objects.get(action="login failed")
+    assert "the provider answered 'access_denied'" in refused.summary
+    assert refused.user_agent == "Mozilla/5.0 sso-test"
 
 
 def test_a_provider_that_cannot_be_reached_sends_back_to_the_login_page(settings, oidc) -> None:

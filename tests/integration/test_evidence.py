@@ -17,12 +17,14 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from accounts.client import Client, client_context
 from audits import selectors as audit_selectors
 from audits import services as audit_services
-from audits.models import Assessment, EvidencePack, Outcome, RunState, ScopeKind
+from audits.models import Assessment, AuditEntry, EvidencePack, Outcome, RunState, ScopeKind
 from audits.signing import verify_pack
 from fleet import services as fleet
-from fleet.models import RunStatus, VerificationRun
+from fleet.models import RunStatus, VerificationFigures, VerificationRun
+from fleet.stored_figures import run_figures
 from fleet.tasks import verification_request
 from policies.models import Service, Stack
 
@@ -94,16 +96,25 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
         estate.fault("drop", lpar=lpar)
     time.sleep(4)
     after = verify_all(stacks)
+    # The worker stored each finished run's stack-wide figures, as run_figures gives them
+    # from its results: what the dashboard and /metrics read (fleet/stored_figures.py).
+    for run in after:
+        run.refresh_from_db()
+        assert VerificationFigures.objects.get(run=run).figures == run_figures(run.results)
 
-    pack = audit_services.evidence_pack_request(
-        actor=User.objects.get(username="auditor"),
-        new=audit_services.PackRequest(
-            scope_kind=ScopeKind.ESTATE,
-            scope={},
-            period_start=started,
-            period_end=timezone.now(),
-        ),
-    )
+    # Asked for as the auditor's browser would (the request's client, as the middleware sets
+    # it): the worker that signs the pack records that client, carried in the task's header.
+    auditors_browser = Client(address="198.51.100.77", user_agent="Mozilla/5.0 auditor")
+    with client_context(auditors_browser):
+        pack = audit_services.evidence_pack_request(
+            actor=User.objects.get(username="auditor"),
+            new=audit_services.PackRequest(
+                scope_kind=ScopeKind.ESTATE,
+                scope={},
+                period_start=started,
+                period_end=timezone.now(),
+            ),
+        )
     pack = wait_for(
         lambda: (
             EvidencePack.objects.filter(pk=pack.pk)
@@ -114,6 +125,13 @@ def test_the_reference_data_center_deployed_yields_a_signed_pack_with_its_figure
         what="the evidence pack",
     )
     assert pack.status == RunState.SUCCEEDED, (pack.error, pack.progress)
+    signed = AuditEntry.objects.get(action="evidence", object_id=str(pack.uuid))
+    assert signed.data["client"] == auditors_browser.as_data()
+    # The deployment the worker ran was not asked for through a request here: the system.
+    assert (
+        AuditEntry.objects.filter(object_type="Deployment").exclude(data__client="system").count()
+        == 0
+    )
     assessment = Assessment.objects.get(pk=pack.assessment_id)
     results = {r.control_id: r for r in assessment.results.all()}
     text = pdf_text(audit_selectors.pack_file(pack, "pdf"))
