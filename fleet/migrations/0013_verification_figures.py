@@ -32,7 +32,7 @@ def store_figures(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fleet", "0010_zert_record_partitions"),
+        ("fleet", "0012_change_impact"),
     ]
 
     operations = [
