@@ -71,7 +71,7 @@ def upload_refusal(target: DeploymentTarget) -> str | None:
     The request was checked too (fleet.services.deployment_request); this catches a stack's
     path or an LPAR's allowed directories changed since, and versions marked untrusted.
     """
-    if target.version.text_problem:
+    if target.version.text_problem and target.baseline_id is None:
         return f"{target.version} is untrusted and is never deployed: {target.version.text_problem}"
     return target.stack.lpar.connection.policy_file_refusal(target.stack)
 
@@ -310,7 +310,9 @@ class Runner:
             connector,
             target.text,
             "compare loaded policy",
-            f"as published (v{target.version.number}, sha256 {short(target.sha256)})",
+            f"as the baseline it restores, sha256 {target.sha256}"
+            if target.baseline_id is not None
+            else f"as published (v{target.version.number}, sha256 {short(target.sha256)})",
         )
         self.current = "verify"
         started = time.perf_counter()

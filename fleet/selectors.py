@@ -135,14 +135,43 @@ class RollbackPlan:
 
     stack: Stack
     current: DeploymentTarget | None
+    # The latest version deployed to the stack before the current one; else, when no earlier
+    # version went live there, the stack's baseline (its pre-portal file).
     previous: PolicyVersion | None
+    baseline: StackBaseline | None = None
+
+    @property
+    def to_baseline(self) -> bool:
+        return self.previous is None and self.baseline is not None
+
+    @property
+    def to_label(self) -> str:
+        """What a rollback would put back: "v1", or the baseline by name and SHA-256."""
+        if self.previous is not None:
+            return f"v{self.previous.number}"
+        if self.baseline is not None:
+            return LastKnownGood.of_baseline(self.baseline).label + (
+                f", sha256 {self.baseline.sha256}"
+            )
+        return ""
 
     @property
     def refusal(self) -> str:
         if self.current is None:
             return f"Nothing has been deployed to {self.stack.label} yet."
-        if self.previous is None:
-            return f"v{self.current.version.number} is the first version of {self.stack.label}."
+        if self.current.baseline_id is not None:
+            return f"{self.stack.label} already runs its baseline, the pre-portal file."
+        if self.previous is None and self.baseline is None:
+            return (
+                f"{self.current.what} is the first version deployed to {self.stack.label}, and"
+                " no baseline of its pre-portal file was captured."
+            )
+        if self.to_baseline and self.baseline is not None and not self.baseline.existed:
+            return (
+                f"{self.current.what} is the first version deployed to {self.stack.label}, and"
+                f" before it there was no file {self.baseline.path}: the portal does not delete"
+                " policy files. Remove the rules that must go instead."
+            )
         return ""
 
 
@@ -294,18 +323,17 @@ class LastKnownGood:
 
     @classmethod
     def of_target(cls, target: DeploymentTarget) -> LastKnownGood:
-        removed = f" without rule {target.removed_rule}" if target.removed_rule else ""
         when = (
             f", verified as loaded {target.finished_at:%Y-%m-%d %H:%M:%S} UTC"
             if (target.finished_at)
             else ""
         )
+        what = "the baseline, restored" if target.baseline_id is not None else target.what
         return cls(
             text=target.text,
             sha256=target.sha256,
             source="version",
-            label=f"v{target.version.number}{removed} (deployment"
-            f" {str(target.deployment.uuid)[:8]}{when})",
+            label=f"{what} (deployment {str(target.deployment.uuid)[:8]}{when})",
             target=target,
         )
 
@@ -338,16 +366,28 @@ def baseline_of(*, stack: Stack) -> StackBaseline | None:
 
 
 def rollback_plan(*, stack: Stack) -> RollbackPlan:
+    """Back to the latest earlier version that went live on the stack (as published, not a
+    remove-rule variant), else to the stack's baseline: a version never deployed there is not
+    a way back."""
     current = deployed_target(stack)
     previous = None
     if current is not None:
         previous = (
-            PolicyVersion.objects.filter(stack=stack, number__lt=current.version.number)
+            PolicyVersion.objects.filter(
+                stack=stack,
+                number__lt=current.version.number,
+                deployment_targets__stack=stack,
+                deployment_targets__status=TargetStatus.SUCCEEDED,
+                deployment_targets__removed_rule="",
+                deployment_targets__baseline=None,
+            )
             .select_related("author")
             .order_by("-number")
+            .distinct()
             .first()
         )
-    return RollbackPlan(stack=stack, current=current, previous=previous)
+    baseline = baseline_of(stack=stack) if current is not None and previous is None else None
+    return RollbackPlan(stack=stack, current=current, previous=previous, baseline=baseline)
 
 
 @dataclass(frozen=True)

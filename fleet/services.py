@@ -34,6 +34,7 @@ from fleet.models import (
     IncidentKind,
     LparConnection,
     RunStatus,
+    StackBaseline,
     TargetStatus,
 )
 from fleet.selectors import remove_rule_plan
@@ -95,6 +96,7 @@ def _deployment_summary(deployment: Deployment) -> dict[str, Any]:
                 "version": t.version.number,
                 "sha256": t.sha256,
                 "removed_rule": t.removed_rule,
+                "baseline": bool(t.baseline_id),
             }
             for t in deployment.targets.select_related("stack__lpar", "version")
         ],
@@ -110,10 +112,12 @@ def deployment_request(
     kind: str = DeploymentKind.DEPLOY,
     rollback_of: Deployment | None = None,
     texts: dict[int, tuple[str, str]] | None = None,
+    baselines: dict[int, StackBaseline] | None = None,
 ) -> Deployment:
     """A pending deployment of versions to stacks, in the given order.
 
-    `texts` maps a stack id to (text, removed rule) when the text differs from the version's.
+    `texts` maps a stack id to (text, removed rule) when the text differs from the version's;
+    `baselines` maps a stack id to the baseline whose text it restores instead.
     """
     _require_operator(actor)
     if not targets:
@@ -126,7 +130,7 @@ def deployment_request(
         if not hasattr(stack.lpar, "connection"):
             raise DeploymentRefused(f"{stack.lpar.name} has no LPAR connection configured")
         # The deployment fence: only a sound version, only into an allowed directory.
-        if version.text_problem:
+        if version.text_problem and stack.id not in (baselines or {}):
             raise DeploymentRefused(
                 f"{version} cannot be deployed: it is untrusted. {version.text_problem}"
             )
@@ -138,7 +142,11 @@ def deployment_request(
     )
     for position, (stack, version) in enumerate(targets):
         text, removed = (texts or {}).get(stack.id, (version.text, ""))
+        baseline = (baselines or {}).get(stack.id)
+        if baseline is not None:
+            text, removed = baseline.text, ""
         DeploymentTarget.objects.create(
+            baseline=baseline,
             deployment=deployment,
             position=position,
             stack=stack,
@@ -161,6 +169,8 @@ def _pending(deployment: Deployment) -> Deployment:
 
 def _refuse_own_versions(deployment: Deployment, actor: User) -> None:
     for target in deployment.targets.select_related("version__stack__lpar", "version__author"):
+        if target.baseline_id is not None:
+            continue  # it restores the pre-portal file: nobody published that text
         if same_person(target.version.author, actor):
             raise DeploymentForbidden(
                 f"you published {target.version} yourself; another operator must approve its"
@@ -251,22 +261,22 @@ def _current(stack: Stack) -> DeploymentTarget:
 
 @transaction.atomic
 def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deployment:
-    """Redeploys the version before the one currently deployed, approved by `actor`."""
-    current = _current(stack)
-    previous = (
-        PolicyVersion.objects.filter(stack=stack, number__lt=current.version.number)
-        .order_by("-number")
-        .first()
-    )
-    if previous is None:
-        raise DeploymentRefused(f"v{current.version.number} is the first version of {stack.label}")
+    """Redeploys the version deployed before the current one or, when no earlier version went
+    live there, the stack's baseline (selectors.rollback_plan); approved by `actor`."""
+    _current(stack)
+    plan = selectors.rollback_plan(stack=stack)
+    if plan.refusal:
+        raise DeploymentRefused(plan.refusal)
+    current = plan.current
+    assert current is not None  # no refusal: something is deployed
     deployment = deployment_request(
         actor=actor,
-        targets=[(stack, previous)],
-        note=note
-        or f"roll back {stack.label} from v{current.version.number} to v{previous.number}",
+        # A baseline restore names the version it rolls back from: a target needs a version.
+        targets=[(stack, plan.previous or current.version)],
+        note=note or f"roll back {stack.label} from {current.what} to {plan.to_label}",
         kind=DeploymentKind.ROLLBACK,
         rollback_of=current.deployment,
+        baselines={stack.id: plan.baseline} if plan.to_baseline and plan.baseline else None,
     )
     # Requested and approved by one operator: it puts back a version that went live once with
     # four eyes, and it is the way out of trouble. Its publisher still may not push it.

@@ -191,9 +191,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
                 t.stack,
                 selectors.live_policy_text(t.stack),
                 texts[t.id],
-                to_label=f"{t.stack.label} v{t.version.number}"
-                + (f" without rule {t.removed_rule}" if t.removed_rule else "")
-                + " (this deployment)",
+                to_label=f"{t.stack.label} {t.what} (this deployment)",
             )
             for t in targets
         ]

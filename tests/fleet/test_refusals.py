@@ -245,7 +245,7 @@ def test_the_incident_page_names_codes_peers_and_offers_both_actions(
     # An operator is told which version a rollback redeploys (v3 is published, not deployed).
     client.force_login(fleet.people["operator"])
     page = client.get(reverse("fleet:incident", args=[incident.uuid])).content.decode()
-    assert "Redeploys v1, the version published before the deployed v2" in page
+    assert "Redeploys v1, the version deployed before v2" in page
 
 
 def test_a_surge_after_a_drift_names_the_drift_and_the_deployment_before_it(
