@@ -432,7 +432,9 @@ class Runner:
                 0,
             )
             return
-        DeploymentTarget.objects.filter(pk=target.pk).update(file_drift_sha256=found)
+        DeploymentTarget.objects.filter(pk=target.pk).update(
+            file_drift_sha256=found, file_drift_text=live
+        )
         reason = (
             f"file drift: {path} on {target.stack.label} (sha256 {short(found)}) is not the text"
             f" the portal last verified there, {target.last_known_good_source} (sha256"

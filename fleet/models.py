@@ -289,6 +289,8 @@ class DeploymentTarget(models.Model):
     # last-known-good. The deployment stopped; it goes on only once an operator acknowledges
     # overwriting exactly that text (the acknowledged hash must equal the live one).
     file_drift_sha256 = models.CharField(max_length=64, blank=True)
+    # The text found, so the stop can show what changed (a diff against last-known-good).
+    file_drift_text = models.TextField(blank=True)
     overwrite_acknowledged_sha256 = models.CharField(max_length=64, blank=True)
     overwrite_acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -58,7 +58,7 @@ User = AbstractBaseUser | AnonymousUser
 CERTIFICATE_WARNING_DAYS = 30
 ACTIVE = (RunStatus.APPROVED, RunStatus.RUNNING)
 # The raw texts are large; lists never load them.
-HEAVY_TARGET_FIELDS = ("text", "last_known_good")
+HEAVY_TARGET_FIELDS = ("text", "last_known_good", "file_drift_text")
 
 
 def sees_estate(user: User) -> bool:

@@ -35,6 +35,7 @@ from fleet.forms import (
 from fleet.models import (
     NUL_SHOWN_AS,
     Deployment,
+    DeploymentTarget,
     DriftEvent,
     Incident,
     RunStatus,
@@ -182,6 +183,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
     authors = {t.version.author_id for t in targets}
     pending = deployment.status == RunStatus.PENDING
     staleness = selectors.deployment_staleness(deployment) if pending else []
+    drifted = [t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED]
     diffs = []
     if pending:
         # The heavy text is deferred in lists; the diff needs it, for pending ones only.
@@ -214,10 +216,35 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         "reject_form": RejectForm(),
         "cancel_form": CancelForm(),
         # Targets stopped on file drift, which an operator may acknowledge overwriting.
-        "drifted_targets": [
-            t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED
-        ],
+        "drifted_targets": drifted,
+        "drift_diffs": _drift_diffs(deployment, drifted),
     }
+
+
+def _drift_diffs(
+    deployment: Deployment, drifted: list[DeploymentTarget]
+) -> list[presenters.FileDriftDiff]:
+    """Expected (last-known-good) against found, for each target stopped on file drift."""
+    if not drifted:
+        return []
+    # The texts are deferred in lists; loaded here for the stopped targets only.
+    texts = {
+        pk: (good, found)
+        for pk, good, found in deployment.targets.filter(
+            pk__in=[t.pk for t in drifted]
+        ).values_list("pk", "last_known_good", "file_drift_text")
+    }
+    return [
+        presenters.file_drift_diff(
+            t.stack,
+            expected=texts[t.pk][0],
+            expected_label=t.last_known_good_source or "last-known-good",
+            expected_sha256=t.last_known_good_sha256,
+            found=texts[t.pk][1],
+            found_sha256=t.file_drift_sha256,
+        )
+        for t in drifted
+    ]
 
 
 @requires(ESTATE)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from attls.policy import parse_policy
 from fleet import presenters
+from fleet.deploy import FileDrift, Runner, sha256
 from fleet.models import (
     Deployment,
     DeploymentTarget,
@@ -280,3 +281,32 @@ def test_the_verification_page_says_whether_the_policy_file_is_last_known_good(f
     body = page.content.decode()
     assert "is not v2 (deployment 12345678)" in body and DRIFTED[:16] in body
     assert "Drift not judged by this run: deployment 1234abcd was changing it" in body
+
+
+def test_a_file_drift_stop_shows_expected_against_found_as_a_diff_with_both_hashes(
+    fleet,
+) -> None:
+    expected = "TTLSRule A\n{\n  LocalPortRange 992\n}\n"
+    found = "TTLSRule A\n{\n  LocalPortRange 993\n}\n"
+    deployment = fleet.pending
+    Deployment.objects.filter(pk=deployment.pk).update(status=RunStatus.RUNNING)
+    target = deployment.targets.select_related("stack__lpar", "version").get()
+    DeploymentTarget.objects.filter(pk=target.pk).update(
+        last_known_good=expected,
+        last_known_good_sha256=sha256(expected),
+        last_known_good_source="v1 (deployment 12345678)",
+    )
+    target.refresh_from_db()
+    runner = Runner(deployment, connector_for=None, verify=None)  # type: ignore[arg-type]
+
+    with pytest.raises(FileDrift):
+        runner.check_live(target, target.stack.policy_file, found)
+    runner.end_target(target, TargetStatus.FAILED, "file drift")
+    runner.finish(True)
+
+    page = client_for(fleet, "auditor").get(reverse("fleet:deployment", args=[deployment.uuid]))
+    diff = page.content.decode().split('data-testid="drift-diff"')[1]
+    assert f"expected: v1 (deployment 12345678) (sha256 {sha256(expected)})" in diff
+    assert f"(sha256 {sha256(found)})" in diff
+    assert '<span class="sign">-</span>  LocalPortRange 992' in diff
+    assert '<span class="sign">+</span>  LocalPortRange 993' in diff

@@ -16,4 +16,9 @@ class Migration(migrations.Migration):
             name='baseline',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='restored_by', to='fleet.stackbaseline'),
         ),
+        migrations.AddField(
+            model_name='deploymenttarget',
+            name='file_drift_text',
+            field=models.TextField(blank=True),
+        ),
     ]
