@@ -51,6 +51,7 @@ from fleet.models import (
     VerificationRun,
 )
 from policies.models import Lpar, PolicyVersion, Service, Stack
+from policies.selectors import service_list_for
 from policies.services import stack_draft
 
 User = AbstractBaseUser | AnonymousUser
@@ -509,12 +510,15 @@ def certificate_list_for(
 
 
 def incident_list_for(*, user: User, filters: FindingFilters | None = None) -> QuerySet[Incident]:
-    if not sees_estate(user):
-        return Incident.objects.none()
-    filters = filters or FindingFilters(status="all")
+    """Every incident for those who see the estate; for an app owner, those of the services
+    they own (policies.selectors.service_list_for, the one answer to who sees a service)."""
     incidents = Incident.objects.select_related(
         "stack__lpar", "certificate", "service", "preceded_by"
-    ).filter(filters.stack_q())
+    )
+    if not sees_estate(user):
+        incidents = incidents.filter(service__in=service_list_for(user=user).values("pk"))
+    filters = filters or FindingFilters(status="all")
+    incidents = incidents.filter(filters.stack_q())
     if filters.status == "open":
         incidents = incidents.filter(resolved_at=None)
     elif filters.status == "resolved":
@@ -579,13 +583,15 @@ def latest_verification_times(stack_ids: Iterable[int]) -> dict[int, datetime]:
     )
 
 
-def stack_labels() -> list[str]:
-    """`SYSA/TCPIP` of every stack, for the filters."""
+def stack_labels(*, user: User | None = None) -> list[str]:
+    """`SYSA/TCPIP` of every stack, for the filters; given `user`, of the stacks they see
+    (an app owner: those of their services)."""
+    stacks = Stack.objects.all()
+    if user is not None and not sees_estate(user):
+        stacks = stacks.filter(services__in=service_list_for(user=user).values("pk")).distinct()
     return [
         f"{lpar}/{name}"
-        for lpar, name in Stack.objects.order_by("lpar__name", "name").values_list(
-            "lpar__name", "name"
-        )
+        for lpar, name in stacks.order_by("lpar__name", "name").values_list("lpar__name", "name")
     ]
 
 

@@ -662,12 +662,14 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
     return render_page(request, "fleet/certificate_list.html", context, partials=("finding-table",))
 
 
-@requires(ESTATE)
+@requires(ESTATE, Capability.VIEW_OWN_SERVICES)
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.FindingFilters.parse(request.GET, default_status="all")
     context = _findings_context(request, filters)
     context["tab"] = "incidents"
+    context["stacks"] = selectors.stack_labels(user=request.user)
+    context["sees_estate"] = selectors.sees_estate(request.user)
     context["page"] = _page(
         request, selectors.incident_list_for(user=request.user, filters=filters)
     )
@@ -693,11 +695,12 @@ def _incident_context(
         "form": form or IncidentRemoveRuleForm(),
         "can_publish": has_capability(request.user, Capability.PUBLISH),
         "can_operate": _can_operate(request),
+        "sees_estate": selectors.sees_estate(request.user),
         "refused": "",
     }
 
 
-@requires(ESTATE)
+@requires(ESTATE, Capability.VIEW_OWN_SERVICES)
 @require_GET
 def incident_detail(request: HttpRequest, incident: Any) -> HttpResponse:
     found = _incident(request, incident)

@@ -577,7 +577,8 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     """Things that broke for users, e.g. an expired certificate failing handshakes."""
 
     serializer_class = api.IncidentSerializer
-    permission_classes = [ReadEstateWriteOperate]
+    # App owners read those of their own services (selectors.incident_list_for).
+    permission_classes = [ServiceViewers]
     pagination_class = Pagination
     lookup_field = "uuid"
     lookup_url_kwarg = "incident"

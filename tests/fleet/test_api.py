@@ -45,7 +45,7 @@ def reads(fleet: FleetEstate) -> dict[str, str]:
         "verification": f"{API}/verifications/{fleet.run_after.uuid}/",
         "drift": f"{API}/drift-events/",
         "certificates": f"{API}/certificates/",
-        "incidents": f"{API}/incidents/",
+        # Incidents: an app owner reads those of their services (tests/fleet/test_views.py).
     }
 
 

@@ -73,7 +73,7 @@ def pages(fleet: FleetEstate) -> dict[str, tuple[str, tuple[str, ...]]]:
         ),
         "drift": (reverse("fleet:drift"), estate),
         "certificates": (reverse("fleet:certificates"), estate),
-        "incidents": (reverse("fleet:incidents"), estate),
+        "incidents": (reverse("fleet:incidents"), (*estate, *OWNERS)),
         "connections": (reverse("fleet:connections"), operators),
         "connection-edit": (reverse("fleet:connection-edit", args=["SYSA"]), operators),
         "my-services": (reverse("fleet:my-services"), (*estate, *OWNERS)),
@@ -497,6 +497,35 @@ def test_certificates_show_days_left_and_the_30_7_and_expired_badges(fleet) -> N
 def test_incidents_show_the_failing_handshakes(fleet) -> None:
     page = client_for(fleet, "auditor").get(reverse("fleet:incidents")).content.decode()
     assert "certificate-expired" in page and "EZD1286I" in page
+
+
+def test_an_owner_sees_the_incidents_of_their_own_services_and_only_those(fleet) -> None:
+    now = timezone.now()
+    mine, theirs = (
+        Incident.objects.create(
+            stack=fleet.sysa,
+            service=service,
+            kind="refused-clients",
+            key=f"refused:{service.name}",
+            summary=f"AT-TLS refused clients of {service.name}",
+            opened_at=now,
+        )
+        for service in (fleet.service_a, fleet.service_b)
+    )
+    owen = client_for(fleet, "owner_a")
+
+    listed = owen.get(reverse("fleet:incidents"))
+    detail = owen.get(reverse("fleet:incident", args=[mine.uuid]))
+    other = owen.get(reverse("fleet:incident", args=[theirs.uuid]))
+    api = owen.get("/api/fleet/incidents/")
+
+    assert listed.status_code == 200
+    page = listed.content.decode()
+    assert str(mine.uuid) in page and str(theirs.uuid) not in page
+    assert "certificate-expired" not in page  # of no service: the estate's, not owen's
+    assert detail.status_code == 200 and other.status_code == 404
+    assert [i["uuid"] for i in api.json()["results"]] == [str(mine.uuid)]
+    assert client_for(fleet, "nobody").get(reverse("fleet:incidents")).status_code == 403
 
 
 # --- connections ----------------------------------------------------------------------------------
