@@ -56,6 +56,14 @@ class DeploymentRefused(Exception):
     """A deployment that may not be requested or approved; the message says why."""
 
 
+class DeploymentPending(DeploymentRefused):
+    """A stack already has a pending request; `pending` is that deployment."""
+
+    def __init__(self, message: str, pending: Deployment) -> None:
+        super().__init__(message)
+        self.pending = pending
+
+
 class DeploymentForbidden(PermissionError):
     """An action this person may not take on this deployment (four eyes); nothing changed."""
 
@@ -137,6 +145,7 @@ def deployment_request(
         refusal = stack.lpar.connection.policy_file_refusal(stack)
         if refusal is not None:
             raise DeploymentRefused(refusal)
+    _refuse_second_pending([stack for stack, _ in targets])
     deployment = Deployment.objects.create(
         kind=kind, requested_by=actor, note=note, rollback_of=rollback_of
     )
@@ -157,6 +166,29 @@ def deployment_request(
         )
     _record(actor, "request", deployment, _deployment_summary(deployment), note)
     return deployment
+
+
+def _refuse_second_pending(stacks: Sequence[Stack]) -> None:
+    """One pending request per stack: a second would be reviewed against a stack the first
+    may change, and approving both pushes whichever runs last. The stacks are locked so two
+    requests at once cannot both pass."""
+    ids = [stack.id for stack in stacks]
+    list(Stack.objects.select_for_update().filter(id__in=ids).values_list("id"))
+    waiting = (
+        DeploymentTarget.objects.filter(stack_id__in=ids, deployment__status=RunStatus.PENDING)
+        .select_related("deployment__requested_by", "stack__lpar", "version")
+        .order_by("deployment__created_at")
+        .first()
+    )
+    if waiting is not None:
+        other = waiting.deployment
+        raise DeploymentPending(
+            f"{waiting.stack.label} already has a pending deployment request:"
+            f" {str(other.uuid)[:8]} ({waiting.what}, requested by {other.requested_by}"
+            f" {other.created_at:%Y-%m-%d %H:%M} UTC). Have it approved or rejected, or cancel"
+            " it, before requesting another.",
+            other,
+        )
 
 
 def _pending(deployment: Deployment) -> Deployment:

@@ -32,7 +32,7 @@ from fleet.services import (
     incident_remove_rule,
 )
 from policies.models import PolicyVersion, Service
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 LIMITS = Thresholds(per_minute=5, share=0.10, factor=2)
 
@@ -178,6 +178,7 @@ def open_incident(fleet: FleetEstate, name: str = "TN3270S") -> Incident:
 def test_removing_the_rule_publishes_the_deployed_version_without_it_for_four_eyes(
     fleet: FleetEstate, make_user: Any
 ) -> None:
+    withdraw_pending(fleet)
     incident = open_incident(fleet)
     # An architect who is also an operator: publishes and requests, may not approve.
     both = make_user("ariadne", Role.ARCHITECT, Role.OPERATOR)

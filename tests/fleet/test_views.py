@@ -31,7 +31,13 @@ from fleet.models import (
 from fleet.services import deployment_request
 from policies import services as design
 from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
-from tests.fleet.ui_estate import SECRET_KEY, SECRET_PASSWORD, FleetEstate, build_fleet
+from tests.fleet.ui_estate import (
+    SECRET_KEY,
+    SECRET_PASSWORD,
+    FleetEstate,
+    build_fleet,
+    withdraw_pending,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -248,6 +254,7 @@ def test_approve_by_another_operator_answers_with_hx_location(fleet) -> None:
 def test_approve_of_ones_own_version_is_forbidden_with_the_four_eyes_reason(
     fleet, make_user
 ) -> None:
+    withdraw_pending(fleet)
     both = make_user("pat", Role.ARCHITECT, Role.OPERATOR)
     v3 = PolicyVersion.objects.create(
         stack=fleet.sysa,
@@ -277,6 +284,7 @@ def test_approve_of_ones_own_version_is_forbidden_with_the_four_eyes_reason(
 
 
 def test_new_deployment_offers_latest_versions_and_requests_in_the_chosen_order(fleet) -> None:
+    withdraw_pending(fleet)
     sysb_v1 = design.policy_version_publish(
         stack=fleet.sysb,
         actor=fleet.people["architect"],
@@ -320,6 +328,20 @@ def test_new_deployment_refuses_a_version_that_is_no_longer_the_latest(fleet) ->
     assert Deployment.objects.count() == count
 
 
+def test_a_second_pending_request_for_a_stack_is_refused_naming_the_first(fleet) -> None:
+    count = Deployment.objects.count()
+    response = client_for(fleet, "operator2").post(
+        reverse("fleet:deployment-new"),
+        {f"include-{fleet.sysa.uuid}": "on", f"version-{fleet.sysa.uuid}": "2"},
+    )
+    assert response.status_code == 422
+    assert (
+        f"SYSA/TCPIP already has a pending deployment request: {str(fleet.pending.uuid)[:8]}"
+        " (v2, requested by olivia" in response.content.decode()
+    )
+    assert Deployment.objects.count() == count
+
+
 def test_new_deployment_with_nothing_chosen_says_so(fleet) -> None:
     response = client_for(fleet, "operator").post(
         reverse("fleet:deployment-new"), {f"version-{fleet.sysa.uuid}": "2"}
@@ -342,6 +364,7 @@ def test_rollback_asks_for_confirmation_naming_both_versions(fleet) -> None:
 
 
 def test_confirmed_rollback_deploys_the_previous_version(fleet) -> None:
+    withdraw_pending(fleet)
     response = client_for(fleet, "operator").post(
         reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"]), {"note": ""}, headers=HTMX
     )
@@ -367,6 +390,7 @@ def test_rollback_of_a_stack_with_nothing_deployed_is_refused_and_creates_nothin
 
 
 def test_remove_rule_offers_the_rules_of_the_deployed_version_then_confirms(fleet) -> None:
+    withdraw_pending(fleet)
     client = client_for(fleet, "operator")
     url = reverse("fleet:stack-remove-rule", args=["SYSA", "TCPIP"])
 
@@ -713,6 +737,7 @@ def _grow(fleet: FleetEstate) -> None:
 
 
 def test_list_pages_cost_the_same_queries_with_more_rows(fleet) -> None:
+    withdraw_pending(fleet)
     urls = {
         "dashboard": ("operator", reverse("dashboard")),
         "deployments": ("operator", reverse("fleet:deployments")),
