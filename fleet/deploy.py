@@ -42,7 +42,13 @@ from attls.reports.compare import compare_report
 from attls.reports.pasearch import parse_pasearch
 from fleet.alerts.producers import alert_deployment_failed
 from fleet.baselines import stack_baseline_capture
-from fleet.connectors.base import Connector, ConnectorError, FileMissing, TransientError
+from fleet.connectors.base import (
+    Connector,
+    ConnectorError,
+    FileMissing,
+    TransientError,
+    command_line,
+)
 from fleet.models import (
     Deployment,
     DeploymentStep,
@@ -465,7 +471,8 @@ class Runner:
         """`pasearch -t` compared with `text`; `what` names that text in the step log."""
         stack = target.stack.name
         started = time.perf_counter()
-        result = self.attempt(target, name, lambda: connector.run(f"pasearch -t -p {stack}"))
+        command = command_line("pasearch", "-t", "-p", stack)
+        result = self.attempt(target, name, lambda: connector.run(command))
         seconds = time.perf_counter() - started
         try:
             # A report of several images is read for this stack's image only.
