@@ -40,6 +40,7 @@ from fleet.models import (
     NUL_SHOWN_AS,
     Certificate,
     Deployment,
+    DeploymentKind,
     DeploymentStep,
     DeploymentTarget,
     DriftEvent,
@@ -264,7 +265,9 @@ def deployment_staleness(deployment: Deployment) -> list[Staleness]:
         in_flight[other.stack_id].append(other)
     for target in targets:
         newest = latest.get(target.stack_id, target.version.number)
-        if newest > target.version.number and not target.removed_rule:
+        # A rollback deploys an older version on purpose; a removal, the deployed one.
+        going_back = deployment.kind == DeploymentKind.ROLLBACK or target.removed_rule
+        if newest > target.version.number and not going_back:
             found.append(
                 Staleness(
                     target.stack,

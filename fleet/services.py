@@ -201,8 +201,10 @@ def _pending(deployment: Deployment) -> Deployment:
 
 def _refuse_own_versions(deployment: Deployment, actor: User) -> None:
     for target in deployment.targets.select_related("version__stack__lpar", "version__author"):
-        if target.baseline_id is not None:
-            continue  # it restores the pre-portal file: nobody published that text
+        if target.baseline_id is not None or target.removed_rule:
+            # The pre-portal file (nobody published it), or a version that went live with
+            # four eyes minus one rule: no publisher of this text to keep out.
+            continue
         if same_person(target.version.author, actor):
             raise DeploymentForbidden(
                 f"you published {target.version} yourself; another operator must approve its"
@@ -293,8 +295,9 @@ def _current(stack: Stack) -> DeploymentTarget:
 
 @transaction.atomic
 def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deployment:
-    """Redeploys the version deployed before the current one or, when no earlier version went
-    live there, the stack's baseline (selectors.rollback_plan); approved by `actor`."""
+    """Requests the redeployment of the version deployed before the current one or, when no
+    earlier version went live there, of the stack's baseline (selectors.rollback_plan).
+    Another operator approves it."""
     _current(stack)
     plan = selectors.rollback_plan(stack=stack)
     if plan.refusal:
@@ -310,16 +313,15 @@ def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deploy
         rollback_of=current.deployment,
         baselines={stack.id: plan.baseline} if plan.to_baseline and plan.baseline else None,
     )
-    # Requested and approved by one operator: it puts back a version that went live once with
-    # four eyes, and it is the way out of trouble. Its publisher still may not push it.
-    _refuse_own_versions(deployment, actor)
-    _approve(deployment, actor)
+    # Pending like any deployment: another operator approves it (four eyes hold on the way
+    # back too; deployment_approve). Its publisher may not approve it either.
     return deployment
 
 
 @transaction.atomic
 def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Deployment:
-    """Deploys the current version without one service's rule: the account's quick rollback."""
+    """Requests the current version without one service's rule: the account's quick
+    rollback. Another operator approves it."""
     current = _current(stack)
     policy = parse_policy(current.text)
     if rule not in policy.rules:
@@ -338,9 +340,8 @@ def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Depl
         rollback_of=current.deployment,
         texts={stack.id: (text, rule)},
     )
-    # The version's author may be the operator; removing a rule only narrows what is secured,
-    # and it is the emergency path, so it is approved by the operator who asks for it.
-    _approve(deployment, actor)
+    # Pending: another operator approves it (deployment_approve). Its text is a version that
+    # went live with four eyes, minus one rule, so that version's publisher may approve it.
     return deployment
 
 
@@ -374,7 +375,8 @@ def lpar_connection_save(
 def deployment_acknowledge_overwrite(
     *, deployment: Deployment, actor: User, comment: str
 ) -> Deployment:
-    """An operator accepts overwriting the drifted policy file(s) a deployment stopped on.
+    """An operator accepts overwriting the drifted policy file(s) a deployment stopped on:
+    not its requester, through any of their accounts (four eyes, as for an approval).
 
     The acknowledgement is for exactly the text found (its SHA-256): if the file changes
     again before the run, the deployment stops again. The stopped and skipped targets wait
@@ -392,6 +394,11 @@ def deployment_acknowledge_overwrite(
     )
     if locked.status != RunStatus.FAILED or not drifted:
         raise DeploymentRefused("this deployment did not stop on file drift")
+    if same_person(locked.requested_by, actor):
+        raise DeploymentForbidden(
+            "you requested this deployment yourself; another operator must acknowledge"
+            " overwriting the live file"
+        )
     now = timezone.now()
     for target in drifted:
         DeploymentTarget.objects.filter(pk=target.pk).update(

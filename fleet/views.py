@@ -457,7 +457,10 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:
-                messages.success(request, f"Rolling back {found.label}.")
+                messages.success(
+                    request,
+                    f"Rollback of {found.label} requested: another operator approves it.",
+                )
                 return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
         else:
             status = 422
@@ -497,7 +500,11 @@ def stack_remove_rule(request: HttpRequest, lpar: str, stack: str) -> HttpRespon
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:
-                messages.success(request, f"Removing rule {chosen} from {found.label}.")
+                messages.success(
+                    request,
+                    f"Removal of rule {chosen} from {found.label} requested: another operator"
+                    " approves it.",
+                )
                 return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
     service = next((r.service for r in rules if r.name == chosen), None)
     context = {

@@ -291,9 +291,14 @@ def test_rollback_and_remove_rule_through_the_api(fleet) -> None:
     assert rollback.json()["kind"] == DeploymentKind.ROLLBACK
     assert rollback.json()["targets"][0]["version"] == 1
 
+    assert rollback.json()["status"] == "pending"  # another operator approves it
+    client.post(f"{API}/deployments/{rollback.json()['uuid']}/cancel/")
+
     removal = client.post(f"{API}/stacks/SYSA/TCPIP/remove-rule/", {"rule": "MQCHIN"})
     assert removal.status_code == 202
     assert removal.json()["targets"][0]["removed_rule"] == "MQCHIN"
+    assert removal.json()["status"] == "pending"
+    client.post(f"{API}/deployments/{removal.json()['uuid']}/cancel/")
 
     count = Deployment.objects.count()
     assert client.post(f"{API}/stacks/SYSB/TCPIP/rollback/").status_code == 409

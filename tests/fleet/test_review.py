@@ -357,18 +357,19 @@ def test_a_stack_with_nothing_deployed_diffs_against_nothing(fleet) -> None:
     assert live_policy_text(fleet.sysb) is None
 
 
-def test_the_publisher_of_the_previous_version_cannot_roll_back_to_it(fleet) -> None:
+def test_the_publisher_of_the_previous_version_cannot_approve_the_rollback_to_it(fleet) -> None:
     withdraw_pending(fleet)
     ada = fleet.people["architect"]  # published v1 and v2
     ada.groups.add(ensure_role_groups()[Role.OPERATOR])
-    count = Deployment.objects.count()
+    requested = api_as(fleet, "operator").post(f"{API}/stacks/SYSA/TCPIP/rollback/", {})
+    rollback = Deployment.objects.get(uuid=requested.json()["uuid"])
 
     page = page_as(fleet, "architect").post(
-        reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"]), {"note": ""}, headers=HTMX
+        reverse("fleet:deployment-approve", args=[rollback.uuid]), headers=HTMX
     )
-    api = api_as(fleet, "architect").post(f"{API}/stacks/SYSA/TCPIP/rollback/", {})
+    api = api_as(fleet, "architect").post(f"{API}/deployments/{rollback.uuid}/approve/")
 
     assert page.status_code == 403
     assert "You published SYSA/TCPIP v1 yourself" in page.content.decode()
     assert api.status_code == 403 and "you published SYSA/TCPIP v1" in api.json()["detail"]
-    assert Deployment.objects.count() == count
+    assert Deployment.objects.get(pk=rollback.pk).status == RunStatus.PENDING

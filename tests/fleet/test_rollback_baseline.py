@@ -29,7 +29,7 @@ from fleet.services import DeploymentRefused, rollback_to_previous
 from fleet.tasks import _verify_for_deployment
 from policies.models import PolicyVersion
 from tests.fleet.conftest import FAST, Lab
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 
 @pytest.fixture
@@ -91,6 +91,7 @@ def test_a_baseline_that_was_no_file_is_refused_the_portal_deletes_nothing(
 @pytest.mark.django_db
 def test_the_rollback_page_offers_the_baseline_and_requests_its_text(fleet: FleetEstate) -> None:
     baseline = baseline_for(fleet)
+    withdraw_pending(fleet)
     client = Client()
     client.force_login(fleet.people["operator"])
     url = reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"])

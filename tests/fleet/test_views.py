@@ -371,7 +371,14 @@ def test_confirmed_rollback_deploys_the_previous_version(fleet) -> None:
 
     rollback = Deployment.objects.get(kind=DeploymentKind.ROLLBACK)
     assert reverse("fleet:deployment", args=[rollback.uuid]) in response["HX-Location"]
-    assert rollback.status == RunStatus.APPROVED
+    # Four eyes on the way back too: it waits for another operator, not its requester.
+    assert rollback.status == RunStatus.PENDING
+    approve = reverse("fleet:deployment-approve", args=[rollback.uuid])
+    assert client_for(fleet, "operator").post(approve).status_code == 403
+    assert Deployment.objects.get(pk=rollback.pk).status == RunStatus.PENDING
+    client_for(fleet, "operator2").post(approve)
+    rollback.refresh_from_db()
+    assert rollback.status == RunStatus.APPROVED and rollback.approved_by.username == "otto"
     assert rollback.rollback_of == fleet.deployed
     assert list(rollback.targets.values_list("version__number", flat=True)) == [1]
     assert rollback.note == "roll back SYSA/TCPIP from v2 to v1"
@@ -403,6 +410,7 @@ def test_remove_rule_offers_the_rules_of_the_deployed_version_then_confirms(flee
 
     removal = Deployment.objects.get(kind=DeploymentKind.REMOVE_RULE)
     assert reverse("fleet:deployment", args=[removal.uuid]) in response["HX-Location"]
+    assert removal.status == RunStatus.PENDING and removal.approved_by is None
     target = removal.targets.get()
     assert target.removed_rule == "CICSWEB1"
     rules = set(parse_policy(target.text).rules)
