@@ -1,8 +1,10 @@
 """Sign-in lock-outs (django-axes): into the audit log, and the page a locked-out person sees.
 
 The lock-out itself is axes' (settings: AXES_*, from AUTH_LOCKOUT_FAILURES and
-AUTH_LOCKOUT_MINUTES): failures are counted per username and per client address
-(accounts.client), in the database, so every web process and host counts the same failures.
+AUTH_LOCKOUT_MINUTES): failures are counted per username and client address together, and
+per address alone (accounts.client), in the database, so every web process and host counts
+the same failures. A pair is locked at AUTH_LOCKOUT_FAILURES, an address at the higher
+AUTH_LOCKOUT_ADDRESS_FAILURES (LockoutHandler).
 """
 
 from __future__ import annotations
@@ -10,15 +12,36 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.client import client_address
 from accounts.events import account_event_send
+
+
+class LockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]
+    """axes' database handler with a limit per lock-out parameter.
+
+    axes compares the largest count of its parameters with one limit (AXES_FAILURE_LIMIT).
+    Here the (username, address) pair is held to that limit and the address alone to
+    AUTH_LOCKOUT_ADDRESS_FAILURES: the count axes sees is the pair's, raised to the limit
+    once the address has reached its own.
+    """
+
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
+        pair, address = (
+            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        if address >= settings.AUTH_LOCKOUT_ADDRESS_FAILURES:
+            return max(int(pair), settings.AXES_FAILURE_LIMIT)
+        return int(pair)
 
 
 def lockout_minutes() -> int:

@@ -79,34 +79,32 @@ class Lockout:
 
 
 def sign_in_lockouts() -> list[Lockout]:
-    """Lock-outs in force, per username and per address, as django-axes counts them: the
-    failures recorded within the cool-off time reach AXES_FAILURE_LIMIT."""
+    """Lock-outs in force as django-axes counts them (accounts.lockout.LockoutHandler): the
+    failures recorded within the cool-off time for a username from one address reach
+    AXES_FAILURE_LIMIT, or from one address over any usernames reach
+    AUTH_LOCKOUT_ADDRESS_FAILURES."""
     cool_off = get_cool_off() or timedelta(0)  # settings always set one (AUTH_LOCKOUT_MINUTES)
     attempts = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - cool_off)
-    by_username: dict[str, list[AccessAttempt]] = defaultdict(list)
-    by_address: dict[str, list[AccessAttempt]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[AccessAttempt]] = defaultdict(list)
+    by_address: dict[tuple[str, str], list[AccessAttempt]] = defaultdict(list)
     for attempt in attempts:
-        if attempt.username:
-            by_username[attempt.username].append(attempt)
+        if attempt.username and attempt.ip_address:
+            by_pair[(attempt.username, attempt.ip_address)].append(attempt)
         if attempt.ip_address:
-            by_address[attempt.ip_address].append(attempt)
-    limit = settings.AXES_FAILURE_LIMIT
+            by_address[("", attempt.ip_address)].append(attempt)
     found = []
-    for key, group in [
-        *(("username", item) for item in by_username.items()),
-        *(("address", item) for item in by_address.items()),
-    ]:
-        name, rows = group
-        failures = sum(row.failures_since_start for row in rows)
-        if failures < limit:
-            continue
-        last = max(row.attempt_time for row in rows)
-        found.append(
-            Lockout(
-                username=name if key == "username" else "",
-                address=name if key == "address" else "",
-                failures=failures,
-                until=last + cool_off,
+    for groups, limit in (
+        (by_pair, settings.AXES_FAILURE_LIMIT),
+        (by_address, settings.AUTH_LOCKOUT_ADDRESS_FAILURES),
+    ):
+        for (username, address), rows in groups.items():
+            failures = sum(row.failures_since_start for row in rows)
+            if failures < limit:
+                continue
+            last = max(row.attempt_time for row in rows)
+            found.append(
+                Lockout(
+                    username=username, address=address, failures=failures, until=last + cool_off
+                )
             )
-        )
     return sorted(found, key=lambda lockout: (lockout.username, lockout.address))

@@ -118,6 +118,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "lockouts": selectors.sign_in_lockouts(),
         "lockout_minutes": lockout_minutes(),
         "failures": settings.AXES_FAILURE_LIMIT,
+        "address_failures": settings.AUTH_LOCKOUT_ADDRESS_FAILURES,
     }
     return render(request, "accounts/user_list.html", context)
 

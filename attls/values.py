@@ -180,10 +180,6 @@ def statement_name(value: str, *, what: str = "The name") -> str:
 ZOS_NAME_MAX = 8
 _ZOS_FIRST = re.compile(r"[A-Z@#$]")
 _ZOS_CHAR = re.compile(r"[A-Z0-9@#$]")
-# In a policy file `#` starts a comment, so a job name or user ID with `#` cannot be written
-# in Jobname or Userid (an inference from the file syntax, not an IBM statement).
-_POLICY_ZOS_FIRST = re.compile(r"[A-Z@$]")
-_POLICY_ZOS_CHAR = re.compile(r"[A-Z0-9@$]")
 
 
 def _zos_name(
@@ -208,7 +204,7 @@ def system_name(value: str, *, what: str = "The LPAR name") -> str:
     set here; we hold it to the JCL name rule above, which is what system names use in
     practice (inferred).
     """
-    return _zos_name(value, what, _ZOS_FIRST, _ZOS_CHAR, "@ # $")
+    return _zos_name(value, what, _ZOS_FIRST, _ZOS_CHAR, "@ # $ (inferred: the JCL name rule)")
 
 
 def job_name(value: str, *, what: str = "The job name") -> str:
@@ -225,7 +221,19 @@ def _pattern(value: str, what: str) -> str:
         raise _refuse(what, "may hold `*` only as its last character")
     if not bare:
         raise _refuse(what, "is empty")
-    _zos_name(bare, what, _POLICY_ZOS_FIRST, _POLICY_ZOS_CHAR, "@ $ (# would start a comment)")
+    if "#" in bare:
+        # The same JCL rule as a job name (# is a national character), except that in the
+        # policy file the rest of the line after # would be read as a comment: IBM's own
+        # samples put comments after values, and IBM does not say whether # inside a value
+        # starts one. Refused, rather than a rule that silently matches another name.
+        raise _refuse(
+            what,
+            f"contains '#': z/OS allows it in job names and user IDs, but in a policy file"
+            f" '#' starts a comment, so {bare} cannot be written here (inferred: IBM does not"
+            " say whether '#' inside a value starts a comment). The nearest rule is the part"
+            " before the '#' ending in '*', which matches more jobs",
+        )
+    _zos_name(bare, what, _ZOS_FIRST, _ZOS_CHAR, "@ # $")
     return value
 
 

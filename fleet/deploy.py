@@ -42,7 +42,13 @@ from attls.reports.compare import compare_report
 from attls.reports.pasearch import parse_pasearch
 from fleet.alerts.producers import alert_deployment_failed
 from fleet.baselines import stack_baseline_capture
-from fleet.connectors.base import Connector, ConnectorError, FileMissing, TransientError
+from fleet.connectors.base import (
+    Connector,
+    ConnectorError,
+    FileMissing,
+    TransientError,
+    command_line,
+)
 from fleet.models import (
     Deployment,
     DeploymentStep,
@@ -71,7 +77,7 @@ def upload_refusal(target: DeploymentTarget) -> str | None:
     The request was checked too (fleet.services.deployment_request); this catches a stack's
     path or an LPAR's allowed directories changed since, and versions marked untrusted.
     """
-    if target.version.text_problem:
+    if target.version.text_problem and target.baseline_id is None:
         return f"{target.version} is untrusted and is never deployed: {target.version.text_problem}"
     return target.stack.lpar.connection.policy_file_refusal(target.stack)
 
@@ -310,7 +316,9 @@ class Runner:
             connector,
             target.text,
             "compare loaded policy",
-            f"as published (v{target.version.number}, sha256 {short(target.sha256)})",
+            f"as the baseline it restores, sha256 {target.sha256}"
+            if target.baseline_id is not None
+            else f"as published (v{target.version.number}, sha256 {short(target.sha256)})",
         )
         self.current = "verify"
         started = time.perf_counter()
@@ -430,7 +438,9 @@ class Runner:
                 0,
             )
             return
-        DeploymentTarget.objects.filter(pk=target.pk).update(file_drift_sha256=found)
+        DeploymentTarget.objects.filter(pk=target.pk).update(
+            file_drift_sha256=found, file_drift_text=live
+        )
         reason = (
             f"file drift: {path} on {target.stack.label} (sha256 {short(found)}) is not the text"
             f" the portal last verified there, {target.last_known_good_source} (sha256"
@@ -461,7 +471,8 @@ class Runner:
         """`pasearch -t` compared with `text`; `what` names that text in the step log."""
         stack = target.stack.name
         started = time.perf_counter()
-        result = self.attempt(target, name, lambda: connector.run(f"pasearch -t -p {stack}"))
+        command = command_line("pasearch", "-t", "-p", stack)
+        result = self.attempt(target, name, lambda: connector.run(command))
         seconds = time.perf_counter() - started
         try:
             # A report of several images is read for this stack's image only.

@@ -265,6 +265,15 @@ class DeploymentTarget(models.Model):
     text = models.TextField()
     sha256 = models.CharField(max_length=64)
     removed_rule = models.CharField(max_length=32, blank=True)
+    # A rollback to the pre-portal state: the text is this baseline's, not the version's
+    # (the version is the one rolled back from, kept because a target always names one).
+    baseline = models.ForeignKey(
+        "StackBaseline",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="restored_by",
+    )
     status = models.CharField(
         max_length=16, choices=TargetStatus.choices, default=TargetStatus.WAITING
     )
@@ -280,6 +289,8 @@ class DeploymentTarget(models.Model):
     # last-known-good. The deployment stopped; it goes on only once an operator acknowledges
     # overwriting exactly that text (the acknowledged hash must equal the live one).
     file_drift_sha256 = models.CharField(max_length=64, blank=True)
+    # The text found, so the stop can show what changed (a diff against last-known-good).
+    file_drift_text = models.TextField(blank=True)
     overwrite_acknowledged_sha256 = models.CharField(max_length=64, blank=True)
     overwrite_acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -301,7 +312,16 @@ class DeploymentTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.stack.label} v{self.version.number}"
+        return f"{self.stack.label} {self.what}"
+
+    @property
+    def what(self) -> str:
+        """The text this target deploys, named for a page or a log: "v3", "v3 without rule
+        CICSWEB1", or "the baseline (sha256 1a2b3c4d5e6f)"."""
+        if self.baseline_id is not None:
+            return f"the baseline (sha256 {self.sha256[:12]})"
+        removed = f" without rule {self.removed_rule}" if self.removed_rule else ""
+        return f"v{self.version.number}{removed}"
 
 
 class StackBaseline(models.Model):

@@ -533,3 +533,49 @@ def live_diff(stack: Stack, live: LiveText | None, text: str, *, to_label: str) 
         )
     )
     return LiveDiff(stack=stack, live=live, rows=rows, omitted=omitted)
+
+
+@dataclass(frozen=True)
+class FileDriftDiff:
+    """Why a deployment stopped on file drift: the live file found against the text expected
+    there (last-known-good), as a unified diff with both SHA-256 digests."""
+
+    stack: Stack
+    path: str
+    expected_label: str
+    expected_sha256: str
+    found_sha256: str
+    rows: list[DiffLine]
+    omitted: int
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return diff_stats(self.rows)
+
+
+def file_drift_diff(
+    stack: Stack,
+    *,
+    expected: str,
+    expected_label: str,
+    expected_sha256: str,
+    found: str,
+    found_sha256: str,
+) -> FileDriftDiff:
+    rows, omitted = truncated(
+        diff_rows(
+            expected,
+            found,
+            from_label=f"expected: {expected_label} (sha256 {expected_sha256})",
+            to_label=f"found: {stack.policy_file} on {stack.lpar.name} (sha256 {found_sha256})",
+        )
+    )
+    return FileDriftDiff(
+        stack=stack,
+        path=stack.policy_file,
+        expected_label=expected_label,
+        expected_sha256=expected_sha256,
+        found_sha256=found_sha256,
+        rows=rows,
+        omitted=omitted,
+    )

@@ -11,9 +11,12 @@ syslog (attls/reports/syslog.py; the portal probe's own refusals apart). For eac
 A surge is a rate above FLEET_REFUSAL_SURGE_PER_MINUTE, a share above
 FLEET_REFUSAL_SURGE_PERCENT and a rate above FLEET_REFUSAL_SURGE_FACTOR times the baseline.
 It opens one incident (keyed `refused:<service>`) naming the service, the peers, the codes
-with their meanings and families, and the deployment that preceded it; while open, every run
-that sees refusals adds to it. A run that sees none for the service (with a readable syslog)
-resolves it: that is what removing the service's rule, or rolling back, leads to.
+with their meanings and families, and the deployment that preceded it. Refusals belong to the
+incident opened for their service after the latest change (deployment or drift) preceding
+them: while no newer change happened, every run that sees refusals adds to it; refusals seen
+after a newer change end it (superseded) and open a new incident, surge or not — they are
+the consequence of another change. A run that sees none for the service (with a readable
+syslog) resolves it: that is what removing the service's rule, or rolling back, leads to.
 
 A first read of a stack's syslog is not judged: with no previous read there is no stretch
 to take a rate over, only the file's whole history.
@@ -103,14 +106,20 @@ def judge(
 
 @dataclass(frozen=True)
 class Change:
-    """What changed on the stack before the refusals: the last deployment and open drift."""
+    """What changed on the stack before the refusals: the last deployment and open drift,
+    and the newest drift event opened before them (open or resolved since: a change all the
+    same)."""
 
     deployment: DeploymentTarget | None
     drift: list[DriftEvent]
+    latest_drift: DriftEvent | None = None
 
     @property
     def at(self) -> datetime | None:
+        """When the latest change happened; None when the portal knows of none."""
         moments = [e.opened_at for e in self.drift]
+        if self.latest_drift is not None:
+            moments.append(self.latest_drift.opened_at)
         target = self.deployment
         moment = (target.finished_at or target.started_at) if target is not None else None
         if moment is not None:
@@ -185,7 +194,12 @@ def preceding_change(stack: Stack, *, before: datetime, deployment_id: int | Non
             "-opened_at"
         )[:20]
     )
-    return Change(target, drift)
+    latest = (
+        DriftEvent.objects.filter(stack=stack, opened_at__lte=before)
+        .order_by("-opened_at", "-id")
+        .first()
+    )
+    return Change(target, drift, latest)
 
 
 def refusal_rates(
@@ -251,11 +265,14 @@ def apply_refusals(
             if incident is not None:
                 _resolve(incident, entry, now)
             continue
-        if incident is not None:
-            _extend(incident, found, now)
-            continue
         if change is None:
             change = preceding_change(stack, before=now, deployment_id=run.deployment_id)
+        if incident is not None:
+            if change.at is None or change.at <= incident.opened_at:
+                _extend(incident, found, now)
+                continue
+            # A newer change preceded these refusals: they are not the open incident's.
+            _supersede(incident, change, now)
         reference = change.at if change.at is not None and change.at > now - HOUR else window_start
         if reference not in baselines:
             baselines[reference] = refusal_rates(
@@ -269,7 +286,7 @@ def apply_refusals(
             limits=limits,
         )
         entry["refusal_judgement"] = judgement.as_dict()
-        if judgement.surge:
+        if judgement.surge or incident is not None:
             incident = _open(run, by_name.get(name), name, found, judgement, change, now)
             if incident is not None:
                 opened.append(incident)
@@ -396,6 +413,14 @@ def _extend(incident: Incident, found: RuleFailures, now: datetime) -> None:
     lines = [*(incident.failing_handshakes or []), *found.newest_lines()][-LINES_KEPT:]
     Incident.objects.filter(pk=incident.pk).update(
         details=details, failing_handshakes=lines, last_seen_at=now
+    )
+
+
+def _supersede(incident: Incident, change: Change, now: datetime) -> None:
+    Incident.objects.filter(pk=incident.pk, resolved_at=None).update(
+        resolved_at=now,
+        resolution=f"Superseded: {change.text()} came after it opened; the refusals seen"
+        " since are in a new incident.",
     )
 
 

@@ -40,6 +40,7 @@ from fleet.models import (
     NUL_SHOWN_AS,
     Certificate,
     Deployment,
+    DeploymentKind,
     DeploymentStep,
     DeploymentTarget,
     DriftEvent,
@@ -51,6 +52,7 @@ from fleet.models import (
     VerificationRun,
 )
 from policies.models import Lpar, PolicyVersion, Service, Stack
+from policies.selectors import service_list_for
 from policies.services import stack_draft
 
 User = AbstractBaseUser | AnonymousUser
@@ -58,7 +60,7 @@ User = AbstractBaseUser | AnonymousUser
 CERTIFICATE_WARNING_DAYS = 30
 ACTIVE = (RunStatus.APPROVED, RunStatus.RUNNING)
 # The raw texts are large; lists never load them.
-HEAVY_TARGET_FIELDS = ("text", "last_known_good")
+HEAVY_TARGET_FIELDS = ("text", "last_known_good", "file_drift_text")
 
 
 def sees_estate(user: User) -> bool:
@@ -135,14 +137,43 @@ class RollbackPlan:
 
     stack: Stack
     current: DeploymentTarget | None
+    # The latest version deployed to the stack before the current one; else, when no earlier
+    # version went live there, the stack's baseline (its pre-portal file).
     previous: PolicyVersion | None
+    baseline: StackBaseline | None = None
+
+    @property
+    def to_baseline(self) -> bool:
+        return self.previous is None and self.baseline is not None
+
+    @property
+    def to_label(self) -> str:
+        """What a rollback would put back: "v1", or the baseline by name and SHA-256."""
+        if self.previous is not None:
+            return f"v{self.previous.number}"
+        if self.baseline is not None:
+            return LastKnownGood.of_baseline(self.baseline).label + (
+                f", sha256 {self.baseline.sha256}"
+            )
+        return ""
 
     @property
     def refusal(self) -> str:
         if self.current is None:
             return f"Nothing has been deployed to {self.stack.label} yet."
-        if self.previous is None:
-            return f"v{self.current.version.number} is the first version of {self.stack.label}."
+        if self.current.baseline_id is not None:
+            return f"{self.stack.label} already runs its baseline, the pre-portal file."
+        if self.previous is None and self.baseline is None:
+            return (
+                f"{self.current.what} is the first version deployed to {self.stack.label}, and"
+                " no baseline of its pre-portal file was captured."
+            )
+        if self.to_baseline and self.baseline is not None and not self.baseline.existed:
+            return (
+                f"{self.current.what} is the first version deployed to {self.stack.label}, and"
+                f" before it there was no file {self.baseline.path}: the portal does not delete"
+                " policy files. Remove the rules that must go instead."
+            )
         return ""
 
 
@@ -234,7 +265,9 @@ def deployment_staleness(deployment: Deployment) -> list[Staleness]:
         in_flight[other.stack_id].append(other)
     for target in targets:
         newest = latest.get(target.stack_id, target.version.number)
-        if newest > target.version.number and not target.removed_rule:
+        # A rollback deploys an older version on purpose; a removal, the deployed one.
+        going_back = deployment.kind == DeploymentKind.ROLLBACK or target.removed_rule
+        if newest > target.version.number and not going_back:
             found.append(
                 Staleness(
                     target.stack,
@@ -294,18 +327,17 @@ class LastKnownGood:
 
     @classmethod
     def of_target(cls, target: DeploymentTarget) -> LastKnownGood:
-        removed = f" without rule {target.removed_rule}" if target.removed_rule else ""
         when = (
             f", verified as loaded {target.finished_at:%Y-%m-%d %H:%M:%S} UTC"
             if (target.finished_at)
             else ""
         )
+        what = "the baseline, restored" if target.baseline_id is not None else target.what
         return cls(
             text=target.text,
             sha256=target.sha256,
             source="version",
-            label=f"v{target.version.number}{removed} (deployment"
-            f" {str(target.deployment.uuid)[:8]}{when})",
+            label=f"{what} (deployment {str(target.deployment.uuid)[:8]}{when})",
             target=target,
         )
 
@@ -338,16 +370,28 @@ def baseline_of(*, stack: Stack) -> StackBaseline | None:
 
 
 def rollback_plan(*, stack: Stack) -> RollbackPlan:
+    """Back to the latest earlier version that went live on the stack (as published, not a
+    remove-rule variant), else to the stack's baseline: a version never deployed there is not
+    a way back."""
     current = deployed_target(stack)
     previous = None
     if current is not None:
         previous = (
-            PolicyVersion.objects.filter(stack=stack, number__lt=current.version.number)
+            PolicyVersion.objects.filter(
+                stack=stack,
+                number__lt=current.version.number,
+                deployment_targets__stack=stack,
+                deployment_targets__status=TargetStatus.SUCCEEDED,
+                deployment_targets__removed_rule="",
+                deployment_targets__baseline=None,
+            )
             .select_related("author")
             .order_by("-number")
+            .distinct()
             .first()
         )
-    return RollbackPlan(stack=stack, current=current, previous=previous)
+    baseline = baseline_of(stack=stack) if current is not None and previous is None else None
+    return RollbackPlan(stack=stack, current=current, previous=previous, baseline=baseline)
 
 
 @dataclass(frozen=True)
@@ -469,12 +513,15 @@ def certificate_list_for(
 
 
 def incident_list_for(*, user: User, filters: FindingFilters | None = None) -> QuerySet[Incident]:
-    if not sees_estate(user):
-        return Incident.objects.none()
-    filters = filters or FindingFilters(status="all")
+    """Every incident for those who see the estate; for an app owner, those of the services
+    they own (policies.selectors.service_list_for, the one answer to who sees a service)."""
     incidents = Incident.objects.select_related(
         "stack__lpar", "certificate", "service", "preceded_by"
-    ).filter(filters.stack_q())
+    )
+    if not sees_estate(user):
+        incidents = incidents.filter(service__in=service_list_for(user=user).values("pk"))
+    filters = filters or FindingFilters(status="all")
+    incidents = incidents.filter(filters.stack_q())
     if filters.status == "open":
         incidents = incidents.filter(resolved_at=None)
     elif filters.status == "resolved":
@@ -539,13 +586,15 @@ def latest_verification_times(stack_ids: Iterable[int]) -> dict[int, datetime]:
     )
 
 
-def stack_labels() -> list[str]:
-    """`SYSA/TCPIP` of every stack, for the filters."""
+def stack_labels(*, user: User | None = None) -> list[str]:
+    """`SYSA/TCPIP` of every stack, for the filters; given `user`, of the stacks they see
+    (an app owner: those of their services)."""
+    stacks = Stack.objects.all()
+    if user is not None and not sees_estate(user):
+        stacks = stacks.filter(services__in=service_list_for(user=user).values("pk")).distinct()
     return [
         f"{lpar}/{name}"
-        for lpar, name in Stack.objects.order_by("lpar__name", "name").values_list(
-            "lpar__name", "name"
-        )
+        for lpar, name in stacks.order_by("lpar__name", "name").values_list("lpar__name", "name")
     ]
 
 

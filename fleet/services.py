@@ -36,6 +36,7 @@ from fleet.models import (
     IncidentKind,
     LparConnection,
     RunStatus,
+    StackBaseline,
     TargetStatus,
 )
 from fleet.selectors import remove_rule_plan
@@ -57,6 +58,14 @@ class DeploymentRefused(Exception):
     """A deployment that may not be requested or approved; the message says why."""
 
     http_status = 409  # a conflict with the deployment's state, as pages and the API answer
+
+
+class DeploymentPending(DeploymentRefused):
+    """A stack already has a pending request; `pending` is that deployment."""
+
+    def __init__(self, message: str, pending: Deployment) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 class DeploymentForbidden(PermissionError):
@@ -116,6 +125,7 @@ def _deployment_summary(deployment: Deployment) -> dict[str, Any]:
                 "version": t.version.number,
                 "sha256": t.sha256,
                 "removed_rule": t.removed_rule,
+                "baseline": bool(t.baseline_id),
             }
             for t in deployment.targets.select_related("stack__lpar", "version")
         ],
@@ -131,10 +141,12 @@ def deployment_request(
     kind: str = DeploymentKind.DEPLOY,
     rollback_of: Deployment | None = None,
     texts: dict[int, tuple[str, str]] | None = None,
+    baselines: dict[int, StackBaseline] | None = None,
 ) -> Deployment:
     """A pending deployment of versions to stacks, in the given order.
 
-    `texts` maps a stack id to (text, removed rule) when the text differs from the version's.
+    `texts` maps a stack id to (text, removed rule) when the text differs from the version's;
+    `baselines` maps a stack id to the baseline whose text it restores instead.
     """
     _require_operator(actor)
     if not targets:
@@ -147,20 +159,25 @@ def deployment_request(
         if not hasattr(stack.lpar, "connection"):
             raise DeploymentRefused(f"{stack.lpar.name} has no LPAR connection configured")
         # The deployment fence: only a sound version, only into an allowed directory.
-        if version.text_problem:
+        if version.text_problem and stack.id not in (baselines or {}):
             raise DeploymentRefused(
                 f"{version} cannot be deployed: it is untrusted. {version.text_problem}"
             )
         refusal = stack.lpar.connection.policy_file_refusal(stack)
         if refusal is not None:
             raise DeploymentRefused(refusal)
+    _refuse_second_pending([stack for stack, _ in targets])
     deployment = Deployment.objects.create(
         kind=kind, requested_by=actor, note=note, rollback_of=rollback_of
     )
     predictions = {}
     for position, (stack, version) in enumerate(targets):
         text, removed = (texts or {}).get(stack.id, (version.text, ""))
+        baseline = (baselines or {}).get(stack.id)
+        if baseline is not None:
+            text, removed = baseline.text, ""
         target = DeploymentTarget.objects.create(
+            baseline=baseline,
             deployment=deployment,
             position=position,
             stack=stack,
@@ -193,6 +210,29 @@ def breaking_peers(deployment: Deployment) -> list[dict[str, Any]]:
     return found
 
 
+def _refuse_second_pending(stacks: Sequence[Stack]) -> None:
+    """One pending request per stack: a second would be reviewed against a stack the first
+    may change, and approving both pushes whichever runs last. The stacks are locked so two
+    requests at once cannot both pass."""
+    ids = [stack.id for stack in stacks]
+    list(Stack.objects.select_for_update().filter(id__in=ids).values_list("id"))
+    waiting = (
+        DeploymentTarget.objects.filter(stack_id__in=ids, deployment__status=RunStatus.PENDING)
+        .select_related("deployment__requested_by", "stack__lpar", "version")
+        .order_by("deployment__created_at")
+        .first()
+    )
+    if waiting is not None:
+        other = waiting.deployment
+        raise DeploymentPending(
+            f"{waiting.stack.label} already has a pending deployment request:"
+            f" {str(other.uuid)[:8]} ({waiting.what}, requested by {other.requested_by}"
+            f" {other.created_at:%Y-%m-%d %H:%M} UTC). Have it approved or rejected, or cancel"
+            " it, before requesting another.",
+            other,
+        )
+
+
 def _pending(deployment: Deployment) -> Deployment:
     """The deployment locked for this transaction; refused unless it still waits for review."""
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
@@ -203,6 +243,10 @@ def _pending(deployment: Deployment) -> Deployment:
 
 def _refuse_own_versions(deployment: Deployment, actor: User) -> None:
     for target in deployment.targets.select_related("version__stack__lpar", "version__author"):
+        if target.baseline_id is not None or target.removed_rule:
+            # The pre-portal file (nobody published it), or a version that went live with
+            # four eyes minus one rule: no publisher of this text to keep out.
+            continue
         if same_person(target.version.author, actor):
             raise DeploymentForbidden(
                 f"you published {target.version} yourself; another operator must approve its"
@@ -310,33 +354,33 @@ def _current(stack: Stack) -> DeploymentTarget:
 
 @transaction.atomic
 def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deployment:
-    """Redeploys the version before the one currently deployed, approved by `actor`."""
-    current = _current(stack)
-    previous = (
-        PolicyVersion.objects.filter(stack=stack, number__lt=current.version.number)
-        .order_by("-number")
-        .first()
-    )
-    if previous is None:
-        raise DeploymentRefused(f"v{current.version.number} is the first version of {stack.label}")
+    """Requests the redeployment of the version deployed before the current one or, when no
+    earlier version went live there, of the stack's baseline (selectors.rollback_plan).
+    Another operator approves it."""
+    _current(stack)
+    plan = selectors.rollback_plan(stack=stack)
+    if plan.refusal:
+        raise DeploymentRefused(plan.refusal)
+    current = plan.current
+    assert current is not None  # no refusal: something is deployed
     deployment = deployment_request(
         actor=actor,
-        targets=[(stack, previous)],
-        note=note
-        or f"roll back {stack.label} from v{current.version.number} to v{previous.number}",
+        # A baseline restore names the version it rolls back from: a target needs a version.
+        targets=[(stack, plan.previous or current.version)],
+        note=note or f"roll back {stack.label} from {current.what} to {plan.to_label}",
         kind=DeploymentKind.ROLLBACK,
         rollback_of=current.deployment,
+        baselines={stack.id: plan.baseline} if plan.to_baseline and plan.baseline else None,
     )
-    # Requested and approved by one operator: it puts back a version that went live once with
-    # four eyes, and it is the way out of trouble. Its publisher still may not push it.
-    _refuse_own_versions(deployment, actor)
-    _approve(deployment, actor)
+    # Pending like any deployment: another operator approves it (four eyes hold on the way
+    # back too; deployment_approve). Its publisher may not approve it either.
     return deployment
 
 
 @transaction.atomic
 def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Deployment:
-    """Deploys the current version without one service's rule: the account's quick rollback."""
+    """Requests the current version without one service's rule: the account's quick
+    rollback. Another operator approves it."""
     current = _current(stack)
     policy = parse_policy(current.text)
     if rule not in policy.rules:
@@ -355,9 +399,8 @@ def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Depl
         rollback_of=current.deployment,
         texts={stack.id: (text, rule)},
     )
-    # The version's author may be the operator; removing a rule only narrows what is secured,
-    # and it is the emergency path, so it is approved by the operator who asks for it.
-    _approve(deployment, actor)
+    # Pending: another operator approves it (deployment_approve). Its text is a version that
+    # went live with four eyes, minus one rule, so that version's publisher may approve it.
     return deployment
 
 
@@ -391,7 +434,8 @@ def lpar_connection_save(
 def deployment_acknowledge_overwrite(
     *, deployment: Deployment, actor: User, comment: str
 ) -> Deployment:
-    """An operator accepts overwriting the drifted policy file(s) a deployment stopped on.
+    """An operator accepts overwriting the drifted policy file(s) a deployment stopped on:
+    not its requester, through any of their accounts (four eyes, as for an approval).
 
     The acknowledgement is for exactly the text found (its SHA-256): if the file changes
     again before the run, the deployment stops again. The stopped and skipped targets wait
@@ -409,6 +453,11 @@ def deployment_acknowledge_overwrite(
     )
     if locked.status != RunStatus.FAILED or not drifted:
         raise DeploymentRefused("this deployment did not stop on file drift")
+    if same_person(locked.requested_by, actor):
+        raise DeploymentForbidden(
+            "you requested this deployment yourself; another operator must acknowledge"
+            " overwriting the live file"
+        )
     now = timezone.now()
     for target in drifted:
         DeploymentTarget.objects.filter(pk=target.pk).update(
@@ -585,16 +634,16 @@ def deployment_exclude_breaking(
     replacement = None
     if has_capability(actor, Capability.OPERATE):
         by_stack = {v.stack_id: v for v in versions}
+        # Cancelled first: a stack takes one pending request at a time.
+        deployment_cancel(
+            deployment=deployment,
+            actor=actor,
+            reason="superseded by a request without the services whose peers would break",
+        )
         replacement = deployment_request(
             actor=actor,
             targets=[(t.stack, by_stack.get(t.stack_id, t.version)) for t in targets],
             note=f"{deployment.note} (without the services that would break: {why})".strip(),
-        )
-        deployment_cancel(
-            deployment=deployment,
-            actor=actor,
-            reason=f"superseded by deployment {str(replacement.uuid)[:8]}, without the services"
-            " whose peers would break",
         )
     change_record(
         actor=actor,

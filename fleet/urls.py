@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fleet import impact_views, views
+from fleet import findings_views, impact_views, views
 from fleet.zert import views as zert_views
 
 app_name = "fleet"
@@ -57,14 +57,18 @@ urlpatterns = [
         views.verification_output,
         name="verification-output",
     ),
-    path("drift/", views.drift_list, name="drift"),
-    path("drift/<uuid:event>/acknowledge/", views.drift_acknowledge, name="drift-acknowledge"),
-    path("certificates/", views.certificate_list, name="certificates"),
-    path("incidents/", views.incident_list, name="incidents"),
-    path("incidents/<uuid:incident>/", views.incident_detail, name="incident"),
+    path("drift/", findings_views.drift_list, name="drift"),
+    path(
+        "drift/<uuid:event>/acknowledge/",
+        findings_views.drift_acknowledge,
+        name="drift-acknowledge",
+    ),
+    path("certificates/", findings_views.certificate_list, name="certificates"),
+    path("incidents/", findings_views.incident_list, name="incidents"),
+    path("incidents/<uuid:incident>/", findings_views.incident_detail, name="incident"),
     path(
         "incidents/<uuid:incident>/remove-rule/",
-        views.incident_remove_rule_view,
+        findings_views.incident_remove_rule_view,
         name="incident-remove-rule",
     ),
     path("inventory/", zert_views.inventory_page, name="inventory"),

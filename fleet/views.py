@@ -25,7 +25,6 @@ from fleet import overview, presenters, selectors, service_status
 from fleet.forms import (
     CancelForm,
     DeploymentRequestForm,
-    IncidentRemoveRuleForm,
     LparConnectionForm,
     RejectForm,
     RemoveRuleForm,
@@ -36,8 +35,7 @@ from fleet.impact.present import impact_context
 from fleet.models import (
     NUL_SHOWN_AS,
     Deployment,
-    DriftEvent,
-    Incident,
+    DeploymentTarget,
     RunStatus,
     TargetStatus,
     VerificationRun,
@@ -51,8 +49,6 @@ from fleet.services import (
     deployment_cancel,
     deployment_reject,
     deployment_request,
-    drift_event_acknowledge,
-    incident_remove_rule,
     lpar_connection_save,
     remove_rule,
     rollback_to_previous,
@@ -181,6 +177,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
     authors = {t.version.author_id for t in targets}
     pending = deployment.status == RunStatus.PENDING
     staleness = selectors.deployment_staleness(deployment) if pending else []
+    drifted = [t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED]
     diffs = []
     if pending:
         # The heavy text is deferred in lists; the diff needs it, for pending ones only.
@@ -190,9 +187,7 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
                 t.stack,
                 selectors.live_policy_text(t.stack),
                 texts[t.id],
-                to_label=f"{t.stack.label} v{t.version.number}"
-                + (f" without rule {t.removed_rule}" if t.removed_rule else "")
-                + " (this deployment)",
+                to_label=f"{t.stack.label} {t.what} (this deployment)",
             )
             for t in targets
         ]
@@ -215,11 +210,36 @@ def _deployment_context(request: HttpRequest, deployment: Deployment) -> dict[st
         "reject_form": RejectForm(),
         "cancel_form": CancelForm(),
         # Targets stopped on file drift, which an operator may acknowledge overwriting.
-        "drifted_targets": [
-            t for t in targets if t.file_drift_sha256 and t.status == TargetStatus.FAILED
-        ],
+        "drifted_targets": drifted,
+        "drift_diffs": _drift_diffs(deployment, drifted),
         **impact_context(deployment, targets),
     }
+
+
+def _drift_diffs(
+    deployment: Deployment, drifted: list[DeploymentTarget]
+) -> list[presenters.FileDriftDiff]:
+    """Expected (last-known-good) against found, for each target stopped on file drift."""
+    if not drifted:
+        return []
+    # The texts are deferred in lists; loaded here for the stopped targets only.
+    texts = {
+        pk: (good, found)
+        for pk, good, found in deployment.targets.filter(
+            pk__in=[t.pk for t in drifted]
+        ).values_list("pk", "last_known_good", "file_drift_text")
+    }
+    return [
+        presenters.file_drift_diff(
+            t.stack,
+            expected=texts[t.pk][0],
+            expected_label=t.last_known_good_source or "last-known-good",
+            expected_sha256=t.last_known_good_sha256,
+            found=texts[t.pk][1],
+            found_sha256=t.file_drift_sha256,
+        )
+        for t in drifted
+    ]
 
 
 @requires(ESTATE)
@@ -435,7 +455,10 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:
-                messages.success(request, f"Rolling back {found.label}.")
+                messages.success(
+                    request,
+                    f"Rollback of {found.label} requested: another operator approves it.",
+                )
                 return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
         else:
             status = 422
@@ -475,7 +498,11 @@ def stack_remove_rule(request: HttpRequest, lpar: str, stack: str) -> HttpRespon
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:
-                messages.success(request, f"Removing rule {chosen} from {found.label}.")
+                messages.success(
+                    request,
+                    f"Removal of rule {chosen} from {found.label} requested: another operator"
+                    " approves it.",
+                )
                 return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
     service = next((r.service for r in rules if r.name == chosen), None)
     context = {
@@ -568,147 +595,6 @@ def verification_output(request: HttpRequest, run: Any, output: str) -> HttpResp
             "X-Content-SHA256": entry.get("sha256", ""),
         },
     )
-
-
-# --- drift, certificates, incidents ---------------------------------------------------------------
-
-
-def _findings_context(request: HttpRequest, filters: selectors.FindingFilters) -> dict[str, Any]:
-    return {
-        "section": "findings",
-        "filters": filters,
-        "stacks": selectors.stack_labels(),
-        "query": _query_without_page(request),
-        "now": timezone.now(),
-        "drift_statuses": [("open", "open"), ("resolved", "resolved"), ("all", "all")],
-        "can_operate": _can_operate(request),
-        "certificate_statuses": [("all", "all"), ("open", "expiring within 30 days")],
-    }
-
-
-@requires(ESTATE)
-@require_GET
-def drift_list(request: HttpRequest) -> HttpResponse:
-    filters = selectors.FindingFilters.parse(request.GET)
-    context = _findings_context(request, filters)
-    context["tab"] = "drift"
-    context["page"] = _page(request, selectors.drift_list_for(user=request.user, filters=filters))
-    return render_page(request, "fleet/drift_list.html", context, partials=("finding-table",))
-
-
-@requires(OPERATE)
-@require_POST
-def drift_acknowledge(request: HttpRequest, event: Any) -> HttpResponse:
-    """Records that an operator saw a drift event, with why; it stays open until it clears."""
-    try:
-        found = selectors.drift_list_for(
-            user=request.user, filters=selectors.FindingFilters(status="all")
-        ).get(uuid=event)
-    except DriftEvent.DoesNotExist:
-        raise Http404("No such drift event") from None
-    try:
-        drift_event_acknowledge(
-            event=found, actor=request.user, comment=request.POST.get("comment", "")
-        )
-    except PermissionError as error:
-        raise PermissionDenied(str(error)) from error
-    except DeploymentRefused as refusal:
-        messages.error(request, f"Not acknowledged: {refusal}")
-        return after_post(request, reverse("fleet:drift") + "?status=all")
-    messages.success(request, f"Drift on {found.stack.label} acknowledged.")
-    return after_post(request, reverse("fleet:drift") + "?status=all")
-
-
-@requires(ESTATE)
-@require_GET
-def certificate_list(request: HttpRequest) -> HttpResponse:
-    filters = selectors.FindingFilters.parse(request.GET, default_status="all")
-    context = _findings_context(request, filters)
-    now = context["now"]
-    page = _page(request, selectors.certificate_list_for(user=request.user, filters=filters))
-    context["tab"] = "certificates"
-    context["page"] = page
-    latest = selectors.latest_verification_times(c.stack_id for c in page)
-    context["rows"] = [
-        (
-            c,
-            presenters.certificate_expiry(c.not_after, now),
-            c.stack_id not in latest or c.last_seen >= latest[c.stack_id],
-        )
-        for c in page
-    ]
-    return render_page(request, "fleet/certificate_list.html", context, partials=("finding-table",))
-
-
-@requires(ESTATE)
-@require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
-    filters = selectors.FindingFilters.parse(request.GET, default_status="all")
-    context = _findings_context(request, filters)
-    context["tab"] = "incidents"
-    context["page"] = _page(
-        request, selectors.incident_list_for(user=request.user, filters=filters)
-    )
-    return render_page(request, "fleet/incident_list.html", context, partials=("finding-table",))
-
-
-def _incident(request: HttpRequest, uuid: Any) -> Incident:
-    try:
-        return selectors.incident_for(user=request.user, uuid=uuid)
-    except Incident.DoesNotExist:
-        raise Http404("No such incident") from None
-
-
-def _incident_context(
-    request: HttpRequest, incident: Incident, form: IncidentRemoveRuleForm | None = None
-) -> dict[str, Any]:
-    return {
-        "section": "incidents",
-        "tab": "incidents",
-        "incident": incident,
-        "plan": selectors.remove_rule_plan(incident=incident) if incident.service else None,
-        "rollback": selectors.rollback_plan(stack=incident.stack),
-        "form": form or IncidentRemoveRuleForm(),
-        "can_publish": has_capability(request.user, Capability.PUBLISH),
-        "can_operate": _can_operate(request),
-        "refused": "",
-    }
-
-
-@requires(ESTATE)
-@require_GET
-def incident_detail(request: HttpRequest, incident: Any) -> HttpResponse:
-    found = _incident(request, incident)
-    return render_page(request, "fleet/incident_detail.html", _incident_context(request, found))
-
-
-@requires(Capability.PUBLISH)
-@require_POST
-def incident_remove_rule_view(request: HttpRequest, incident: Any) -> HttpResponse:
-    found = _incident(request, incident)
-    form = IncidentRemoveRuleForm(request.POST)
-    context = _incident_context(request, found, form)
-    if not form.is_valid():
-        return render_page(request, "fleet/incident_detail.html", context, status=422)
-    try:
-        version, deployment = incident_remove_rule(
-            incident=found, actor=request.user, note=form.cleaned_data["note"]
-        )
-    except DeploymentRefused as refusal:
-        context["refused"] = str(refusal)
-        return render_page(request, "fleet/incident_detail.html", context, status=409)
-    if deployment is not None:
-        messages.success(
-            request,
-            f"Published v{version.number} without the rule and requested its deployment;"
-            " another operator must approve it.",
-        )
-        return after_post(request, reverse("fleet:deployment", args=[deployment.uuid]))
-    messages.success(
-        request,
-        f"Published v{version.number} without the rule; an operator requests its deployment.",
-    )
-    return after_post(request, reverse("fleet:incident", args=[found.uuid]))
 
 
 # --- LPAR connections -----------------------------------------------------------------------------

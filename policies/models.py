@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from attls import values
 from attls.policy.model import PRIORITY_MAX, PRIORITY_MIN
 from attls.releases import DEFAULT_RELEASE, release_choices
 from policies import choices
@@ -94,6 +96,24 @@ class Stack(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lpar.name}/{self.name}"
+
+    def clean(self) -> None:
+        """The policy file lies under a directory the LPAR allows: its connection's allowed
+        directories, else the default ones (attls.values.DEFAULT_POLICY_PREFIXES). Checked
+        here so every way of saving a stack (service, API, seed) shares it; deployments
+        check it again (fleet.models.LparConnection.policy_file_refusal) since the
+        directories may change after."""
+        if not self.policy_file or self.lpar_id is None:
+            return  # the field's own validators answer for a missing value
+        # The connection is fleet's (a reverse one-to-one, read without importing fleet).
+        connection = getattr(self.lpar, "connection", None)
+        allowed = getattr(connection, "policy_path_prefixes", None) or list(
+            values.DEFAULT_POLICY_PREFIXES
+        )
+        try:
+            values.policy_file_path(self.policy_file, allowed_prefixes=allowed)
+        except values.ValueRefused as refusal:
+            raise ValidationError({"policy_file": str(refusal)}) from None
 
     @property
     def label(self) -> str:

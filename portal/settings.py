@@ -181,11 +181,16 @@ for _proxy in TRUSTED_PROXIES:
     except ValueError as error:
         raise ImproperlyConfigured(f"DJANGO_TRUSTED_PROXIES: {error}") from None
 # Lock-out (django-axes): after AUTH_LOCKOUT_FAILURES failed sign-ins (the login form and
-# POST /api/token/ alike) for one username, or from one address, within AUTH_LOCKOUT_MINUTES
-# of each other, that username or address may not sign in for AUTH_LOCKOUT_MINUTES after
-# the last failure. An admin lifts it earlier (Users > Sign-in lock-outs); every lock-out
-# and every lift is in the audit log.
+# POST /api/token/ alike) for one username from one address, within AUTH_LOCKOUT_MINUTES
+# of each other, that username may not sign in from that address for AUTH_LOCKOUT_MINUTES
+# after the last failure: a colleague behind the same NAT is not locked out with it. One
+# address failing AUTH_LOCKOUT_ADDRESS_FAILURES times over any usernames (password spraying)
+# is locked for everyone. An admin lifts it earlier (Users > Sign-in lock-outs); every
+# lock-out and every lift is in the audit log.
 AUTH_LOCKOUT_FAILURES = env_int("AUTH_LOCKOUT_FAILURES", default=10, min_value=1)
+AUTH_LOCKOUT_ADDRESS_FAILURES = env_int(
+    "AUTH_LOCKOUT_ADDRESS_FAILURES", default=100, min_value=AUTH_LOCKOUT_FAILURES
+)
 AUTH_LOCKOUT_MINUTES = env_int("AUTH_LOCKOUT_MINUTES", default=15, min_value=1)
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username or address before any password is checked.
@@ -194,9 +199,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = AUTH_LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=AUTH_LOCKOUT_MINUTES)
-# Either one locks: guessing many passwords for one user (from many addresses), or one
-# password for many users (from one address).
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Counted per (username, address) and per address; axes has one limit for both, so the
+# handler (accounts.lockout.LockoutHandler) holds the address to its own, higher one.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
 AXES_CLIENT_IP_CALLABLE = "accounts.client.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
 # Attempts refused during a lock-out do not extend it: otherwise anyone could keep a user

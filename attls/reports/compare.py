@@ -113,3 +113,19 @@ def compare_report(
         if name not in expected_rules
     )
     return differences
+
+
+def compare_policies(
+    expected: Policy, found: Policy, *, image: str, release: str = DEFAULT_RELEASE
+) -> list[Difference]:
+    """Every difference, by rule, between two policy texts' models: `found` compared as if
+    PAGENT had loaded it, so the facts are those `compare_report` weighs (a reordered or
+    re-cased file shows none). Used for a policy file changed out of band but not loaded."""
+    loaded = pasearch_report(
+        found,
+        image=image,
+        instance_id=0,
+        installed_at=dt.datetime(2000, 1, 1),
+        release=release if release in RELEASES else DEFAULT_RELEASE,
+    )
+    return compare_report(expected, loaded, image=image, release=release)

@@ -209,8 +209,8 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Roll the stack back to the version before the deployed one (operators)",
-        description="Requests and approves a redeployment of the previous version. Four eyes:"
-        " refused (403) when you published that version yourself.",
+        description="Requests a redeployment of the version deployed before (or of the stack's"
+        " baseline); another operator approves it (four eyes).",
         request=api.RollbackRequestSerializer,
         parameters=[STACK_PARAMETER],
         responses=DEPLOYMENT_WRITE_RESPONSES,
@@ -229,7 +229,7 @@ class StackStatusViewSet(FleetErrors, viewsets.GenericViewSet):
     @extend_schema(
         summary="Deploy the current version without one rule (operators)",
         description="The quick way back for one service: its rule leaves the deployed policy"
-        " and PAGENT is refreshed. Approved by the operator who asks.",
+        " and PAGENT is refreshed. Another operator approves it (four eyes).",
         request=api.RemoveRuleRequestSerializer,
         parameters=[STACK_PARAMETER],
         responses=DEPLOYMENT_WRITE_RESPONSES,
@@ -597,7 +597,8 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     """Things that broke for users, e.g. an expired certificate failing handshakes."""
 
     serializer_class = api.IncidentSerializer
-    permission_classes = [ReadEstateWriteOperate]
+    # App owners read those of their own services (selectors.incident_list_for).
+    permission_classes = [ServiceViewers]
     pagination_class = Pagination
     lookup_field = "uuid"
     lookup_url_kwarg = "incident"

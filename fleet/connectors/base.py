@@ -10,6 +10,7 @@ pin host keys, and parse responses at the boundary. Errors are classified once, 
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,3 +86,14 @@ class Connector(Protocol):
     def run(self, command: str) -> CommandResult: ...
 
     def close(self) -> None: ...
+
+
+def command_line(*words: str) -> str:
+    """A command line for the LPAR's shell with each word quoted where it must be.
+
+    z/OS names may hold the national characters @ # $ (a stack named `TCP#IP` or `$TCPIP`
+    is a valid job name), and the z/OS UNIX shell reads `#` at the start of a word as a
+    comment and `$` as a parameter: unquoted, `pasearch -p $TCPIP` would ask about another
+    stack. Plain names are left as they are.
+    """
+    return " ".join(shlex.quote(word) for word in words)

@@ -12,7 +12,7 @@ from attls.reports.syslog import (
     stack_failure_lines,
 )
 from fleet.alerts.producers import alert_certificate
-from fleet.connectors.base import Connector, ConnectorError
+from fleet.connectors.base import Connector, ConnectorError, command_line
 from fleet.models import (
     Certificate,
     Incident,
@@ -130,7 +130,7 @@ def _failing_handshakes(
     """
     try:
         read_at = timezone.now()
-        text = connector.run(f"cat {connection.syslog_path}").stdout
+        text = connector.run(command_line("cat", connection.syslog_path)).stdout
     except ConnectorError as error:
         return [f"(syslog not readable: {error})"]
     probes = probe_runs(

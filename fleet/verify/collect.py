@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from attls.errors import AttlsError, ReportParseError
-from fleet.connectors.base import Connector, ConnectorError
+from fleet.connectors.base import Connector, ConnectorError, command_line
 from fleet.connectors.factory import probe_address
 from fleet.models import (
     LparConnection,
@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 _VIEW_OF = {"pasearch": "pasearch", "netstat_conn": "connections", "netstat_allconn": "uncovered"}
 
 
+def stack_commands(stack: str) -> dict[str, str]:
+    """The three views' command lines for a stack, its name quoted for the shell."""
+    return {
+        "pasearch": command_line("pasearch", "-t", "-p", stack),
+        "netstat_conn": command_line("netstat", "-x", "CONN", "-p", stack),
+        "netstat_allconn": command_line("netstat", "-a", "-X", "NOTTLSPOLICY", "-p", stack),
+    }
+
+
 def _collect(
     run: VerificationRun,
     connection: LparConnection,
@@ -39,12 +48,7 @@ def _collect(
     previous: Previous | None = None,
     scope: set[str] | None = None,
 ) -> Views:
-    stack = run.stack.name
-    commands = {
-        "pasearch": f"pasearch -t -p {stack}",
-        "netstat_conn": f"netstat -x CONN -p {stack}",
-        "netstat_allconn": f"netstat -a -X NOTTLSPOLICY -p {stack}",
-    }
+    commands = stack_commands(run.stack.name)
     views = Views()
     outputs: dict[str, Any] = {}
     for name, command in commands.items():

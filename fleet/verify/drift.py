@@ -12,8 +12,10 @@ from typing import Any
 from django.db.models import Q
 
 from attls.effective import effective_for_rule
+from attls.errors import AttlsError
 from attls.policy import parse_policy
-from attls.reports.compare import compare_report
+from attls.releases import DEFAULT_RELEASE
+from attls.reports.compare import compare_policies, compare_report
 from fleet import selectors
 from fleet.alerts.producers import alert_drift
 from fleet.baselines import stack_baseline_capture
@@ -50,6 +52,10 @@ class FileCheck:
     expected_sha256: str | None  # None: nothing to compare with (first contact)
     expected_label: str = ""
     error: str = ""
+    # When it drifted: the rules whose facts differ between the expected text and the file
+    # (by attls.reports.compare), and why they could not be told when a text does not parse.
+    changed_rules: tuple[str, ...] = ()
+    rules_unknown: str = ""
 
     @property
     def judged(self) -> bool:
@@ -87,6 +93,7 @@ def _read_policy_file(
     found = sha256(text)
     if expected is not None:
         good_sha, label = expected.sha256, f"v{expected.version.number} being deployed"
+        good_text = expected.text
     else:
         good = selectors.last_known_good(stack)
         if good is None:
@@ -98,7 +105,11 @@ def _read_policy_file(
                 captured_by=f"verification {str(run.uuid)[:8]}",
             )
             good = selectors.LastKnownGood.of_baseline(baseline)
-        good_sha, label = good.sha256, good.label
+        good_sha, label, good_text = good.sha256, good.label, good.text
+    changed: tuple[str, ...] = ()
+    unknown = ""
+    if found != good_sha:
+        changed, unknown = changed_rules(stack, good_text, text)
     entry = {
         "command": f"read {path}",
         "sha256": found,
@@ -111,7 +122,22 @@ def _read_policy_file(
         "error": "",
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return FileCheck(path, found, good_sha, label), entry
+    return FileCheck(path, found, good_sha, label, "", changed, unknown), entry
+
+
+def changed_rules(stack: Stack, expected: str, found: str) -> tuple[tuple[str, ...], str]:
+    """The rules that differ between the expected policy text and the one found, and, when
+    either does not parse, why they cannot be told (then no rule is named)."""
+    try:
+        differences = compare_policies(
+            parse_policy(expected),
+            parse_policy(found),
+            image=stack.name,
+            release=stack.zos_release or DEFAULT_RELEASE,
+        )
+    except AttlsError as error:
+        return (), f"the rules changed cannot be told: {error}"
+    return tuple(sorted({d.rule for d in differences})), ""
 
 
 def in_flux(stack: Stack, since: datetime, until: datetime) -> DeploymentTarget | None:
@@ -156,7 +182,14 @@ def _conditions(
                 f"The policy file {file.path} changed without a deployment: sha256"
                 f" {(file.sha256 or '')[:12]}, expected {file.expected_label}"
                 f" (sha256 {(file.expected_sha256 or '')[:12]})."
+                + (
+                    f" Rules that differ in the file: {', '.join(file.changed_rules)}."
+                    if file.changed_rules
+                    else ""
+                )
+                + (f" ({file.rules_unknown})" if file.rules_unknown else "")
             )
+            policy_services |= set(file.changed_rules)
     if deployed_policy is not None and deployed is not None and views.pasearch is not None:
         judged.add(DriftKind.POLICY)
         differences = compare_report(deployed_policy, views.pasearch, image=stack.name)

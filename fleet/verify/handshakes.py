@@ -17,7 +17,7 @@ from attls.reports.syslog import (
     new_lines,
     stack_failure_lines,
 )
-from fleet.connectors.base import Connector
+from fleet.connectors.base import Connector, command_line
 from fleet.models import (
     LparConnection,
     VerificationRun,
@@ -118,7 +118,7 @@ def _handshake_failures(
     stack = run.stack.name
     started = time.perf_counter()
     read_at = timezone.now()
-    result = connector.run(f"cat {connection.syslog_path}")
+    result = connector.run(command_line("cat", connection.syslog_path))
     lines = stack_failure_lines(result.stdout, stack)
     before = (previous.syslog.get("text") or "") if previous is not None else ""
     last_read = before.rsplit("\n", 1)[-1] if before else None

@@ -110,13 +110,28 @@ def test_a_spoofed_forwarded_for_does_not_reset_the_count(otto: User) -> None:
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
 
 
-def test_one_address_guessing_many_usernames_is_locked(make_user: Callable[..., User]) -> None:
+def test_a_colleague_behind_the_same_address_is_not_locked_out_with_the_guessed_name(
+    otto: User, make_user: Callable[..., User]
+) -> None:
+    make_user("opal", Role.OPERATOR)
+    fail(Client(), "otto", 10)
+
+    assert sign_in(Client(), "otto", PASSWORD).status_code == 429  # that name, that address
+    assert signed_in(sign_in(Client(), "opal", PASSWORD))  # a colleague behind the same NAT
+    assert signed_in(sign_in(Client(), "otto", PASSWORD, REMOTE_ADDR="192.0.2.44"))
+
+
+def test_one_address_guessing_many_usernames_is_locked_at_its_own_higher_limit(
+    make_user: Callable[..., User], settings
+) -> None:
+    assert settings.AUTH_LOCKOUT_ADDRESS_FAILURES == 100  # by default, ten times a name's
+    settings.AUTH_LOCKOUT_ADDRESS_FAILURES = 15
     make_user("otto", Role.OPERATOR)
     client = Client()
 
-    answers = [sign_in(client, f"user{n}", "Winter2026!").status_code for n in range(10)]
+    answers = [sign_in(client, f"user{n}", "Winter2026!").status_code for n in range(15)]
 
-    assert answers[-1] == 429
+    assert answers == [200] * 14 + [429]
     # The address is locked: even a right password of an untouched user is refused from it.
     assert sign_in(client, "otto", PASSWORD).status_code == 429
 
@@ -133,8 +148,9 @@ def via_proxy(client_address: str, spoofed: str = "") -> dict[str, str]:
 
 
 def test_behind_a_proxy_the_client_is_the_address_the_proxy_appended(
-    make_user: Callable[..., User], behind_one_proxy: None
+    make_user: Callable[..., User], behind_one_proxy: None, settings
 ) -> None:
+    settings.AUTH_LOCKOUT_ADDRESS_FAILURES = 10
     make_user("otto", Role.OPERATOR)
     make_user("opal", Role.OPERATOR)
     client = Client()
@@ -226,7 +242,8 @@ def test_an_admin_lifts_a_lockout_and_the_lift_is_audited(
     assert entry.actor == "adam" and entry.data["username"] == "otto"
 
 
-def test_an_admin_lifts_the_lockout_of_an_address(make_user: Callable[..., User]) -> None:
+def test_an_admin_lifts_the_lockout_of_an_address(make_user: Callable[..., User], settings) -> None:
+    settings.AUTH_LOCKOUT_ADDRESS_FAILURES = 10
     make_user("otto", Role.OPERATOR)
     for n in range(10):
         sign_in(Client(), f"user{n}", "guess")

@@ -17,7 +17,7 @@ from accounts.services import directory_group_mapping_create
 from fleet.models import Deployment, RunStatus
 from fleet.services import deployment_request
 from tests.accounts.conftest import LDAP_PASSWORD, OPERATORS, oidc_person, oidc_sign_in
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,7 @@ def test_ldap_and_oidc_identities_linked_by_employee_number_are_one_person(
     directory = Client()
     directory.post(reverse("login"), {"username": "alice", "password": LDAP_PASSWORD})
     alice_ldap = User.objects.get(username="alice")
+    withdraw_pending(fleet)  # one pending request per stack
     request = deployment_request(
         actor=alice_ldap, targets=[(fleet.sysa, fleet.v2)], note="through LDAP"
     )

@@ -98,6 +98,27 @@ def test_each_kind_refuses_with_a_reason_a_person_can_act_on(kind, value, reason
     assert "\n" not in str(refused.value)  # the message never carries the injected text
 
 
+def test_job_names_and_lpar_names_take_the_same_national_characters() -> None:
+    """IBM's JCL rule: 1-8 of A-Z 0-9 @ # $, the first not a digit. LPAR names are held to
+    it by inference (the message says so); a Jobname in a policy file may not hold '#',
+    which the file reads as a comment: refused with the reason, marked inferred."""
+    for name in ("#TCPIP", "$TCP#1", "@SYS"):
+        assert values.job_name(name) == name
+        assert values.system_name(name) == name
+        assert values.job_name_pattern(name.replace("#", "X")) == name.replace("#", "X")
+    with pytest.raises(values.ValueRefused) as lpar:
+        values.system_name("SYS%1")
+    assert "A-Z, 0-9 and @ # $ (inferred: the JCL name rule)" in str(lpar.value)
+    with pytest.raises(values.ValueRefused) as job:
+        values.job_name("TCP%IP")
+    assert "@ # $" in str(job.value) and "inferred" not in str(job.value)  # IBM says so
+    with pytest.raises(values.ValueRefused) as pattern:
+        values.job_name_pattern("TN#270*")
+    reason = str(pattern.value)
+    assert "z/OS allows it in job names" in reason and "'#' starts a comment" in reason
+    assert "(inferred: IBM does not say whether '#' inside a value starts a comment)" in reason
+
+
 def test_a_policy_file_outside_the_allowed_directories_is_refused():
     allowed = ["/etc/pagent/", "/u/attls/"]
     assert values.policy_file_path("/u/attls/SYSA.policy", allowed_prefixes=allowed)

@@ -39,7 +39,7 @@ from fleet.models import (
 from fleet.services import deployment_request
 from tests.audits.assessment_support import finish, publish
 from tests.audits.test_evidence import pdf_text, squash
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, reinstate_pending, withdraw_pending
 
 IN_SCOPE = "CICSWEB1"
 # Every other service of the reference data center, on SYSA and on SYSB.
@@ -71,16 +71,20 @@ def estate(make_user: Any) -> dict[str, Any]:
     operator, approver = fleet.people["operator"], fleet.people["operator2"]
     services = fleet.design.services
     sysb_v1 = publish(fleet.sysb, fleet.people["architect"])
-    # A deployment to SYSB alone, and one to both stacks.
+    # A deployment to SYSB alone, and one to both stacks (one pending request per stack:
+    # each is finished before the next is requested; the estate's own pending one waits).
+    withdraw_pending(fleet)
     sysb_only = deployment_request(actor=operator, targets=[(fleet.sysb, sysb_v1)], note="B")
+    Deployment.objects.filter(pk=sysb_only.pk).update(approved_by=approver)
+    finish(sysb_only, now - timedelta(hours=2))
     both = deployment_request(
         actor=operator,
         targets=[(fleet.sysa, fleet.v2), (fleet.sysb, sysb_v1)],
         note="A and B, for CICSWEB1 and MQCHIN",
     )
-    for deployment in (sysb_only, both):
-        Deployment.objects.filter(pk=deployment.pk).update(approved_by=approver)
-        finish(deployment, now - timedelta(hours=2))
+    Deployment.objects.filter(pk=both.pk).update(approved_by=approver)
+    finish(both, now - timedelta(hours=2))
+    reinstate_pending(fleet)
     # Another team's rule removed from SYSA (the emergency path).
     removal = Deployment.objects.create(
         kind=DeploymentKind.REMOVE_RULE,

@@ -7,7 +7,7 @@ import pytest
 
 from fleet.models import Deployment, RunStatus
 from fleet.services import deployment_request
-from tests.fleet.ui_estate import build_fleet
+from tests.fleet.ui_estate import build_fleet, reinstate_pending, withdraw_pending
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
@@ -18,6 +18,7 @@ def test_a_stale_request_needs_a_second_confirmation_then_is_rejected_and_anothe
     page, live_server, sign_in, make_user, shot
 ):
     fleet = build_fleet(make_user, observations=1, hours=1)
+    withdraw_pending(fleet)  # one pending request per stack: the estate's waits its turn
     stale = deployment_request(actor=fleet.people["operator"], targets=[(fleet.sysa, fleet.v1)])
 
     sign_in(fleet.people["operator2"])
@@ -45,6 +46,7 @@ def test_a_stale_request_needs_a_second_confirmation_then_is_rejected_and_anothe
     assert stale.status == RunStatus.REJECTED and stale.close_reason == "v2 is what we deploy now."
 
     # The requester sees no approve button on their own request, and cancels it.
+    reinstate_pending(fleet)
     sign_in(fleet.people["operator"])
     page.goto(f"{live_server.url}/fleet/deployments/{fleet.pending.uuid}/")
     panel = page.locator("#approve-panel")

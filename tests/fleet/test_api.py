@@ -17,7 +17,13 @@ from fleet.models import (
     VerificationRun,
 )
 from policies.models import ChangeRecord, PolicyVersion
-from tests.fleet.ui_estate import SECRET_KEY, SECRET_PASSWORD, FleetEstate, build_fleet
+from tests.fleet.ui_estate import (
+    SECRET_KEY,
+    SECRET_PASSWORD,
+    FleetEstate,
+    build_fleet,
+    withdraw_pending,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +51,7 @@ def reads(fleet: FleetEstate) -> dict[str, str]:
         "verification": f"{API}/verifications/{fleet.run_after.uuid}/",
         "drift": f"{API}/drift-events/",
         "certificates": f"{API}/certificates/",
-        "incidents": f"{API}/incidents/",
+        # Incidents: an app owner reads those of their services (tests/fleet/test_views.py).
     }
 
 
@@ -204,6 +210,7 @@ def test_writes_by_anyone_but_an_operator_are_403_and_change_nothing(fleet) -> N
 
 
 def test_an_operator_requests_a_deployment_of_the_latest_or_a_named_version(fleet) -> None:
+    withdraw_pending(fleet)
     response = api_for(fleet, "operator").post(
         f"{API}/deployments/",
         {"targets": [{"stack": "SYSA/TCPIP"}], "note": "CHG-7"},
@@ -212,6 +219,19 @@ def test_an_operator_requests_a_deployment_of_the_latest_or_a_named_version(flee
     body = response.json()
     assert body["status"] == "pending" and body["targets"][0]["version"] == 2
     assert body["requested_by"] == "olivia" and body["note"] == "CHG-7"
+
+    # One pending request per stack: a second is refused, naming the first; nothing is saved.
+    count = Deployment.objects.count()
+    second = api_for(fleet, "operator2").post(
+        f"{API}/deployments/", {"targets": [{"stack": fleet.sysa.uuid, "version": 1}]}
+    )
+    assert second.status_code == 409
+    assert (
+        f"SYSA/TCPIP already has a pending deployment request: {body['uuid'][:8]} (v2,"
+        " requested by olivia" in second.json()["detail"]
+    )
+    assert Deployment.objects.count() == count
+    api_for(fleet, "operator").post(f"{API}/deployments/{body['uuid']}/cancel/")
 
     named = api_for(fleet, "operator").post(
         f"{API}/deployments/", {"targets": [{"stack": fleet.sysa.uuid, "version": 1}]}
@@ -264,15 +284,21 @@ def test_approve_by_another_operator_then_four_eyes_refuses_the_publisher(fleet,
 
 
 def test_rollback_and_remove_rule_through_the_api(fleet) -> None:
+    withdraw_pending(fleet)
     client = api_for(fleet, "operator")
     rollback = client.post(f"{API}/stacks/SYSA/TCPIP/rollback/", {"note": "partner"})
     assert rollback.status_code == 202
     assert rollback.json()["kind"] == DeploymentKind.ROLLBACK
     assert rollback.json()["targets"][0]["version"] == 1
 
+    assert rollback.json()["status"] == "pending"  # another operator approves it
+    client.post(f"{API}/deployments/{rollback.json()['uuid']}/cancel/")
+
     removal = client.post(f"{API}/stacks/SYSA/TCPIP/remove-rule/", {"rule": "MQCHIN"})
     assert removal.status_code == 202
     assert removal.json()["targets"][0]["removed_rule"] == "MQCHIN"
+    assert removal.json()["status"] == "pending"
+    client.post(f"{API}/deployments/{removal.json()['uuid']}/cancel/")
 
     count = Deployment.objects.count()
     assert client.post(f"{API}/stacks/SYSB/TCPIP/rollback/").status_code == 409

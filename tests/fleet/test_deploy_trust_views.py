@@ -11,8 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from attls.policy import parse_policy
 from fleet import presenters
+from fleet.deploy import FileDrift, Runner, sha256
 from fleet.models import (
     Deployment,
     DeploymentTarget,
@@ -67,11 +69,16 @@ def test_the_deployment_page_offers_operators_to_acknowledge_the_overwrite(fleet
     deployment = stopped_on_file_drift(fleet)
     url = reverse("fleet:deployment", args=[deployment.uuid])
 
-    operator = client_for(fleet, "operator").get(url).content.decode()
+    operator = client_for(fleet, "operator2").get(url).content.decode()
+    requester = client_for(fleet, "operator").get(url).content.decode()
     auditor = client_for(fleet, "auditor").get(url).content.decode()
 
     assert 'data-testid="overwrite-panel"' in operator and DRIFTED[:16] in operator
     assert reverse("fleet:deployment-acknowledge-overwrite", args=[deployment.uuid]) in operator
+    assert 'data-testid="ack-not-yours"' in requester
+    assert reverse("fleet:deployment-acknowledge-overwrite", args=[deployment.uuid]) not in (
+        requester
+    )
     assert 'data-testid="overwrite-panel"' in auditor
     assert "fleet:deployment-acknowledge-overwrite" not in auditor
     assert reverse("fleet:deployment-acknowledge-overwrite", args=[deployment.uuid]) not in auditor
@@ -110,6 +117,28 @@ def test_acknowledging_requeues_the_deployment_for_exactly_the_text_found(fleet)
     record = ChangeRecord.objects.get(action="ack-overwrite", object_uuid=deployment.uuid)
     assert record.note == "hand edit CHG0042 is superseded"
     assert record.after["overwrite"][0]["live_sha256"] == DRIFTED
+
+
+def test_the_requester_may_not_acknowledge_the_overwrite_through_any_identity(
+    fleet, make_user
+) -> None:
+    """Four eyes: the operator who requested the deployment, or the same person through a
+    second account (accounts.identity.same_person), may not."""
+    deployment = stopped_on_file_drift(fleet)
+    # Her directory account: one person with her local one by the e-mail address they share.
+    olivia_sso = make_user("olivia.sso", Role.OPERATOR)
+    for account in (olivia_sso, fleet.people["operator"]):
+        account.email = "olivia@bank.example"
+        account.save(update_fields=["email"])
+    url = reverse("fleet:deployment-acknowledge-overwrite", args=[deployment.uuid])
+
+    for who in (fleet.people["operator"], olivia_sso):
+        client = Client()
+        client.force_login(who)
+        assert client.post(url, {"comment": "mine"}).status_code == 403
+    deployment.refresh_from_db()
+    assert deployment.status == RunStatus.FAILED
+    assert deployment.targets.get().overwrite_acknowledged_sha256 == ""
 
 
 def test_only_a_deployment_stopped_on_file_drift_can_be_acknowledged(fleet) -> None:
@@ -240,7 +269,8 @@ def test_the_api_acknowledges_an_overwrite_and_a_drift_event(fleet) -> None:
     drift = f"/api/fleet/drift-events/{event.uuid}/acknowledge/"
 
     assert post(operator, overwrite, "").status_code == 409
-    answer = post(operator, overwrite, "superseded")
+    assert post(operator, overwrite, "mine").status_code == 403  # olivia requested it
+    answer = post(client_for(fleet, "operator2"), overwrite, "superseded")
     assert answer.status_code == 202 and answer.json()["status"] == RunStatus.APPROVED
     assert post(client_for(fleet, "auditor"), drift, "x").status_code == 403
     answer = post(operator, drift, "CHG0042")
@@ -280,3 +310,32 @@ def test_the_verification_page_says_whether_the_policy_file_is_last_known_good(f
     body = page.content.decode()
     assert "is not v2 (deployment 12345678)" in body and DRIFTED[:16] in body
     assert "Drift not judged by this run: deployment 1234abcd was changing it" in body
+
+
+def test_a_file_drift_stop_shows_expected_against_found_as_a_diff_with_both_hashes(
+    fleet,
+) -> None:
+    expected = "TTLSRule A\n{\n  LocalPortRange 992\n}\n"
+    found = "TTLSRule A\n{\n  LocalPortRange 993\n}\n"
+    deployment = fleet.pending
+    Deployment.objects.filter(pk=deployment.pk).update(status=RunStatus.RUNNING)
+    target = deployment.targets.select_related("stack__lpar", "version").get()
+    DeploymentTarget.objects.filter(pk=target.pk).update(
+        last_known_good=expected,
+        last_known_good_sha256=sha256(expected),
+        last_known_good_source="v1 (deployment 12345678)",
+    )
+    target.refresh_from_db()
+    runner = Runner(deployment, connector_for=None, verify=None)  # type: ignore[arg-type]
+
+    with pytest.raises(FileDrift):
+        runner.check_live(target, target.stack.policy_file, found)
+    runner.end_target(target, TargetStatus.FAILED, "file drift")
+    runner.finish(True)
+
+    page = client_for(fleet, "auditor").get(reverse("fleet:deployment", args=[deployment.uuid]))
+    diff = page.content.decode().split('data-testid="drift-diff"')[1]
+    assert f"expected: v1 (deployment 12345678) (sha256 {sha256(expected)})" in diff
+    assert f"(sha256 {sha256(found)})" in diff
+    assert '<span class="sign">-</span>  LocalPortRange 992' in diff
+    assert '<span class="sign">+</span>  LocalPortRange 993' in diff

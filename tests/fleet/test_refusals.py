@@ -32,7 +32,7 @@ from fleet.services import (
     incident_remove_rule,
 )
 from policies.models import PolicyVersion, Service
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 LIMITS = Thresholds(per_minute=5, share=0.10, factor=2)
 
@@ -178,6 +178,7 @@ def open_incident(fleet: FleetEstate, name: str = "TN3270S") -> Incident:
 def test_removing_the_rule_publishes_the_deployed_version_without_it_for_four_eyes(
     fleet: FleetEstate, make_user: Any
 ) -> None:
+    withdraw_pending(fleet)
     incident = open_incident(fleet)
     # An architect who is also an operator: publishes and requests, may not approve.
     both = make_user("ariadne", Role.ARCHITECT, Role.OPERATOR)
@@ -245,7 +246,7 @@ def test_the_incident_page_names_codes_peers_and_offers_both_actions(
     # An operator is told which version a rollback redeploys (v3 is published, not deployed).
     client.force_login(fleet.people["operator"])
     page = client.get(reverse("fleet:incident", args=[incident.uuid])).content.decode()
-    assert "Redeploys v1, the version published before the deployed v2" in page
+    assert "Redeploys v1, the version deployed before v2" in page
 
 
 def test_a_surge_after_a_drift_names_the_drift_and_the_deployment_before_it(
@@ -361,3 +362,43 @@ def test_an_outbound_service_reads_as_handshakes_to_its_partner_failing(
     assert "outbound handshake(s) of MQPARTNER" in incident.summary
     assert "to its partner failed" in incident.summary
     assert incident.details["families"] == {"protocol": 8}
+
+
+def test_refusals_belong_to_the_incident_opened_after_the_latest_change_preceding_them(
+    fleet: FleetEstate,
+) -> None:
+    """The rule: refusals join the service's incident opened after the latest change
+    (deployment or drift) before them; refusals after a newer change open a new incident."""
+    surge = [line("TN3270S", 412, "10.2.0.1", n) for n in range(1, 9)]
+    [first] = refusing(fleet, surge, TN3270S=1)
+    assert refusing(fleet, [line("TN3270S", 412, "10.2.0.2", 9)], TN3270S=1) == []  # no change
+    first.refresh_from_db()
+    assert (first.details["refused"], first.resolved_at) == (9, None)
+
+    # A drift after the incident opened: the refusals since are a new incident's, a trickle too.
+    DriftEvent.objects.create(
+        stack=fleet.sysa,
+        kind=DriftKind.FILE,
+        key="policy:hand-edit",
+        detail="The policy file changed without a deployment",
+        opened_at=timezone.now(),
+        last_seen_at=timezone.now(),
+    )
+    [second] = refusing(fleet, [line("TN3270S", 412, "10.2.0.3", 10)], TN3270S=50)
+    first.refresh_from_db()
+    assert first.details["refused"] == 9 and first.resolved_at is not None
+    assert first.resolution.startswith("Superseded:")
+    assert second.details["refused"] == 1
+    assert second.details["preceded_by"]["drift"][0]["key"] == "policy:hand-edit"
+
+    # A deployment that ends after it: the next refusals open a third one.
+    fleet.pending.targets.update(status="succeeded", finished_at=timezone.now())
+    [third] = refusing(fleet, [line("TN3270S", 412, "10.2.0.4", 11)], TN3270S=50)
+    second.refresh_from_db()
+    assert second.resolved_at is not None and second.details["refused"] == 1
+    assert third.preceded_by == fleet.pending
+
+    # No newer change: the next refusals join the third.
+    assert refusing(fleet, [line("TN3270S", 412, "10.2.0.5", 12)], TN3270S=50) == []
+    third.refresh_from_db()
+    assert (third.details["refused"], third.resolved_at) == (2, None)

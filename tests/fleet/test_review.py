@@ -21,7 +21,13 @@ from fleet.models import Deployment, RunStatus, TargetStatus
 from fleet.selectors import live_policy_text
 from fleet.services import deployment_request
 from policies.models import ChangeRecord, PolicyVersion
-from tests.fleet.ui_estate import FleetEstate, _succeed, build_fleet
+from tests.fleet.ui_estate import (
+    FleetEstate,
+    _succeed,
+    build_fleet,
+    reinstate_pending,
+    withdraw_pending,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -247,6 +253,7 @@ def test_an_approved_deployment_can_no_longer_be_cancelled(fleet) -> None:
 def test_a_request_for_a_version_no_longer_the_latest_warns_and_needs_a_second_confirmation(
     fleet,
 ) -> None:
+    withdraw_pending(fleet)
     stale = deployment_request(actor=fleet.people["operator"], targets=[(fleet.sysa, fleet.v1)])
     client = page_as(fleet, "operator2")
 
@@ -275,10 +282,12 @@ def test_a_request_for_a_version_no_longer_the_latest_warns_and_needs_a_second_c
 
 
 def test_a_request_whose_stack_changed_since_warns_through_the_api(fleet) -> None:
+    withdraw_pending(fleet)
     pending = fleet.pending
     # Another deployment of SYSA goes live after the request.
     other = deployment_request(actor=fleet.people["operator2"], targets=[(fleet.sysa, fleet.v2)])
     _succeed(other, fleet.people["operator"], timezone.now() + timedelta(seconds=1))
+    reinstate_pending(fleet)
     client = api_as(fleet, "operator2")
 
     detail = client.get(f"{API}/deployments/{pending.uuid}/").json()
@@ -300,8 +309,10 @@ def test_a_request_whose_stack_changed_since_warns_through_the_api(fleet) -> Non
 
 
 def test_another_deployment_of_the_stack_in_flight_warns_too(fleet) -> None:
+    withdraw_pending(fleet)
     other = deployment_request(actor=fleet.people["operator2"], targets=[(fleet.sysa, fleet.v2)])
     api_as(fleet, "operator").post(f"{API}/deployments/{other.uuid}/approve/")
+    reinstate_pending(fleet)  # requested before the other was approved
 
     first = api_as(fleet, "operator2").post(f"{API}/deployments/{fleet.pending.uuid}/approve/")
 
@@ -323,6 +334,7 @@ def test_a_fresh_request_is_approved_at_once(fleet) -> None:
 def test_request_and_approval_pages_show_the_diff_against_the_live_text_and_the_file(
     fleet,
 ) -> None:
+    withdraw_pending(fleet)
     v3 = publish_v3(fleet)
     live = live_policy_text(fleet.sysa)
     assert (
@@ -345,17 +357,19 @@ def test_a_stack_with_nothing_deployed_diffs_against_nothing(fleet) -> None:
     assert live_policy_text(fleet.sysb) is None
 
 
-def test_the_publisher_of_the_previous_version_cannot_roll_back_to_it(fleet) -> None:
+def test_the_publisher_of_the_previous_version_cannot_approve_the_rollback_to_it(fleet) -> None:
+    withdraw_pending(fleet)
     ada = fleet.people["architect"]  # published v1 and v2
     ada.groups.add(ensure_role_groups()[Role.OPERATOR])
-    count = Deployment.objects.count()
+    requested = api_as(fleet, "operator").post(f"{API}/stacks/SYSA/TCPIP/rollback/", {})
+    rollback = Deployment.objects.get(uuid=requested.json()["uuid"])
 
     page = page_as(fleet, "architect").post(
-        reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"]), {"note": ""}, headers=HTMX
+        reverse("fleet:deployment-approve", args=[rollback.uuid]), headers=HTMX
     )
-    api = api_as(fleet, "architect").post(f"{API}/stacks/SYSA/TCPIP/rollback/", {})
+    api = api_as(fleet, "architect").post(f"{API}/deployments/{rollback.uuid}/approve/")
 
     assert page.status_code == 403
     assert "You published SYSA/TCPIP v1 yourself" in page.content.decode()
     assert api.status_code == 403 and "you published SYSA/TCPIP v1" in api.json()["detail"]
-    assert Deployment.objects.count() == count
+    assert Deployment.objects.get(pk=rollback.pk).status == RunStatus.PENDING

@@ -18,7 +18,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.services import deployment_request
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 
 @pytest.fixture
@@ -56,6 +56,7 @@ def test_figures_come_from_the_latest_successful_run_and_a_later_failure_shows(f
 def test_the_deployed_version_is_the_last_target_that_succeeded_and_a_newer_one_shows(
     fleet,
 ) -> None:
+    withdraw_pending(fleet)
     sysa = by_label(overview.stack_status_list(user=fleet.people["operator"]))["SYSA/TCPIP"]
     assert sysa.deployed.version == fleet.v2 and not sysa.behind
     assert sysa.latest_version == fleet.v2

@@ -31,7 +31,13 @@ from fleet.models import (
 from fleet.services import deployment_request
 from policies import services as design
 from policies.models import ChangeRecord, Lpar, PolicyVersion, Service, Stack
-from tests.fleet.ui_estate import SECRET_KEY, SECRET_PASSWORD, FleetEstate, build_fleet
+from tests.fleet.ui_estate import (
+    SECRET_KEY,
+    SECRET_PASSWORD,
+    FleetEstate,
+    build_fleet,
+    withdraw_pending,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +79,7 @@ def pages(fleet: FleetEstate) -> dict[str, tuple[str, tuple[str, ...]]]:
         ),
         "drift": (reverse("fleet:drift"), estate),
         "certificates": (reverse("fleet:certificates"), estate),
-        "incidents": (reverse("fleet:incidents"), estate),
+        "incidents": (reverse("fleet:incidents"), (*estate, *OWNERS)),
         "connections": (reverse("fleet:connections"), operators),
         "connection-edit": (reverse("fleet:connection-edit", args=["SYSA"]), operators),
         "my-services": (reverse("fleet:my-services"), (*estate, *OWNERS)),
@@ -248,6 +254,7 @@ def test_approve_by_another_operator_answers_with_hx_location(fleet) -> None:
 def test_approve_of_ones_own_version_is_forbidden_with_the_four_eyes_reason(
     fleet, make_user
 ) -> None:
+    withdraw_pending(fleet)
     both = make_user("pat", Role.ARCHITECT, Role.OPERATOR)
     v3 = PolicyVersion.objects.create(
         stack=fleet.sysa,
@@ -277,6 +284,7 @@ def test_approve_of_ones_own_version_is_forbidden_with_the_four_eyes_reason(
 
 
 def test_new_deployment_offers_latest_versions_and_requests_in_the_chosen_order(fleet) -> None:
+    withdraw_pending(fleet)
     sysb_v1 = design.policy_version_publish(
         stack=fleet.sysb,
         actor=fleet.people["architect"],
@@ -320,6 +328,20 @@ def test_new_deployment_refuses_a_version_that_is_no_longer_the_latest(fleet) ->
     assert Deployment.objects.count() == count
 
 
+def test_a_second_pending_request_for_a_stack_is_refused_naming_the_first(fleet) -> None:
+    count = Deployment.objects.count()
+    response = client_for(fleet, "operator2").post(
+        reverse("fleet:deployment-new"),
+        {f"include-{fleet.sysa.uuid}": "on", f"version-{fleet.sysa.uuid}": "2"},
+    )
+    assert response.status_code == 422
+    assert (
+        f"SYSA/TCPIP already has a pending deployment request: {str(fleet.pending.uuid)[:8]}"
+        " (v2, requested by olivia" in response.content.decode()
+    )
+    assert Deployment.objects.count() == count
+
+
 def test_new_deployment_with_nothing_chosen_says_so(fleet) -> None:
     response = client_for(fleet, "operator").post(
         reverse("fleet:deployment-new"), {f"version-{fleet.sysa.uuid}": "2"}
@@ -342,13 +364,21 @@ def test_rollback_asks_for_confirmation_naming_both_versions(fleet) -> None:
 
 
 def test_confirmed_rollback_deploys_the_previous_version(fleet) -> None:
+    withdraw_pending(fleet)
     response = client_for(fleet, "operator").post(
         reverse("fleet:stack-rollback", args=["SYSA", "TCPIP"]), {"note": ""}, headers=HTMX
     )
 
     rollback = Deployment.objects.get(kind=DeploymentKind.ROLLBACK)
     assert reverse("fleet:deployment", args=[rollback.uuid]) in response["HX-Location"]
-    assert rollback.status == RunStatus.APPROVED
+    # Four eyes on the way back too: it waits for another operator, not its requester.
+    assert rollback.status == RunStatus.PENDING
+    approve = reverse("fleet:deployment-approve", args=[rollback.uuid])
+    assert client_for(fleet, "operator").post(approve).status_code == 403
+    assert Deployment.objects.get(pk=rollback.pk).status == RunStatus.PENDING
+    client_for(fleet, "operator2").post(approve)
+    rollback.refresh_from_db()
+    assert rollback.status == RunStatus.APPROVED and rollback.approved_by.username == "otto"
     assert rollback.rollback_of == fleet.deployed
     assert list(rollback.targets.values_list("version__number", flat=True)) == [1]
     assert rollback.note == "roll back SYSA/TCPIP from v2 to v1"
@@ -367,6 +397,7 @@ def test_rollback_of_a_stack_with_nothing_deployed_is_refused_and_creates_nothin
 
 
 def test_remove_rule_offers_the_rules_of_the_deployed_version_then_confirms(fleet) -> None:
+    withdraw_pending(fleet)
     client = client_for(fleet, "operator")
     url = reverse("fleet:stack-remove-rule", args=["SYSA", "TCPIP"])
 
@@ -379,6 +410,7 @@ def test_remove_rule_offers_the_rules_of_the_deployed_version_then_confirms(flee
 
     removal = Deployment.objects.get(kind=DeploymentKind.REMOVE_RULE)
     assert reverse("fleet:deployment", args=[removal.uuid]) in response["HX-Location"]
+    assert removal.status == RunStatus.PENDING and removal.approved_by is None
     target = removal.targets.get()
     assert target.removed_rule == "CICSWEB1"
     rules = set(parse_policy(target.text).rules)
@@ -497,6 +529,35 @@ def test_certificates_show_days_left_and_the_30_7_and_expired_badges(fleet) -> N
 def test_incidents_show_the_failing_handshakes(fleet) -> None:
     page = client_for(fleet, "auditor").get(reverse("fleet:incidents")).content.decode()
     assert "certificate-expired" in page and "EZD1286I" in page
+
+
+def test_an_owner_sees_the_incidents_of_their_own_services_and_only_those(fleet) -> None:
+    now = timezone.now()
+    mine, theirs = (
+        Incident.objects.create(
+            stack=fleet.sysa,
+            service=service,
+            kind="refused-clients",
+            key=f"refused:{service.name}",
+            summary=f"AT-TLS refused clients of {service.name}",
+            opened_at=now,
+        )
+        for service in (fleet.service_a, fleet.service_b)
+    )
+    owen = client_for(fleet, "owner_a")
+
+    listed = owen.get(reverse("fleet:incidents"))
+    detail = owen.get(reverse("fleet:incident", args=[mine.uuid]))
+    other = owen.get(reverse("fleet:incident", args=[theirs.uuid]))
+    api = owen.get("/api/fleet/incidents/")
+
+    assert listed.status_code == 200
+    page = listed.content.decode()
+    assert str(mine.uuid) in page and str(theirs.uuid) not in page
+    assert "certificate-expired" not in page  # of no service: the estate's, not owen's
+    assert detail.status_code == 200 and other.status_code == 404
+    assert [i["uuid"] for i in api.json()["results"]] == [str(mine.uuid)]
+    assert client_for(fleet, "nobody").get(reverse("fleet:incidents")).status_code == 403
 
 
 # --- connections ----------------------------------------------------------------------------------
@@ -684,6 +745,7 @@ def _grow(fleet: FleetEstate) -> None:
 
 
 def test_list_pages_cost_the_same_queries_with_more_rows(fleet) -> None:
+    withdraw_pending(fleet)
     urls = {
         "dashboard": ("operator", reverse("dashboard")),
         "deployments": ("operator", reverse("fleet:deployments")),

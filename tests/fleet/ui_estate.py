@@ -583,3 +583,14 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
         "fleet-api:incident-detail": {"incident": incident.uuid},
         "fleet-api:connection-detail": {"lpar": "SYSA"},
     }
+
+
+def withdraw_pending(fleet: FleetEstate) -> None:
+    """Cancels the estate's pending request on SYSA: a stack takes one pending request at a
+    time (fleet.services), and a test about another request needs the stack free."""
+    Deployment.objects.filter(pk=fleet.pending.pk).update(status=RunStatus.CANCELLED)
+
+
+def reinstate_pending(fleet: FleetEstate) -> None:
+    """Undoes withdraw_pending, for a test of what a pending request sees change around it."""
+    Deployment.objects.filter(pk=fleet.pending.pk).update(status=RunStatus.PENDING)

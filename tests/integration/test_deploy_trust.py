@@ -267,6 +267,9 @@ def test_an_unserved_service_is_not_probed_and_deploy_and_rollback_open_no_drift
     rollback = fleet.rollback_to_previous(
         actor=User.objects.get(username="operator"), stack=stack, note="back to v1"
     )
+    rollback = fleet.deployment_approve(
+        deployment=rollback, actor=User.objects.get(username="operator2")
+    )
     rollback = finished(rollback, timeout=90)
     assert rollback.status == RunStatus.SUCCEEDED, (rollback.error, steps(rollback))
     after_rollback = scheduled_runs_after(stack, rollback.finished_at, 2, timeout=40)

@@ -68,6 +68,9 @@ def test_a_partner_that_rejects_tls_1_3_fails_until_its_rule_is_removed(estate: 
     assert set(broken.results["services"][rule]["handshake_failures"]) <= {"412", "402", "406"}
 
     removal = fleet.remove_rule(actor=User.objects.get(username="operator"), stack=stack, rule=rule)
+    removal = fleet.deployment_approve(
+        deployment=removal, actor=User.objects.get(username="operator2")
+    )
     assert finished(removal).status == RunStatus.SUCCEEDED
     assert removal.targets.get().removed_rule == rule
     estate.fault("drop")

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from accounts.identity import same_person
 from audits.assessment.checks.common import _day
 from audits.assessment.checks.registry import check
 from audits.assessment.facts import (
@@ -24,7 +25,6 @@ from audits.catalog import Control
 from audits.scope import scoped_targets
 from fleet.models import (
     Deployment,
-    DeploymentKind,
     DriftEvent,
     DriftKind,
     Incident,
@@ -193,22 +193,29 @@ def check_change_approval(ctx: Context, control: Control) -> Verdict:
         )
         approver = deployment.approved_by
         requester = deployment.requested_by.get_username()
-        authors = {t.version.author_id for t in targets}
+        # Whose text it deploys: a rule removal deploys a version that went live with four
+        # eyes minus one rule, a baseline restore the pre-portal file (fleet.services).
+        authors = [
+            t.version.author for t in targets if not t.removed_rule and t.baseline_id is None
+        ]
         if approver is None:
             if deployment.started_at is None:
                 continue  # still waiting for approval: not a change yet
             outcome, text = FAIL, f"deployment {short} ({versions}) ran without an approval"
-        elif (
-            deployment.kind == DeploymentKind.REMOVE_RULE
-            and approver.pk == deployment.requested_by_id
-        ):
-            outcome, text = (
-                WARN,
-                f"deployment {short} removed rule"
-                f" {', '.join(t.removed_rule for t in targets if t.removed_rule) or '?'}"
-                f" by the emergency path, approved by its requester {requester}",
+        elif same_person(approver, deployment.requested_by):
+            # Four eyes hold on every kind, the way back included: a row approved by its
+            # requester (or by another account of theirs) is named, whenever it was written.
+            how = (
+                "approved by its requester"
+                if approver.pk == deployment.requested_by_id
+                else f"approved by {approver.get_username()}, another account of its requester"
             )
-        elif approver.pk in authors:
+            outcome, text = (
+                FAIL,
+                f"deployment {short} ({deployment.get_kind_display().lower()}: {versions}) was"
+                f" {how} {requester}",
+            )
+        elif any(same_person(approver, author) for author in authors):
             outcome, text = (
                 FAIL,
                 f"deployment {short} ({versions}) was approved by {approver.get_username()},"

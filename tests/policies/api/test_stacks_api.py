@@ -1,6 +1,7 @@
 import hashlib
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from policies import services
 from policies.models import ChangeRecord, EnvironmentAction, Lpar, PolicyVersion, Stack
@@ -223,7 +224,7 @@ def test_the_stack_list_costs_the_same_queries_for_1_or_10_stacks(
     lpar = Lpar.objects.get()
     for number in range(9):
         services.stack_create(
-            actor=architect, lpar=lpar, name=f"TCPIP{number}", policy_file="/etc/x"
+            actor=architect, lpar=lpar, name=f"TCPIP{number}", policy_file=f"/etc/pagent/{number}.p"
         )
 
     # session, user, roles, count, stacks with counts and last version
@@ -262,3 +263,42 @@ def test_an_operator_cannot_change_a_stacks_release(estate, client_for, personas
     as_operator = client_for(personas["operator"])
     response = as_operator.post("/api/stacks/SYSA/TCPIP/release/", {"zos_release": "3.2"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/u/prod/TCPIPD.policy", "is not under a directory allowed for it (/etc/pagent/)"),
+        ("/etc/pagent/", "names a directory, not a file"),
+    ],
+)
+def test_a_stack_whose_policy_file_is_outside_the_fence_is_refused_by_api_and_service(
+    estate, as_architect, architect, path, reason
+):
+    body = {"lpar": "SYSA", "name": "TCPIPD", "policy_file": path}
+
+    response = as_architect.post("/api/stacks/", body)
+
+    assert response.status_code == 400
+    assert reason in str(response.data["policy_file"])
+    with pytest.raises(ValidationError, match=r"not under|directory"):
+        services.stack_create(
+            actor=architect, lpar=Lpar.objects.get(), name="TCPIPD", policy_file=path
+        )
+    assert Stack.objects.count() == 1
+
+
+def test_the_fence_is_the_lpar_connections_allowed_directories_when_it_has_one(
+    estate, as_architect, architect
+):
+    from fleet.models import LparConnection
+
+    LparConnection.objects.create(
+        lpar=Lpar.objects.get(), host="127.0.0.1", policy_path_prefixes=["/u/prod/"]
+    )
+    body = {"lpar": "SYSA", "name": "TCPIPD", "policy_file": "/u/prod/TCPIPD.policy"}
+
+    assert as_architect.post("/api/stacks/", body).status_code == 201
+    body = {"lpar": "SYSA", "name": "TCPIPE", "policy_file": "/etc/pagent/TCPIPE.policy"}
+    refused = as_architect.post("/api/stacks/", body)
+    assert refused.status_code == 400 and "(/u/prod/)" in str(refused.data["policy_file"])
