@@ -20,10 +20,14 @@ directory and Debian's DejaVu fonts, and refuses everything else. Charts are inl
 
 from __future__ import annotations
 
+import atexit
+import csv
 import hashlib
+import io
 import tomllib
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -63,11 +67,12 @@ from audits.report import REPORT_VERSION
 from fleet.models import VerificationRun
 from fleet.selectors import output_text
 
-__all__ = ["describe", "fetcher", "manifest_of", "pack_context", "render_pdf"]
+__all__ = ["ATTACH_OVER", "describe", "fetcher", "manifest_of", "pack_context", "render_pdf"]
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEMPLATE = "audits/pdf/pack.html"
 STYLESHEET = BASE_DIR / "templates" / "audits" / "pdf" / "pack.css"
+USER_AGENT = STYLESHEET.with_name("pack-ua.css")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
 
@@ -113,20 +118,176 @@ def fetcher() -> LocalOnlyFetcher:
     return LocalOnlyFetcher([STYLESHEET.parent, FONT_DIR])
 
 
-def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
-    """The PDF of a pack context (see `pack_context`)."""
+@cache
+def _print_setup() -> tuple[Any, Any, Any]:
+    """The font configuration, the parsed print stylesheet and the pack's own user-agent
+    stylesheet, shared by every pack this process renders: fonts are loaded and stylesheets
+    parsed once, not per pack. The stylesheet is read through the pack's fetcher, which
+    refuses anything but our files."""
     from weasyprint import CSS, HTML
+    from weasyprint.html import UA_COUNTER_STYLE
+    from weasyprint.text.fonts import FontConfiguration
+
+    user_agent = CSS(filename=str(USER_AGENT), counter_style=UA_COUNTER_STYLE)
+
+    class PackHTML(HTML):  # type: ignore[misc]
+        """HTML with pack-ua.css for WeasyPrint's HTML5 user-agent stylesheet (see it)."""
+
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [user_agent]
+
+    fonts = FontConfiguration()
+    # Parsed without the font configuration, as the pack always was: its text is set in the
+    # system's DejaVu fonts (fonts-dejavu-core), embedded under their own names.
+    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=fetcher())
+    # Fontconfig is released before the interpreter tears the bindings down.
+    atexit.register(_print_setup.cache_clear)
+    return PackHTML, fonts, stylesheet
+
+
+def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
+    """The PDF of a pack context (see `pack_context`), with its attachments embedded."""
+    from weasyprint import Attachment
 
     html = render_to_string(TEMPLATE, context)
     url_fetcher = url_fetcher or fetcher()
-    document = HTML(string=html, base_url=STYLESHEET.parent.as_uri() + "/", url_fetcher=url_fetcher)
-    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=url_fetcher)
+    pack_html, fonts, stylesheet = _print_setup()
+    document = pack_html(
+        string=html, base_url=STYLESHEET.parent.as_uri() + "/", url_fetcher=url_fetcher
+    )
     pdf: bytes = document.write_pdf(
         stylesheets=[stylesheet],
+        font_config=fonts,
         pdf_identifier=str(context["pack_uuid"]).encode(),
         custom_metadata=False,
+        attachments=[
+            Attachment(string=item.data, name=item.name, description=item.description)
+            for item in context.get("attachments", [])
+        ],
     )
     return pdf
+
+
+# --- long appendices as attachments ------------------------------------------------------------
+
+# An appendix table longer than this many rows is embedded in the PDF as a CSV file (covered
+# by the signature like every other byte) instead of being laid out page after page: on a
+# 1,000-service pack those tables were three quarters of WeasyPrint's time, and a table of
+# that length is read in a spreadsheet anyway. The PDF names the file, its rows and SHA-256.
+ATTACH_OVER = 250
+
+
+@dataclass(frozen=True)
+class Attached:
+    name: str
+    description: str
+    data: bytes
+    rows: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _csv(name: str, description: str, header: list[str], rows: list[list[Any]]) -> Attached:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Attached(name, description, text.getvalue().encode(), len(rows))
+
+
+def _services_csv(appendix: list[dict[str, Any]]) -> Attached:
+    header = [
+        "stack",
+        "service",
+        "jobname",
+        "owner_team",
+        "direction",
+        "port",
+        "priority",
+        "tier",
+        "phase",
+        "designed",
+        "in_loaded_policy",
+        "connections",
+        "coverage",
+        "negotiated",
+        "probe_accepts",
+        "deprecated_accepted",
+        "drift_events",
+        "not_passed",
+        "unknown",
+    ]
+    rows = [
+        [
+            group["stack"],
+            row["name"],
+            row["jobname"],
+            row["owner_team"],
+            row["direction"],
+            row["port"],
+            row["priority"],
+            row["tier"],
+            row["phase"],
+            row["design"],
+            row["in_policy"],
+            row["observed"],
+            percent(row["coverage"]),
+            row["protocols"],
+            row["probe"],
+            row["deprecated"],
+            row["drift"],
+            "; ".join(f"{f['label']}: {f['controls']}" for f in row["findings"]),
+            row["unknown"],
+        ]
+        for group in appendix
+        for row in group["rows"]
+    ]
+    return _csv("services.csv", "Appendix A: every service in scope", header, rows)
+
+
+def _stack_summary(appendix: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Appendix A in a few lines when its rows are attached: per stack, services and findings."""
+    summary = []
+    for group in appendix:
+        rows = group["rows"]
+        outcomes = Counter(f["outcome"] for row in rows for f in row["findings"])
+        summary.append(
+            {
+                "stack": group["stack"],
+                "services": len(rows),
+                "connections": sum(row["observed"] or 0 for row in rows),
+                "drift": sum(row["drift"] for row in rows),
+                "fail": outcomes.get(Outcome.FAIL.value, 0),
+                "exception": outcomes.get(Outcome.EXCEPTION.value, 0),
+                "warn": outcomes.get(Outcome.WARN.value, 0),
+                "not_in_policy": sum(1 for row in rows if row["in_policy"] is False),
+            }
+        )
+    return summary
+
+
+def _changes_csv(changes: dict[str, Any]) -> Attached:
+    header = ["at", "actor", "action", "object_type", "object_name", "note"]
+    rows = [
+        [c["at"], c["actor"], c["action"], c["object_type"], c["object_name"], c["note"]]
+        for c in changes["rows"]
+    ]
+    return _csv("changes.csv", "Appendix B: design changes in the period", header, rows)
+
+
+def _attachments(report: dict[str, Any], attach_over: int) -> dict[str, Any]:
+    """Which appendices go into attached files, the files, and what the PDF prints instead."""
+    services = sum(len(group["rows"]) for group in report["appendix"])
+    found: dict[str, Any] = {"services_csv": None, "changes_csv": None, "stack_summary": []}
+    if services > attach_over:
+        found["services_csv"] = _services_csv(report["appendix"])
+        found["stack_summary"] = _stack_summary(report["appendix"])
+    if len(report["changes"]["rows"]) > attach_over:
+        found["changes_csv"] = _changes_csv(report["changes"])
+    found["attachments"] = [a for a in (found["services_csv"], found["changes_csv"]) if a]
+    return found
 
 
 def _manifest(run_uuids: set[str], run_pks: set[int]) -> list[dict[str, Any]]:
@@ -255,13 +416,15 @@ def pack_context(
     oscal_sha256: str = "",
     verify_url: str = "",
     chain_head: Head | None = None,
+    attach_over: int = ATTACH_OVER,
 ) -> dict[str, Any]:
     """Everything the PDF template shows: the assessment's stored report (audits/report.py)
     and control results, laid out; it reads nothing from the database.
 
     `assessment` comes with `created_by`, `results` with `exception__owner`, the `manifest`
     (`manifest_of`) with each run's stack; `assessment.report` must be stored
-    (audits.assessing.assessment_report_ensure).
+    (audits.assessing.assessment_report_ensure). Appendix tables longer than `attach_over`
+    rows are attached as CSV files (see ATTACH_OVER).
     """
     report = assessment.report
     if (report or {}).get("version") != REPORT_VERSION:
@@ -362,4 +525,5 @@ def pack_context(
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
         "evidence_items": EVIDENCE_ITEMS,
         "chain_head": chain_head,
+        **_attachments(report, attach_over),
     }

@@ -3,6 +3,10 @@ prints what the assessment stored even after the estate's records changed."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import subprocess
 import uuid
 from datetime import timedelta
 
@@ -18,6 +22,7 @@ from audits.report import REPORT_VERSION
 from audits.services import assessment_create
 from fleet.models import Certificate, DriftEvent
 from tests.audits.estate import build_assessed
+from tests.audits.test_evidence import pdf_text, squash
 
 
 def _stored(pk: int) -> tuple[Assessment, list, list]:
@@ -97,3 +102,42 @@ def test_a_context_of_an_assessment_without_its_report_is_refused(make_user) -> 
             generated_at=timezone.now(),
             manifest=[],
         )
+
+
+def test_a_long_appendix_is_attached_as_csv_and_the_pdf_names_it(make_user, tmp_path) -> None:
+    assessed = build_assessed(make_user)
+    assessment, results, manifest = _stored(assessed.assessment.pk)
+    services = [row for group in assessment.report["appendix"] for row in group["rows"]]
+    context = evidence.pack_context(
+        assessment=assessment,
+        results=results,
+        pack_uuid=uuid.uuid4(),
+        generated_by=assessed.people["auditor"],
+        generated_at=timezone.now(),
+        manifest=manifest,
+        attach_over=len(services) - 1,  # one row too many for the page
+    )
+    attached = context["services_csv"]
+    assert attached is not None and attached.rows == len(services)
+    changes = context["changes_csv"]  # 29 design changes: over the limit too
+    assert changes is not None and changes.rows == len(assessment.report["changes"]["rows"]) > 11
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(evidence.render_pdf(context))
+
+    # Read back as an auditor would: the file is in the PDF, the text names it and its hash.
+    listed = subprocess.run(
+        ["pdfdetach", "-list", str(pdf)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "services.csv" in listed and "changes.csv" in listed
+    subprocess.run(["pdfdetach", "-saveall", "-o", str(tmp_path), str(pdf)], check=True, timeout=60)
+    data = (tmp_path / "services.csv").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == attached.sha256
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert sorted(row["service"] for row in rows) == sorted(row["name"] for row in services)
+    assert {row["stack"] for row in rows} == {g["stack"] for g in assessment.report["appendix"]}
+    text = squash(pdf_text(pdf))
+    appendix = text.split("A Services in scope")[-1].split("B Change history")[0]
+    assert f"The {len(services)} rows of this appendix are in the file services.csv" in appendix
+    assert attached.sha256 in appendix.replace(" ", "")
+    # the per-stack lines instead of the rows: no service is named there
+    assert not any(row["name"] in appendix for row in services)
