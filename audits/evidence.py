@@ -141,7 +141,11 @@ def _print_setup() -> tuple[Any, Any, Any]:
     user_agent = CSS(filename=str(USER_AGENT), counter_style=UA_COUNTER_STYLE)
 
     class PackHTML(HTML):  # type: ignore[misc]
-        """HTML with pack-ua.css for WeasyPrint's HTML5 user-agent stylesheet (see it)."""
+        """HTML with pack-ua.css for WeasyPrint's HTML5 user-agent stylesheet (see it).
+
+        `_ua_stylesheets` is WeasyPrint's own hook, not a documented one: should a later
+        version drop it, its full sheet applies again, which prints the same pack, slower.
+        """
 
         def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
             return [user_agent]
