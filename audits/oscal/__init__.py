@@ -166,9 +166,9 @@ def assessment_results(
     `chain_head`: the audit log's head when the pack was generated, kept as two properties of
     the result (`audit-log-head-sequence`, `audit-log-head-sha256`).
     """
-    from audits import evidence
+    from audits import evidence, report
 
-    scope = evidence.resolve_scope(assessment)
+    scope = report.resolve_scope(assessment)
     rows = (
         list(results)
         if results is not None
@@ -176,8 +176,10 @@ def assessment_results(
     )
     rows.sort(key=evidence.result_order)
     if manifest is None:
-        spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
-        manifest = evidence.manifest_of(rows, spans)
+        stored = (assessment.report or {}).get("manifest_runs")
+        if stored is None:
+            stored = report.assessment_report(assessment, rows)["manifest_runs"]
+        manifest = evidence.manifest_of(stored)
     by_key: dict[str, str] = {}
     for service in scope.services:
         by_key[str(service.uuid)] = str(service.uuid)
@@ -218,7 +220,7 @@ def assessment_results(
         runs = sorted(
             {
                 run_resource[str(ref)]
-                for ref in evidence.referenced_run_ids([result])
+                for ref in report.referenced_run_ids([result])
                 if str(ref) in run_resource
             }
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from audits.evidence_text import percent
 from audits.models import Outcome
 
 register = template.Library()
@@ -37,3 +38,28 @@ def thousands(value: Any) -> str:
 @register.filter
 def outcome_label(value: Any) -> str:
     return LABELS.get(value, str(value))
+
+
+# The pack's report stores instants as ISO 8601 in UTC (audits/report.py); these show them as
+# the pack always has, without parsing each one again.
+
+
+@register.filter
+def iso_minute(value: Any) -> str:
+    """ "2026-01-05T10:07:31+00:00" -> "2026-01-05 10:07"."""
+    return str(value)[:16].replace("T", " ") if value else ""
+
+
+@register.filter
+def iso_second(value: Any) -> str:
+    return str(value)[:19].replace("T", " ") if value else ""
+
+
+@register.filter
+def iso_day(value: Any) -> str:
+    return str(value)[:10] if value else ""
+
+
+@register.filter(name="percent")
+def percent_filter(value: Any) -> str:
+    return percent(value)
