@@ -551,6 +551,8 @@ def pack_context(
         "drift": report["drift"],
         "incidents": report["incidents"],
         "deployments": deployments,
+        # prediction, acknowledgement and comparison per deployment, as the report stored them
+        "impact": report["impact"],
         "changes": report["changes"],
         "table_rows": report["parameters"]["table_rows"],
         "in_force": report["in_force"],

@@ -3,8 +3,9 @@
 `assessment_report` reads the scope and period through the same rules the engine does
 (audits/scope.py and audits/period.py) and returns a JSON-ready dict that is stored on the
 assessment (`Assessment.report`, with the parameters it used): the figures at the start and
-the end of the period, the protocol mix and trend, the policy in force, deployments, design
-changes, drift, incidents, the certificate inventory, the per-service appendix and the
+the end of the period, the protocol mix and trend, the policy in force, deployments with
+their change impact (prediction, acknowledgement, comparison after the change), design changes,
+drift, incidents, the certificate inventory, the per-service appendix and the
 verification runs whose raw outputs the manifest lists. The pack (audits/evidence.py) only
 presents it, so a PDF rendered years later prints what the assessment judged, not what the
 database holds by then.
@@ -36,12 +37,20 @@ from audits.evidence_text import (
 )
 from audits.models import Assessment, Outcome, ScopeKind
 from audits.scope import Scope, ScopeError, resolve, scoped_targets
+from fleet.impact import compare
+from fleet.impact.predict import PRECHECK_REFUSED
+from fleet.impact.present import VERDICT_ORDER
 from fleet.models import Deployment, RunStatus, VerificationRun
 from policies.models import Service, Stack
 
 # Bumped when the stored shape changes: a pack of an assessment stored with another version
 # has its report computed again (audits.assessing.assessment_report_ensure).
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# A prediction's counts, in the order the pack prints them (worst first, then refused
+# pre-checks); stored as pairs, since a JSON object's key order is not kept by every database.
+IMPACT_VERDICTS = (*VERDICT_ORDER, PRECHECK_REFUSED)
+# Peers of a comparison the report names (the rest are counted): unpredicted refusals first.
+IMPACT_PEERS = 50
 
 
 class Judged(Protocol):
@@ -244,6 +253,97 @@ def _deployments(found: list[Deployment]) -> dict[str, Any]:
         "succeeded": sum(1 for d in found if d.status == RunStatus.SUCCEEDED),
         "rollbacks": sum(1 for d in found if d.kind != "deploy"),
         "rows": rows,
+    }
+
+
+def _prediction(comparison: compare.Comparison) -> dict[str, Any] | None:
+    found = comparison.prediction
+    if found is None:
+        return None
+    return {
+        "uuid": str(found.uuid),
+        "created_at": _iso(found.created_at),
+        "candidate": found.candidate,
+        "current": found.current,
+        "window_days": found.window_days,
+        "error": found.error,
+        "counts": [[verdict, int(found.counts.get(verdict, 0))] for verdict in IMPACT_VERDICTS],
+        "will_break": found.will_break,
+        "affected_per_day": (found.per_day or {}).get("affected", 0),
+    }
+
+
+def _comparison(comparison: compare.Comparison) -> dict[str, Any] | None:
+    if not comparison.compared:
+        return None
+    refused = [p for p in comparison.peers if p.outcome != compare.PREDICTED_FINE]
+    return {
+        "since": _iso(comparison.since),
+        "until": _iso(comparison.until),
+        "counts": [[outcome, n] for outcome, n in comparison.counts.items()],
+        "refused": len(refused),
+        "peers": [
+            {
+                "service": p.service,
+                "peer": p.peer,
+                "outcome": p.outcome,
+                "label": p.label,
+                "verdict": p.verdict,
+                "refused": p.refused,
+            }
+            for p in refused[:IMPACT_PEERS]
+        ],
+    }
+
+
+def _impact(found: list[Deployment]) -> dict[str, Any]:
+    """Per deployment (the first TABLE_ROWS): the acknowledgement and, per target, the stored
+    prediction and the comparison after the change; precision and recall over every compared
+    target of the period, as fleet.impact.compare scores them."""
+    scores = compare.Scores()
+    rows = []
+    for index, deployment in enumerate(found):
+        acknowledgement, comparisons = period.change_impact(deployment, scoped_targets(deployment))
+        for comparison in comparisons:
+            if comparison.compared:
+                scores.add(comparison)
+        if index >= TABLE_ROWS:
+            continue
+        rows.append(
+            {
+                "uuid": str(deployment.uuid),
+                "started": deployment.started_at is not None,
+                "acknowledgement": None
+                if acknowledgement is None
+                else {
+                    "by": _user(acknowledgement.by),
+                    "at": _iso(acknowledgement.at),
+                    "reason": acknowledgement.reason,
+                    "peers": len(acknowledgement.peers or []),
+                },
+                "targets": [
+                    {
+                        "stack": c.target.stack.label,
+                        "number": c.target.version.number,
+                        "removed_rule": c.target.removed_rule,
+                        "prediction": _prediction(c),
+                        "comparison": _comparison(c),
+                    }
+                    for c in comparisons
+                ],
+            }
+        )
+    return {
+        "deployments": rows,
+        "compared": scores.targets,
+        "counts": [
+            [compare.PREDICTED_REFUSED, scores.predicted_refused],
+            [compare.PREDICTED_FINE, scores.predicted_fine],
+            [compare.WARNED_REFUSED, scores.warned_refused],
+            [compare.UNPREDICTED, scores.unpredicted],
+        ],
+        "precision": scores.precision,
+        "recall": scores.recall,
     }
 
 
@@ -516,6 +616,7 @@ def assessment_report(assessment: Assessment, results: Sequence[Judged]) -> dict
         "stacks_verified": len(spans),
         "in_force": _in_force(scope, evaluated),
         "deployments": _deployments(deployments),
+        "impact": _impact(deployments),
         "changes": _changes(scope, start, end, deployments),
         "drift": drift,
         "incidents": _incidents(scope, start, end),

@@ -8,6 +8,8 @@ from django import template
 
 from audits.evidence_text import percent
 from audits.models import Outcome
+from fleet.impact.compare import OUTCOME_LABELS as IMPACT_OUTCOMES
+from fleet.impact.predict import PRECHECK_REFUSED
 
 register = template.Library()
 
@@ -19,6 +21,10 @@ LABELS = {
     Outcome.UNKNOWN: "UNKNOWN",
     Outcome.EXCEPTION: "EXCEPTION",
 }
+
+# A prediction's verdicts print as their words (will-break, at-risk, untested, safe, no-data);
+# a comparison's outcomes as fleet.impact names them.
+IMPACT_LABELS = {**IMPACT_OUTCOMES, PRECHECK_REFUSED: "pre-check refused"}
 
 # What a table shows for a missing value: an en dash.
 NONE_SHOWN = "\u2013"
@@ -38,6 +44,11 @@ def thousands(value: Any) -> str:
 @register.filter
 def outcome_label(value: Any) -> str:
     return LABELS.get(value, str(value))
+
+
+@register.filter
+def impact_label(value: Any) -> str:
+    return IMPACT_LABELS.get(value, str(value))
 
 
 # The pack's report stores instants as ISO 8601 in UTC (audits/report.py); these show them as
