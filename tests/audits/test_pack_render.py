@@ -4,6 +4,7 @@ prints what the assessment stored even after the estate's records changed."""
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import subprocess
@@ -141,3 +142,18 @@ def test_a_long_appendix_is_attached_as_csv_and_the_pdf_names_it(make_user, tmp_
     assert attached.sha256 in appendix.replace(" ", "")
     # the per-stack lines instead of the rows: no service is named there
     assert not any(row["name"] in appendix for row in services)
+
+
+def test_printing_leaves_the_garbage_collector_as_it_found_it() -> None:
+    # print_pdf keeps the process's older objects out of the collector's scans while it
+    # prints (gc.freeze), then gives them back; a process that froze its own stays frozen.
+    assert gc.get_freeze_count() == 0
+    assert evidence.print_pdf("<p>x</p>", pack_uuid="gc").startswith(b"%PDF")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        evidence.print_pdf("<p>x</p>", pack_uuid="gc")
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
