@@ -14,6 +14,7 @@ from django.db import transaction
 from audits.assessment import Evaluation, assess
 from audits.catalog import load_catalog
 from audits.models import Assessment, ControlResult, RunState
+from audits.report import REPORT_VERSION, assessment_report
 from policies.changes import change_record
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def assessment_execute(*, assessment: Assessment) -> Assessment:
         assessment.catalog_sha256 = catalog.sha256
         assessment.parameters = evaluation.parameters
         assessment.summary = evaluation.summary
+        assessment.report = assessment_report(assessment, evaluation.results)
         assessment.status = RunState.SUCCEEDED
         assessment.error = ""
         assessment.save(
@@ -90,6 +92,7 @@ def assessment_execute(*, assessment: Assessment) -> Assessment:
                 "catalog_sha256",
                 "parameters",
                 "summary",
+                "report",
                 "status",
                 "error",
             ]
@@ -108,4 +111,15 @@ def assessment_execute(*, assessment: Assessment) -> Assessment:
                 "exceptions_applied": evaluation.summary["exceptions_applied"],
             },
         )
+    return assessment
+
+
+def assessment_report_ensure(*, assessment: Assessment, results: list[ControlResult]) -> Assessment:
+    """The assessment with its pack report: stored when it was computed; for a row stored
+    before reports existed (or with an older shape), computed now under the same rules and
+    stored, so every later pack of it prints the same."""
+    if (assessment.report or {}).get("version") == REPORT_VERSION:
+        return assessment
+    assessment.report = assessment_report(assessment, results)
+    Assessment.objects.filter(pk=assessment.pk).update(report=assessment.report)
     return assessment

@@ -1,26 +1,36 @@
 """The evidence pack's PDF: what an auditor reads and signs off, rendered by WeasyPrint.
 
-`pack_context` gathers everything from the assessment and the estate's records in its scope
-and period; `render_pdf` renders `templates/audits/pdf/pack.html` with its print stylesheet.
-The sections: a cover (scope, period, who generated it and when, portal and catalog
-versions), an executive summary (coverage, protocol mix, drift, incidents, start and end of
-the period), the controls grouped by framework, a per-service appendix, the change history
-with its approvers, the certificate inventory, and a manifest of the SHA-256 of every raw
-output the evidence rests on.
+The pack is a view of the assessment: `pack_context` lays out the control results and the
+report the assessment computed and stored with them (audits/report.py: figures, tables, the
+per-service appendix, with the parameters used) and reads nothing from the database, so the
+signed PDF cannot contradict the results it signs. The one thing the pack does itself is
+`manifest_of`: the raw outputs of the runs the report names are hashed again when the pack is
+generated, and the PDF says whether each still matches the hash recorded when it was received.
+
+`render_pdf` renders `templates/audits/pdf/pack.html` with its print stylesheet. The
+sections: a cover (scope, period, who generated it and when, portal and catalog versions), an
+executive summary (coverage, protocol mix, drift, incidents, start and end of the period), the
+controls grouped by framework, a per-service appendix, the change history with its approvers,
+the certificate inventory, and the manifest of the SHA-256 of every raw output the evidence
+rests on.
 
 WeasyPrint fetches nothing remote: its URL fetcher accepts `file:` URLs under the template
 directory and Debian's DejaVu fonts, and refuses everything else. Charts are inline SVG.
-Queries are bounded for a 1,000-service estate: sums over hourly roll-ups are done by the
-database, and raw outputs are read in chunks and dropped once hashed.
 """
 
 from __future__ import annotations
 
+import atexit
+import csv
+import gc
 import hashlib
+import io
+import re
 import tomllib
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -30,21 +40,16 @@ from urllib.request import url2pathname
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, IntegerField, Max, Min, Q, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from audits import charts, period
+from audits import charts
 from audits.evidence_text import (
     EVIDENCE_ITEMS,
     FRAMEWORKS,
-    NONE_SHOWN,
     OUTCOME_LABELS,
     OUTCOME_ORDER,
-    TABLE_ROWS,
-    TIMES,
     as_items,
     describe,
     evidence_label,
@@ -57,25 +62,29 @@ from audits.evidence_text import (
     rationale_lines,
     result_order,
     shared_evidence,
-    short_control,
-    uuid_labels,
     when,
 )
 from audits.log import Head
-from audits.models import Assessment, ControlResult, Outcome, ScopeKind
-from audits.scope import Scope, ScopeError, resolve
-from fleet.models import (
-    Deployment,
-    DriftEvent,
-    RunStatus,
-    VerificationRun,
-)
+from audits.models import Assessment, ControlResult, Outcome
+from audits.report import REPORT_VERSION
+from fleet.models import VerificationRun
 from fleet.selectors import output_text
-from policies.models import Service, Stack
+
+__all__ = [
+    "ATTACH_OVER",
+    "describe",
+    "fetcher",
+    "manifest_of",
+    "pack_context",
+    "pack_html",
+    "print_pdf",
+    "render_pdf",
+]
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEMPLATE = "audits/pdf/pack.html"
 STYLESHEET = BASE_DIR / "templates" / "audits" / "pdf" / "pack.css"
+USER_AGENT = STYLESHEET.with_name("pack-ua.css")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
 
@@ -121,205 +130,224 @@ def fetcher() -> LocalOnlyFetcher:
     return LocalOnlyFetcher([STYLESHEET.parent, FONT_DIR])
 
 
-def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
-    """The PDF of a pack context (see `pack_context`)."""
+@cache
+def _print_setup() -> tuple[Any, Any, Any]:
+    """The font configuration, the parsed print stylesheet and the pack's own user-agent
+    stylesheet, shared by every pack this process renders: fonts are loaded and stylesheets
+    parsed once, not per pack. The stylesheet is read through the pack's fetcher, which
+    refuses anything but our files."""
     from weasyprint import CSS, HTML
+    from weasyprint.html import UA_COUNTER_STYLE
+    from weasyprint.text.fonts import FontConfiguration
 
-    html = render_to_string(TEMPLATE, context)
-    url_fetcher = url_fetcher or fetcher()
-    document = HTML(string=html, base_url=STYLESHEET.parent.as_uri() + "/", url_fetcher=url_fetcher)
-    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=url_fetcher)
-    pdf: bytes = document.write_pdf(
-        stylesheets=[stylesheet],
-        pdf_identifier=str(context["pack_uuid"]).encode(),
-        custom_metadata=False,
-    )
+    user_agent = CSS(filename=str(USER_AGENT), counter_style=UA_COUNTER_STYLE)
+
+    class PackHTML(HTML):  # type: ignore[misc]
+        """HTML with pack-ua.css for WeasyPrint's HTML5 user-agent stylesheet (see it).
+
+        `_ua_stylesheets` is WeasyPrint's own hook, not a documented one: should a later
+        version drop it, its full sheet applies again, which prints the same pack, slower.
+        """
+
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [user_agent]
+
+    fonts = FontConfiguration()
+    # Parsed without the font configuration, as the pack always was: its text is set in the
+    # system's DejaVu fonts (fonts-dejavu-core), embedded under their own names.
+    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=fetcher())
+    # Fontconfig is released before the interpreter tears the bindings down.
+    atexit.register(_print_setup.cache_clear)
+    return PackHTML, fonts, stylesheet
+
+
+# The template's line breaks and indentation between two tags: WeasyPrint makes a box of each
+# such run of white space before it collapses it (a tenth of its time on the reference pack).
+# A run on one line is kept: between inline elements it is a word space.
+BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
+
+
+def pack_html(context: dict[str, Any]) -> str:
+    """The pack's HTML (`templates/audits/pdf/pack.html`) for a context (see `pack_context`)."""
+    return BETWEEN_TAGS.sub("><", render_to_string(TEMPLATE, context))
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """The objects the process holds before a print (Django, the templates, the report:
+    hundreds of thousands) are left out of the garbage collector's scans while WeasyPrint
+    builds and drops its boxes; their full collections otherwise cost a fifth of its CPU time
+    (bench/audits_bench.py). What the print makes is collected as always. A process that froze
+    its objects itself (gc.freeze before forking) is left as it is."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def print_pdf(
+    html: str,
+    *,
+    pack_uuid: Any,
+    attachments: Iterable[Attached] = (),
+    url_fetcher: LocalOnlyFetcher | None = None,
+) -> bytes:
+    """The pack's HTML printed by WeasyPrint with the print stylesheet, `attachments` embedded."""
+    from weasyprint import Attachment
+
+    pack_html_class, fonts, stylesheet = _print_setup()
+    with _older_objects_frozen():
+        document = pack_html_class(
+            string=html,
+            base_url=STYLESHEET.parent.as_uri() + "/",
+            url_fetcher=url_fetcher or fetcher(),
+        )
+        pdf: bytes = document.write_pdf(
+            stylesheets=[stylesheet],
+            font_config=fonts,
+            pdf_identifier=str(pack_uuid).encode(),
+            custom_metadata=False,
+            attachments=[
+                Attachment(string=item.data, name=item.name, description=item.description)
+                for item in attachments
+            ],
+        )
     return pdf
 
 
-# --- scope ---------------------------------------------------------------------------------------
+def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
+    """The PDF of a pack context (see `pack_context`), with its attachments embedded."""
+    return print_pdf(
+        pack_html(context),
+        pack_uuid=context["pack_uuid"],
+        attachments=context.get("attachments", []),
+        url_fetcher=url_fetcher,
+    )
 
 
-def resolve_scope(assessment: Assessment) -> Scope:
-    """The assessment's scope (audits/scope.py): every fact the pack shows is read through it.
+# --- long appendices as attachments ------------------------------------------------------------
 
-    A scope that no longer resolves (its services were deleted) holds nothing.
-    """
-    try:
-        scope = resolve(
-            assessment.scope_kind,
-            assessment.scope or {},
-            related=(
-                "rule__group_action",
-                "rule__environment_action",
-                "rule__connection_action",
-            ),
-            empty_stacks=True,
-        )
-    except ScopeError:
-        scope = Scope(kind=assessment.scope_kind, services=[], stacks=[], outside={})
-    scope.label = scope_label(assessment, scope.services, scope.stacks)
-    return scope
+# An appendix table longer than this many rows is embedded in the PDF as a CSV file (covered
+# by the signature like every other byte) instead of being laid out page after page: on a
+# 1,000-service pack those tables were three quarters of WeasyPrint's time, and a table of
+# that length is read in a spreadsheet anyway. The PDF names the file, its rows and SHA-256.
+ATTACH_OVER = 250
 
 
-def scope_label(assessment: Assessment, services: list[Service], stacks: list[Stack]) -> str:
-    lpars = sorted({stack.lpar.name for stack in stacks})
-    count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
-    if assessment.scope_kind == ScopeKind.ESTATE:
-        return f"Whole estate: {len(lpars)} LPARs, {len(stacks)} stacks, {count}"
-    if assessment.scope_kind == ScopeKind.LPAR:
-        return f"LPAR {', '.join(lpars)}: {len(stacks)} stack(s), {count}"
-    if len(services) == 1:
-        service = services[0]
-        return f"Service {service.name} on {service.stack.label}"
-    return f"{count} on {', '.join(stack.label for stack in stacks)}"
-
-
-# --- the sections --------------------------------------------------------------------------------
-
-
-@dataclass
-class Figures:
-    connections: int = 0
-    secured: int = 0
-    protocols: dict[str, int] = field(default_factory=dict)
-    runs: int = 0
-    at: datetime | None = None
+@dataclass(frozen=True)
+class Attached:
+    name: str
+    description: str
+    data: bytes
+    rows: int
 
     @property
-    def coverage(self) -> float | None:
-        return self.secured / self.connections if self.connections else None
-
-    @property
-    def tls13(self) -> float | None:
-        secured = sum(n for p, n in self.protocols.items() if p != "cleartext")
-        return self.protocols.get("TLSv1.3", 0) / secured if secured else None
-
-    def add(self, connections: int, secured: int, protocols: dict[str, int]) -> None:
-        self.connections += int(connections or 0)
-        self.secured += int(secured or 0)
-        for name, count in (protocols or {}).items():
-            self.protocols[name] = self.protocols.get(name, 0) + int(count or 0)
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
-def runs_of_period(scope: Scope, start: datetime, end: datetime) -> dict[int, dict[str, Any]]:
-    """Per stack: the first and the last successful verification of the period, and a count."""
-    spans = (
-        VerificationRun.objects.filter(
-            stack_id__in=scope.stack_ids,
-            status=RunStatus.SUCCEEDED,
-            created_at__gte=start,
-            created_at__lte=end,
+def _csv(name: str, description: str, header: list[str], rows: list[list[Any]]) -> Attached:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Attached(name, description, text.getvalue().encode(), len(rows))
+
+
+def _services_csv(appendix: list[dict[str, Any]]) -> Attached:
+    header = [
+        "stack",
+        "service",
+        "jobname",
+        "owner_team",
+        "direction",
+        "port",
+        "priority",
+        "tier",
+        "phase",
+        "designed",
+        "in_loaded_policy",
+        "connections",
+        "coverage",
+        "negotiated",
+        "probe_accepts",
+        "deprecated_accepted",
+        "drift_events",
+        "not_passed",
+        "unknown",
+    ]
+    rows = [
+        [
+            group["stack"],
+            row["name"],
+            row["jobname"],
+            row["owner_team"],
+            row["direction"],
+            row["port"],
+            row["priority"],
+            row["tier"],
+            row["phase"],
+            row["design"],
+            row["in_policy"],
+            row["observed"],
+            percent(row["coverage"]),
+            row["protocols"],
+            row["probe"],
+            row["deprecated"],
+            row["drift"],
+            "; ".join(f"{f['label']}: {f['controls']}" for f in row["findings"]),
+            row["unknown"],
+        ]
+        for group in appendix
+        for row in group["rows"]
+    ]
+    return _csv("services.csv", "Appendix A: every service in scope", header, rows)
+
+
+def _stack_summary(appendix: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Appendix A in a few lines when its rows are attached: per stack, services and findings."""
+    summary = []
+    for group in appendix:
+        rows = group["rows"]
+        outcomes = Counter(f["outcome"] for row in rows for f in row["findings"])
+        summary.append(
+            {
+                "stack": group["stack"],
+                "services": len(rows),
+                "connections": sum(row["observed"] or 0 for row in rows),
+                "drift": sum(row["drift"] for row in rows),
+                "fail": outcomes.get(Outcome.FAIL.value, 0),
+                "exception": outcomes.get(Outcome.EXCEPTION.value, 0),
+                "warn": outcomes.get(Outcome.WARN.value, 0),
+                "not_in_policy": sum(1 for row in rows if row["in_policy"] is False),
+            }
         )
-        .values("stack_id")
-        .annotate(first=Min("id"), last=Max("id"), runs=Count("id"))
-    )
-    by_stack = {row["stack_id"]: row for row in spans}
-    ids = {row["first"] for row in by_stack.values()} | {row["last"] for row in by_stack.values()}
-    runs = {
-        run.pk: run
-        for run in VerificationRun.objects.filter(pk__in=ids).defer("outputs").order_by()
-    }
-    for row in by_stack.values():
-        row["first_run"] = runs[row["first"]]
-        row["last_run"] = runs[row["last"]]
-    return by_stack
+    return summary
 
 
-def _figures(scope: Scope, spans: dict[int, dict[str, Any]], which: str) -> Figures:
-    figures = Figures()
-    names_by_stack: dict[int, list[str]] = defaultdict(list)
-    for service in scope.services:
-        names_by_stack[service.stack_id].append(service.name)
-    for stack_id, row in spans.items():
-        run: VerificationRun = row[which]
-        results = run.results or {}
-        figures.runs += 1
-        pick = min if which == "first_run" else max
-        figures.at = pick(figures.at, run.created_at) if figures.at else run.created_at
-        per_service = results.get("services", {})
-        for name in names_by_stack.get(stack_id, []):
-            entry = per_service.get(name)
-            if entry:
-                figures.add(
-                    entry.get("connections", 0), entry.get("secured", 0), entry["protocols"]
-                )
-    return figures
+def _changes_csv(changes: dict[str, Any]) -> Attached:
+    header = ["at", "actor", "action", "object_type", "object_name", "note"]
+    rows = [
+        [c["at"], c["actor"], c["action"], c["object_type"], c["object_name"], c["note"]]
+        for c in changes["rows"]
+    ]
+    return _csv("changes.csv", "Appendix B: design changes in the period", header, rows)
 
 
-def _period_hours(
-    assessment: Assessment, scope: Scope, start: datetime, end: datetime
-) -> tuple[Figures, list[dict[str, Any]]]:
-    """Protocol mix over the whole period and coverage per day: as the assessment stored them
-    (the engine summed the roll-ups); for an assessment stored without them, summed again
-    under the same rules (audits.period)."""
-    summary = assessment.summary or {}
-    figures = Figures()
-    if "days" in summary:
-        coverage = summary.get("coverage") or {}
-        figures.add(
-            coverage.get("connections") or 0,
-            coverage.get("secured") or 0,
-            dict(summary.get("protocols") or {}),
-        )
-        return figures, list(summary["days"])
-    hours = period.service_hours(scope.service_ids, start, end)
-    sums = {
-        f"p{index}": Sum(Cast(KT(f"protocols__{name}"), IntegerField()))
-        for index, name in enumerate(period.PROTOCOL_KEYS)
-    }
-    totals = hours.aggregate(connections=Sum("connections"), secured=Sum("secured"), **sums)
-    figures.add(
-        totals["connections"] or 0,
-        totals["secured"] or 0,
-        {
-            name: totals[f"p{index}"]
-            for index, name in enumerate(period.PROTOCOL_KEYS)
-            if totals[f"p{index}"]
-        },
-    )
-    return figures, period.coverage_by_day(scope.service_ids, start, end)
-
-
-def _deployments(scope: Scope, start: datetime, end: datetime) -> list[Deployment]:
-    return scope.deployments(period.deployments_in(start, end), limit=TABLE_ROWS)
-
-
-def _policy_in_force(scope: Scope, at: datetime) -> list[dict[str, Any]]:
-    """Per stack: the version deployed there at the evaluation instant."""
-    rows = []
-    targets = period.in_force(scope.stacks, at)
-    for stack in scope.stacks:
-        target = targets.get(stack.pk)
-        if target is not None:
-            target.removed_rule = scope.rule_name(stack.pk, target.removed_rule)
-        rows.append({"stack": stack, "target": target})
-    return rows
-
-
-def _certificates(
-    scope: Scope, start: datetime, end: datetime, at: datetime, warning_days: int
-) -> list[dict[str, Any]]:
-    """The period's certificates, judged at the evaluation instant as the engine judged them."""
-    rows = []
-    found = scope.certificates(start=start, end=end)
-    for certificate in sorted(found, key=lambda c: (c.not_after, c.stack.label)):
-        state, days = period.certificate_state(certificate.not_after, at, warning_days)
-        rows.append({"certificate": certificate, "days": days, "state": state})
-    return rows
-
-
-def referenced_run_ids(results: Iterable[ControlResult]) -> set[str]:
-    """The uuids of the verification runs the controls' evidence names."""
-    found: set[str] = set()
-    for result in results:
-        for item in as_items((result.evidence or {}).get("verification_runs")):
-            if isinstance(item, dict):
-                value = item.get("uuid") or item.get("run") or item.get("id")
-            else:
-                value = item
-            if value:
-                found.add(str(value))
+def _attachments(report: dict[str, Any], attach_over: int) -> dict[str, Any]:
+    """Which appendices go into attached files, the files, and what the PDF prints instead."""
+    services = sum(len(group["rows"]) for group in report["appendix"])
+    found: dict[str, Any] = {"services_csv": None, "changes_csv": None, "stack_summary": []}
+    if services > attach_over:
+        found["services_csv"] = _services_csv(report["appendix"])
+        found["stack_summary"] = _stack_summary(report["appendix"])
+    if len(report["changes"]["rows"]) > attach_over:
+        found["changes_csv"] = _changes_csv(report["changes"])
+    found["attachments"] = [a for a in (found["services_csv"], found["changes_csv"]) if a]
     return found
 
 
@@ -353,10 +381,9 @@ def _manifest(run_uuids: set[str], run_pks: set[int]) -> list[dict[str, Any]]:
     return rows
 
 
-def manifest_of(results: Iterable[ControlResult], spans: dict[int, dict[str, Any]]) -> list[Any]:
-    """The manifest rows of a pack: runs its evidence names, and the runs its figures use."""
-    run_pks = {row["first"] for row in spans.values()} | {row["last"] for row in spans.values()}
-    return _manifest(referenced_run_ids(results), run_pks)
+def manifest_of(run_uuids: Iterable[str]) -> list[dict[str, Any]]:
+    """The manifest rows of a pack: the runs its assessment's report names, hashed again."""
+    return _manifest(set(run_uuids), set())
 
 
 def _valid_uuids(values: Iterable[str]) -> list[str]:
@@ -371,182 +398,57 @@ def _valid_uuids(values: Iterable[str]) -> list[str]:
     return valid
 
 
-def _design_protocols(service: Service) -> str:
-    rule = getattr(service, "rule", None)
-    if rule is None:
-        return "no rule"
-    environment = rule.environment_action
-    if environment is None:
-        return "AT-TLS defaults"
-    enabled = {
-        "SSLv3": environment.sslv3,
-        "TLSv1": environment.tlsv1,
-        "TLSv1.1": environment.tlsv1_1,
-        "TLSv1.2": environment.tlsv1_2,
-        "TLSv1.3": environment.tlsv1_3,
-    }
-    for layer in (rule.connection_action, rule):
-        if layer is None:
-            continue
-        for name, attribute in (("TLSv1.2", "tlsv1_2"), ("TLSv1.3", "tlsv1_3")):
-            value = getattr(layer, f"override_{attribute}", None) or getattr(layer, attribute, "")
-            if value in ("On", "Off"):
-                enabled[name] = value == "On"
-    shown = [charts.protocol_label(name) for name, on in enabled.items() if on]
-    text = ", ".join(shown) if shown else "none"
-    if rule.group_action is not None and not rule.group_action.ttls_enabled:
-        text += " (TTLSEnabled Off)"
-    return text
-
-
-def _service_findings(
-    results: list[ControlResult], scope: Scope, summary: dict[str, Any] | None = None
-) -> dict[int, list[tuple[str, str]]]:
-    """Per service: (outcome, control id) of the controls that did not pass for it."""
-    by_key: dict[str, int] = {}
-    for service in scope.services:
-        by_key[str(service.uuid)] = service.pk
-        by_key.setdefault(service.name, service.pk)
-        by_key[f"{service.stack.label}/{service.name}"] = service.pk
-    findings: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    engine = [row for row in (summary or {}).get("services") or [] if isinstance(row, dict)]
-    if engine:
-        # The engine's own verdict per service: {control id: worst outcome for it}.
-        for row in engine:
-            pk = by_key.get(str(row.get("uuid")))
-            for control, outcome in (row.get("findings") or {}).items():
-                if pk is not None:
-                    findings[pk].append((outcome, control))
-        return findings
-    for result in results:
-        if result.outcome in (Outcome.PASS, Outcome.NOT_APPLICABLE):
-            continue
-        for item in as_items((result.evidence or {}).get("services")):
-            keys = (
-                [str(item.get(k)) for k in ("uuid", "service", "name") if item.get(k)]
-                if isinstance(item, dict)
-                else [str(item)]
+def _bars(before: dict[str, Any], after: dict[str, Any]) -> list[charts.Bar]:
+    bars = []
+    for title, figures in (("Start", before), ("End", after)):
+        if figures["runs"]:
+            bars.append(
+                charts.Bar(
+                    f"{title} · {figures['at'][:10]}" if figures["at"] else title,
+                    figures["protocols"],
+                    f"coverage {percent(_share(figures['secured'], figures['connections']))}",
+                )
             )
-            for key in keys:
-                if key in by_key:
-                    finding = (result.outcome, result.control_id)
-                    if finding not in findings[by_key[key]]:
-                        findings[by_key[key]].append(finding)
-                    break
-    return findings
+    return bars
 
 
-def _appendix(
-    scope: Scope,
-    spans: dict[int, dict[str, Any]],
-    findings: dict[int, list[tuple[str, str]]],
-    drift: list[DriftEvent],
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _tls13(figures: dict[str, Any]) -> float | None:
+    protocols = figures["protocols"]
+    secured = sum(n for p, n in protocols.items() if p != "cleartext")
+    return _share(protocols.get("TLSv1.3", 0), secured)
+
+
+def _trend_chart(days: list[dict[str, Any]]) -> str:
+    trend = [(row["day"][5:10], _share(row["secured"], row["connections"])) for row in days]
+    if len(trend) < 2:
+        return ""
+    lowest = min((v for _, v in trend if v is not None), default=1.0)
+    floor = 0.0 if lowest < 0.5 else (0.5 if lowest < 0.9 else 0.8)
+    return charts.line_chart(trend, title="Encrypted share of connections per day", floor=floor)
+
+
+def _frameworks(
+    results: list[ControlResult], labels: dict[str, str], shared: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    drift_count = Counter(event.service_id for event in drift if event.service_id)
-    groups: dict[int, dict[str, Any]] = {}
-    for service in scope.services:
-        group = groups.setdefault(service.stack_id, {"stack": service.stack, "rows": []})
-        span = spans.get(service.stack_id)
-        entry = {}
-        if span is not None:
-            entry = (span["last_run"].results or {}).get("services", {}).get(service.name) or {}
-        protocols = entry.get("protocols") or {}
-        group["rows"].append(
-            {
-                "service": service,
-                "port": (
-                    f"→{service.remote_port_low}"
-                    if service.direction == "Outbound" and service.remote_port_low
-                    else service.local_ports
-                ),
-                "priority": getattr(getattr(service, "rule", None), "priority", None),
-                "design": _design_protocols(service),
-                "observed": entry.get("connections"),
-                "coverage": percent(entry.get("coverage")) if entry else NONE_SHOWN,
-                "protocols": ", ".join(
-                    f"{charts.protocol_label(p)} {TIMES}{n}"
-                    for p, n in charts.ordered_protocols(protocols)
-                ),
-                "probe": ", ".join(
-                    charts.protocol_label(p) for p in entry.get("probe_protocols") or []
-                ),
-                "deprecated": bool(entry.get("probe_deprecated")),
-                "in_policy": entry.get("in_scope"),
-                "drift": drift_count.get(service.pk, 0),
-                # FAIL, then accepted risks, then WARN, by name; UNKNOWN only counted.
-                # FAIL, then accepted risks, then WARN: short control ids run together.
-                "findings": [
-                    {
-                        "outcome": outcome.value,
-                        "label": OUTCOME_LABELS[outcome],
-                        "controls": ", ".join(
-                            sorted(
-                                short_control(control)
-                                for o, control in findings.get(service.pk, [])
-                                if o == outcome.value
-                            )
-                        ),
-                    }
-                    for outcome in (Outcome.FAIL, Outcome.EXCEPTION, Outcome.WARN)
-                    if any(o == outcome.value for o, _ in findings.get(service.pk, []))
-                ],
-                "unknown": sum(
-                    1 for outcome, _ in findings.get(service.pk, []) if outcome == Outcome.UNKNOWN
-                ),
-            }
-        )
-    return list(groups.values())
-
-
-def pack_context(
-    *,
-    assessment: Assessment,
-    pack_uuid: Any,
-    generated_by: User,
-    generated_at: datetime,
-    signer: str = "",
-    signature_level: str = "",
-    oscal_name: str = "",
-    oscal_sha256: str = "",
-    verify_url: str = "",
-    scope: Scope | None = None,
-    results: list[ControlResult] | None = None,
-    spans: dict[int, dict[str, Any]] | None = None,
-    manifest: list[dict[str, Any]] | None = None,
-    chain_head: Head | None = None,
-) -> dict[str, Any]:
-    """Everything the PDF template shows, gathered with a bounded number of queries.
-
-    `scope`, `results`, `spans` and `manifest` may be passed in when the caller (the pack
-    task) has them already for the OSCAL file, so the raw outputs are read once.
-    """
-    start, end = assessment.period_start, assessment.period_end
-    scope = scope or resolve_scope(assessment)
-    results = sorted(
-        results if results is not None else assessment.results.select_related("exception__owner"),
-        key=result_order,
-    )
-    counts = Counter(result.outcome for result in results)
-    outcome_tiles = [
-        {"outcome": o.value, "label": OUTCOME_LABELS[o], "count": counts.get(o.value, 0)}
-        for o in OUTCOME_ORDER
-    ]
-    labels = uuid_labels(results)
-    shared = shared_evidence(results)
     frameworks: dict[str, list[dict[str, Any]]] = {}
     for result in results:
+        evidence = result.evidence or {}
         frameworks.setdefault(result.framework, []).append(
             {
                 "result": result,
                 "badge": OUTCOME_LABELS.get(result.outcome, result.outcome),
-                "evidence": evidence_rows(result.evidence or {}, labels, shared),
+                "evidence": evidence_rows(evidence, labels, shared),
                 "rationale": rationale_lines(result.rationale),
                 "sp800_53": [str(x).upper() for x in (result.sp800_53 or [])],
-                "section": (result.evidence or {}).get("section", ""),
-                "level": (result.evidence or {}).get("level", ""),
+                "section": evidence.get("section", ""),
+                "level": evidence.get("level", ""),
             }
         )
-    framework_sections = [
+    return [
         {
             "key": key,
             "anchor": "fw-" + "".join(ch for ch in key.lower() if ch.isalnum()),
@@ -559,6 +461,39 @@ def pack_context(
             key=lambda item: list(FRAMEWORKS).index(item[0]) if item[0] in FRAMEWORKS else 99,
         )
     ]
+
+
+def pack_context(
+    *,
+    assessment: Assessment,
+    results: list[ControlResult],
+    pack_uuid: Any,
+    generated_by: User,
+    generated_at: datetime,
+    manifest: list[dict[str, Any]],
+    signer: str = "",
+    signature_level: str = "",
+    oscal_name: str = "",
+    oscal_sha256: str = "",
+    verify_url: str = "",
+    chain_head: Head | None = None,
+    attach_over: int = ATTACH_OVER,
+) -> dict[str, Any]:
+    """Everything the PDF template shows: the assessment's stored report (audits/report.py)
+    and control results, laid out; it reads nothing from the database.
+
+    `assessment` comes with `created_by`, `results` with `exception__owner`, the `manifest`
+    (`manifest_of`) with each run's stack; `assessment.report` must be stored
+    (audits.assessing.assessment_report_ensure). Appendix tables longer than `attach_over`
+    rows are attached as CSV files (see ATTACH_OVER).
+    """
+    report = assessment.report
+    if (report or {}).get("version") != REPORT_VERSION:
+        raise ValueError(f"assessment {assessment.uuid} has no stored pack report")
+    start, end = assessment.period_start, assessment.period_end
+    results = sorted(results, key=result_order)
+    labels = report["labels"]
+    shared = shared_evidence(results)
     attention = [
         {"result": r, "headline": headline(r.rationale)}
         for r in results
@@ -567,64 +502,21 @@ def pack_context(
     attention.sort(
         key=lambda a: (OUTCOME_ORDER.index(Outcome(a["result"].outcome)), a["result"].control_id)
     )
-
-    spans = spans if spans is not None else runs_of_period(scope, start, end)
-    before = _figures(scope, spans, "first_run")
-    after = _figures(scope, spans, "last_run")
-    evaluated = period.evaluated_at(assessment.summary, end)
-    warning_days = period.warning_days(assessment.parameters)
-    whole, days = _period_hours(assessment, scope, start, end)
-    mix = whole if whole.connections else after
-    drift = scope.drift(start, end)
-    incidents = scope.incidents(start, end)
-    deployments = _deployments(scope, start, end)
-    changes, change_total = scope.change_records(start, end, deployments, limit=TABLE_ROWS)
-    findings = _service_findings(results, scope, assessment.summary)
-    manifest = manifest if manifest is not None else manifest_of(results, spans)
+    before, after, whole = report["before"], report["after"], report["period"]
+    mix = whole if whole["connections"] else after
+    bars = _bars(before, after)
     versions: dict[str, dict[str, Any]] = {}
     for result in results:
         for item in as_items((result.evidence or {}).get("versions")):
             if isinstance(item, dict) and item.get("sha256"):
                 versions[f"{item.get('stack')} v{item.get('number')}"] = item
-    in_force = _policy_in_force(scope, evaluated)
-
-    bars = []
-    if before.runs:
-        bars.append(
-            charts.Bar(
-                f"Start · {before.at:%Y-%m-%d}" if before.at else "Start",
-                before.protocols,
-                f"coverage {percent(before.coverage)}",
-            )
-        )
-    if after.runs:
-        bars.append(
-            charts.Bar(
-                f"End · {after.at:%Y-%m-%d}" if after.at else "End",
-                after.protocols,
-                f"coverage {percent(after.coverage)}",
-            )
-        )
-    trend = [
-        (
-            row["day"][5:10],
-            (row["secured"] / row["connections"]) if row["connections"] else None,
-        )
-        for row in days
-    ]
-    lowest = min((v for _, v in trend if v is not None), default=1.0)
-    floor = 0.0 if lowest < 0.5 else (0.5 if lowest < 0.9 else 0.8)
-    drift_opened = [e for e in drift if e.opened_at >= start]
-    drift_open_at_end = [e for e in drift if e.resolved_at is None or e.resolved_at > end]
-    rollbacks = [d for d in deployments if d.kind != "deploy"]
-    manifest_outputs = sum(len(row["outputs"]) for row in manifest)
-    manifest_mismatches = sum(
-        1 for row in manifest for output in row["outputs"] if not output["matches"]
-    )
+    deployments = report["deployments"]
+    counts = Counter(result.outcome for result in results)
     return {
         "assessment": assessment,
+        "report": report,
         "pack_uuid": pack_uuid,
-        "scope": scope,
+        "scope_label": report["scope_label"],
         "period_start": when(start),
         "period_end": when(end),
         "period_length": period_length(start, end),
@@ -639,9 +531,12 @@ def pack_context(
         "oscal_sha256": oscal_sha256,
         "verify_url": verify_url,
         "parameters": sorted((assessment.parameters or {}).items()),
-        "outcome_tiles": outcome_tiles,
+        "outcome_tiles": [
+            {"outcome": o.value, "label": OUTCOME_LABELS[o], "count": counts.get(o.value, 0)}
+            for o in OUTCOME_ORDER
+        ],
         "controls_total": len(results),
-        "frameworks": framework_sections,
+        "frameworks": _frameworks(results, labels, shared),
         "shared_evidence": [
             {
                 "label": evidence_label(key),
@@ -652,50 +547,48 @@ def pack_context(
         "attention": attention,
         "before": before,
         "after": after,
-        "period_figures": mix,
-        "period_from_hours": bool(whole.connections),
-        "coverage_end": percent(after.coverage),
-        "coverage_start": percent(before.coverage),
-        "tls13_end": percent(after.tls13),
-        "tls13_start": percent(before.tls13),
-        "protocol_rows": charts.protocol_table(mix.protocols),
+        "period_from_hours": whole["from_hours"],
+        "coverage_end": percent(_share(after["secured"], after["connections"])),
+        "coverage_start": percent(_share(before["secured"], before["connections"])),
+        "tls13_end": percent(_tls13(after)),
+        "tls13_start": percent(_tls13(before)),
+        "protocol_rows": charts.protocol_table(mix["protocols"]),
         "mix_chart": mark_safe(
             charts.stacked_bars(
-                [charts.Bar("Whole period", mix.protocols, f"{mix.connections:,} connections")]
+                [
+                    charts.Bar(
+                        "Whole period", mix["protocols"], f"{mix['connections']:,} connections"
+                    )
+                ]
             )
         )
-        if mix.connections
+        if mix["connections"]
         else "",
         "before_after_chart": mark_safe(charts.stacked_bars(bars)) if bars else "",
-        "trend_chart": mark_safe(
-            charts.line_chart(trend, title="Encrypted share of connections per day", floor=floor)
-        )
-        if len(trend) >= 2
-        else "",
-        "verification_runs": sum(row["runs"] for row in spans.values()),
-        "stacks_verified": len(spans),
-        "drift": drift[:TABLE_ROWS],
-        "drift_total": len(drift),
-        "drift_opened": len(drift_opened),
-        "drift_open_at_end": len(drift_open_at_end),
-        "incidents": incidents,
+        "trend_chart": mark_safe(_trend_chart(report["days"])),
+        "verification_runs": report["verification_runs"],
+        "stacks_verified": report["stacks_verified"],
+        "drift": report["drift"],
+        "incidents": report["incidents"],
         "deployments": deployments,
-        "deployments_succeeded": sum(1 for d in deployments if d.status == RunStatus.SUCCEEDED),
-        "rollbacks": len(rollbacks),
-        "changes": changes,
-        "change_total": change_total,
-        "table_rows": TABLE_ROWS,
-        "in_force": in_force,
-        "certificates": _certificates(scope, start, end, evaluated, warning_days),
-        "warning_days": warning_days,
-        "evaluated_at": when(evaluated),
-        "appendix": _appendix(scope, spans, findings, drift),
+        # prediction, acknowledgement and comparison per deployment, as the report stored them
+        "impact": report["impact"],
+        "changes": report["changes"],
+        "table_rows": report["parameters"]["table_rows"],
+        "in_force": report["in_force"],
+        "certificates": report["certificates"],
+        "warning_days": report["parameters"]["cert_expiry_warning_days"],
+        "evaluated_at": when(datetime.fromisoformat(report["parameters"]["evaluated_at"])),
+        "appendix": report["appendix"],
         "manifest": manifest,
-        # zERT's figures and dump files, as the assessment stored them (the engine's summary)
+        # zERT's figures and dump files, as the engine stored them in its summary
         "zert": (assessment.summary or {}).get("zert") or {},
-        "manifest_outputs": manifest_outputs,
-        "manifest_mismatches": manifest_mismatches,
+        "manifest_outputs": sum(len(row["outputs"]) for row in manifest),
+        "manifest_mismatches": sum(
+            1 for row in manifest for output in row["outputs"] if not output["matches"]
+        ),
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
         "evidence_items": EVIDENCE_ITEMS,
         "chain_head": chain_head,
+        **_attachments(report, attach_over),
     }

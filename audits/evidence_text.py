@@ -249,8 +249,10 @@ def describe(item: Any, labels: dict[str, str] | None = None, kind: str = "") ->
     return " · ".join(parts) if parts else json.dumps(item, sort_keys=True)
 
 
-def uuid_labels(results: Iterable[ControlResult]) -> dict[str, str]:
-    """Names for the uuids the evidence holds: services, verification runs, deployments."""
+def uuid_labels(results: Iterable[Any]) -> dict[str, str]:
+    """Names for the uuids the evidence of `results` (stored or as the engine returns them)
+    holds: services, verification runs, deployments. Read when the assessment is stored
+    (audits/report.py), so the pack only looks them up."""
     import uuid
 
     found: set[str] = set()

@@ -35,7 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audits import evidence, log, oscal, signing
-from audits.assessing import assessment_execute
+from audits.assessing import assessment_execute, assessment_report_ensure
 from audits.models import Assessment, EvidencePack, RunState
 
 logger = logging.getLogger(__name__)
@@ -152,17 +152,20 @@ def evidence_pack_generate(pack_id: int) -> None:
     else:
         raise RuntimeError(f"the assessment is {assessment.status}: {assessment.error}")
 
-    scope = evidence.resolve_scope(assessment)
+    # The stored assessment, read once: the row with who assessed it, its control results,
+    # and the report it computed (audits/report.py) that the PDF presents.
+    assessment = Assessment.objects.select_related("created_by").get(pk=assessment.pk)
     results = list(assessment.results.select_related("exception__owner"))
-    spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
-    manifest = evidence.manifest_of(results, spans)
+    assessment = assessment_report_ensure(assessment=assessment, results=results)
+    report = assessment.report
+    manifest = evidence.manifest_of(report["manifest_runs"])
     outputs = sum(len(row["outputs"]) for row in manifest)
     # The audit log's head now, printed in both files and kept on the row: audit_verify
     # checks the log still holds it, so entries deleted from its end are noticed.
     head = log.chain_head()
     progress.step(
         "evidence",
-        f"{len(results)} controls, {len(scope.services)} services,"
+        f"{len(results)} controls, {report['scope_label']},"
         f" {outputs} raw outputs of {len(manifest)} verification runs hashed",
     )
 
@@ -187,9 +190,7 @@ def evidence_pack_generate(pack_id: int) -> None:
         signature_level=level,
         oscal_name=oscal_name,
         oscal_sha256=oscal_sha256,
-        scope=scope,
         results=results,
-        spans=spans,
         manifest=manifest,
         chain_head=head,
     )
@@ -242,7 +243,7 @@ def evidence_pack_generate(pack_id: int) -> None:
             action="evidence",
             object_type="EvidencePack",
             object_id=str(pack.uuid),
-            summary=f"evidence pack of {scope.label} signed ({signed.level})",
+            summary=f"evidence pack of {report['scope_label']} signed ({signed.level})",
             data={
                 "assessment": str(assessment.uuid),
                 "pdf_sha256": pdf_sha256,

@@ -12,6 +12,9 @@ cannot contradict the control results it signs:
 - certificates: seen in the period, judged at the evaluation instant against the catalog's
   `cert_expiry_warning_days` as the assessment used it;
 - protocols: every version AT-TLS knows, SSLv2 included, oldest first, then cleartext;
+- change impact: a deployment's acknowledgement and, per target, the prediction stored with
+  it and the comparison of the refusals after it (fleet.impact.compare), as fleet.impact
+  stores and compares them; nothing is predicted again;
 - zERT: the daily roll-ups (ZertDaily, per UTC day of a connection's start) of every day the
   period touches, the day that holds its start included whole; the dumps behind them are the
   runs that first stored records of those days for the scope's stacks (ZertRunDay).
@@ -28,7 +31,16 @@ from django.db.models.functions import TruncDate
 
 from attls.ciphers import Protocol
 from audits.catalog import load_catalog
-from fleet.models import DeploymentTarget, ServiceHour, ZertDaily, ZertRun, ZertRunDay
+from fleet.impact import compare
+from fleet.impact.models import ImpactAcknowledgement
+from fleet.models import (
+    Deployment,
+    DeploymentTarget,
+    ServiceHour,
+    ZertDaily,
+    ZertRun,
+    ZertRunDay,
+)
 from fleet.selectors import deployed_target
 from policies.models import Stack
 
@@ -36,6 +48,7 @@ __all__ = [
     "CLEARTEXT",
     "PROTOCOL_KEYS",
     "certificate_state",
+    "change_impact",
     "coverage_by_day",
     "deployments_in",
     "evaluated_at",
@@ -126,6 +139,19 @@ def certificate_state(not_after: dt.datetime, at: dt.datetime, days: int) -> tup
     if not_after <= at + dt.timedelta(days=days):
         return "expiring", int(left)
     return "valid", int(left)
+
+
+def change_impact(
+    deployment: Deployment, targets: Iterable[DeploymentTarget]
+) -> tuple[ImpactAcknowledgement | None, list[compare.Comparison]]:
+    """A deployment's change impact: who accepted its predicted breakage (None when nobody
+    had to, or nobody did) and, per target, the comparison fleet.impact makes of the refusals
+    after it with the prediction stored with the target (`Comparison.prediction`; None when
+    none was stored; `compared` false while the target has not reached its stack)."""
+    acknowledgement = (
+        ImpactAcknowledgement.objects.select_related("by").filter(deployment=deployment).first()
+    )
+    return acknowledgement, [compare.compare_target(target) for target in targets]
 
 
 # --- zERT -------------------------------------------------------------------------------------

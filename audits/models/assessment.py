@@ -50,6 +50,9 @@ class Assessment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
     summary = models.JSONField(default=dict)  # counts per outcome, coverage, protocol mix, ...
+    # Everything an evidence pack prints besides the control results (figures, tables, the
+    # appendix, with the parameters used), computed with the results: audits/report.py.
+    report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

@@ -13,6 +13,12 @@ rationale, the services as subjects and the verification runs as relevant eviden
 WARN and accepted risks become risks (an accepted risk as `deviation-approved` with its
 expiry as deadline). The portal's own outcome (PASS, WARN, FAIL, EXCEPTION, NOT_APPLICABLE,
 UNKNOWN) is kept as a property of the finding, since OSCAL has only two states.
+
+Change impact (the report's `impact`, as the pack prints it): per deployment target, one
+observation of its stored prediction (with the acknowledgement) and one of the comparison
+after the change; their source is the stored prediction, a back-matter resource, and for the
+comparison the refusals the stack's syslog showed. The change-impact control's finding
+relates them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audits.models import Assessment, ControlResult, Outcome
+from fleet.impact.compare import OUTCOME_LABELS as IMPACT_OUTCOMES
 
 if TYPE_CHECKING:
     from audits.log import Head
@@ -154,6 +161,101 @@ def _zert_observations(
     return [observation]
 
 
+IMPACT_CONTROL = "HIST-CHANGE-IMPACT"
+PREDICTION_SOURCE = "The impact prediction stored with the deployment target when requested"
+REFUSALS_SOURCE = (
+    "Handshakes AT-TLS refused (EZD1286I), per peer and return code, read from the stack's"
+    " syslog by its verifications after the change"
+)
+
+
+def _token(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def _impact_parts(
+    assessment: Assessment, impact: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The report's change impact as observations (prediction, comparison per target) and
+    the stored predictions they rest on as back-matter resources."""
+    observations: list[dict[str, Any]] = []
+    resources: list[dict[str, Any]] = []
+    for deployment in impact.get("deployments") or []:
+        short = deployment["uuid"][:8]
+        ack = deployment.get("acknowledgement")
+        for target in deployment["targets"]:
+            prediction, comparison = target.get("prediction"), target.get("comparison")
+            if prediction is None:
+                continue
+            name = f"{deployment['uuid']}/{target['stack']}/{target['number']}"
+            what = f"deployment {short} of {prediction['candidate']} to {target['stack']}"
+            resource_uuid = stable_uuid(assessment, f"impact-prediction/{prediction['uuid']}")
+            resources.append(
+                {
+                    "uuid": resource_uuid,
+                    "title": _line(f"Impact prediction for {what}"),
+                    "description": (
+                        f"The portal's stored prediction {prediction['uuid']}, made"
+                        f" {prediction['created_at']} against {prediction['current'] or '-'}:"
+                        f" every peer of {target['stack']} seen in the last"
+                        f" {prediction['window_days']} days (zERT roll-ups, netstat samples,"
+                        " refusals), its verdict, the reason and the observations behind it."
+                    ),
+                    "props": [_prop("impact-prediction-uuid", prediction["uuid"])],
+                }
+            )
+            source = [{"href": f"#{resource_uuid}", "description": PREDICTION_SOURCE}]
+            if prediction.get("error"):
+                said = f"no prediction could be made: {prediction['error']}"
+            else:
+                said = "predicted " + ", ".join(f"{v} {n}" for v, n in prediction["counts"])
+            if ack:
+                said += (
+                    f". Breakage acknowledged by {ack['by']} at {ack['at']}"
+                    f" ({ack['peers']} peers): {ack['reason']}"
+                )
+            props = [
+                _prop("deployment", deployment["uuid"]),
+                _prop("stack", target["stack"]),
+                *[_prop(f"impact-{_token(v)}", n) for v, n in prediction["counts"]],
+            ]
+            if ack:
+                props.append(_prop("impact-acknowledged-by", ack["by"]))
+            observations.append(
+                {
+                    "uuid": stable_uuid(assessment, f"observation/impact-prediction/{name}"),
+                    "title": _line(f"Predicted impact of {what}"),
+                    "description": _line(f"For {what}: {said}."),
+                    "props": props,
+                    "methods": ["EXAMINE"],
+                    "collected": _time(datetime.fromisoformat(prediction["created_at"])),
+                    "relevant-evidence": source,
+                }
+            )
+            if comparison is None:
+                continue
+            counts = ", ".join(f"{n} {IMPACT_OUTCOMES.get(k, k)}" for k, n in comparison["counts"])
+            window = f"from {comparison['since']}" + (
+                f" to {comparison['until']}" if comparison.get("until") else ""
+            )
+            observations.append(
+                {
+                    "uuid": stable_uuid(assessment, f"observation/impact-comparison/{name}"),
+                    "title": _line(f"Refusals after {what} against its prediction"),
+                    "description": _line(f"After {what}, {window}: {counts}."),
+                    "props": [
+                        _prop("deployment", deployment["uuid"]),
+                        _prop("stack", target["stack"]),
+                        *[_prop(f"impact-{_token(k)}", n) for k, n in comparison["counts"]],
+                    ],
+                    "methods": ["EXAMINE", "TEST"],
+                    "collected": _time(assessment.created_at),
+                    "relevant-evidence": [*source, {"description": REFUSALS_SOURCE}],
+                }
+            )
+    return observations, resources
+
+
 def assessment_results(
     assessment: Assessment,
     *,
@@ -166,18 +268,20 @@ def assessment_results(
     `chain_head`: the audit log's head when the pack was generated, kept as two properties of
     the result (`audit-log-head-sequence`, `audit-log-head-sha256`).
     """
-    from audits import evidence
+    from audits import evidence, report
 
-    scope = evidence.resolve_scope(assessment)
+    scope = report.resolve_scope(assessment)
     rows = (
         list(results)
         if results is not None
         else list(assessment.results.select_related("exception__owner"))
     )
     rows.sort(key=evidence.result_order)
+    stored = assessment.report or {}
+    if stored.get("version") != report.REPORT_VERSION:
+        stored = report.assessment_report(assessment, rows)
     if manifest is None:
-        spans = evidence.runs_of_period(scope, assessment.period_start, assessment.period_end)
-        manifest = evidence.manifest_of(rows, spans)
+        manifest = evidence.manifest_of(stored["manifest_runs"])
     by_key: dict[str, str] = {}
     for service in scope.services:
         by_key[str(service.uuid)] = str(service.uuid)
@@ -195,6 +299,8 @@ def assessment_results(
     dumps = [d for d in zert.get("dumps") or [] if isinstance(d, dict) and d.get("run")]
     dump_uuid = {d["run"]: stable_uuid(assessment, f"zert-dump/{d['run']}") for d in dumps}
     observations: list[dict[str, Any]] = _zert_observations(assessment, zert, dump_uuid)
+    impact_observations, impact_resources = _impact_parts(assessment, stored.get("impact") or {})
+    observations.extend(impact_observations)
     findings: list[dict[str, Any]] = []
     risks: list[dict[str, Any]] = []
     for result in rows:
@@ -218,7 +324,7 @@ def assessment_results(
         runs = sorted(
             {
                 run_resource[str(ref)]
-                for ref in evidence.referenced_run_ids([result])
+                for ref in report.referenced_run_ids([result])
                 if str(ref) in run_resource
             }
         )
@@ -250,7 +356,13 @@ def assessment_results(
                 "target-id": control,
                 "status": {"state": state, "reason": reason},
             },
-            "related-observations": [{"observation-uuid": observation_uuid}],
+            "related-observations": [
+                {"observation-uuid": observation_uuid},
+                *(
+                    {"observation-uuid": o["uuid"]}
+                    for o in (impact_observations if control == IMPACT_CONTROL else [])
+                ),
+            ],
         }
         status = RISK_STATUS.get(Outcome(result.outcome))
         if status is not None:
@@ -366,6 +478,7 @@ def assessment_results(
             resource["rlinks"] = links
         resources.append(resource)
 
+    resources.extend(impact_resources)
     for dump in dumps:
         resource = {
             "uuid": dump_uuid[dump["run"]],

@@ -21,6 +21,7 @@ from pytest_django import Settings
 from audits import evidence, evidence_text
 from audits import selectors as audit_selectors
 from audits import services as audit_services
+from audits.assessing import assessment_report_ensure
 from audits.log import verify_chain
 from audits.models import AuditEntry, ControlResult, EvidencePack, RunState, ScopeKind
 from audits.signing import verify_pack
@@ -44,6 +45,20 @@ def generate(
     assert generate_evidence_pack(pack.pk) == "succeeded"
     pack.refresh_from_db()
     return pack
+
+
+def stored_context(assessed: Assessed) -> dict:
+    """The pack context of the estate's assessment, its report computed and stored."""
+    results = list(assessed.assessment.results.select_related("exception__owner"))
+    assessment = assessment_report_ensure(assessment=assessed.assessment, results=results)
+    return evidence.pack_context(
+        assessment=assessment,
+        results=results,
+        pack_uuid=uuid.uuid4(),
+        generated_by=assessed.people["auditor"],
+        generated_at=timezone.now(),
+        manifest=evidence.manifest_of(assessment.report["manifest_runs"]),
+    )
 
 
 def pdf_text(path: Path, *, layout: bool = False) -> str:
@@ -177,12 +192,7 @@ def test_an_owners_pack_covers_only_their_services(
 
 
 def test_the_pdf_uses_only_the_dejavu_fonts_and_fetches_nothing(assessed: Assessed) -> None:
-    context = evidence.pack_context(
-        assessment=assessed.assessment,
-        pack_uuid=uuid.uuid4(),
-        generated_by=assessed.people["auditor"],
-        generated_at=timezone.now(),
-    )
+    context = stored_context(assessed)
     fetcher = evidence.fetcher()
 
     pdf = evidence.render_pdf(context, url_fetcher=fetcher)

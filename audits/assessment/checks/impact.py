@@ -3,17 +3,18 @@ deployment in the period carried a prediction of who it would break, breakage wa
 with a reason before approval, and the refusals after it were compared with the prediction.
 
 What is judged is what fleet.impact stored (the prediction with each target, the
-acknowledgement with the deployment) and computed (the comparison); nothing is re-derived.
+acknowledgement with the deployment) and computed (the comparison), read through
+audits.period.change_impact as the evidence pack's report reads it; nothing is re-derived.
 """
 
 from __future__ import annotations
 
+from audits import period
 from audits.assessment.checks.registry import check
 from audits.assessment.facts import PASS, UNKNOWN, WARN, Context, Finding, Verdict
 from audits.catalog import Control
 from audits.scope import scoped_targets
 from fleet.impact import compare
-from fleet.impact.models import ImpactAcknowledgement, ImpactPrediction
 
 
 @check("change_impact")
@@ -24,12 +25,12 @@ def check_change_impact(ctx: Context, control: Control) -> Verdict:
         if deployment.started_at is None:
             continue  # never ran: no change to analyse
         short = str(deployment.uuid)[:8]
-        ack = ImpactAcknowledgement.objects.filter(deployment=deployment).first()
-        for target in scoped_targets(deployment):
-            stack = stacks.get(target.stack_id)
+        ack, comparisons = period.change_impact(deployment, scoped_targets(deployment))
+        for result in comparisons:
+            stack = stacks.get(result.target.stack_id)
             if stack is None:
                 continue
-            prediction = ImpactPrediction.objects.filter(target=target).first()
+            prediction = result.prediction
             if prediction is None or prediction.error:
                 why = prediction.error if prediction is not None else "none was stored"
                 verdict.findings.append(
@@ -53,7 +54,6 @@ def check_change_impact(ctx: Context, control: Control) -> Verdict:
                 else:
                     outcome = WARN
                     text += "; approved without an acknowledgement (emergency path)"
-            result = compare.compare_target(target)
             if result.compared:
                 outcome_counts = result.counts
                 text += "; after it: " + ", ".join(
