@@ -526,6 +526,8 @@ class Certificate(models.Model):
 class IncidentKind(models.TextChoices):
     CERTIFICATE_EXPIRED = "certificate-expired", "Certificate expired"
     REFUSED_CLIENTS = "refused-clients", "Clients refused by AT-TLS"
+    # A rollout campaign's gate failed after a step (rollouts/): the campaign holds.
+    CAMPAIGN_GATE = "campaign-gate", "A rollout campaign's gate failed"
 
 
 class Incident(models.Model):

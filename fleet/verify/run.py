@@ -14,6 +14,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.refusals import apply_refusals
+from fleet.signals import verification_finished
 from fleet.verify.certificates import _certificates
 from fleet.verify.collect import _collect
 from fleet.verify.drift import _apply_drift, _conditions, _read_policy_file, in_flux
@@ -76,5 +77,11 @@ def verify(
         run.finished_at = timezone.now()
         run.save()
     _certificates(run, connection, connector, now)
+    # Receivers enqueue work of their own on it (rollouts' gates); after the commit, so
+    # they read the run as stored.
+    run_id, stack_id = run.pk, stack.pk
+    transaction.on_commit(
+        lambda: verification_finished.send(sender=VerificationRun, run_id=run_id, stack_id=stack_id)
+    )
     # last_verified_at is the scheduler's: it claims a slot by setting it when it enqueues.
     return run
