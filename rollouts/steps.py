@@ -104,12 +104,15 @@ def _publish(step: Step, stack: Stack, exclude: set[int]) -> PolicyVersion:
     draft = stack_draft(stack=stack, exclude_services=exclude)
     if draft.published is not None and draft.published.sha256 == draft.sha256:
         return draft.published
-    assert step.cohort is not None
+    what = (
+        f"the rules of every cohort up to {step.cohort.name}"
+        if step.cohort is not None
+        else "abort: the rules of the cohorts before the aborted step"
+    )
     return policy_version_publish(
         stack=stack,
         actor=step.requested_by,
-        note=f"campaign {step.campaign.name}, step {step.position}: the rules of every cohort"
-        f" up to {step.cohort.name}",
+        note=f"campaign {step.campaign.name}, step {step.position}: {what}",
         acknowledge_warnings=True,
         exclude_services=exclude,
     )

@@ -226,3 +226,23 @@ def test_a_promotion_enqueues_the_start_by_a_registered_task_name():
 
     app.loader.import_default_modules()
     assert services.START_STEP in app.tasks
+
+
+def test_abort_of_the_first_step_deploys_versions_without_any_cohorts_rules(estate, people):
+    campaign = planned(estate, people)
+    alice, bob = people["alice"], people["bob"]
+    step = services.campaign_promote(actor=alice, campaign=campaign)
+    steps.step_start(step.id, "test")
+    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
+    step.refresh_from_db()
+    deployed(step)
+    assert set(step.previous_versions.values()) == {None}
+
+    restore = services.campaign_abort(actor=bob, campaign=campaign, reason="partner broke")
+    steps.step_start(restore.id, "test")
+    restore.refresh_from_db()
+    assert restore.status == StepStatus.REQUESTED, restore.error  # bob published them
+    for stack_id, version_id in restore.versions.items():
+        version = Stack.objects.get(pk=stack_id).versions.get(pk=version_id)
+        assert parse_policy(version.text).rules == {}
+    services.step_approve(actor=alice, step=restore)
