@@ -482,6 +482,10 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         {"name": "incidents", "description": "Fleet: what broke for users"},
         {"name": "connections", "description": "Fleet: how the portal reaches each LPAR"},
         {"name": "my-services", "description": "Fleet: the services you own, live"},
+        {
+            "name": "campaigns",
+            "description": "Rollout campaigns: phases, cohorts, steps, gates and their actions",
+        },
         {"name": "evidence", "description": "Audits: evidence packs and their verification"},
     ],
 }

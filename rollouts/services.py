@@ -529,6 +529,8 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
     if locked.status in (CampaignStatus.ABORTED, CampaignStatus.DONE):
         raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")
     step = current_step(locked)
+    if step is not None and step.kind == StepKind.ABORT:
+        raise CampaignRefused("an abort's restore is under way already")
     now = timezone.now()
     restore = None
     if step is not None and step.kind == StepKind.COHORT:

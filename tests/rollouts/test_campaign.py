@@ -7,86 +7,17 @@ nothing else. The worker and lparsim test the same flow end to end (tests/integr
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from accounts.roles import Role
 from attls.policy import parse_policy
-from fleet.models import (
-    Deployment,
-    DeploymentTarget,
-    Incident,
-    IncidentKind,
-    LparConnection,
-    RunStatus,
-    TargetStatus,
-    VerificationRun,
-)
+from fleet.models import Deployment, Incident, IncidentKind, RunStatus
 from policies.choices import Phase
-from policies.models import ChangeRecord, Lpar, Stack
-from portal.seed import load_scenario, seed_datacenter
+from policies.models import ChangeRecord, Stack
 from rollouts import services, steps
 from rollouts.models import CampaignStatus, Check, StepStatus, Verdict
-
-
-@pytest.fixture
-def people(make_user: Any) -> dict[str, Any]:
-    return {
-        "alice": make_user("alice", Role.OPERATOR, Role.ARCHITECT),
-        "bob": make_user("bob", Role.OPERATOR),
-        "carol": make_user("carol", Role.AUDITOR),
-    }
-
-
-@pytest.fixture
-def estate(db: None) -> list[Stack]:
-    seed_datacenter(scenario=load_scenario())
-    for lpar in Lpar.objects.filter(name__in=["SYSA", "SYSB"]):
-        LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="-")
-    return list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
-
-
-def verified(stack: Stack, *, secured: bool, refused: int = 0, extra_ms: float = 0.0) -> None:
-    """A succeeded verification of `stack` with every service's figures."""
-    results: dict[str, Any] = {"services": {}}
-    for service in stack.services.all():
-        results["services"][service.name] = {
-            "connections": 10,
-            "secured": 10 if secured else 4,
-            "protocols": {"TLSv1.3": 10} if secured else {"cleartext": 6, "TLSv1": 4},
-            "refused": refused,
-            "probe_connect_ms": 1.0,
-            "probe_handshake_ms": (2.0 + extra_ms) if secured else None,
-        }
-    now = timezone.now()
-    VerificationRun.objects.create(
-        stack=stack, status=RunStatus.SUCCEEDED, started_at=now, finished_at=now, results=results
-    )
-
-
-def deployed(step: Any) -> None:
-    """The step's deployment as the fleet's worker ends it when everything went well."""
-    now = timezone.now()
-    Deployment.objects.filter(pk=step.deployment_id).update(
-        status=RunStatus.SUCCEEDED, finished_at=now
-    )
-    DeploymentTarget.objects.filter(deployment_id=step.deployment_id).update(
-        status=TargetStatus.SUCCEEDED, finished_at=now
-    )
-
-
-def planned(estate: list[Stack], people: dict[str, Any], **fields: Any) -> Any:
-    campaign = services.campaign_create(
-        actor=people["alice"], name="SYSA and SYSB", stacks=estate, bake_seconds=60, **fields
-    )
-    for stack in estate:
-        verified(stack, secured=False)
-    services.campaign_baseline_freeze(actor=people["alice"], campaign=campaign)
-    services.campaign_design_complete(actor=people["alice"], campaign=campaign)
-    campaign.refresh_from_db()
-    return campaign
+from tests.rollouts.support import deployed, planned, verified
 
 
 def test_cohorts_default_to_one_per_tier_low_first_and_the_baseline_is_frozen(estate, people):
