@@ -47,7 +47,7 @@ def pending_skip(step: Step | None) -> ActionRequest | None:
     return step.actions.filter(status=ActionStatus.PENDING).select_related("requested_by").first()
 
 
-def _versions_authors(step: Step) -> list[Any]:
+def versions_authors(step: Step) -> list[Any]:
     if step.deployment is None:
         return []
     return [t.version.author for t in step.deployment.targets.select_related("version__author")]
@@ -109,9 +109,9 @@ def next_action(campaign: Campaign, user: User) -> NextAction:
         return NextAction("promote", text, OPERATOR, operates, ["pause", "abort"])
     if step.status == StepStatus.REQUESTED:
         excluded = {step.requested_by.get_username()} | {
-            a.get_username() for a in _versions_authors(step)
+            a.get_username() for a in versions_authors(step)
         }
-        mine = any(same_person(a, user) for a in [step.requested_by, *_versions_authors(step)])  # type: ignore[arg-type]
+        mine = any(same_person(a, user) for a in [step.requested_by, *versions_authors(step)])  # type: ignore[arg-type]
         return NextAction(
             "approve",
             f"Approve step {step.position}'s deployment (four eyes).",

@@ -213,6 +213,24 @@ ACCESS: dict[str, Access] = {
     "fleet-api:connection-list": read(OPERATORS),
     "fleet-api:connection-detail": read(OPERATORS),
     "fleet-api:my-service-list": read(ESTATE_AND_OWNERS),
+    # --- campaign pages (/campaigns/): the estate follows, planners plan, operators act -------
+    "rollouts:campaigns": read(ESTATE),
+    "rollouts:campaign": read(ESTATE),
+    "rollouts:campaign-baseline": Access(post=PLANNERS),
+    "rollouts:campaign-design-complete": Access(post=PLANNERS),
+    **{
+        f"rollouts:campaign-{action}": Access(post=OPERATORS)
+        for action in (
+            "promote",
+            "approve",
+            "pause",
+            "resume",
+            "skip-gate",
+            "approve-skip",
+            "abort",
+            "rule-rollback",
+        )
+    },
     # --- campaigns REST API (/api/campaigns/): the estate reads, planners plan, operators act --
     "rollouts-api:campaign-list": Access(get=ESTATE, post=PLANNERS),
     "rollouts-api:campaign-detail": read(ESTATE),

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from accounts.roles import Role
-from fleet.models import LparConnection
-from policies.models import Lpar, Stack
-from portal.seed import load_scenario, seed_datacenter
+from policies.models import Stack
+from tests.rollouts.support import reference_estate
 
 
 @pytest.fixture
@@ -23,7 +22,4 @@ def people(make_user: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def estate(db: None) -> list[Stack]:
-    seed_datacenter(scenario=load_scenario())
-    for lpar in Lpar.objects.filter(name__in=["SYSA", "SYSB"]):
-        LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="-")
-    return list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
+    return reference_estate()

@@ -7,10 +7,27 @@ from typing import Any
 
 from django.utils import timezone
 
-from fleet.models import Deployment, DeploymentTarget, RunStatus, TargetStatus, VerificationRun
-from policies.models import Stack
+from fleet.models import (
+    Deployment,
+    DeploymentTarget,
+    LparConnection,
+    RunStatus,
+    TargetStatus,
+    VerificationRun,
+)
+from policies.models import Lpar, Stack
+from portal.seed import load_scenario, seed_datacenter
 from rollouts import services
 from rollouts.models import ActionKind, ActionRequest, Step
+from rollouts.views import ACTIONS
+
+
+def reference_estate() -> list[Stack]:
+    """The seeded reference design; SYSA and SYSB with an LPAR connection (never dialled)."""
+    seed_datacenter(scenario=load_scenario())
+    for lpar in Lpar.objects.filter(name__in=["SYSA", "SYSB"]):
+        LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="-")
+    return list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
 
 
 def verified(stack: Stack, *, secured: bool, refused: int = 0, extra_ms: float = 0.0) -> None:
@@ -88,6 +105,8 @@ def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:
             "rollouts-api:campaign-skip-gate",
         )
     }
+    for name in ("campaign", *(f"campaign-{a}" for a in ACTIONS)):
+        kwargs[f"rollouts:{name}"] = {"campaign": campaign.uuid}
     kwargs["rollouts-api:step-detail"] = {"step": step.uuid}
     kwargs["rollouts-api:request-detail"] = {"request_id": asked.uuid}
     kwargs["rollouts-api:request-approve"] = {"request_id": asked.uuid}
