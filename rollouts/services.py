@@ -44,7 +44,7 @@ from rollouts.models import (
     StepStatus,
     validate_gates,
 )
-from rollouts.steps import current_step, excluded_services
+from rollouts.steps import current_step, evaluate_at_bake_end, excluded_services
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -453,6 +453,7 @@ def campaign_resume(*, actor: User, campaign: Campaign, reason: str = "") -> Cam
             step.bake_ends_at = now + timedelta(seconds=locked.bake_seconds)
             step.failures, step.verdict, step.error, step.finished_at = {}, {}, "", None
             step.save()
+            evaluate_at_bake_end(step)
             _resolve(step, f"resumed by {actor}: {reason}")
     elif locked.status != CampaignStatus.PAUSED:
         raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")

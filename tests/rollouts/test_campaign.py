@@ -157,6 +157,7 @@ def test_a_promotion_enqueues_the_start_by_a_registered_task_name():
 
     app.loader.import_default_modules()
     assert services.START_STEP in app.tasks
+    assert steps.EVALUATE in app.tasks  # the bake's end
 
 
 def test_abort_of_the_first_step_deploys_versions_without_any_cohorts_rules(estate, people):
