@@ -230,3 +230,32 @@ def _service_fields(data: dict[str, Any], stack: Stack) -> dict[str, Any]:
         "included": True,
         "priority": TIER_PRIORITY[tier],
     }
+
+
+DEMO_CAMPAIGN = "SYSA and SYSB: AT-TLS everywhere"
+DEMO_BAKE_SECONDS = 120
+
+
+def seed_demo_campaign(*, owner: User) -> tuple[Any, bool]:
+    """The demo's rollout campaign over SYSA and SYSB in its inventory phase, with a 2-minute
+    bake (the account's week, shortened for a demo); (campaign, created). Left as it is when
+    it exists, whatever happened to it since."""
+    from rollouts.models import Campaign
+    from rollouts.services import campaign_create
+
+    existing = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
+    if existing is not None:
+        return existing, False
+    stacks = list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
+    campaign = campaign_create(
+        actor=owner,
+        name=DEMO_CAMPAIGN,
+        description=(
+            "The account's migration: the inventory's baseline, the design lint-clean, a pilot"
+            " on the low-criticality services, then the medium and high tiers, each cohort"
+            " gated on its verifications during the bake."
+        ),
+        stacks=stacks,
+        bake_seconds=DEMO_BAKE_SECONDS,
+    )
+    return campaign, True
