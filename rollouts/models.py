@@ -38,8 +38,11 @@ class Check(models.TextChoices):
 # Per check: the threshold and the failure limit (how many failed evaluations during a bake
 # are tolerated before the gate fails: 0 fails at the first), as Argo Rollouts' analyses do.
 # `min` checks pass at or above the threshold, `max` checks at or below it.
+# Coverage tolerates failures: AT-TLS applies a refreshed policy to new connections, and the
+# sessions opened before it keep their state until they end, so the first verifications of a
+# bake may still count them (a step passes only on a passing evaluation after its bake).
 DEFAULT_GATES: dict[str, dict[str, float]] = {
-    Check.COVERAGE: {"threshold": 100.0, "failure_limit": 0},
+    Check.COVERAGE: {"threshold": 100.0, "failure_limit": 5},
     Check.REFUSALS: {"threshold": 0, "failure_limit": 0},
     Check.UNPREDICTED: {"threshold": 0, "failure_limit": 0},
     Check.DRIFT: {"threshold": 0, "failure_limit": 0},

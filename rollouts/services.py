@@ -31,6 +31,7 @@ from policies.choices import Phase, Tier
 from policies.models import Service, Stack
 from policies.services import stack_draft
 from rollouts import figures
+from rollouts.lab import lab_rules_copy
 from rollouts.models import (
     ActionKind,
     ActionRequest,
@@ -276,8 +277,21 @@ def campaign_design_complete(*, actor: User, campaign: Campaign) -> Campaign:
     if locked.phase != Phase.DESIGN:
         raise CampaignRefused("the campaign is not in its design phase")
     stacks = list(locked.stacks.select_related("lpar"))
+    copied = None
     if locked.lab_stack is not None:
         stacks.append(locked.lab_stack)
+        # The lab validates the production rules: copied now, so the lint below covers them
+        # on the lab stack too (a refusal rolls the copy back with everything else).
+        copied = lab_rules_copy(
+            actor=actor,
+            lab=locked.lab_stack,
+            production=list(
+                locked.services.filter(stack__in=locked.stacks.all()).select_related("stack__lpar")
+            ),
+        )
+        lab_cohort = locked.cohorts.filter(kind=CohortKind.LAB).first()
+        if lab_cohort is not None:
+            lab_cohort.services.set(copied.services)
     problems = []
     for stack in stacks:
         draft = stack_draft(
@@ -292,7 +306,14 @@ def campaign_design_complete(*, actor: User, campaign: Campaign) -> Campaign:
     first = locked.cohorts.order_by("position").first()
     locked.phase = Phase.LAB if first is not None and first.kind == CohortKind.LAB else Phase.PILOT
     locked.save(update_fields=["phase"])
-    _record(actor, "design done", locked, {"phase": locked.phase})
+    after: dict[str, Any] = {"phase": locked.phase}
+    if copied is not None:
+        after["lab"] = {
+            "created": copied.created,
+            "updated": copied.updated,
+            "skipped": copied.skipped,
+        }
+    _record(actor, "design done", locked, after)
     return locked
 
 
