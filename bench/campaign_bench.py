@@ -30,6 +30,7 @@ under the new policy, as in tests/integration/test_campaign.py.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import signal
@@ -341,7 +342,7 @@ def main() -> int:
             env = configure_django(work, redis_url)
             from django.core.management import call_command
 
-            call_command("ensure_demo_users", verbosity=0)
+            call_command("ensure_demo_users", stdout=io.StringIO())
             try:
                 bench_gate(figures["gate"])
             except BenchError as error:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
+from attls.policy import parse_policy
 from fleet import services as fleet
 from fleet.models import Incident
 from fleet.selectors import deployed_target
@@ -584,27 +585,40 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
 
 
 @transaction.atomic
-def service_rule_rollback(*, actor: User, campaign: Campaign, service: Service, reason: str) -> Any:
+def service_rule_rollback(
+    *, actor: User, campaign: Campaign, service: Service, reason: str
+) -> Any | None:
     """The account's fast rollback: the deployed policy less this service's rule, refreshed
-    (fleet.services.remove_rule), and the rule held back from the campaign's later versions."""
+    (fleet.services.remove_rule), and the rule held back from the campaign's later versions.
+    A rule its stack does not run yet (a later cohort's) is only held back: nothing to deploy,
+    None."""
     _operates(actor)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the rule is rolled back."})
     locked = _locked(campaign)
     if not locked.services.filter(pk=service.pk).exists():
         raise CampaignRefused(f"{service.name} is not in the campaign's scope")
-    try:
-        deployment = fleet.remove_rule(
-            actor=actor, stack=service.stack, rule=service.name, note=reason
-        )
-    except fleet.DeploymentRefused as error:
-        raise CampaignRefused(str(error)) from None
+    if locked.held_back.filter(pk=service.pk).exists():
+        raise CampaignRefused(f"{service.name} on {service.stack.label} is held back already")
+    current = deployed_target(service.stack)
+    deployment = None
+    if current is not None and service.name in parse_policy(current.text).rules:
+        try:
+            deployment = fleet.remove_rule(
+                actor=actor, stack=service.stack, rule=service.name, note=reason
+            )
+        except fleet.DeploymentRefused as error:
+            raise CampaignRefused(str(error)) from None
     locked.held_back.add(service)
     _record(
         actor,
-        "rule rollback",
+        "rule rollback" if deployment is not None else "rule hold back",
         locked,
-        {"service": service.name, "stack": service.stack.label, "deployment": str(deployment.uuid)},
+        {
+            "service": service.name,
+            "stack": service.stack.label,
+            "deployment": str(deployment.uuid) if deployment is not None else None,
+        },
         reason,
     )
     return deployment

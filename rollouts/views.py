@@ -389,7 +389,8 @@ ACTIONS: dict[str, tuple[str, Action]] = {
         lambda r, c: services.campaign_abort(actor=r.user, campaign=c, reason=_reason(r)),
     ),
     "rule-rollback": (
-        "The rule is removed from the deployed policy and held back from later steps.",
+        "The rule is held back from later steps (and removed from the deployed policy when"
+        " its stack ran it).",
         _rule_rollback,
     ),
 }

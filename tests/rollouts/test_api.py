@@ -212,3 +212,18 @@ def test_pause_resume_abort_and_a_rule_rollback_through_the_api(estate, people):
         ("abort", "pending"),
     ]
     assert bob.post(url + "abort/", {"reason": "again"}, format="json").status_code == 409
+
+
+def test_a_rule_not_deployed_yet_is_held_back_without_a_deployment(estate, people):
+    campaign = planned(estate, people)
+    bob = client_of(people["bob"])
+    high = campaign.cohorts.get(position=2).services.select_related("stack__lpar").first()
+    ref = f"{high.stack.lpar.name}/{high.stack.name}/{high.name}"
+    before = Deployment.objects.count()
+    held = bob.post(f"{BASE}{campaign.uuid}/rule-rollback/", {"service": ref, "reason": "partner"})
+    assert held.status_code == 200, held.content
+    assert held.json()["held_back"] == [high.name]
+    assert Deployment.objects.count() == before
+    assert ChangeRecord.objects.filter(action="rule hold back").count() == 1
+    again = bob.post(f"{BASE}{campaign.uuid}/rule-rollback/", {"service": ref, "reason": "x"})
+    assert again.status_code == 409
