@@ -101,14 +101,14 @@ def start(lab: Lab, campaign: Campaign, alice: User, bob: User) -> Step:
     return step
 
 
-def planned(estate: Lab) -> tuple[Campaign, User, User, list[Stack]]:
+def planned(estate: Lab, bake: int = BAKE) -> tuple[Campaign, User, User, list[Stack]]:
     alice, bob = people()
     stacks = list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
     LparConnection.objects.filter(lpar__name__in=["SYSA", "SYSB"]).update(
         enabled=True, verification_interval=INTERVAL
     )
     campaign = services.campaign_create(
-        actor=alice, name="SYSA and SYSB", stacks=stacks, bake_seconds=BAKE, gates=GATES
+        actor=alice, name="SYSA and SYSB", stacks=stacks, bake_seconds=bake, gates=GATES
     )
     verified_once(stacks)
     services.campaign_baseline_freeze(actor=alice, campaign=campaign)
@@ -161,7 +161,8 @@ def test_a_campaign_runs_from_inventory_to_done_cohort_by_cohort(estate: Lab):
 
 def test_a_refusal_surge_in_the_pilot_holds_and_abort_restores_what_ran_before(estate: Lab):
     populations(estate, clients=0)
-    campaign, alice, bob, _ = planned(estate)
+    # A bake long enough for the surge to be seen in it: the step passes when its bake ends.
+    campaign, alice, bob, _ = planned(estate, bake=60)
     try:
         step = start(estate, campaign, alice, bob)
         # The intranet's cleartext clients come back to a port the pilot now secures.
