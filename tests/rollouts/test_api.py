@@ -9,12 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.roles import Role
 from fleet.models import Deployment, RunStatus
 from policies.models import ChangeRecord
-from rollouts import steps
+from rollouts import services, steps
 from rollouts.models import ActionRequest, Campaign, Step, StepStatus
 from tests.rollouts.support import deployed, planned, verified
 
@@ -62,8 +66,6 @@ PLANNING_ACTIONS = {
 def test_an_auditor_may_read_but_takes_no_action_and_an_architect_only_plans(
     estate, people, make_user
 ):
-    from accounts.roles import Role
-
     architect = make_user("ada", Role.ARCHITECT)
     campaign = planned(estate, people)
     carol, ada = client_of(people["carol"]), client_of(architect)
@@ -227,3 +229,23 @@ def test_a_rule_not_deployed_yet_is_held_back_without_a_deployment(estate, peopl
     assert ChangeRecord.objects.filter(action="rule hold back").count() == 1
     again = bob.post(f"{BASE}{campaign.uuid}/rule-rollback/", {"service": ref, "reason": "x"})
     assert again.status_code == 409
+
+
+def test_the_campaign_lists_cost_the_same_queries_for_one_campaign_or_three(estate, people):
+    carol = client_of(people["carol"])
+    page = Client()
+    page.force_login(people["carol"])
+
+    def counted() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as api:
+            assert carol.get(BASE).status_code == 200
+        with CaptureQueriesContext(connection) as html:
+            assert page.get("/campaigns/").status_code == 200
+        return len(api), len(html)
+
+    services.campaign_create(actor=people["alice"], name="one", stacks=estate)
+    counted()  # the user's roles are cached on it from the first request on
+    one = counted()
+    for name in ("two", "three"):
+        services.campaign_create(actor=people["alice"], name=name, stacks=estate)
+    assert counted() == one
