@@ -176,6 +176,7 @@ def gate_charts(campaign: Campaign, step: Step) -> list[dict[str, Any]]:
                 "check": check,
                 "label": check.label,
                 "latest": latest.get(check),
+                "threshold": threshold,
                 "failures": int((step.failures or {}).get(check, 0)),
                 "failure_limit": int(campaign.gate(check)["failure_limit"]),
                 "svg": charts.check_chart(

@@ -49,6 +49,7 @@ def test_the_campaign_page_shows_timeline_gate_charts_figures_and_polls(estate, 
     assert 'data-testid="timeline"' in html and "baking" in html
     assert html.count('class="gate-chart"') == 6  # one small chart per check
     assert "threshold 100" in html  # coverage's threshold line
+    assert "threshold 0.0 · failures 0/0 allowed" in html  # a zero threshold is shown too
     assert 'hx-trigger="every 3s"' in html  # a step bakes: the page polls
     # before 40 % coverage (the baseline), now 100 %
     assert '<tr data-figure="coverage"><td>AT-TLS coverage</td><td class="num">40.0 %' in html
