@@ -186,8 +186,8 @@ def bench_campaign(work: Path, total: Figure, overhead: Figure) -> None:
                 f" deploy {deploy_s:.2f}, bake {BAKE}, bake end→passed {late:.2f},"
                 f" {row.evaluations.count()} evaluations"
             )
-            marks.extend(f"  {line}" for line in deployment_detail(deployment))
             say(marks[-1])
+            marks.extend(f"  {line}" for line in deployment_detail(deployment))
         done = planner.post(url + "promote/")
         if done["status"] != "done":
             raise BenchError(f"the campaign did not end done: {done['status']}")
