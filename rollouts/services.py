@@ -558,8 +558,8 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
     restore = None
     if step is not None and step.kind == StepKind.COHORT:
         step = Step.objects.select_for_update().get(pk=step.pk)
-        if step.status == StepStatus.PENDING:
-            step.status = StepStatus.ABORTED  # never started: nothing to undo
+        if step.status == StepStatus.PENDING or step.deployment_id is None:
+            step.status = StepStatus.ABORTED  # never started (or failed to): nothing to undo
         elif step.status == StepStatus.REQUESTED and step.deployment is not None:
             fleet.deployment_cancel(deployment=step.deployment, actor=actor, reason=reason)
             step.status = StepStatus.ABORTED

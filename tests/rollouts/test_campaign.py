@@ -178,3 +178,22 @@ def test_abort_of_the_first_step_deploys_versions_without_any_cohorts_rules(esta
         version = Stack.objects.get(pk=stack_id).versions.get(pk=version_id)
         assert parse_policy(version.text).rules == {}
     services.step_approve(actor=alice, step=restore)
+
+
+def test_a_step_that_could_not_start_holds_and_its_abort_undoes_nothing(estate, people):
+    from fleet.models import LparConnection
+
+    campaign = planned(estate, people)
+    LparConnection.objects.filter(lpar__name="SYSB").delete()
+    step = services.campaign_promote(actor=people["alice"], campaign=campaign)
+    steps.step_start(step.id, "test")
+    step.refresh_from_db()
+    campaign.refresh_from_db()
+    assert step.status == StepStatus.FAILED and "could not start" in step.error
+    assert step.versions == {} and step.deployment_id is None  # nothing of it was kept
+    assert campaign.status == CampaignStatus.HELD
+
+    assert services.campaign_abort(actor=people["bob"], campaign=campaign, reason="no") is None
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.ABORTED
+    assert list(campaign.steps.values_list("kind", "status")) == [("cohort", "aborted")]
