@@ -31,6 +31,7 @@ from policies.models import Service
 from rollouts import presenters, selectors, services
 from rollouts.api import serializers as api
 from rollouts.models import ActionRequest, Campaign, Cohort, Step
+from rollouts.report import campaign_report
 from rollouts.steps import current_step
 
 ReadEstateWritePlan = capability_permission(
@@ -139,6 +140,16 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._answer(self.get_object())
+
+    @extend_schema(
+        summary="The campaign's report: baseline and end state, every step with its versions,"
+        " deployment and gate verdict, skipped gates flagged, rules rolled back",
+        responses={200: OpenApiTypes.OBJECT, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, campaign: str) -> Response:
+        return Response(campaign_report(self.get_object()))
 
     @extend_schema(
         summary="Plan a campaign in its inventory phase (architects and operators)",

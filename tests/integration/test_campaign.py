@@ -21,6 +21,7 @@ from fleet.selectors import deployed_target
 from policies.models import Stack
 from rollouts import services
 from rollouts.models import Campaign, CampaignStatus, Check, Step, StepStatus
+from rollouts.report import campaign_report
 
 from .conftest import Lab, wait_for
 
@@ -157,6 +158,13 @@ def test_a_campaign_runs_from_inventory_to_done_cohort_by_cohort(estate: Lab):
     after = campaign.end_state["totals"]
     assert after["coverage"] == 100.0, after
     assert after["deprecated_share"] == 0.0, after
+    # The report presents what was stored: the baseline and end figures, every step passed
+    # on its gate (none skipped), each deployed and approved by the second person.
+    report = campaign_report(campaign)
+    assert report["baseline"] == before and report["end_state"] == after
+    assert report["skipped_gates"] == [] and report["rule_rollbacks"] == []
+    assert [(r["status"], r["verdict"]) for r in report["steps"]] == [("passed", "passing")] * 3
+    assert {r["deployment"]["approved_by"] for r in report["steps"]} == {"bob"}
 
 
 def test_a_refusal_surge_in_the_pilot_holds_and_abort_restores_what_ran_before(estate: Lab):

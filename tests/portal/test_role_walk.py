@@ -234,6 +234,7 @@ ACCESS: dict[str, Access] = {
     # --- campaigns REST API (/api/campaigns/): the estate reads, planners plan, operators act --
     "rollouts-api:campaign-list": Access(get=ESTATE, post=PLANNERS),
     "rollouts-api:campaign-detail": read(ESTATE),
+    "rollouts-api:campaign-report": read(ESTATE),
     "rollouts-api:campaign-settings-update": Access(post=PLANNERS),
     "rollouts-api:campaign-cohort": Access(post=PLANNERS),
     "rollouts-api:campaign-baseline": Access(post=PLANNERS),

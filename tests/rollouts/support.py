@@ -91,6 +91,7 @@ def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:
         name: {"campaign": campaign.uuid}
         for name in (
             "rollouts-api:campaign-detail",
+            "rollouts-api:campaign-report",
             "rollouts-api:campaign-abort",
             "rollouts-api:campaign-approve",
             "rollouts-api:campaign-auto-promote",

@@ -170,6 +170,12 @@ def test_a_gate_skip_needs_a_second_operator_and_is_flagged(estate, people):
     assert bob.post(approve).status_code == 409  # approved already
     detail = bob.get(f"{BASE}steps/{step.uuid}/").json()
     assert detail["gate_skipped"] is True
+    report = client_of(people["carol"]).get(url + "report/").json()
+    assert report["skipped_gates"] == [0]
+    assert report["steps"][0]["skip"]["requested_by"] == "alice"
+    assert report["steps"][0]["skip"]["approved_by"] == "bob"
+    assert report["steps"][0]["skip"]["reason"] == "known batch retry"
+    assert report["steps"][0]["deployment"]["approved_by"] == "bob"
 
 
 def test_pause_resume_abort_and_a_rule_rollback_through_the_api(estate, people):
@@ -225,6 +231,10 @@ def test_a_rule_not_deployed_yet_is_held_back_without_a_deployment(estate, peopl
     held = bob.post(f"{BASE}{campaign.uuid}/rule-rollback/", {"service": ref, "reason": "partner"})
     assert held.status_code == 200, held.content
     assert held.json()["held_back"] == [high.name]
+    rollbacks = bob.get(f"{BASE}{campaign.uuid}/report/").json()["rule_rollbacks"]
+    assert [(r["action"], r["service"], r["deployment"]) for r in rollbacks] == [
+        ("rule hold back", high.name, None)
+    ]
     assert Deployment.objects.count() == before
     assert ChangeRecord.objects.filter(action="rule hold back").count() == 1
     again = bob.post(f"{BASE}{campaign.uuid}/rule-rollback/", {"service": ref, "reason": "x"})
