@@ -132,3 +132,27 @@ def fleet(workdir: Path, *, lpars: int = 20, services: int = 5, clients: int = 8
         ]
         result.append(_lpar(f"FLT{number:02d}", rows))
     return {"version": 1, "sim": _sim(workdir), "lpars": result}
+
+
+def campaign(
+    workdir: Path, *, lpars: int = 2, services: int = 15, clients: int = 2
+) -> dict[str, Any]:
+    """`lpars` production LPARs (CMP1, CMP2...) of `services` inbound services each, the five
+    kinds in turn (their criticality: 2 high, 2 medium, 1 low), `clients` modern clients each."""
+    result = []
+    for number in range(1, lpars + 1):
+        rows = []
+        for index in range(services):
+            name, prefix, base, criticality = KINDS[index % len(KINDS)]
+            serial = index // len(KINDS) + 1
+            rows.append(
+                _service(
+                    f"{name} {serial:02d}",
+                    f"{prefix[:6]}{serial:02d}",
+                    base + 10 * (serial - 1),
+                    criticality,
+                    [{"name": "clients", "clients": clients, "tls": "modern"}],
+                )
+            )
+        result.append(_lpar(f"CMP{number}", rows))
+    return {"version": 1, "sim": _sim(workdir), "lpars": result}

@@ -571,6 +571,8 @@ class IncidentKind(models.TextChoices):
     REFUSED_CLIENTS = "refused-clients", "Clients refused by AT-TLS"
     # A peer refused after a deployment whose prediction did not warn about it (fleet/impact).
     UNPREDICTED_REFUSAL = "unpredicted-refusal", "Unpredicted refusal"
+    # A rollout campaign's gate failed after a step (rollouts/): the campaign holds.
+    CAMPAIGN_GATE = "campaign-gate", "A rollout campaign's gate failed"
 
 
 class Incident(models.Model):

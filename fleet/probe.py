@@ -25,6 +25,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -209,8 +210,11 @@ def speaks_tls(
     *,
     timeout: float,
     on_connect: Callable[[socket.socket], None] | None = None,
+    on_handshake: Callable[[], None] | None = None,
 ) -> tuple[bool, str]:
-    """Whether the port answers a ClientHello as a TLS server would (even with an alert)."""
+    """Whether the port answers a ClientHello as a TLS server would (even with an alert).
+
+    `on_handshake` is called the moment a handshake completed (not on an alert)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -220,6 +224,8 @@ def speaks_tls(
             if on_connect is not None:
                 on_connect(raw)
             with context.wrap_socket(raw, server_hostname=host):
+                if on_handshake is not None:
+                    on_handshake()
                 return True, ""
     except ssl.SSLEOFError:
         return False, "the server closed the connection instead of answering the ClientHello"
@@ -365,19 +371,12 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
     if not targets:
         return results
     sockets = SocketLog()
+    timings: dict[str, dict[str, float]] = {}
     with ThreadPoolExecutor(max_workers=16) as pool:
         spoken = dict(
             zip(
                 targets,
-                pool.map(
-                    lambda t: speaks_tls(
-                        t.host,
-                        t.port,
-                        timeout=timeout,
-                        on_connect=sockets.recorder(t.key, "speaks_tls"),
-                    ),
-                    targets,
-                ),
+                pool.map(lambda t: _timed_speaks_tls(t, timeout, sockets, timings), targets),
                 strict=True,
             )
         )
@@ -402,7 +401,7 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
         if not speaks:
             results[target.key] = _failed(
                 target, f"no TLS on this port ({reason})", sockets.of(target.key)
-            )
+            ) | timings.get(target.key, {})
             continue
         suites = dict(legacy[target])
         extra = modern.get(target.key, {})
@@ -425,6 +424,9 @@ def probe(targets: Sequence[ProbeTarget], *, timeout: float = 2.0) -> dict[str, 
             else "a TLS server, but it completed no handshake the probe offered",
             "probed_at": now,
             "sockets": sockets.of(target.key),
+            # The first connection's set-up: TCP connect, then the TLS handshake to its end
+            # (rollouts' added-latency gate compares them with the inventory's).
+            **timings.get(target.key, {}),
         }
     return results
 
@@ -441,3 +443,41 @@ def probe_sockets(probe_json: dict[str, Any]) -> set[ProbeSocket]:
             if source is not None:
                 found.add((source[0], source[1], zos_port))
     return found
+
+
+def _timed_speaks_tls(
+    target: ProbeTarget,
+    timeout: float,
+    sockets: SocketLog,
+    timings: dict[str, dict[str, float]],
+) -> tuple[bool, str]:
+    """speaks_tls, timing the TCP connect and what follows it (the handshake) apart.
+
+    `connect_ms` is kept whenever the port accepted the connection (a cleartext port too: it
+    is the "before" of a service that AT-TLS will secure); `handshake_ms` only when the
+    handshake completed.
+    """
+    record = sockets.recorder(target.key, "speaks_tls")
+    marks: dict[str, float] = {}
+
+    def on_connect(sock: socket.socket) -> None:
+        marks["connected"] = time.perf_counter()
+        record(sock)
+
+    def on_handshake() -> None:
+        marks["handshake"] = time.perf_counter()
+
+    started = time.perf_counter()
+    speaks, reason = speaks_tls(
+        target.host,
+        target.port,
+        timeout=timeout,
+        on_connect=on_connect,
+        on_handshake=on_handshake,
+    )
+    if "connected" in marks:
+        entry = {"connect_ms": round((marks["connected"] - started) * 1000, 3)}
+        if "handshake" in marks:
+            entry["handshake_ms"] = round((marks["handshake"] - marks["connected"]) * 1000, 3)
+        timings[target.key] = entry
+    return speaks, reason

@@ -378,6 +378,28 @@ def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deploy
 
 
 @transaction.atomic
+def restore_versions(
+    *, actor: User, targets: Sequence[tuple[Stack, PolicyVersion]], note: str
+) -> Deployment:
+    """Redeploys versions that went live before (a rollout campaign's abort), as a rollback.
+
+    Approved at once by `actor`, as rollback_to_previous is, unless `actor` published one of
+    the versions: then it stays pending and another operator approves it (four eyes).
+    """
+    current = deployed_target(targets[0][0]) if targets else None
+    deployment = deployment_request(
+        actor=actor,
+        targets=targets,
+        note=note,
+        kind=DeploymentKind.ROLLBACK,
+        rollback_of=current.deployment if current is not None else None,
+    )
+    if not any(same_person(version.author, actor) for _, version in targets):
+        _approve(deployment, actor)
+    return deployment
+
+
+@transaction.atomic
 def remove_rule(*, actor: User, stack: Stack, rule: str, note: str = "") -> Deployment:
     """Requests the current version without one service's rule: the account's quick
     rollback. Another operator approves it."""

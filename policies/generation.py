@@ -12,6 +12,7 @@ their actions, one each for keyrings and cipher sets.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from attls.policy import (
@@ -42,18 +43,20 @@ from policies.models import (
 )
 
 
-def stack_rules(stack: Stack) -> list[Rule]:
-    """The rules of the stack's included services, with everything generation reads."""
+def stack_rules(stack: Stack, *, exclude: Collection[int] = ()) -> list[Rule]:
+    """The rules of the stack's included services, with everything generation reads;
+    `exclude`: ids of services left out (a rollout campaign's later cohorts)."""
     return list(
         Rule.objects.filter(service__stack=stack, service__included=True)
+        .exclude(service_id__in=list(exclude))
         .select_related("service", "group_action", "environment_action", "connection_action")
         .order_by("service__name")
     )
 
 
-def stack_policy(stack: Stack) -> Policy:
+def stack_policy(stack: Stack, *, exclude: Collection[int] = ()) -> Policy:
     """The draft policy of a stack as it stands in the database now."""
-    return build_policy(stack_rules(stack))
+    return build_policy(stack_rules(stack, exclude=exclude))
 
 
 def build_policy(rules: list[Rule]) -> Policy:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -369,8 +369,9 @@ def policy_header(stack: Stack) -> str:
     )
 
 
-def stack_draft(*, stack: Stack) -> Draft:
-    policy = stack_policy(stack)
+def stack_draft(*, stack: Stack, exclude_services: Collection[int] = ()) -> Draft:
+    """The stack's design as a policy; `exclude_services` (ids) leaves their rules out."""
+    policy = stack_policy(stack, exclude=exclude_services)
     unwritable: str | None = None
     try:
         text = render_policy(policy, header=policy_header(stack))
@@ -391,7 +392,12 @@ def stack_draft(*, stack: Stack) -> Draft:
 
 @transaction.atomic
 def policy_version_publish(
-    *, stack: Stack, actor: Actor, note: str, acknowledge_warnings: bool = False
+    *,
+    stack: Stack,
+    actor: Actor,
+    note: str,
+    acknowledge_warnings: bool = False,
+    exclude_services: Collection[int] = (),
 ) -> PolicyVersion:
     """Freezes the stack's draft as its next version.
 
@@ -404,7 +410,8 @@ def policy_version_publish(
     if actor is None or not actor.is_authenticated:
         raise PermissionError("publishing needs a signed-in user")
     Stack.objects.select_for_update().get(pk=stack.pk)  # one publisher per stack at a time
-    draft = stack_draft(stack=stack)
+    # A rollout campaign publishes the design less its later cohorts' rules.
+    draft = stack_draft(stack=stack, exclude_services=exclude_services)
     if not note.strip():
         raise PublishRefused("Say in the note what this version changes and why.", [])
     if draft.unwritable is not None:

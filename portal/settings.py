@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "policies",
     "fleet",
+    "rollouts",
     "audits",
     "portal",
 ]
@@ -365,6 +366,21 @@ FLEET_REFUSAL_SURGE_PERCENT = env_int("FLEET_REFUSAL_SURGE_PERCENT", default=10,
 FLEET_REFUSAL_SURGE_FACTOR = env_int("FLEET_REFUSAL_SURGE_FACTOR", default=2, min_value=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- rollout campaigns (rollouts/) -----------------------------------------------------------
+# Gates are evaluated on every verification of a campaign's stacks; beat looks this often too,
+# for bakes that ended and deployments that finished between verifications.
+ROLLOUTS_TICK_SECONDS = env_int("ROLLOUTS_TICK_SECONDS", default=10, min_value=1)
+# A step still pending this long after a promotion lost its worker: it is started again.
+ROLLOUTS_STEP_STALE_SECONDS = env_int("ROLLOUTS_STEP_STALE_SECONDS", default=30, min_value=1)
+CELERY_BEAT_SCHEDULE["rollouts-evaluate"] = {
+    "task": "rollouts.tasks.evaluate_running_campaigns",
+    "schedule": float(ROLLOUTS_TICK_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["rollouts-resume"] = {
+    "task": "rollouts.tasks.resume_pending_steps",
+    "schedule": float(ROLLOUTS_STEP_STALE_SECONDS),
+}
+
 # --- zERT collection (fleet/zert/) ----------------------------------------------------------
 # Its own queue; beat looks this often for LPAR connections whose zERT interval has passed.
 CELERY_TASK_QUEUES.append(Queue("zert", Exchange("zert"), routing_key="zert"))
@@ -497,6 +513,10 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         {"name": "connections", "description": "Fleet: how the portal reaches each LPAR"},
         {"name": "my-services", "description": "Fleet: the services you own, live"},
         {"name": "impact", "description": "Fleet: change impact, predictions and outcomes"},
+        {
+            "name": "campaigns",
+            "description": "Rollout campaigns: phases, cohorts, steps, gates and their actions",
+        },
         {"name": "evidence", "description": "Audits: evidence packs and their verification"},
     ],
 }

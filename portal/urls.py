@@ -31,6 +31,8 @@ urlpatterns = [
     path("design/", include("policies.urls")),
     path("fleet/", include("fleet.urls")),
     path("api/fleet/", include("fleet.api.urls")),
+    path("campaigns/", include("rollouts.urls")),
+    path("api/campaigns/", include("rollouts.api.urls")),
     path("alerts/", include("fleet.alerts.urls")),
     path("api/alerts/", include("fleet.alerts.api_urls")),
     path("audits/", include("audits.urls")),

@@ -183,6 +183,10 @@ def _figures(
             "probe_deprecated": probe_result.get("deprecated", []),
             "probe_tls": probe_result.get("tls"),
             "not_probed": probe_result.get("not_probed", ""),
+            # Set-up time of the probe's first connection (fleet/probe.py), in ms: what the
+            # handshake adds is judged against the inventory's (rollouts' latency gate).
+            "probe_connect_ms": probe_result.get("connect_ms"),
+            "probe_handshake_ms": probe_result.get("handshake_ms"),
             # EZD1286I lines of its rule since the previous run, less the probe's refusals.
             "handshake_failures": dict(views.failures.get(service.name, {})),
             "probe_refusals": dict(views.probe_refusals.get(service.name, {})),

@@ -18,6 +18,7 @@ from fleet.models import (
     VerificationRun,
 )
 from fleet.refusals import apply_refusals
+from fleet.signals import verification_finished
 from fleet.stored_figures import figures_store
 from fleet.verify.certificates import _certificates
 from fleet.verify.collect import _collect
@@ -88,5 +89,11 @@ def verify(
         run.save()
         figures_store(run)  # once: a finished run never changes
     _certificates(run, connection, connector, now)
+    # Receivers enqueue work of their own on it (rollouts' gates); after the commit, so
+    # they read the run as stored.
+    run_id, stack_id = run.pk, stack.pk
+    transaction.on_commit(
+        lambda: verification_finished.send(sender=VerificationRun, run_id=run_id, stack_id=stack_id)
+    )
     # last_verified_at is the scheduler's: it claims a slot by setting it when it enqueues.
     return run

@@ -28,6 +28,7 @@ from tests.audits.estate import audits_walk_kwargs
 from tests.e2e.estate import Estate, build_estate
 from tests.fleet.alerts_support import alerts_walk_kwargs
 from tests.fleet.ui_estate import fleet_walk_kwargs
+from tests.rollouts.support import rollouts_walk_kwargs
 
 ANONYMOUS = "anonymous"
 ARCHITECT = "architect"
@@ -47,6 +48,7 @@ NOBODY: frozenset[str] = frozenset()
 AUDIT = frozenset({ARCHITECT, AUDITOR})  # Capability.AUDIT
 AUDIT_AND_OWNERS = AUDIT | {OWNER}
 ADMINS = frozenset({ADMIN})  # Capability.MANAGE_USERS
+PLANNERS = ARCHITECTS | OPERATORS  # plan a campaign: Capability.PUBLISH or OPERATE
 
 
 # URLs whose answer is the login page for everyone: logging out, and single sign-on with
@@ -212,6 +214,45 @@ ACCESS: dict[str, Access] = {
     "fleet-api:connection-list": read(OPERATORS),
     "fleet-api:connection-detail": read(OPERATORS),
     "fleet-api:my-service-list": read(ESTATE_AND_OWNERS),
+    # --- campaign pages (/campaigns/): the estate follows, planners plan, operators act -------
+    "rollouts:campaigns": read(ESTATE),
+    "rollouts:campaign": read(ESTATE),
+    "rollouts:campaign-baseline": Access(post=PLANNERS),
+    "rollouts:campaign-design-complete": Access(post=PLANNERS),
+    **{
+        f"rollouts:campaign-{action}": Access(post=OPERATORS)
+        for action in (
+            "promote",
+            "approve",
+            "pause",
+            "resume",
+            "skip-gate",
+            "approve-skip",
+            "abort",
+            "rule-rollback",
+        )
+    },
+    # --- campaigns REST API (/api/campaigns/): the estate reads, planners plan, operators act --
+    "rollouts-api:campaign-list": Access(get=ESTATE, post=PLANNERS),
+    "rollouts-api:campaign-detail": read(ESTATE),
+    "rollouts-api:campaign-report": read(ESTATE),
+    "rollouts-api:campaign-settings-update": Access(post=PLANNERS),
+    "rollouts-api:campaign-cohort": Access(post=PLANNERS),
+    "rollouts-api:campaign-baseline": Access(post=PLANNERS),
+    "rollouts-api:campaign-design-complete": Access(post=PLANNERS),
+    "rollouts-api:campaign-promote": Access(post=OPERATORS),
+    "rollouts-api:campaign-approve": Access(post=OPERATORS),
+    "rollouts-api:campaign-pause": Access(post=OPERATORS),
+    "rollouts-api:campaign-resume": Access(post=OPERATORS),
+    "rollouts-api:campaign-skip-gate": Access(post=OPERATORS),
+    "rollouts-api:campaign-abort": Access(post=OPERATORS),
+    "rollouts-api:campaign-rule-rollback": Access(post=OPERATORS),
+    "rollouts-api:campaign-auto-promote": Access(post=OPERATORS),
+    "rollouts-api:step-list": read(ESTATE),
+    "rollouts-api:step-detail": read(ESTATE),
+    "rollouts-api:request-list": read(ESTATE),
+    "rollouts-api:request-detail": read(ESTATE),
+    "rollouts-api:request-approve": Access(post=OPERATORS),
     # --- audits (/audits/ and its API /audits/api/) ------------------------------------------
     # The walk's pack and assessment are of owen's service: he may open them; an estate pack
     # would answer him 404 (its existence is not told), which the walk cannot declare.
@@ -387,6 +428,7 @@ def estate(make_user, settings, tmp_path) -> Estate:
     built.fleet.update(audits_walk_kwargs(built, make_user, settings.EVIDENCE_DIR))  # type: ignore[attr-defined]
     built.fleet.update(accounts_walk_kwargs(owner))  # type: ignore[attr-defined]
     built.fleet.update(alerts_walk_kwargs(built, make_user))  # type: ignore[attr-defined]
+    built.fleet.update(rollouts_walk_kwargs(built))  # type: ignore[attr-defined]
     assert list(estate_service_owners(built)) == ["CICSWEB1", "CICSWEB2", "CICSWEBB"]
     return built
 

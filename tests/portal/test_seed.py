@@ -81,3 +81,16 @@ def test_one_demo_user_per_role_and_the_app_owner_owns_one_team(db):
         "appowner",
         "admin",
     }
+
+
+def test_the_seed_plans_the_demo_campaign_in_its_inventory_once(db):
+    from rollouts.models import Campaign
+
+    output = seed()
+    campaign = Campaign.objects.get()
+    assert campaign.phase == "inventory" and campaign.bake_seconds == 120
+    assert sorted(s.label for s in campaign.stacks.all()) == ["SYSA/TCPIP", "SYSB/TCPIP"]
+    assert campaign.owner.username == "operator"
+    assert [c.tier for c in campaign.cohorts.all()] == ["low", "medium", "high"]
+    assert "planned: Traffic inventory, 120 s bake" in output
+    assert "kept" in seed() and Campaign.objects.count() == 1

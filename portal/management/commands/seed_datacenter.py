@@ -10,11 +10,14 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from portal.seed import SCENARIO, load_scenario, seed_datacenter
+from portal.seed import SCENARIO, load_scenario, seed_datacenter, seed_demo_campaign
 
 
 class Command(BaseCommand):
-    help = "Create the reference data center (SYSA, SYSB, LAB1; 30 services) and demo users."
+    help = (
+        "Create the reference data center (SYSA, SYSB, LAB1; 30 services), demo users and"
+        " the demo's rollout campaign."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--file", type=Path, default=SCENARIO, help="scenario YAML")
@@ -32,3 +35,11 @@ class Command(BaseCommand):
         )
         if app_owner is not None and result.app_owner_team:
             self.stdout.write(f"  appowner owns the services of team {result.app_owner_team!r}")
+        if not options["no_users"]:
+            # Planned by the operator, so that operator2 is the second person of every step.
+            campaign, created = seed_demo_campaign(owner=User.objects.get(username="operator"))
+            state = "planned" if created else "kept"
+            self.stdout.write(
+                f"  campaign {campaign.name!r} {state}: {campaign.get_phase_display()},"
+                f" {campaign.bake_seconds} s bake (/campaigns/{campaign.uuid}/)"
+            )

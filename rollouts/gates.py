@@ -1,0 +1,179 @@
+"""A step's gate: every check judged on the latest verification of each of its stacks.
+
+Gathering is in bulk (the latest run of each stack, open drift and open incidents of all the
+step's stacks: a handful of queries whatever the number of services); judging is plain
+arithmetic over what was gathered (`judge`), so it is fast and tested on its own.
+
+Checks cover the services of every cohort so far on the step's stacks (what its versions
+secure): coverage of their connections, refused attempts, refusals the impact prediction did
+not name, open drift, open incidents (the campaign's own gate incidents apart), and the
+handshake latency added since the inventory (the median over the services the probe measured
+both times). Each check is passing, failed or waiting (nothing to judge yet) with its evidence.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleet.models import DriftEvent, Incident, IncidentKind, VerificationRun
+from rollouts import figures
+from rollouts.models import AT_LEAST, Campaign, Check, Step, Verdict
+
+
+@dataclass(frozen=True)
+class GateService:
+    id: int
+    name: str
+    stack_id: int
+
+
+@dataclass
+class Gathered:
+    """What one evaluation reads: runs by stack, open drift and incidents by stack."""
+
+    runs: dict[int, VerificationRun]
+    drift: dict[int, list[str]] = field(default_factory=dict)
+    incidents: dict[int, list[str]] = field(default_factory=dict)
+    unpredicted: list[str] | None = None
+
+
+def unpredicted_refusals(step: Step, runs: dict[int, VerificationRun]) -> list[str] | None:
+    """The refusals of the step's deployment that its impact prediction did not name.
+
+    THE HOOK for change impact (issue 15): once a deployment stores its prediction and the
+    comparison with the refusals that followed, this returns the peers refused without being
+    predicted (each "stack service peer"). Until then there is no prediction to compare with:
+    None, and the check reads "waiting: no prediction stored" without holding the gate (the
+    refusals check still counts every refusal).
+    """
+    return None
+
+
+def gather(step: Step, services: Sequence[GateService]) -> Gathered:
+    stack_ids = sorted({s.stack_id for s in services})
+    since = step.bake_started_at
+    runs = figures.latest_runs(stack_ids, since=since)
+    drift: dict[int, list[str]] = defaultdict(list)
+    for stack_id, key, detail in DriftEvent.objects.filter(
+        stack_id__in=stack_ids, resolved_at=None
+    ).values_list("stack_id", "key", "detail"):
+        drift[stack_id].append(f"{key}: {detail[:120]}")
+    incidents: dict[int, list[str]] = defaultdict(list)
+    for stack_id, kind, summary in (
+        Incident.objects.filter(stack_id__in=stack_ids, resolved_at=None)
+        .exclude(kind=IncidentKind.CAMPAIGN_GATE)
+        .values_list("stack_id", "kind", "summary")
+    ):
+        incidents[stack_id].append(f"{kind}: {summary[:120]}")
+    return Gathered(runs, dict(drift), dict(incidents), unpredicted_refusals(step, runs))
+
+
+def _verdict(check: str, value: float, threshold: float) -> str:
+    ok = value >= threshold if check in AT_LEAST else value <= threshold
+    return Verdict.PASSING if ok else Verdict.FAILED
+
+
+def judge(
+    campaign: Campaign, services: Sequence[GateService], gathered: Gathered
+) -> dict[str, dict[str, Any]]:
+    """{check: {"value", "threshold", "verdict", "evidence"}} for every check."""
+    results: dict[str, dict[str, Any]] = {}
+    missing = sorted(
+        {s.stack_id for s in services} - set(gathered.runs),
+    )
+    entries: list[tuple[GateService, dict[str, Any]]] = []
+    for service in services:
+        run = gathered.runs.get(service.stack_id)
+        if run is not None:
+            entry = (run.results.get("services") or {}).get(service.name) or {}
+            entries.append((service, entry))
+
+    def put(check: str, value: float | None, evidence: list[str]) -> None:
+        threshold = float(campaign.gate(check)["threshold"])
+        verdict = Verdict.WAITING if value is None else _verdict(check, value, threshold)
+        results[check] = {
+            "value": value,
+            "threshold": threshold,
+            "verdict": verdict,
+            "evidence": evidence[:20],
+        }
+
+    waiting_note = [f"no verification since the bake began on stack id {i}" for i in missing]
+
+    connections = sum(int(e.get("connections") or 0) for _, e in entries)
+    secured = sum(int(e.get("secured") or 0) for _, e in entries)
+    uncovered = [
+        f"{s.name}: {int(e.get('secured') or 0)}/{int(e.get('connections') or 0)} secured"
+        for s, e in entries
+        if int(e.get("connections") or 0) > int(e.get("secured") or 0)
+    ]
+    coverage = round(100.0 * secured / connections, 2) if connections and not missing else None
+    put(Check.COVERAGE, coverage, uncovered or waiting_note or [f"{secured}/{connections}"])
+
+    refused = [(s, int(e.get("refused") or 0)) for s, e in entries]
+    put(
+        Check.REFUSALS,
+        None if missing else float(sum(n for _, n in refused)),
+        [f"{s.name}: {n} refused" for s, n in refused if n] or waiting_note,
+    )
+
+    if gathered.unpredicted is None:
+        results[Check.UNPREDICTED] = {
+            "value": None,
+            "threshold": float(campaign.gate(Check.UNPREDICTED)["threshold"]),
+            "verdict": Verdict.WAITING,
+            "evidence": ["no impact prediction stored for this step's deployment"],
+            "blocking": False,
+        }
+    else:
+        put(Check.UNPREDICTED, float(len(gathered.unpredicted)), gathered.unpredicted)
+
+    stack_ids = sorted({s.stack_id for s in services})
+    drift = [line for i in stack_ids for line in gathered.drift.get(i, [])]
+    put(Check.DRIFT, float(len(drift)), drift)
+    incidents = [line for i in stack_ids for line in gathered.incidents.get(i, [])]
+    put(Check.INCIDENTS, float(len(incidents)), incidents)
+
+    baseline = campaign.baseline.get("services") or {}
+    added: list[tuple[str, float]] = []
+    for service, entry in entries:
+        now = figures.setup_ms(entry)
+        then = (baseline.get(str(service.id)) or {}).get("setup_ms")
+        if now is not None and then is not None:
+            added.append((service.name, round(now - then, 3)))
+    if added:
+        median = round(statistics.median(value for _, value in added), 3)
+        put(
+            Check.LATENCY,
+            median,
+            [f"{name}: {value:+.1f} ms" for name, value in sorted(added, key=lambda i: -i[1])],
+        )
+    else:
+        results[Check.LATENCY] = {
+            "value": None,
+            "threshold": float(campaign.gate(Check.LATENCY)["threshold"]),
+            "verdict": Verdict.WAITING if missing else Verdict.PASSING,
+            "evidence": waiting_note
+            or ["no service of these cohorts was probed both in the inventory and now"],
+        }
+    return results
+
+
+def overall(checks: dict[str, dict[str, Any]]) -> str:
+    """Failed if any check failed; waiting if any blocking check waits; else passing."""
+    verdicts = [c["verdict"] for c in checks.values() if c.get("blocking", True)]
+    if Verdict.FAILED in verdicts:
+        return Verdict.FAILED
+    if Verdict.WAITING in verdicts:
+        return Verdict.WAITING
+    return Verdict.PASSING
+
+
+def newest_run_at(gathered: Gathered) -> datetime | None:
+    times = [r.finished_at for r in gathered.runs.values() if r.finished_at is not None]
+    return max(times) if times else None
