@@ -236,6 +236,11 @@ def test_v1_prediction_matches_the_populations_and_the_outcome_matches_the_predi
     removal_prediction = ImpactPrediction.objects.get(target__deployment=removal)
     after = {(p["service"], p["remote_address"]): p for p in removal_prediction.peers}
     assert after[(PARTNER_RULE, clearhouse.address)]["verdict"] == "safe", after
+    # A rule removal waits for another operator (four eyes). The clients v1 already refuses
+    # are still will-break in its prediction (their rules stay), so it takes an acknowledgement.
+    removal = fleet.deployment_approve(
+        deployment=removal, actor=reviewer, acknowledge_impact="they are refused since v1"
+    )
     removed = finished(removal)
     assert removed.status == RunStatus.SUCCEEDED, (removed.error, steps(removed))
     removal_target = removed.targets.get()
