@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -91,6 +92,8 @@ class Simulator:
 
     async def start(self) -> None:
         self.started_at = time.monotonic()
+        if self.run_populations:
+            check_source_addresses(self.config)
         self._prepare()
         assert self.ca is not None
         for partner in self.config.partners:
@@ -167,6 +170,33 @@ class Simulator:
             f"{self.ready_seconds:.2f} s"
         )
         return lines
+
+
+def check_source_addresses(config: Config) -> None:
+    """Raises OSError naming the first population whose source address this host cannot
+    bind. Linux answers the whole 127.0.0.0/8 on lo; macOS only the addresses aliased on
+    lo0 - without this, every session of such a population would fail to connect, quietly."""
+    checked: set[str] = set()
+    for lpar in config.lpars:
+        for service in lpar.services:
+            if service.direction != "Inbound":
+                continue
+            for population in service.populations:
+                address = population.source_address
+                if address in checked:
+                    continue
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                with socket.socket(family, socket.SOCK_STREAM) as probe:
+                    try:
+                        probe.bind((address, 0))
+                    except OSError as error:
+                        raise OSError(
+                            error.errno,
+                            f"{lpar.name} {service.name}/{population.name}: cannot bind the "
+                            f"source address {address} ({error.strerror}); add it to the "
+                            "loopback interface or give another source_address",
+                        ) from None
+                checked.add(address)
 
 
 class SimulatorThread:

@@ -3,6 +3,7 @@ LPARs, partners): the keys it allows and how it is read."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -227,6 +228,13 @@ def _service(reader: _Reader, data: Any, path: str, lpar_stacks: list[str]) -> S
         )
     for _, item_path, item in _items(reader, sim.get("populations"), f"{sim_path}.populations"):
         service.populations.append(_population(reader, item, item_path))
+        if direction == "Outbound" and isinstance(item, dict) and "source_address" in item:
+            # Silently ignoring it would leave the author believing the sessions use it.
+            reader.problem(
+                f"{item_path}.source_address",
+                "an Outbound service's sessions come from the LPAR's address (sim.address); "
+                "source_address is for the clients of an Inbound service",
+            )
     _unique(reader, service.populations, lambda p: p.name, f"{sim_path}.populations", "population")
     return service
 
@@ -301,6 +309,8 @@ def _lpar(reader: _Reader, data: Any, path: str, defaults: dict[str, Any]) -> Lp
             _check_ring_ref(reader, rings, service.app_tls, f"{service.path}.sim.app_tls")
     sim_path = f"{path}.sim"
     sim = reader.mapping(d.get("sim"), sim_path, _LPAR_SIM)
+    address = reader.address(sim, "address", sim_path, defaults["address"])
+    _check_source_families(reader, services, address)
     release = reader.text(d, "release", path, defaults["release"]) or defaults["release"]
     if not re.fullmatch(r"[23]\.[0-9]", release):
         reader.problem(
@@ -311,7 +321,7 @@ def _lpar(reader: _Reader, data: Any, path: str, defaults: dict[str, Any]) -> Lp
         sysplex=reader.text(d, "sysplex", path),
         role=reader.choice(d, "role", path, ("production", "lab"), "production"),
         release=release,
-        address=reader.address(sim, "address", sim_path, defaults["address"]),
+        address=address,
         zosmf_port=reader.port(sim, "zosmf_port", sim_path, auto=True) or 0,
         ssh_port=reader.port(sim, "ssh_port", sim_path, auto=True) or 0,
         pagent_conf=reader.zos_path(sim, "pagent_conf", sim_path, "/etc/pagent.conf"),
@@ -325,6 +335,22 @@ def _lpar(reader: _Reader, data: Any, path: str, defaults: dict[str, Any]) -> Lp
         key_rings=rings,
         services=services,
     )
+
+
+def _check_source_families(reader: _Reader, services: list[ServiceConfig], address: str) -> None:
+    """A client cannot connect from ::1 to 127.0.0.1 (or the other way round): say so here
+    rather than let every session of the population fail to connect."""
+    family = ipaddress.ip_address(address).version
+    for service in services:
+        if service.direction != "Inbound":
+            continue
+        for index, population in enumerate(service.populations):
+            if ipaddress.ip_address(population.source_address).version != family:
+                reader.problem(
+                    f"{service.path}.sim.populations[{index}].source_address",
+                    f"{population.source_address} cannot reach the LPAR's address {address} "
+                    f"(IPv{family}); give an IPv{family} loopback address",
+                )
 
 
 def _check_ring_ref(

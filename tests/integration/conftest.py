@@ -154,15 +154,10 @@ def lab(tmp_path_factory: Any) -> Iterator[Lab]:
     yield from start_lab(tmp_path_factory)
 
 
-def start_lab(
-    tmp_path_factory: Any, adjust: Callable[[dict[str, Any]], None] | None = None
-) -> Iterator[Lab]:
-    """The reference data center; `adjust` may change the scenario's `sim:` keys first (a
-    test module that needs, e.g., a distinct address per client population)."""
+def start_lab(tmp_path_factory: Any) -> Iterator[Lab]:
+    """The reference data center, on ports of its own in a work directory of its own."""
     directory = tmp_path_factory.mktemp("datacenter")
     data = yaml.safe_load(SCENARIO.read_text())
-    if adjust is not None:
-        adjust(data)
     data["sim"]["workdir"] = str(directory / "work")
     data["sim"]["base_port"] = 0
     config_path = directory / "datacenter.yaml"
