@@ -51,6 +51,7 @@ from audits.evidence_text import (
     OUTCOME_LABELS,
     OUTCOME_ORDER,
     as_items,
+    campaign_figures,
     describe,
     evidence_label,
     evidence_rows,
@@ -573,6 +574,11 @@ def pack_context(
         "deployments": deployments,
         # prediction, acknowledgement and comparison per deployment, as the report stored them
         "impact": report["impact"],
+        # rollout campaigns with their steps and gates, as the report stored them
+        "campaigns": [
+            c | {"figures": campaign_figures(c["baseline"], c["end_state"])}
+            for c in report["campaigns"]
+        ],
         "changes": report["changes"],
         "table_rows": report["parameters"]["table_rows"],
         "in_force": report["in_force"],

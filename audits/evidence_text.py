@@ -16,6 +16,8 @@ from django.contrib.auth.models import User
 
 from attls import returncodes
 from audits.models import ControlResult, Outcome
+from fleet.impact.predict import PRECHECK_REFUSED
+from fleet.impact.present import VERDICT_ORDER
 from fleet.models import (
     Deployment,
     VerificationRun,
@@ -48,6 +50,9 @@ EVIDENCE_LISTED_IN = {
     "zert_dumps": "appendix E",
 }
 TABLE_ROWS = 1000
+# A prediction's counts, in the order the pack prints them (worst first, then refused
+# pre-checks); stored as pairs, since a JSON object's key order is not kept by every database.
+IMPACT_VERDICTS = (*VERDICT_ORDER, PRECHECK_REFUSED)
 FRAMEWORKS = {
     "SP800-52r2": "NIST SP 800-52 Rev. 2 — TLS server and client requirements",
     "SP800-207": "NIST SP 800-207 — Zero Trust Architecture tenets",
@@ -98,6 +103,35 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     if moment is None:
         return NONE_SHOWN
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+# A campaign's figures (rollouts.figures.totals), in the account's terms and order: the key,
+# the label, the unit. Shares are stored as percentages already.
+CAMPAIGN_FIGURES = (
+    ("coverage", "Coverage", " %"),
+    ("tls13_share", "TLS 1.3 share", " %"),
+    ("deprecated_share", "Deprecated protocols share", " %"),
+    ("zert_deprecated_share", "zERT deprecated share", " %"),
+    ("zert_cleartext_share", "zERT cleartext share", " %"),
+    ("drift_per_month", "Drift events a month", ""),
+    ("refused", "Refused attempts", ""),
+    ("connections", "Connections seen", ""),
+)
+
+
+def campaign_figures(
+    baseline: dict[str, Any] | None, end: dict[str, Any] | None
+) -> list[dict[str, str]]:
+    """Baseline and end state side by side, each value as stored (an en dash for none)."""
+
+    def shown(figures: dict[str, Any] | None, key: str, unit: str) -> str:
+        value = (figures or {}).get(key)
+        return NONE_SHOWN if value is None else f"{value}{unit}"
+
+    return [
+        {"label": label, "baseline": shown(baseline, key, unit), "end": shown(end, key, unit)}
+        for key, label, unit in CAMPAIGN_FIGURES
+    ]
 
 
 def percent(value: float | None) -> str:

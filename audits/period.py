@@ -15,6 +15,9 @@ cannot contradict the control results it signs:
 - change impact: a deployment's acknowledgement and, per target, the prediction stored with
   it and the comparison of the refusals after it (fleet.impact.compare), as fleet.impact
   stores and compares them; nothing is predicted again;
+- rollout campaigns: the steps begun by the period's end and not finished before its start
+  (a step still baking or held has no finish), of campaigns whose cohorts hold a service of
+  the scope (audits/campaigns.py reads them);
 - zERT: the daily roll-ups (ZertDaily, per UTC day of a connection's start) of every day the
   period touches, the day that holds its start included whole; the dumps behind them are the
   runs that first stored records of those days for the scope's stacks (ZertRunDay).
@@ -47,6 +50,7 @@ from policies.models import Stack
 __all__ = [
     "CLEARTEXT",
     "PROTOCOL_KEYS",
+    "campaign_steps_in",
     "certificate_state",
     "change_impact",
     "coverage_by_day",
@@ -109,6 +113,11 @@ def deployments_in(start: dt.datetime, end: dt.datetime) -> Q:
         | Q(started_at__range=(start, end))
         | Q(finished_at__range=(start, end))
     )
+
+
+def campaign_steps_in(start: dt.datetime, end: dt.datetime) -> Q:
+    """Campaign steps of the period: begun by its end, not finished before its start."""
+    return Q(created_at__lte=end) & (Q(finished_at__isnull=True) | Q(finished_at__gte=start))
 
 
 def in_force(stacks: Iterable[Stack], at: dt.datetime) -> dict[int, DeploymentTarget | None]:

@@ -4,7 +4,8 @@
 (audits/scope.py and audits/period.py) and returns a JSON-ready dict that is stored on the
 assessment (`Assessment.report`, with the parameters it used): the figures at the start and
 the end of the period, the protocol mix and trend, the policy in force, deployments with
-their change impact (prediction, acknowledgement, comparison after the change), design changes,
+their change impact (prediction, acknowledgement, comparison after the change), rollout
+campaigns with their steps and gates (audits/campaigns.py), design changes,
 drift, incidents, the certificate inventory, the per-service appendix and the
 verification runs whose raw outputs the manifest lists. The pack (audits/evidence.py) only
 presents it, so a PDF rendered years later prints what the assessment judged, not what the
@@ -26,7 +27,9 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from audits import charts, period
+from audits.campaigns import campaign_evidence
 from audits.evidence_text import (
+    IMPACT_VERDICTS,
     OUTCOME_LABELS,
     OUTCOME_ORDER,
     TABLE_ROWS,
@@ -38,17 +41,12 @@ from audits.evidence_text import (
 from audits.models import Assessment, Outcome, ScopeKind
 from audits.scope import Scope, ScopeError, resolve, scoped_targets
 from fleet.impact import compare
-from fleet.impact.predict import PRECHECK_REFUSED
-from fleet.impact.present import VERDICT_ORDER
 from fleet.models import Deployment, RunStatus, VerificationRun
 from policies.models import Service, Stack
 
 # Bumped when the stored shape changes: a pack of an assessment stored with another version
 # has its report computed again (audits.assessing.assessment_report_ensure).
-REPORT_VERSION = 2
-# A prediction's counts, in the order the pack prints them (worst first, then refused
-# pre-checks); stored as pairs, since a JSON object's key order is not kept by every database.
-IMPACT_VERDICTS = (*VERDICT_ORDER, PRECHECK_REFUSED)
+REPORT_VERSION = 3
 # Peers of a comparison the report names (the rest are counted): unpredicted refusals first.
 IMPACT_PEERS = 50
 
@@ -618,6 +616,7 @@ def assessment_report(assessment: Assessment, results: Sequence[Judged]) -> dict
         "deployments": _deployments(deployments),
         "impact": _impact(deployments),
         "changes": _changes(scope, start, end, deployments),
+        "campaigns": campaign_evidence(scope, start, end),
         "drift": drift,
         "incidents": _incidents(scope, start, end),
         "certificates": _certificates(scope, start, end, evaluated, warning_days),

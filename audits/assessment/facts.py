@@ -229,6 +229,9 @@ class Context:
     queries: dict[str, float] = field(default_factory=dict)
     # the scope's zERT figures and the dumps behind them, JSON-ready (the summary's "zert")
     zert: dict[str, Any] = field(default_factory=dict)
+    # rollout campaigns of the period about the scope, as the report stores them
+    # (audits/campaigns.py)
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def government(self) -> bool:

@@ -37,6 +37,7 @@ from audits.assessment.facts import (
     ZertFacts,
     _iso,
 )
+from audits.campaigns import campaign_evidence
 from audits.catalog import Catalog
 from audits.models import RiskException
 from audits.scope import Scope
@@ -180,6 +181,7 @@ def _gather(
         if (exception.service_id is None or exception.service_id in in_scope_ids)
         and (exception.stack_id is None or exception.stack_id in stack_set)
     ]
+    campaigns = campaign_evidence(in_scope, period_start, period_end)
     clock["history"] = time.perf_counter() - started
     return Context(
         catalog=catalog,
@@ -200,6 +202,7 @@ def _gather(
         days=days,
         queries=clock,
         zert=zert,
+        campaigns=campaigns,
     )
 
 

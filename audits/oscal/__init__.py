@@ -18,7 +18,9 @@ Change impact (the report's `impact`, as the pack prints it): per deployment tar
 observation of its stored prediction (with the acknowledgement) and one of the comparison
 after the change; their source is the stored prediction, a back-matter resource, and for the
 comparison the refusals the stack's syslog showed. The change-impact control's finding
-relates them.
+relates them. Rollout campaigns (the report's `campaigns`): one observation per step with its
+gate's verdicts and a skipped gate flagged (who asked, who approved, why), sourced from the
+stored gate evaluations and the skip's approval; the HIST-CAMPAIGN-GATES finding relates them.
 """
 
 from __future__ import annotations
@@ -256,6 +258,69 @@ def _impact_parts(
     return observations, resources
 
 
+CAMPAIGN_CONTROL = "HIST-CAMPAIGN-GATES"
+GATE_SOURCE = (
+    "The gate evaluations the portal stored for the step (one per verification of its stacks"
+    " during the bake: each check's value, threshold, verdict and evidence)"
+)
+SKIP_SOURCE = "The skip request and its approval by a second person, in the portal's audit log"
+
+
+def _campaign_observations(
+    assessment: Assessment, campaigns: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One observation per campaign step of the report: its gate verdicts, a skip flagged."""
+    observations = []
+    for campaign in campaigns:
+        for step in campaign["steps"]:
+            what = f"campaign {campaign['name']} step {step['position']}"
+            what += f" ({step['cohort']})" if step["cohort"] else " (abort)"
+            counts = ", ".join(f"{n} {v}" for v, n in step["evaluations"])
+            said = f"{what}: {step['status_label']}; gate evaluations {counts}"
+            said += f"; last verdict {step['verdict'] or 'none'}"
+            checks = "; ".join(f"{k['check']} {k['verdict']}" for k in step["checks"])
+            if checks:
+                said += f" ({checks})"
+            props = [
+                _prop("campaign", campaign["uuid"]),
+                _prop("campaign-step", step["position"]),
+                _prop("gate-verdict", step["verdict"] or "none"),
+                *[_prop(f"gate-{v}", n) for v, n in step["evaluations"]],
+            ]
+            evidence = [{"description": GATE_SOURCE}]
+            skip = step["skip"]
+            if step["gate_skipped"]:
+                said += ". GATE SKIPPED"
+                props.append(_prop("gate-skipped", "true"))
+                if skip is not None:
+                    said += (
+                        f": asked by {skip['requested_by']}, approved by"
+                        f" {skip['approved_by'] or 'nobody'}: {skip['reason']}"
+                    )
+                    props.append(_prop("skip-requested-by", skip["requested_by"]))
+                    if skip["approved_by"]:
+                        props.append(_prop("skip-approved-by", skip["approved_by"]))
+                    props.append(_prop("skip-four-eyes", str(skip["four_eyes"]).lower()))
+                evidence.append({"description": SKIP_SOURCE})
+            if step["promotion"]:
+                said += f". Promoted: {step['promotion']}"
+                props.append(_prop("promotion", step["promotion"]))
+            observations.append(
+                {
+                    "uuid": stable_uuid(
+                        assessment, f"observation/campaign/{campaign['uuid']}/{step['position']}"
+                    ),
+                    "title": _line(f"Gate of {what}"),
+                    "description": _line(f"{said}."),
+                    "props": props,
+                    "methods": ["EXAMINE", "TEST"],
+                    "collected": _time(assessment.created_at),
+                    "relevant-evidence": evidence,
+                }
+            )
+    return observations
+
+
 def assessment_results(
     assessment: Assessment,
     *,
@@ -301,6 +366,9 @@ def assessment_results(
     observations: list[dict[str, Any]] = _zert_observations(assessment, zert, dump_uuid)
     impact_observations, impact_resources = _impact_parts(assessment, stored.get("impact") or {})
     observations.extend(impact_observations)
+    campaign_observations = _campaign_observations(assessment, stored.get("campaigns") or [])
+    observations.extend(campaign_observations)
+    related = {IMPACT_CONTROL: impact_observations, CAMPAIGN_CONTROL: campaign_observations}
     findings: list[dict[str, Any]] = []
     risks: list[dict[str, Any]] = []
     for result in rows:
@@ -358,10 +426,7 @@ def assessment_results(
             },
             "related-observations": [
                 {"observation-uuid": observation_uuid},
-                *(
-                    {"observation-uuid": o["uuid"]}
-                    for o in (impact_observations if control == IMPACT_CONTROL else [])
-                ),
+                *({"observation-uuid": o["uuid"]} for o in related.get(control, [])),
             ],
         }
         status = RISK_STATUS.get(Outcome(result.outcome))

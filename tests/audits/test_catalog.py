@@ -18,9 +18,9 @@ RESEARCH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "nist-
 def test_the_catalog_loads_with_its_version_and_the_sha256_of_its_file():
     catalog = load_catalog()
 
-    assert catalog.version == "1.2.0"
+    assert catalog.version == "1.3.0"
     assert catalog.sha256 == hashlib.sha256(CATALOG_PATH.read_bytes()).hexdigest()
-    assert len(catalog.controls) == 66
+    assert len(catalog.controls) == 67
     assert load_catalog() is catalog  # cached until the file changes
 
 
@@ -33,7 +33,7 @@ def test_every_check_name_resolves_to_a_function():
     assert all(callable(CHECKS[c.check]) for c in catalog.controls)
 
 
-def test_the_catalog_holds_52_sp800_52r2_controls_11_sp800_207_tenets_and_3_history_rules():
+def test_the_catalog_holds_52_sp800_52r2_controls_11_sp800_207_tenets_and_4_history_rules():
     catalog = load_catalog()
     frameworks = [c.framework for c in catalog.controls]
 
@@ -43,6 +43,7 @@ def test_the_catalog_holds_52_sp800_52r2_controls_11_sp800_207_tenets_and_3_hist
         "HIST-DRIFT",
         "HIST-CHANGE-APPROVAL",
         "HIST-CHANGE-IMPACT",
+        "HIST-CAMPAIGN-GATES",
     ]
 
 

@@ -1,6 +1,7 @@
 """The checks, one module per control family; importing this package registers them all."""
 
 from audits.assessment.checks import (  # noqa: F401 - each module registers its checks
+    campaigns,
     certificates,
     client_auth,
     extensions,
