@@ -253,6 +253,17 @@ def test_v1_prediction_matches_the_populations_and_the_outcome_matches_the_predi
     removal_prediction = ImpactPrediction.objects.get(target__deployment=removal)
     after = {(p["service"], p["remote_address"]): p for p in removal_prediction.peers}
     assert after[(PARTNER_RULE, clearhouse.address)]["verdict"] == "safe", after
+    # Four eyes on a rule removal too: another operator approves it, through the impact gate
+    # like any approval. The peers v1 refuses stay refused without the rule: acknowledged.
+    with pytest.raises(fleet.DeploymentImpactUnacknowledged):
+        fleet.deployment_approve(deployment=removal, actor=reviewer)
+    fleet.deployment_approve(
+        deployment=removal,
+        actor=reviewer,
+        acknowledge_impact="Only CLEARHOUSE's rule goes; v1's refusals stand.",
+    )
+    kept = ImpactAcknowledgement.objects.get(deployment=removal).peers
+    assert clearhouse.address not in {p["remote_address"] for p in kept}, kept
     removed = finished(removal)
     assert removed.status == RunStatus.SUCCEEDED, (removed.error, steps(removed))
     removal_target = removed.targets.get()
