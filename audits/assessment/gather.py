@@ -49,9 +49,9 @@ from fleet.models import (
     RunStatus,
     TargetStatus,
     VerificationRun,
-    ZertProtection,
 )
 from fleet.selectors import deployed_target
+from fleet.zert.models import ZertProtection
 from policies.models import Service
 
 

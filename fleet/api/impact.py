@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -166,7 +166,8 @@ class PredictionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=False, methods=["get"])
     def scores(self, request: Request) -> Response:
         if not selectors.sees_estate(request.user):
-            raise Http404  # fleet-wide figures are the estate's
+            # Fleet-wide figures are the estate's: refused as the scores page refuses them.
+            raise PermissionDenied("fleet-wide impact scores are the estate's")
         scores = compare.fleet_scores()
         return Response(
             {

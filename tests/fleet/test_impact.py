@@ -33,7 +33,7 @@ from fleet.services import (
     deployment_request,
 )
 from policies.models import ChangeRecord, Service
-from tests.fleet.ui_estate import FleetEstate, build_fleet
+from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +82,7 @@ def as_api(fleet: FleetEstate, who: str) -> APIClient:
 
 
 def request_v2(fleet: FleetEstate) -> Deployment:
+    withdraw_pending(fleet)  # one pending request per stack: the estate's waits its turn
     return deployment_request(
         actor=fleet.people["operator"], targets=[(fleet.sysa, fleet.v2)], note="again"
     )

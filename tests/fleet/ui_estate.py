@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from accounts.roles import Role
+from fleet.impact.models import ImpactPrediction
 from fleet.models import (
     Certificate,
     ConnectionObservation,
@@ -551,7 +552,14 @@ def fleet_walk_kwargs(design: Estate, make_user: Any) -> dict[str, dict[str, Any
     )
     page_stack = {"lpar": "SYSA", "stack": "TCPIP"}
     api_stack = {"stack": "SYSA/TCPIP"}
+    prediction = {"prediction": ImpactPrediction.objects.get(target__deployment=deployment).uuid}
     return {
+        "fleet:deployment-exclude-breaking": {"deployment": deployment.uuid},
+        "fleet:impact-draft": page_stack,
+        "fleet:impact-version": {**page_stack, "number": 1},
+        "fleet:stack-peers": page_stack,
+        "fleet-api:impact-prediction-detail": prediction,
+        "fleet-api:impact-prediction-comparison": prediction,
         "fleet:deployment": {"deployment": deployment.uuid},
         "fleet:deployment-approve": {"deployment": deployment.uuid},
         "fleet:deployment-reject": {"deployment": deployment.uuid},

@@ -191,6 +191,14 @@ ACCESS: dict[str, Access] = {
     "fleet:my-services": read(ESTATE_AND_OWNERS),
     "fleet:inventory": read(ESTATE_AND_OWNERS),
     "fleet:inventory-csv": read(ESTATE_AND_OWNERS),
+    # Change impact: excluding breaking services publishes (architects); the walk's request
+    # has no peer that breaks, so the architect is told there is nothing to exclude.
+    "fleet:deployment-exclude-breaking": Access(post=ARCHITECTS),
+    "fleet:impact-scores": read(ESTATE),
+    "fleet:impact-draft": read(ESTATE),
+    "fleet:impact-version": read(ESTATE),
+    # An owner sees the peers of their own services on the stack (owen's are on SYSA).
+    "fleet:stack-peers": read(ESTATE_AND_OWNERS),
     # --- fleet REST API (/api/fleet/) ------------------------------------------------------------
     "fleet-api:stack-list": read(ESTATE),
     "fleet-api:stack-detail": read(ESTATE),
@@ -253,6 +261,12 @@ ACCESS: dict[str, Access] = {
     "rollouts-api:request-list": read(ESTATE),
     "rollouts-api:request-detail": read(ESTATE),
     "rollouts-api:request-approve": Access(post=OPERATORS),
+    # The walk's prediction is of SYSA, where owen's services run: he sees it (his peers only).
+    "fleet-api:impact-prediction-list": read(ESTATE_AND_OWNERS),
+    "fleet-api:impact-prediction-detail": read(ESTATE_AND_OWNERS),
+    "fleet-api:impact-prediction-comparison": read(ESTATE_AND_OWNERS),
+    "fleet-api:impact-prediction-scores": read(ESTATE),
+    "fleet-api:impact-predict-list": Access(post=ESTATE),
     # --- audits (/audits/ and its API /audits/api/) ------------------------------------------
     # The walk's pack and assessment are of owen's service: he may open them; an estate pack
     # would answer him 404 (its existence is not told), which the walk cannot declare.

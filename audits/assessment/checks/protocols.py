@@ -20,7 +20,7 @@ from audits.assessment.checks.common import (
 from audits.assessment.checks.registry import check
 from audits.assessment.facts import FAIL, PASS, WARN, Context, ServiceFacts, Verdict
 from audits.catalog import Control
-from fleet.models import ZertProtection
+from fleet.zert.models import ZertProtection
 
 ZERT_PROTECTION = {str(kind): str(kind.label) for kind in ZertProtection}
 
