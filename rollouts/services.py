@@ -4,7 +4,10 @@ Who may do what: an architect or an operator plans (create, cohorts, gates, base
 only an operator acts on the estate (promote, approve, pause, resume, skip, abort, roll a rule
 back). Four eyes: a step's deployment is approved by a second person through fleet's own
 approval (fleet.services.deployment_approve refuses its requester and its versions' author),
-a skipped gate by a second person, auto-promotion allowed by a second person. A refusal is
+a skipped gate by a second person, auto-promotion allowed by a second person, and the way
+back too: an abort's restore and a rule's rollback are pending requests another operator
+approves (no emergency path around four eyes). Predicted breakage is accepted only by a
+person's acknowledgement at approval, never by auto-promotion. A refusal is
 CampaignForbidden (403) or CampaignRefused (409) and changes nothing. Every action leaves a
 change record (policies.changes, chained into the audit log).
 """
