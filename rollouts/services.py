@@ -28,6 +28,7 @@ from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy
 from fleet import services as fleet
+from fleet.impact.models import ImpactAcknowledgement
 from fleet.models import Incident
 from fleet.selectors import deployed_target
 from policies.changes import change_record
@@ -449,9 +450,14 @@ def step_approve(
     locked.error = ""  # what it waited for (an acknowledgement auto-promotion does not give)
     locked.save(update_fields=["status", "error"])
     after: dict[str, Any] = {"step": locked.position, "deployment": str(locked.deployment.uuid)}
-    if acknowledge_impact.strip():
-        after["impact_acknowledged"] = True
-    _record(actor, "approve", locked.campaign, after, acknowledge_impact.strip())
+    # Stored by fleet only when the prediction named peers that will break.
+    acknowledged = ImpactAcknowledgement.objects.filter(deployment=locked.deployment).first()
+    if acknowledged is not None:
+        after["impact_acknowledged"] = {
+            "reason": acknowledged.reason,
+            "peers": len(acknowledged.peers),
+        }
+    _record(actor, "approve", locked.campaign, after)
     return locked
 
 

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from fleet import services as fleet
 from fleet.impact.models import ImpactAcknowledgement, ImpactPrediction, PeerRefusalDaily
 from fleet.models import Deployment, RunStatus, ZertDaily
-from policies.models import PolicyVersion, Service, Stack
+from policies.models import ChangeRecord, PolicyVersion, Service, Stack
 from rollouts import gates, presenters, services, steps
 from rollouts.models import Campaign, CampaignStatus, Check, Step, StepStatus, Verdict
 from tests.rollouts.support import deployed, planned, verified
@@ -92,6 +92,8 @@ def test_a_step_with_peers_predicted_to_break_is_approved_only_with_a_reason(est
     assert step.status == StepStatus.DEPLOYING
     ack = ImpactAcknowledgement.objects.get(deployment_id=step.deployment_id)
     assert ack.by == bob and ack.reason == "The batch client moves to TLS today."
+    record = ChangeRecord.objects.get(object_uuid=campaign.uuid, action="approve")
+    assert record.after["impact_acknowledged"] == {"reason": ack.reason, "peers": 1}
 
 
 def test_auto_promotion_never_acknowledges_predicted_breakage_the_step_waits_saying_why(
