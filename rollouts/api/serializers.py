@@ -217,6 +217,14 @@ class ReasonSerializer(serializers.Serializer):
 
 class ApproveSerializer(serializers.Serializer):
     confirm = serializers.CharField(required=False, allow_blank=True, default="")
+    acknowledge_impact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why peers the step's prediction says will break may break (required when"
+        " there are any; stored with the deployment and in the change log)",
+    )
 
 
 class RuleRollbackSerializer(serializers.Serializer):
