@@ -320,6 +320,7 @@ def _predict(
             if known is None:
                 known = same[pair] = same_effect(old_match.settings, new_match.settings)
             unchanged = known
+        judged: tuple[Verdict, tuple[str, ...]]
         if not peer.versions:
             judged = (Verdict.NO_DATA, ("no connection observed in the window",))
         else:

@@ -50,7 +50,13 @@ PREDICTED_FINE: Final = "predicted-fine"
 WARNED_REFUSED: Final = "warned-refused"
 UNPREDICTED: Final = "unpredicted-refusal"
 UNCHANGED_REFUSED: Final = "unchanged-refused"
-OUTCOMES: Final = (PREDICTED_REFUSED, PREDICTED_FINE, WARNED_REFUSED, UNPREDICTED, UNCHANGED_REFUSED)
+OUTCOMES: Final = (
+    PREDICTED_REFUSED,
+    PREDICTED_FINE,
+    WARNED_REFUSED,
+    UNPREDICTED,
+    UNCHANGED_REFUSED,
+)
 OUTCOME_LABELS: Final = {
     PREDICTED_REFUSED: "predicted and refused",
     PREDICTED_FINE: "predicted and fine",

@@ -218,9 +218,9 @@ def test_impact_marks_peers_the_change_does_not_affect_and_counts_them_apart(fil
     assert status == 0, err
     by_address = {line.split()[2]: line for line in out.splitlines() if line.count(".") >= 3}
     assert by_address["10.0.0.1"].startswith("will-break")  # the verdict word stays
-    assert "rule TN3270_Cleartext (unchanged): unchanged by this candidate:" in by_address[
-        "10.0.0.1"
-    ]
+    assert (
+        "rule TN3270_Cleartext (unchanged): unchanged by this candidate:" in by_address["10.0.0.1"]
+    )
     assert "(unchanged)" in by_address["10.0.0.2"]
     assert "(unchanged)" not in by_address["10.0.0.4"]  # its rule is the one removed
     assert "total: will-break 0," in out
@@ -228,4 +228,3 @@ def test_impact_marks_peers_the_change_does_not_affect_and_counts_them_apart(fil
 
     status, out, _ = run("impact", "-", files["new"], "--peers", files["peers"])
     assert status == 0 and "(unchanged)" not in out and "unchanged by" not in out
-
