@@ -19,6 +19,7 @@ from policies.models import ChangeRecord
 __all__ = ["change_record"]
 
 NAME_LENGTH = 100  # ChangeRecord.object_name
+ACTION_LENGTH = 64  # ChangeRecord.action: checked here, since SQLite would store a longer one
 
 
 def change_record(
@@ -37,6 +38,10 @@ def change_record(
     text cut to the column's length. The client of the request being served (or of the one
     that started the task: accounts.client) is recorded as where the change came from.
     """
+    if len(action) > ACTION_LENGTH:
+        raise ValueError(
+            f"a change record's action is at most {ACTION_LENGTH} characters: {action!r}"
+        )
     client = current_client()
     return ChangeRecord.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -521,7 +521,8 @@ class ChangeRecord(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="changes"
     )
-    action = models.CharField(max_length=16)  # create, update, delete, publish, import
+    # create, update, delete, publish, import, "exclude breaking services", a campaign action...
+    action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)
     object_uuid = models.UUIDField(null=True)
     object_name = models.CharField(max_length=100)

@@ -127,7 +127,9 @@ def step_start(step_id: int, worker: str) -> Step | None:
     try:
         with transaction.atomic():
             step = (
-                Step.objects.select_for_update()
+                # Only the step's row is locked (PostgreSQL cannot lock the nullable side of
+                # the outer joins select_related makes).
+                Step.objects.select_for_update(of=("self",))
                 .select_related("campaign", "cohort", "requested_by")
                 .get(pk=step_id)
             )
@@ -143,7 +145,11 @@ def step_start(step_id: int, worker: str) -> Step | None:
         # One pending request per stack (fleet): the step waits, pending, nothing of it kept;
         # beat starts it again (tasks.resume_pending_steps) until that request is closed.
         with transaction.atomic():
-            step = Step.objects.select_for_update().select_related("campaign").get(pk=step_id)
+            step = (
+                Step.objects.select_for_update(of=("self",))
+                .select_related("campaign")
+                .get(pk=step_id)
+            )
             if step.status != StepStatus.PENDING:
                 return None
             step.attempts += 1
@@ -153,7 +159,11 @@ def step_start(step_id: int, worker: str) -> Step | None:
     except (PublishRefused, fleet.DeploymentRefused, PermissionError) as error:
         # Nothing of the step was kept (the transaction rolled back); the step says why.
         with transaction.atomic():
-            step = Step.objects.select_for_update().select_related("campaign").get(pk=step_id)
+            step = (
+                Step.objects.select_for_update(of=("self",))
+                .select_related("campaign")
+                .get(pk=step_id)
+            )
             if step.status != StepStatus.PENDING:
                 return None
             _fail(step, f"the step could not start: {error}", timezone.now())
@@ -269,7 +279,9 @@ def campaign_evaluate(campaign_id: int, *, now: datetime | None = None) -> str:
         if step is None:
             return "no step"
         step = (
-            Step.objects.select_for_update().select_related("cohort", "deployment").get(pk=step.pk)
+            Step.objects.select_for_update(of=("self",))
+            .select_related("cohort", "deployment")
+            .get(pk=step.pk)
         )
         step.campaign = campaign
         if step.status in (StepStatus.REQUESTED, StepStatus.DEPLOYING):

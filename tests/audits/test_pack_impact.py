@@ -29,7 +29,7 @@ from fleet.impact.predict import prediction_store
 from fleet.services import DeploymentNeedsConfirmation, deployment_approve
 from tests.audits.estate import build_assessed
 from tests.audits.test_evidence import pdf_text, squash
-from tests.fleet.test_impact import CLIENT, refused, seen
+from tests.fleet.test_impact import CLIENT, refused, runs_without_service_a, seen
 from tests.fleet.ui_estate import _succeed
 
 STRANGER = "10.9.9.9"  # never seen before the change
@@ -41,6 +41,9 @@ def test_the_pack_prints_and_oscal_carries_the_stored_change_impact(make_user, t
     web = fleet.service_a
     seen(web, CLIENT)  # cleartext on a port v2 secures: will break
     seen(web, "10.1.1.2", "app-tls", "TLSv1.2", "C02F")  # safe
+    # SYSA runs v2 without CICSWEB1's rule: the pending v2 brings it back, a change for its
+    # peers (a peer whose rule stays the same is unchanged, not counted as breaking).
+    runs_without_service_a(fleet)
     (target,) = fleet.pending.targets.all()
     prediction = prediction_store(target)
     assert prediction.will_break == 1
@@ -94,6 +97,7 @@ def test_the_pack_prints_and_oscal_carries_the_stored_change_impact(make_user, t
         "predicted-fine": 0,
         "warned-refused": 0,
         "unpredicted-refusal": 1,
+        "unchanged-refused": 0,
     }
     assert [(p["peer"], p["outcome"], p["refused"]) for p in mine["comparison"]["peers"]] == [
         (STRANGER, "unpredicted-refusal", 1),
