@@ -270,14 +270,25 @@ def cmd_impact(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(
             f"{peer.verdict.value:<10} {peer.direction:<8} {peer.remote_address}"
             f" port {peer.local_port if peer.direction == 'Inbound' else peer.remote_port}"
-            f" job {peer.job or '-'}  rule {peer.rule or '-'}: {peer.reason}",
+            f" job {peer.job or '-'}  rule {peer.rule or '-'}"
+            f"{' (unchanged)' if peer.unchanged else ''}: {peer.reason}",
             file=out,
         )
     for service in prediction.services:
         counts = ", ".join(f"{v.value} {n}" for v, n in service.counts.items() if n)
+        same = ", ".join(f"{v.value} {n}" for v, n in service.unchanged.items() if n)
+        if same:
+            counts += ("; " if counts else "") + f"unchanged: {same}"
         print(f"service {service.service}: {counts or 'no-data (no peer observed)'}", file=out)
     total = prediction.counts
     print("total: " + ", ".join(f"{v.value} {total[v]}" for v in Verdict), file=out)
+    unchanged = prediction.unchanged
+    if any(unchanged.values()):
+        print(
+            "unchanged by this candidate (not counted above): "
+            + ", ".join(f"{v.value} {n}" for v, n in unchanged.items() if n),
+            file=out,
+        )
     return 0
 
 

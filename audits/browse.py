@@ -65,7 +65,9 @@ def audit_entries(filters: LogFilters) -> QuerySet[AuditEntry]:
 
 
 def actions() -> list[str]:
-    return sorted(AuditEntry.objects.values_list("action", flat=True).distinct())
+    # order_by() drops the model's ordering by sequence, which DISTINCT would otherwise
+    # select too: every entry's action, once per entry, in the filter's list.
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
 
 
 @dataclass(frozen=True)

@@ -381,22 +381,19 @@ def rollback_to_previous(*, actor: User, stack: Stack, note: str = "") -> Deploy
 def restore_versions(
     *, actor: User, targets: Sequence[tuple[Stack, PolicyVersion]], note: str
 ) -> Deployment:
-    """Redeploys versions that went live before (a rollout campaign's abort), as a rollback.
-
-    Approved at once by `actor`, as rollback_to_previous is, unless `actor` published one of
-    the versions: then it stays pending and another operator approves it (four eyes).
+    """Requests the redeployment of versions that went live before (a rollout campaign's
+    abort), as a rollback. Pending like rollback_to_previous: another operator approves it,
+    neither `actor` nor the publisher of a version it restores (deployment_approve). There is
+    no emergency path around four eyes: the way back is a change like any other.
     """
     current = deployed_target(targets[0][0]) if targets else None
-    deployment = deployment_request(
+    return deployment_request(
         actor=actor,
         targets=targets,
         note=note,
         kind=DeploymentKind.ROLLBACK,
         rollback_of=current.deployment if current is not None else None,
     )
-    if not any(same_person(version.author, actor) for _, version in targets):
-        _approve(deployment, actor)
-    return deployment
 
 
 @transaction.atomic

@@ -490,6 +490,12 @@ the lint findings. Lists are paginated (`page`, `page_size` up to 500).
         "RunStatusEnum": "fleet.models.RunStatus",
         "TargetStatusEnum": "fleet.models.TargetStatus",
         "DeliveryStatusEnum": "fleet.alerts.models.DeliveryStatus",
+        "CampaignStatusEnum": "rollouts.models.CampaignStatus",
+        "StepStatusEnum": "rollouts.models.StepStatus",
+        "ActionStatusEnum": "rollouts.models.ActionStatus",
+        "CohortKindEnum": "rollouts.models.CohortKind",
+        "StepKindEnum": "rollouts.models.StepKind",
+        "ActionKindEnum": "rollouts.models.ActionKind",
     },
     # The docs list the groups in the order a reader meets them, not alphabetically.
     "TAGS": [

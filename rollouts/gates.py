@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from fleet.impact import compare
 from fleet.models import DriftEvent, Incident, IncidentKind, VerificationRun
 from rollouts import figures
 from rollouts.models import AT_LEAST, Campaign, Check, Step, Verdict
@@ -42,16 +43,38 @@ class Gathered:
     unpredicted: list[str] | None = None
 
 
-def unpredicted_refusals(step: Step, runs: dict[int, VerificationRun]) -> list[str] | None:
-    """The refusals of the step's deployment that its impact prediction did not name.
+def unpredicted_refusals(step: Step, services: Sequence[GateService]) -> list[str] | None:
+    """The refusals after the step's deployment that its impact prediction did not name, on
+    the gate's services: per peer, "stack service peer: refused n, the prediction ...".
 
-    THE HOOK for change impact (issue 15): once a deployment stores its prediction and the
-    comparison with the refusals that followed, this returns the peers refused without being
-    predicted (each "stack service peer"). Until then there is no prediction to compare with:
-    None, and the check reads "waiting: no prediction stored" without holding the gate (the
-    refusals check still counts every refusal).
+    Read from change impact's per-peer comparison of each of the deployment's targets
+    (fleet.impact.compare): an unpredicted refusal is a peer refused after the change that
+    the prediction called safe, had no data for, or did not know. None while nothing can be
+    compared (no deployment, no stored prediction, a prediction that could not be made, or
+    no target that reached its stack yet): the check then waits without holding the gate
+    (the refusals check still counts every refusal).
     """
-    return None
+    if step.deployment_id is None:
+        return None
+    names: dict[int, set[str]] = defaultdict(set)
+    for service in services:
+        names[service.stack_id].add(service.name)
+    compared = False
+    found: list[str] = []
+    assert step.deployment is not None
+    for comparison in compare.deployment_comparisons(step.deployment):
+        prediction = comparison.prediction
+        if not comparison.compared or prediction is None or prediction.error:
+            continue
+        compared = True
+        stack = comparison.target.stack
+        for peer in comparison.peers:
+            if peer.outcome == compare.UNPREDICTED and peer.service in names[stack.id]:
+                found.append(
+                    f"{stack.label} {peer.service} {peer.peer}: refused {peer.refused},"
+                    f" the prediction said {peer.verdict} ({peer.reason})"
+                )
+    return found if compared else None
 
 
 def gather(step: Step, services: Sequence[GateService]) -> Gathered:
@@ -70,7 +93,7 @@ def gather(step: Step, services: Sequence[GateService]) -> Gathered:
         .values_list("stack_id", "kind", "summary")
     ):
         incidents[stack_id].append(f"{kind}: {summary[:120]}")
-    return Gathered(runs, dict(drift), dict(incidents), unpredicted_refusals(step, runs))
+    return Gathered(runs, dict(drift), dict(incidents), unpredicted_refusals(step, services))
 
 
 def _verdict(check: str, value: float, threshold: float) -> str:
@@ -127,7 +150,10 @@ def judge(
             "value": None,
             "threshold": float(campaign.gate(Check.UNPREDICTED)["threshold"]),
             "verdict": Verdict.WAITING,
-            "evidence": ["no impact prediction stored for this step's deployment"],
+            "evidence": [
+                "nothing to compare yet: no impact prediction stored for this step's"
+                " deployment, or none of its targets reached its stack"
+            ],
             "blocking": False,
         }
     else:

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from accounts.identity import same_person
+from fleet import services as fleet
 from policies.choices import Phase
 from rollouts import selectors
 from rollouts.models import (
@@ -22,6 +23,7 @@ from rollouts.models import (
     Campaign,
     CampaignStatus,
     Step,
+    StepKind,
     StepStatus,
 )
 from rollouts.steps import current_step
@@ -71,6 +73,8 @@ def next_action(campaign: Campaign, user: User) -> NextAction:
             f"{OPERATOR} other than {skip.requested_by.get_username()}",
             operates and not mine,
         )
+    if step is not None and step.kind == StepKind.ABORT:
+        return _abort_action(step, user, operates)
     if campaign.status == CampaignStatus.PAUSED:
         return NextAction("resume", "Resume the paused campaign.", OPERATOR, operates, ["abort"])
     if campaign.status == CampaignStatus.HELD:
@@ -108,16 +112,12 @@ def next_action(campaign: Campaign, user: User) -> NextAction:
             text += " Auto-promotion is on: the portal promotes it itself."
         return NextAction("promote", text, OPERATOR, operates, ["pause", "abort"])
     if step.status == StepStatus.REQUESTED:
-        excluded = {step.requested_by.get_username()} | {
-            a.get_username() for a in versions_authors(step)
-        }
-        mine = any(same_person(a, user) for a in [step.requested_by, *versions_authors(step)])  # type: ignore[arg-type]
+        return _approve_action(
+            step, user, operates, f"Approve step {step.position}'s deployment (four eyes)."
+        )
+    if step.status == StepStatus.PENDING and step.error:
         return NextAction(
-            "approve",
-            f"Approve step {step.position}'s deployment (four eyes).",
-            f"{OPERATOR} other than {', '.join(sorted(excluded))}",
-            operates and not mine,
-            ["abort"],
+            "", f"Step {step.position} is {step.error}", "the portal", False, ["abort"]
         )
     if step.status == StepStatus.BAKING:
         return NextAction(
@@ -134,4 +134,58 @@ def next_action(campaign: Campaign, user: User) -> NextAction:
         "the portal",
         False,
         ["abort"],
+    )
+
+
+def _approve_action(step: Step, user: User, operates: bool, text: str) -> NextAction:
+    """Approving the step's pending deployment: four eyes, and the acknowledgement of the
+    peers its prediction says will break (fleet.services.deployment_approve)."""
+    authors = versions_authors(step)
+    excluded = {step.requested_by.get_username()} | {a.get_username() for a in authors}
+    mine = any(same_person(a, user) for a in [step.requested_by, *authors])  # type: ignore[arg-type]
+    assert step.deployment is not None
+    will_break = len(fleet.breaking_peers(step.deployment))
+    if will_break:
+        text += (
+            f" The prediction says {will_break} peer(s) will break: the approval needs an"
+            " acknowledgement that says why they may."
+        )
+    if step.error:
+        text += f" Note: {step.error}."
+    return NextAction(
+        "approve",
+        text,
+        f"{OPERATOR} other than {', '.join(sorted(excluded))}",
+        operates and not mine,
+        [] if step.kind == StepKind.ABORT else ["abort"],
+    )
+
+
+def _abort_action(step: Step, user: User, operates: bool) -> NextAction:
+    """An abort's restore: requested by the worker, approved by a second operator, then
+    deployed and verified; requested again by aborting again when it failed."""
+    if step.status == StepStatus.REQUESTED:
+        return _approve_action(
+            step,
+            user,
+            operates,
+            f"Approve the abort's restore (step {step.position}): the versions each stack ran"
+            " before the aborted step, deployed again (a rollback, four eyes).",
+        )
+    if step.status == StepStatus.FAILED:
+        return NextAction(
+            "abort",
+            f"The abort's restore (step {step.position}) did not happen: {step.error}. Abort"
+            " again to request it anew (a second operator approves it).",
+            OPERATOR,
+            operates,
+        )
+    if step.status == StepStatus.PENDING and step.error:
+        return NextAction("", f"The abort's restore is {step.error}", "the portal", False)
+    return NextAction(
+        "",
+        f"The abort's restore (step {step.position}) is {step.get_status_display().lower()}:"
+        " the worker moves it on.",
+        "the portal",
+        False,
     )

@@ -4,7 +4,10 @@ Who may do what: an architect or an operator plans (create, cohorts, gates, base
 only an operator acts on the estate (promote, approve, pause, resume, skip, abort, roll a rule
 back). Four eyes: a step's deployment is approved by a second person through fleet's own
 approval (fleet.services.deployment_approve refuses its requester and its versions' author),
-a skipped gate by a second person, auto-promotion allowed by a second person. A refusal is
+a skipped gate by a second person, auto-promotion allowed by a second person, and the way
+back too: an abort's restore and a rule's rollback are pending requests another operator
+approves (no emergency path around four eyes). Predicted breakage is accepted only by a
+person's acknowledgement at approval, never by auto-promotion. A refusal is
 CampaignForbidden (403) or CampaignRefused (409) and changes nothing. Every action leaves a
 change record (policies.changes, chained into the audit log).
 """
@@ -25,6 +28,7 @@ from accounts.identity import same_person
 from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy
 from fleet import services as fleet
+from fleet.impact.models import ImpactAcknowledgement
 from fleet.models import Incident
 from fleet.selectors import deployed_target
 from policies.changes import change_record
@@ -421,27 +425,39 @@ def _finish(campaign: Campaign, actor: User) -> None:
 
 
 @transaction.atomic
-def step_approve(*, actor: User, step: Step, confirm_stale: str = "") -> Step:
-    """The second person: approves the step's deployment through fleet's four-eyes approval
-    (refused, with nothing changed, to its requester and to its versions' author)."""
+def step_approve(
+    *, actor: User, step: Step, confirm_stale: str = "", acknowledge_impact: str = ""
+) -> Step:
+    """The second person: approves the step's deployment (a cohort's, or an abort's restore)
+    through fleet's four-eyes approval (refused, with nothing changed, to its requester and to
+    its versions' author). When the step's stored prediction says peers will break, the
+    approval needs `acknowledge_impact`, why they may (fleet.services.deployment_approve
+    refuses it without, DeploymentImpactUnacknowledged, and stores it with the deployment)."""
     _operates(actor)
     locked = Step.objects.select_for_update().get(pk=step.pk)
     if locked.status != StepStatus.REQUESTED or locked.deployment is None:
         raise CampaignRefused(f"step {locked.position} is {locked.get_status_display().lower()}")
     try:
         fleet.deployment_approve(
-            deployment=locked.deployment, actor=actor, confirm_stale=confirm_stale
+            deployment=locked.deployment,
+            actor=actor,
+            confirm_stale=confirm_stale,
+            acknowledge_impact=acknowledge_impact,
         )
     except fleet.DeploymentForbidden as error:
         raise CampaignForbidden(str(error)) from None
     locked.status = StepStatus.DEPLOYING
-    locked.save(update_fields=["status"])
-    _record(
-        actor,
-        "approve",
-        locked.campaign,
-        {"step": locked.position, "deployment": str(locked.deployment.uuid)},
-    )
+    locked.error = ""  # what it waited for (an acknowledgement auto-promotion does not give)
+    locked.save(update_fields=["status", "error"])
+    after: dict[str, Any] = {"step": locked.position, "deployment": str(locked.deployment.uuid)}
+    # Stored by fleet only when the prediction named peers that will break.
+    acknowledged = ImpactAcknowledgement.objects.filter(deployment=locked.deployment).first()
+    if acknowledged is not None:
+        after["impact_acknowledged"] = {
+            "reason": acknowledged.reason,
+            "peers": len(acknowledged.peers),
+        }
+    _record(actor, "approve", locked.campaign, after)
     return locked
 
 
@@ -543,8 +559,13 @@ def gate_skip_approve(*, actor: User, action: ActionRequest) -> Step:
 
 @transaction.atomic
 def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | None:
-    """Rolls the current cohort back: what each of its stacks ran before the step is deployed
-    again (a rollback, verified by its own verification); the campaign ends aborted."""
+    """Rolls the current cohort back: what each of its stacks ran before the step is requested
+    again (a rollback, verified by its own verification), and the campaign ends aborted once
+    it is deployed. The restore is a rollback like any other: another operator approves it
+    (four eyes; step_approve), and it waits while another request is pending on one of its
+    stacks (one pending request per stack). A step whose own request still waits for
+    approval is cancelled instead: nothing of it ran. A restore rejected or failed may be
+    requested again by aborting again."""
     _operates(actor)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the campaign is aborted."})
@@ -552,15 +573,31 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
     if locked.status in (CampaignStatus.ABORTED, CampaignStatus.DONE):
         raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")
     step = current_step(locked)
-    if step is not None and step.kind == StepKind.ABORT:
-        raise CampaignRefused("an abort's restore is under way already")
     now = timezone.now()
     restore = None
-    if step is not None and step.kind == StepKind.COHORT:
+    if step is not None and step.kind == StepKind.ABORT:
+        if step.status != StepStatus.FAILED:
+            raise CampaignRefused(
+                f"an abort's restore is under way already (step {step.position}:"
+                f" {step.get_status_display().lower()})"
+            )
+        # Its restore was rejected, cancelled or failed: requested anew, four eyes again.
+        restore = Step.objects.create(
+            campaign=locked,
+            position=step.position + 1,
+            kind=StepKind.ABORT,
+            requested_by=actor,
+            previous_versions=step.previous_versions,
+        )
+        _enqueue_start(restore)
+        _resolve(step, f"abort requested again by {actor}: {reason}")
+    elif step is not None and step.kind == StepKind.COHORT:
         step = Step.objects.select_for_update().get(pk=step.pk)
         if step.status == StepStatus.PENDING or step.deployment_id is None:
             step.status = StepStatus.ABORTED  # never started (or failed to): nothing to undo
         elif step.status == StepStatus.REQUESTED and step.deployment is not None:
+            # Its own request never ran: cancelled, nothing to restore (and the stack's one
+            # pending request is free again).
             fleet.deployment_cancel(deployment=step.deployment, actor=actor, reason=reason)
             step.status = StepStatus.ABORTED
         else:
@@ -588,8 +625,10 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
 def service_rule_rollback(
     *, actor: User, campaign: Campaign, service: Service, reason: str
 ) -> Any | None:
-    """The account's fast rollback: the deployed policy less this service's rule, refreshed
-    (fleet.services.remove_rule), and the rule held back from the campaign's later versions.
+    """The account's fast rollback: the deployed policy less this service's rule, requested
+    (fleet.services.remove_rule: another operator approves it, four eyes, and it is refused
+    while another request is pending on the stack), and the rule held back from the
+    campaign's later versions.
     A rule its stack does not run yet (a later cohort's) is only held back: nothing to deploy,
     None."""
     _operates(actor)

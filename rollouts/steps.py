@@ -139,6 +139,17 @@ def step_start(step_id: int, worker: str) -> Step | None:
             else:
                 _start_abort(step)
             return step
+    except fleet.DeploymentPending as busy:
+        # One pending request per stack (fleet): the step waits, pending, nothing of it kept;
+        # beat starts it again (tasks.resume_pending_steps) until that request is closed.
+        with transaction.atomic():
+            step = Step.objects.select_for_update().select_related("campaign").get(pk=step_id)
+            if step.status != StepStatus.PENDING:
+                return None
+            step.attempts += 1
+            step.error = waiting_text(busy)
+            step.save(update_fields=["attempts", "error"])
+        return step
     except (PublishRefused, fleet.DeploymentRefused, PermissionError) as error:
         # Nothing of the step was kept (the transaction rolled back); the step says why.
         with transaction.atomic():
@@ -147,6 +158,14 @@ def step_start(step_id: int, worker: str) -> Step | None:
                 return None
             _fail(step, f"the step could not start: {error}", timezone.now())
         return step
+
+
+def waiting_text(busy: fleet.DeploymentPending) -> str:
+    """Why a step has not requested its deployment yet."""
+    return (
+        f"waiting to request its deployment: {busy} The step requests it by itself once that"
+        " request is approved, rejected or cancelled."
+    )
 
 
 def _start_cohort(step: Step) -> None:
@@ -168,10 +187,18 @@ def _start_cohort(step: Step) -> None:
     step.previous_versions = previous
     step.deployment = deployment
     step.status = StepStatus.REQUESTED
+    step.error = ""
+    held = ""
     if campaign.auto_promote and campaign.auto_promote_approver is not None:
-        fleet.deployment_approve(deployment=deployment, actor=campaign.auto_promote_approver)
-        step.status = StepStatus.DEPLOYING
-    step.save(update_fields=["versions", "previous_versions", "deployment", "status"])
+        breaking = fleet.breaking_peers(deployment)
+        if breaking:
+            # Accepting predicted breakage takes a person's reason: auto-promotion never
+            # acknowledges it; the step waits for an approval that does (step_approve).
+            held = step.error = auto_approval_held_text(len(breaking))
+        else:
+            fleet.deployment_approve(deployment=deployment, actor=campaign.auto_promote_approver)
+            step.status = StepStatus.DEPLOYING
+    step.save(update_fields=["versions", "previous_versions", "deployment", "status", "error"])
     change_record(
         actor=step.requested_by,
         action="step start",
@@ -182,6 +209,15 @@ def _start_cohort(step: Step) -> None:
             "versions": {s.label: v.number for s, v in targets},
             "deployment": str(deployment.uuid),
         },
+        note=held,
+    )
+
+
+def auto_approval_held_text(will_break: int) -> str:
+    return (
+        f"auto-promotion held the approval: the prediction says {will_break} peer(s) will"
+        " break, and only a person may accept that, saying why (approve with an"
+        " acknowledgement)"
     )
 
 
@@ -190,7 +226,9 @@ def _start_abort(step: Step) -> None:
     `previous_versions`, copied onto this step); a stack that had nothing from the portal
     before gets a version with the rules of the cohorts before the aborted one."""
     campaign = step.campaign
-    aborted = Step.objects.filter(campaign=campaign, position__lt=step.position).last()
+    aborted = Step.objects.filter(
+        campaign=campaign, position__lt=step.position, kind=StepKind.COHORT
+    ).last()
     assert aborted is not None and aborted.cohort is not None
     exclude = excluded_services(campaign, aborted.cohort.position - 1)
     targets: list[tuple[Stack, PolicyVersion]] = []
@@ -207,10 +245,10 @@ def _start_abort(step: Step) -> None:
     )
     step.versions = {str(stack.id): version.id for stack, version in targets}
     step.deployment = deployment
-    step.status = (
-        StepStatus.DEPLOYING if deployment.status == RunStatus.APPROVED else StepStatus.REQUESTED
-    )
-    step.save(update_fields=["versions", "deployment", "status"])
+    # A rollback like any other: another operator approves it (step_approve).
+    step.status = StepStatus.REQUESTED
+    step.error = ""
+    step.save(update_fields=["versions", "deployment", "status", "error"])
 
 
 # --- following a step -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import requires
 from accounts.identity import same_person
 from accounts.roles import Capability
-from fleet.services import DeploymentNeedsConfirmation, DeploymentRefused
+from fleet.services import DeploymentNeedsConfirmation, DeploymentRefused, breaking_peers
 from policies.choices import Phase
 from policies.models import Service
 from portal.htmx import after_post, render_page
@@ -259,6 +259,11 @@ def campaign_context(request: HttpRequest, campaign: Campaign, **extra: Any) -> 
             "requested_by_me": same_person(step.requested_by, user),  # type: ignore[arg-type]
             "published_by_me": any(same_person(a, user) for a in authors),  # type: ignore[arg-type]
             "gates": gate_charts(campaign, step),
+            "will_break": (
+                len(breaking_peers(step.deployment))
+                if step.status == StepStatus.REQUESTED and step.deployment is not None
+                else 0
+            ),
         }
     return {
         "campaign": campaign,
@@ -369,7 +374,10 @@ ACTIONS: dict[str, tuple[str, Action]] = {
     "approve": (
         "Approved: the step's deployment runs now.",
         lambda r, c: services.step_approve(
-            actor=r.user, step=_step_now(c), confirm_stale=r.POST.get("confirm", "")
+            actor=r.user,
+            step=_step_now(c),
+            confirm_stale=r.POST.get("confirm", ""),
+            acknowledge_impact=r.POST.get("acknowledge_impact", ""),
         ),
     ),
     "pause": (
@@ -386,12 +394,13 @@ ACTIONS: dict[str, tuple[str, Action]] = {
     ),
     "approve-skip": ("Gate skipped: the step passed, flagged in the evidence.", _approve_skip),
     "abort": (
-        "Aborted: the previous step's versions are deployed again.",
+        "Aborted: the restore of the previous step's versions is requested; another operator"
+        " approves it.",
         lambda r, c: services.campaign_abort(actor=r.user, campaign=c, reason=_reason(r)),
     ),
     "rule-rollback": (
-        "The rule is held back from later steps (and removed from the deployed policy when"
-        " its stack ran it).",
+        "The rule is held back from later steps; when its stack ran it, its removal from the"
+        " deployed policy is requested and another operator approves it.",
         _rule_rollback,
     ),
 }
@@ -429,7 +438,9 @@ def campaign_action(request: HttpRequest, campaign: Any, action: str) -> HttpRes
     except PermissionError as forbidden:
         return _refused(request, found, action, _sentence(forbidden), 403)
     except (services.CampaignRefused, DeploymentRefused) as refusal:
-        return _refused(request, found, action, _sentence(refusal), 409)
+        # 400 for a missing acknowledgement of predicted breakage, 409 for the state.
+        status = getattr(refusal, "http_status", 409)
+        return _refused(request, found, action, _sentence(refusal), status)
     except ValidationError as invalid:
         text = (
             "; ".join(m for messages_ in invalid.message_dict.values() for m in messages_)

@@ -7,7 +7,8 @@
 #   seed         the reference data center and one demo user per role (manage.py seed_datacenter)
 #   lparsim      the reference data center (SYSA, SYSB, LAB1) as software LPARs on
 #                127.0.0.1 from port 21000, work files in var/lparsim/reference
-#   connections  manage.py connect_lparsim: one LPAR connection per simulated LPAR
+#   connections  manage.py connect_lparsim --zert: one LPAR connection per simulated LPAR,
+#                zERT collection on (the change-impact prediction needs its peers)
 #   worker, beat Celery, in the background; logs in var/log/, PIDs in var/run/
 #   web          manage.py runserver on 127.0.0.1:8000 (DEMO_PORT), in the foreground
 #
@@ -86,7 +87,7 @@ start beat "$VENV/bin/celery" --app portal beat --loglevel INFO
 
 echo
 "$PY" manage.py seed_datacenter
-"$PY" manage.py connect_lparsim "$LPARSIM_STATE" --config scenario/reference-datacenter.yaml
+"$PY" manage.py connect_lparsim "$LPARSIM_STATE" --config scenario/reference-datacenter.yaml --zert
 echo
 say "AT-TLS portal: http://127.0.0.1:$PORT/   (Ctrl-C stops everything)"
 echo

@@ -16,6 +16,7 @@ CLEARTEXT: Final = "cleartext"
 # The words a peer's versions are written with: cleartext, then AT-TLS's protocol keywords.
 VERSION_WORDS: Final[tuple[str, ...]] = (CLEARTEXT, *(p.value for p in PROTOCOLS))
 NO_RULE: Final = "(no AT-TLS rule)"
+UNCHANGED_PREFIX: Final = "unchanged by this candidate: "
 
 
 class ImpactInputError(AttlsError):
@@ -83,7 +84,13 @@ class PeerObservation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PeerPrediction:
-    """The verdict for one peer, the rule that would apply and why."""
+    """The verdict for one peer, the rule that would apply and why.
+
+    `unchanged`: the peer maps to a rule in the current policy and in the candidate, and the
+    two rules do the same to its connections (attls.impact.verdicts.same_effect). The change
+    does not affect it: its verdict is kept for information (a peer refused today is judged
+    will-break again) but it is not counted among the peers the change breaks.
+    """
 
     direction: Direction
     local_port: int
@@ -100,6 +107,7 @@ class PeerPrediction:
     client_cert: bool
     connections_per_day: float
     observations: tuple[PeerObservation, ...] = field(repr=False)
+    unchanged: bool = False
 
     @property
     def reason(self) -> str:
@@ -108,17 +116,24 @@ class PeerPrediction:
 
 @dataclass(frozen=True, slots=True)
 class ServicePrediction:
+    """`counts` and `connections_per_day` are of the peers the change affects;
+    `unchanged` counts by verdict the peers it does not (PeerPrediction.unchanged)."""
+
     service: str
     rule: str | None
     peers: tuple[PeerPrediction, ...]
     counts: Mapping[Verdict, int]
     connections_per_day: Mapping[Verdict, float]
+    unchanged: Mapping[Verdict, int] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
-        """The worst verdict of its peers; no-data for a service no peer was seen on."""
+        """The worst verdict of the peers the change affects; safe when it affects none of
+        the peers seen, no-data for a service no peer was seen on."""
         present = [v for v in Verdict if self.counts.get(v)]
-        return present[0] if present else Verdict.NO_DATA
+        if present:
+            return present[0]
+        return Verdict.SAFE if any(self.unchanged.values()) else Verdict.NO_DATA
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +148,19 @@ class Prediction:
 
     @property
     def counts(self) -> dict[Verdict, int]:
+        """Peers the change affects, by verdict."""
         total = dict.fromkeys(Verdict, 0)
         for service in self.services:
             for verdict, n in service.counts.items():
+                total[verdict] += n
+        return total
+
+    @property
+    def unchanged(self) -> dict[Verdict, int]:
+        """Peers the change does not affect, by their (informative) verdict."""
+        total = dict.fromkeys(Verdict, 0)
+        for service in self.services:
+            for verdict, n in service.unchanged.items():
                 total[verdict] += n
         return total
 
@@ -149,6 +174,6 @@ class Prediction:
 
     @property
     def affected_connections_per_day(self) -> float:
-        """Connections a day of the peers that will break or are at risk."""
+        """Connections a day of the affected peers that will break or are at risk."""
         per = self.connections_per_day
         return per[Verdict.WILL_BREAK] + per[Verdict.AT_RISK]

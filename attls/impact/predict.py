@@ -13,6 +13,7 @@ from attls.effective import EffectiveSettings
 from attls.impact.model import (
     NO_RULE,
     SEVERITY,
+    UNCHANGED_PREFIX,
     VERSION_WORDS,
     ImpactInputError,
     PeerObservation,
@@ -21,7 +22,7 @@ from attls.impact.model import (
     ServicePrediction,
     Verdict,
 )
-from attls.impact.verdicts import Finding, IssuerOf, judge
+from attls.impact.verdicts import IssuerOf, judge, same_effect
 from attls.matching import DIRECTIONS, Connection, Direction, RuleMatcher, address_key
 from attls.policy.model import Policy
 
@@ -291,7 +292,10 @@ def _predict(
     peers, stale = _fold(observations, since=since, until=today)
     new_rules = _Rules(new, release, local_address)
     old_rules = _Rules(old, release, local_address) if old is not None else None
-    verdicts: dict[tuple[Any, ...], list[Finding]] = {}
+    # Per signature: the verdict and the reasons, worst first.
+    verdicts: dict[tuple[Any, ...], tuple[Verdict, tuple[str, ...]]] = {}
+    # Per (new rule, old rule) pair: whether the change leaves the peer's rule as it is.
+    same: dict[tuple[int, int], bool] = {}
     by_service: dict[str, list[PeerPrediction]] = {}
     service_rule: dict[str, str | None] = {}
 
@@ -309,8 +313,16 @@ def _predict(
         current = old_match.rule if old_match is not None else None
         service = peer.service or rule or current or NO_RULE
         per_day = peer.connections / window_days
+        unchanged = False
+        if new_match is not None and old_match is not None:
+            pair = (new_match.order, old_match.order)
+            known = same.get(pair)
+            if known is None:
+                known = same[pair] = same_effect(old_match.settings, new_match.settings)
+            unchanged = known
+        judged: tuple[Verdict, tuple[str, ...]]
         if not peer.versions:
-            findings = [Finding(Verdict.NO_DATA, "no connection observed in the window")]
+            judged = (Verdict.NO_DATA, ("no connection observed in the window",))
         else:
             signature = (
                 direction,
@@ -325,7 +337,7 @@ def _predict(
             )
             cached = verdicts.get(signature)
             if cached is None:
-                cached = verdicts[signature] = sorted(
+                findings = sorted(
                     judge(
                         direction,
                         peer.versions,
@@ -340,7 +352,14 @@ def _predict(
                     ),
                     key=lambda f: SEVERITY[f.verdict],
                 )
-            findings = cached
+                cached = verdicts[signature] = (
+                    findings[0].verdict,
+                    tuple(f.reason for f in findings),
+                )
+            judged = cached
+        verdict, reasons = judged
+        if unchanged:
+            reasons = (UNCHANGED_PREFIX + reasons[0], *reasons[1:])
         place(
             PeerPrediction(
                 direction=cast(Direction, direction),
@@ -349,15 +368,16 @@ def _predict(
                 remote_port=remote_port,
                 job=job,
                 service=service,
-                verdict=findings[0].verdict,
+                verdict=verdict,
                 rule=rule,
                 current_rule=current,
-                reasons=tuple(f.reason for f in findings),
+                reasons=reasons,
                 versions=peer.versions,
                 suites=peer.suites,
                 client_cert=peer.client_cert,
                 connections_per_day=per_day,
                 observations=tuple(peer.observations),
+                unchanged=unchanged,
             )
         )
     for key in stale - peers.keys():
@@ -399,11 +419,21 @@ def _predict(
 
 def _service(name: str, rule: str | None, peers: list[PeerPrediction]) -> ServicePrediction:
     counts = dict.fromkeys(Verdict, 0)
+    unchanged = dict.fromkeys(Verdict, 0)
     per_day = dict.fromkeys(Verdict, 0.0)
     for peer in peers:
+        if peer.unchanged:
+            unchanged[peer.verdict] += 1
+            continue
         counts[peer.verdict] += 1
         per_day[peer.verdict] += peer.connections_per_day
-    peers.sort(key=lambda p: (SEVERITY[p.verdict], p.remote_address, p.remote_port))
+    # The peers the change affects first, each part worst first.
+    peers.sort(key=lambda p: (p.unchanged, SEVERITY[p.verdict], p.remote_address, p.remote_port))
     return ServicePrediction(
-        service=name, rule=rule, peers=tuple(peers), counts=counts, connections_per_day=per_day
+        service=name,
+        rule=rule,
+        peers=tuple(peers),
+        counts=counts,
+        connections_per_day=per_day,
+        unchanged=unchanged,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from attls import ciphers
@@ -28,6 +28,34 @@ IssuerOf = Callable[[EffectiveSettings], "str | None"]
 class Finding:
     verdict: Verdict
     reason: str
+
+
+# What names or explains a rule's settings rather than what AT-TLS does on the connection:
+# the rule's name and priority and its Direction condition (which rule matched is settled
+# before the settings are read), the actions' names (their values are resolved into the
+# other fields), and where each value came from. Two rules differing only in these do the
+# same to a connection, e.g. the same rule at another place in the evaluation order.
+_NAMING_FIELDS: Final = frozenset(
+    {
+        "rule",
+        "priority",
+        "direction",
+        "group_action",
+        "environment_action",
+        "connection_action",
+        "ciphers_from",
+        "sources",
+        "protocol_sources",
+    }
+)
+_EFFECT_FIELDS: Final = tuple(
+    f.name for f in fields(EffectiveSettings) if f.name not in _NAMING_FIELDS
+)
+
+
+def same_effect(old: EffectiveSettings, new: EffectiveSettings) -> bool:
+    """Whether two rules' effective settings do the same to a connection (names aside)."""
+    return all(getattr(old, name) == getattr(new, name) for name in _EFFECT_FIELDS)
 
 
 def _words(items: Iterable[str]) -> str:

@@ -8,14 +8,19 @@ Per peer (service, address) of a deployed target:
 - warned and refused: at-risk or untested (pre-check not refused), refused;
 - unpredicted refusal: refused, and the prediction called it safe or had no data, or did
   not know the peer at all. A verification that finds some opens one incident per service
-  naming those peers, or adds them to the service's open one (`open_unpredicted`).
+  naming those peers, or adds them to the service's open one (`open_unpredicted`);
+- refused as before: the prediction said the change does not affect the peer (its rule
+  does the same before and after) and refused it today already (will-break, at-risk or
+  untested, unchanged). Neither a hit nor a miss of the prediction: left out of precision
+  and recall, and no incident.
 
 Refusals come from PeerRefusalDaily. "After the change" starts where the target's own
 verification read the syslog (after the upload and refresh): a row counts when the syslog
 stretch of its latest read began there or later (and before the stack's next change), so a
 stretch that straddles the refresh, which may hold refusals of the old policy, is not
 counted (a peer refused only then is missed; refused clients retry). Precision is
-predicted-and-refused over predicted; recall is predicted-and-refused over refused.
+predicted-and-refused over predicted; recall is predicted-and-refused over refused (the
+refusals the change may have caused: refused-as-before is not among them).
 """
 
 from __future__ import annotations
@@ -45,12 +50,20 @@ PREDICTED_REFUSED: Final = "predicted-refused"
 PREDICTED_FINE: Final = "predicted-fine"
 WARNED_REFUSED: Final = "warned-refused"
 UNPREDICTED: Final = "unpredicted-refusal"
-OUTCOMES: Final = (PREDICTED_REFUSED, PREDICTED_FINE, WARNED_REFUSED, UNPREDICTED)
+UNCHANGED_REFUSED: Final = "unchanged-refused"
+OUTCOMES: Final = (
+    PREDICTED_REFUSED,
+    PREDICTED_FINE,
+    WARNED_REFUSED,
+    UNPREDICTED,
+    UNCHANGED_REFUSED,
+)
 OUTCOME_LABELS: Final = {
     PREDICTED_REFUSED: "predicted and refused",
     PREDICTED_FINE: "predicted and fine",
     WARNED_REFUSED: "warned (at risk or untested) and refused",
     UNPREDICTED: "unpredicted refusal",
+    UNCHANGED_REFUSED: "refused as before (unchanged by the change)",
 }
 
 
@@ -159,6 +172,8 @@ def compare_target(target: DeploymentTarget) -> Comparison:
         seen = refused.pop(key, None)
         if breaks(peer):
             outcome = PREDICTED_REFUSED if seen else PREDICTED_FINE
+        elif seen and peer.get("unchanged") and flagged(peer):
+            outcome = UNCHANGED_REFUSED
         elif seen and flagged(peer):
             outcome = WARNED_REFUSED
         elif seen:
@@ -188,7 +203,10 @@ def compare_target(target: DeploymentTarget) -> Comparison:
                 "not in the prediction: no observation of this peer before it",
             )
         )
-    order = {o: i for i, o in enumerate((UNPREDICTED, PREDICTED_REFUSED, WARNED_REFUSED))}
+    order = {
+        o: i
+        for i, o in enumerate((UNPREDICTED, PREDICTED_REFUSED, WARNED_REFUSED, UNCHANGED_REFUSED))
+    }
     comparison.peers.sort(key=lambda p: (order.get(p.outcome, 9), p.service, p.peer))
     return comparison
 
@@ -205,6 +223,7 @@ class Scores:
     predicted_fine: int = 0
     warned_refused: int = 0
     unpredicted: int = 0
+    unchanged_refused: int = 0  # refused before the change as after: not scored
     targets: int = 0
     rows: list[Comparison] = field(default_factory=list)
 
@@ -214,6 +233,7 @@ class Scores:
         self.predicted_fine += counts[PREDICTED_FINE]
         self.warned_refused += counts[WARNED_REFUSED]
         self.unpredicted += counts[UNPREDICTED]
+        self.unchanged_refused += counts[UNCHANGED_REFUSED]
         self.targets += 1
         self.rows.append(comparison)
 

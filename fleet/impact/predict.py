@@ -80,6 +80,9 @@ def _peer_record(peer: PeerPrediction) -> dict[str, Any]:
         "suites": sorted(peer.suites),
         "client_cert": peer.client_cert,
         "connections_per_day": round(peer.connections_per_day, 2),
+        # The change does not affect this peer (its rule does the same before and after):
+        # its verdict is for information, it is not counted as breaking (see `breaks`).
+        "unchanged": peer.unchanged,
         "days_seen": len({o.day for o in peer.observations}),
         "first_seen": min((o.day for o in peer.observations if o.day), default=None),
         "last_seen": max((o.day for o in peer.observations if o.day), default=None),
@@ -119,6 +122,14 @@ def run_prechecks(
     untested = [
         p for p in peers if p["verdict"] == Verdict.UNTESTED and p["direction"] == "Outbound"
     ]
+    for peer in untested:
+        if peer.get("unchanged"):
+            # The candidate offers this partner what it is offered today: nothing to test.
+            peer["precheck"] = {
+                "outcome": "not-attempted",
+                "reason": "unchanged by this candidate: the client offer stays as it is",
+            }
+    untested = [p for p in untested if not p.get("unchanged")]
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for index, peer in enumerate(untested):
         if index >= active.MAX_PARTNERS:
@@ -219,6 +230,7 @@ def _summary(answer: Prediction, peers: list[dict[str, Any]]) -> dict[str, Any]:
                 sum(n for v, n in s.connections_per_day.items() if v is not Verdict.SAFE), 2
             ),
             "precheck_refused": sum(1 for p in refused if p["service"] == s.service),
+            "unchanged": {str(v): n for v, n in s.unchanged.items() if n},
         }
         for s in answer.services
     ]
@@ -227,12 +239,17 @@ def _summary(answer: Prediction, peers: list[dict[str, Any]]) -> dict[str, Any]:
 
 def flagged(peer: dict[str, Any]) -> bool:
     """Whether the prediction warned about this peer: will break, at risk, or untested
-    (a refused pre-check makes an untested partner as good as will-break)."""
+    (a refused pre-check makes an untested partner as good as will-break). An unchanged
+    peer's verdict counts too: a refusal of it was expected, if not caused by the change."""
     return peer["verdict"] in (Verdict.WILL_BREAK, Verdict.AT_RISK, Verdict.UNTESTED)
 
 
 def breaks(peer: dict[str, Any]) -> bool:
-    """Predicted to break: will-break, or untested with a refused pre-check."""
+    """Predicted to break because of the change: will-break, or untested with a refused
+    pre-check, and not unchanged (a peer refused today and by the candidate alike is not
+    the change's doing: no acknowledgement, no exclusion, not a prediction to score)."""
+    if peer.get("unchanged"):
+        return False
     return peer["verdict"] == Verdict.WILL_BREAK or (
         peer["verdict"] == Verdict.UNTESTED
         and (peer.get("precheck") or {}).get("outcome") == "refused"

@@ -16,6 +16,14 @@ from fleet.models import Deployment, DeploymentTarget
 from policies.models import PolicyVersion
 
 VERDICT_ORDER: Final = ("will-break", "at-risk", "untested", "safe", "no-data")
+# How an unchanged peer's verdict reads: the candidate does to it what the policy in force does.
+UNCHANGED_LABELS: Final = {
+    "will-break": "already refused",
+    "at-risk": "already at risk",
+    "untested": "untested",
+    "safe": "safe",
+    "no-data": "no data",
+}
 PEERS_SHOWN: Final = 200
 
 
@@ -38,8 +46,12 @@ def present(record: dict[str, Any] | ImpactPrediction) -> dict[str, Any]:
             "error": record.error,
         }
     peers = record["peers"]
-    shown = [p for p in peers if p["verdict"] != "safe" and p["verdict"] != "no-data"]
+    affected = [p for p in peers if not p.get("unchanged")]
+    unchanged = [p for p in peers if p.get("unchanged")]
+    shown = [p for p in affected if p["verdict"] != "safe" and p["verdict"] != "no-data"]
     shown.sort(key=lambda p: (not breaks(p), VERDICT_ORDER.index(p["verdict"]), p["service"]))
+    unchanged_shown = [p for p in unchanged if p["verdict"] != "safe"]
+    unchanged_shown.sort(key=lambda p: (VERDICT_ORDER.index(p["verdict"]), p["service"]))
     return {
         **record,
         "verdicts": [(v, record["counts"].get(v, 0)) for v in VERDICT_ORDER],
@@ -48,6 +60,13 @@ def present(record: dict[str, Any] | ImpactPrediction) -> dict[str, Any]:
         "flagged": shown[:PEERS_SHOWN],
         "flagged_more": max(0, len(shown) - PEERS_SHOWN),
         "services_flagged": [s for s in record["services"] if s["verdict"] != "safe"],
+        # Peers the candidate does not affect, apart: "9 already refused, unchanged".
+        "unchanged": [
+            (UNCHANGED_LABELS[v], n)
+            for v in VERDICT_ORDER
+            if (n := sum(1 for p in unchanged if p["verdict"] == v))
+        ],
+        "unchanged_flagged": unchanged_shown[:PEERS_SHOWN],
     }
 
 

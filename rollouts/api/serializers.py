@@ -6,17 +6,15 @@ from typing import Any
 
 from rest_framework import serializers
 
-from policies.api.serializers import StackField
+# ErrorSerializer: the API's one error body ({"detail": ...}), one schema component with the
+# policies API's.
+from policies.api.serializers import ErrorSerializer, StackField  # noqa: F401
 from policies.models import Service
 from rollouts.models import ActionRequest, Campaign, Cohort, GateEvaluation, Step
 
 
 def _name(user: Any) -> str | None:
     return user.get_username() if user is not None else None
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 class CohortSerializer(serializers.ModelSerializer):
@@ -217,6 +215,14 @@ class ReasonSerializer(serializers.Serializer):
 
 class ApproveSerializer(serializers.Serializer):
     confirm = serializers.CharField(required=False, allow_blank=True, default="")
+    acknowledge_impact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why peers the step's prediction says will break may break (required when"
+        " there are any; stored with the deployment and in the change log)",
+    )
 
 
 class RuleRollbackSerializer(serializers.Serializer):

@@ -26,7 +26,11 @@ from rest_framework.response import Response
 from accounts.permissions import capability_permission
 from accounts.roles import Capability
 from fleet.api.serializers import StalenessSerializer
-from fleet.services import DeploymentNeedsConfirmation, DeploymentRefused
+from fleet.services import (
+    DeploymentImpactUnacknowledged,
+    DeploymentNeedsConfirmation,
+    DeploymentRefused,
+)
 from policies.models import Service
 from rollouts import presenters, selectors, services
 from rollouts.api import serializers as api
@@ -73,6 +77,16 @@ class CampaignErrors:
                 "confirm": exc.token,
             }
             return Response(body, status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, DeploymentImpactUnacknowledged):
+            # A missing field of the request (the acknowledgement), as fleet's API answers.
+            body = {
+                "detail": str(exc),
+                "will_break": [
+                    {k: p.get(k) for k in ("stack", "service", "remote_address", "reason")}
+                    for p in exc.peers
+                ],
+            }
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, services.CampaignRefused | DeploymentRefused):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, PermissionError):
@@ -246,7 +260,9 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         summary="Approve the current step's deployment (an operator other than its requester"
         " and its versions' publisher)",
         description="Four eyes: 403 for the requester and the publisher, nothing changed. A"
-        " stale deployment answers 409 with a `confirm` token to send back.",
+        " stale deployment answers 409 with a `confirm` token to send back. When the step's"
+        " prediction says peers will break, 400 with them (`will_break`) unless"
+        " `acknowledge_impact` says why they may. An abort's restore is approved the same way.",
         request=api.ApproveSerializer,
         responses=ACTION_RESPONSES,
         tags=TAGS,
@@ -261,7 +277,10 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         if step is None:
             raise services.CampaignRefused("the campaign has no step to approve")
         services.step_approve(
-            actor=request.user, step=step, confirm_stale=body.validated_data["confirm"]
+            actor=request.user,
+            step=step,
+            confirm_stale=body.validated_data["confirm"],
+            acknowledge_impact=body.validated_data["acknowledge_impact"],
         )
         return self._answer(found)
 
@@ -318,6 +337,9 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Abort: the current cohort rolled back to the previous step's versions",
+        description="The restore is requested as a rollback; another operator approves it"
+        " (POST approve while it is the current step: four eyes), then it is deployed and"
+        " the campaign ends aborted. A step whose own request still waits is cancelled.",
         request=api.ReasonSerializer,
         responses=ACTION_RESPONSES,
         tags=TAGS,
@@ -332,7 +354,8 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         return self._answer(found)
 
     @extend_schema(
-        summary="Roll one service's rule back now (removed, PAGENT refreshed) and hold it back",
+        summary="Roll one service's rule back (its removal requested; another operator"
+        " approves it) and hold it back from later steps",
         request=api.RuleRollbackSerializer,
         responses=ACTION_RESPONSES,
         tags=TAGS,

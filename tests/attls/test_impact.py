@@ -403,3 +403,87 @@ def test_a_rule_removed_is_safe_only_for_peers_seen_succeeding_without_at_tls(ca
     assert "AT-TLS no longer secures it" in at_risk.reason
     assert safe.verdict is Verdict.SAFE
     assert "seen succeeding without AT-TLS (TLSv1.2" in safe.reason
+
+
+# --- peers the change does not affect ----------------------------------------------------------
+
+
+def _without(text: str, rule: str) -> Policy:
+    policy = parse_policy(text)
+    del policy.rules[rule]
+    return policy
+
+
+def test_a_peer_refused_today_and_by_the_candidate_alike_is_unchanged_not_counted(candidate):
+    # Today's policy is the candidate itself; the next change only removes another rule.
+    cleartext = peer(23, "cleartext")
+    old_tls = peer(992, "TLSv1", suites="C013", address="10.1.1.2")
+
+    prediction = predict(candidate, _without(CANDIDATE, "CICS_Payments"), [cleartext, old_tls])
+
+    by_address = {p.remote_address: p for p in prediction.peers}
+    for result in by_address.values():
+        assert result.unchanged
+        assert result.verdict is Verdict.WILL_BREAK  # kept, for information
+        assert result.reason.startswith("unchanged by this candidate: only seen ")
+    assert "RC 5003" in by_address["10.1.1.1"].reason
+    assert "RC 412" in by_address["10.1.1.2"].reason
+    assert prediction.counts[Verdict.WILL_BREAK] == 0
+    assert prediction.unchanged[Verdict.WILL_BREAK] == 2
+    assert prediction.affected_connections_per_day == 0
+    services = {s.service: s for s in prediction.services}
+    assert services["TN3270_Secure"].verdict is Verdict.SAFE  # nothing changes for its peers
+    assert services["TN3270_Secure"].unchanged[Verdict.WILL_BREAK] == 1
+
+
+def test_a_rule_renamed_and_moved_with_the_same_settings_leaves_its_peers_unchanged(candidate):
+    # The same rule under another name, first in the file: another name, another place in
+    # the evaluation order, the same effective settings.
+    start = CANDIDATE.index("TTLSRule TN3270_Cleartext")
+    end = CANDIDATE.index("TTLSRule CICS_Payments")
+    block = CANDIDATE[start:end].replace("TN3270_Cleartext", "TN3270_Plain")
+    first_rule = CANDIDATE.index("TTLSRule ")
+    moved = CANDIDATE[:first_rule] + block + CANDIDATE[first_rule:start] + CANDIDATE[end:]
+
+    result = only(candidate, parse_policy(moved), peer(23, "cleartext"))
+
+    assert (result.rule, result.current_rule) == ("TN3270_Plain", "TN3270_Cleartext")
+    assert result.unchanged
+    assert result.verdict is Verdict.WILL_BREAK
+
+
+def test_a_setting_that_matters_changed_makes_the_peer_affected(candidate):
+    # Today TN3270_Secure still has TLSv1 On; the candidate drops it.
+    today = parse_policy(CANDIDATE.replace("    TLSv1 Off\n", "    TLSv1 On\n", 1))
+    tls10 = peer(992, "TLSv1", suites="C013")
+    modern = peer(992, "TLSv1.2", suites="C02F", address="10.1.1.2")
+
+    prediction = predict(today, candidate, [tls10, modern])
+
+    by_address = {p.remote_address: p for p in prediction.peers}
+    assert not by_address["10.1.1.1"].unchanged
+    assert by_address["10.1.1.1"].verdict is Verdict.WILL_BREAK
+    assert not by_address["10.1.1.1"].reason.startswith("unchanged")
+    assert not by_address["10.1.1.2"].unchanged  # same rule, other settings: judged as usual
+    assert prediction.counts[Verdict.WILL_BREAK] == 1
+    assert not any(prediction.unchanged.values())
+
+
+def test_with_no_policy_today_no_peer_is_unchanged(candidate):
+    prediction = predict(None, candidate, [peer(23, "cleartext"), peer(992, "TLSv1.2")])
+
+    assert not any(p.unchanged for p in prediction.peers)
+    assert prediction.counts[Verdict.WILL_BREAK] == 1
+    assert not any(prediction.unchanged.values())
+
+
+def test_same_effect_ignores_names_and_sources_but_not_what_the_connection_gets(candidate):
+    from attls.impact.verdicts import same_effect
+
+    secure = effective_settings(candidate, "TN3270_Secure")
+    cleartext_port = effective_settings(candidate, "TN3270_Cleartext")  # same actions, port 23
+    payments = effective_settings(candidate, "CICS_Payments")  # another environment
+
+    assert secure != cleartext_port  # the dataclass's own equality sees the names
+    assert same_effect(secure, cleartext_port)
+    assert not same_effect(secure, payments)

@@ -202,3 +202,29 @@ def test_any_observation_built_in_code_gives_a_prediction_or_only_our_own_error(
     except AttlsError:
         return
     assert len(prediction.peers) == 1
+
+
+def test_impact_marks_peers_the_change_does_not_affect_and_counts_them_apart(files, tmp_path):
+    # Today's policy is the candidate; the next one removes only the payments rule.
+    removed = parse_policy(CANDIDATE)
+    del removed.rules["CICS_Payments"]
+    from attls.policy import render_policy
+
+    next_path = tmp_path / "next.policy"
+    next_path.write_text(render_policy(removed))
+
+    status, out, err = run("impact", files["new"], str(next_path), "--peers", files["peers"])
+
+    assert status == 0, err
+    by_address = {line.split()[2]: line for line in out.splitlines() if line.count(".") >= 3}
+    assert by_address["10.0.0.1"].startswith("will-break")  # the verdict word stays
+    assert (
+        "rule TN3270_Cleartext (unchanged): unchanged by this candidate:" in by_address["10.0.0.1"]
+    )
+    assert "(unchanged)" in by_address["10.0.0.2"]
+    assert "(unchanged)" not in by_address["10.0.0.4"]  # its rule is the one removed
+    assert "total: will-break 0," in out
+    assert "unchanged by this candidate (not counted above): will-break 2" in out
+
+    status, out, _ = run("impact", "-", files["new"], "--peers", files["peers"])
+    assert status == 0 and "(unchanged)" not in out and "unchanged by" not in out

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from accounts.roles import Role
+from audits import browse
 from audits.log import (
     FIELDS,
     GENESIS,
@@ -272,3 +273,11 @@ def test_the_checkpoint_runs_on_beat_at_the_configured_interval():
     beat = settings.CELERY_BEAT_SCHEDULE["audits-chain-checkpoint"]
     assert beat["task"] == "audits.tasks.audit_chain_checkpoint"
     assert beat["schedule"] == float(settings.AUDIT_CHECKPOINT_SECONDS)
+
+
+@pytest.mark.django_db
+def test_the_log_filter_offers_each_action_once_in_order() -> None:
+    for action in ("login", "create", "login", "create", "approve"):
+        append(actor="ops", action=action, summary=action)
+
+    assert browse.actions() == ["approve", "create", "login"]

@@ -7,6 +7,7 @@ The must-hold scenario against lparsim is tests/integration/test_impact.py.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from attls.policy import parse_policy, render_policy
 from attls.reports.syslog import RuleFailures, parse_failure_line
+from fleet import selectors
 from fleet.impact import compare, history
 from fleet.impact.models import ImpactAcknowledgement, ImpactPrediction, PeerRefusalDaily
 from fleet.impact.predict import Candidate, prediction_record
@@ -43,7 +46,9 @@ CLIENT = "10.1.1.1"
 
 @pytest.fixture
 def fleet(make_user) -> FleetEstate:
-    return build_fleet(make_user, observations=1, hours=1)
+    estate = build_fleet(make_user, observations=1, hours=1)
+    withdraw_pending(estate)  # one pending request per stack: these tests make their own
+    return estate
 
 
 def seen(
@@ -82,8 +87,26 @@ def as_api(fleet: FleetEstate, who: str) -> APIClient:
     return client
 
 
-def request_v2(fleet: FleetEstate) -> Deployment:
-    withdraw_pending(fleet)  # one pending request per stack: the estate's waits its turn
+def runs_without_service_a(fleet: FleetEstate) -> None:
+    """SYSA runs v2 without service A's rule (a remove-rule deployment): v2 adds it back."""
+    target = selectors.deployed_target(fleet.sysa)
+    assert target is not None and target.version == fleet.v2
+    policy = parse_policy(fleet.v2.text)
+    del policy.rules[fleet.service_a.name]
+    text = render_policy(policy)
+    target.text, target.removed_rule = text, fleet.service_a.name
+    target.sha256 = hashlib.sha256(text.encode()).hexdigest()
+    target.save(update_fields=["text", "removed_rule", "sha256"])
+
+
+def request_change(fleet: FleetEstate) -> Deployment:
+    """A change of service A's rule: SYSA runs v2 without it, this asks for v2."""
+    runs_without_service_a(fleet)
+    return request_again(fleet)
+
+
+def request_again(fleet: FleetEstate) -> Deployment:
+    """v2 again on SYSA, which runs v2: no rule changes."""
     return deployment_request(
         actor=fleet.people["operator"], targets=[(fleet.sysa, fleet.v2)], note="again"
     )
@@ -140,7 +163,7 @@ def test_unknown_protocols_and_unmapped_rows_are_left_out_of_the_observations(fl
 def test_a_cleartext_client_of_a_secured_port_will_break_and_a_tls12_client_is_safe(fleet):
     seen(fleet.service_a, CLIENT)
     seen(fleet.service_a, "10.1.1.2", "app-tls", "TLSv1.2", "C02F")
-    peers = peers_of(request_v2(fleet))
+    peers = peers_of(request_change(fleet))
     broken = peers[(fleet.service_a.name, CLIENT)]
     assert broken["verdict"] == "will-break"
     assert "cleartext" in broken["reason"] and "RC 5003" in broken["reason"]
@@ -150,7 +173,7 @@ def test_a_cleartext_client_of_a_secured_port_will_break_and_a_tls12_client_is_s
 
 def test_approving_with_will_break_peers_needs_an_acknowledgement_on_the_page(fleet):
     seen(fleet.service_a, CLIENT)
-    deployment = request_v2(fleet)
+    deployment = request_change(fleet)
     page = as_page(fleet, "operator2")
     shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
     assert 'data-testid="acknowledge-impact"' in shown
@@ -176,7 +199,7 @@ def test_approving_with_will_break_peers_needs_an_acknowledgement_on_the_page(fl
 
 def test_the_api_refuses_the_approval_without_acknowledgement_and_lists_the_peers(fleet):
     seen(fleet.service_a, CLIENT)
-    deployment = request_v2(fleet)
+    deployment = request_change(fleet)
     api = as_api(fleet, "operator2")
     url = f"/api/fleet/deployments/{deployment.uuid}/approve/"
     answer = api.post(url, {"acknowledge_impact": "   "}, format="json")
@@ -191,7 +214,7 @@ def test_the_api_refuses_the_approval_without_acknowledgement_and_lists_the_peer
 
 def test_a_deployment_nothing_breaks_is_approved_without_acknowledgement(fleet):
     seen(fleet.service_a, "10.1.1.2", "app-tls", "TLSv1.2", "C02F")
-    deployment = request_v2(fleet)
+    deployment = request_change(fleet)
     deployment_approve(deployment=deployment, actor=fleet.people["operator2"])
     assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.APPROVED
     assert not ImpactAcknowledgement.objects.exists()
@@ -199,7 +222,7 @@ def test_a_deployment_nothing_breaks_is_approved_without_acknowledgement(fleet):
 
 def test_excluding_the_breaking_services_publishes_a_version_without_them(fleet):
     seen(fleet.service_a, CLIENT)
-    deployment = request_v2(fleet)
+    deployment = request_change(fleet)
     answer = as_page(fleet, "architect").post(
         reverse("fleet:deployment-exclude-breaking", args=[deployment.uuid])
     )
@@ -387,7 +410,7 @@ def test_a_one_per_peer_incident_left_from_before_is_resolved(fleet):
 
 
 def test_a_target_that_did_not_reach_its_stack_is_not_compared(fleet):
-    target = request_v2(fleet).targets.get()
+    target = request_change(fleet).targets.get()
     assert not compare.compare_target(target).compared
     assert compare.fleet_scores().precision is None
 
@@ -398,7 +421,7 @@ def test_a_target_that_did_not_reach_its_stack_is_not_compared(fleet):
 def test_an_app_owner_sees_only_their_services_peers(fleet):
     seen(fleet.service_a, CLIENT)
     seen(fleet.service_b, "10.2.2.2")
-    deployment = request_v2(fleet)
+    deployment = request_change(fleet)
     answer = as_api(fleet, "owner_b").get(
         f"/api/fleet/impact/predictions/?deployment={deployment.uuid}"
     )
@@ -413,6 +436,7 @@ def test_an_app_owner_sees_only_their_services_peers(fleet):
 
 def test_the_predict_endpoint_answers_for_a_version_or_one_rule_removed(fleet):
     seen(fleet.service_a, CLIENT)
+    runs_without_service_a(fleet)
     api = as_api(fleet, "auditor")
     answer = api.post(
         "/api/fleet/impact/predict/", {"stack": "SYSA/TCPIP", "version": 2}, format="json"
@@ -450,3 +474,51 @@ def test_the_panels_and_the_scores_page_render(fleet):
     scores = page.get(reverse("fleet:impact-scores")).content.decode()
     assert 'data-testid="recall">\N{EN DASH}' in scores
     assert as_page(fleet, "owner_a").get(reverse("fleet:impact-scores")).status_code == 403
+
+
+# --- peers the change does not affect -----------------------------------------------------------
+
+
+def test_a_peer_refused_today_and_tomorrow_alike_needs_no_acknowledgement(fleet):
+    seen(fleet.service_a, CLIENT)  # cleartext, on a port v2 (running) secures: refused today
+    deployment = request_again(fleet)
+    peer = peers_of(deployment)[(fleet.service_a.name, CLIENT)]
+    assert peer["verdict"] == "will-break" and peer["unchanged"]
+    assert peer["reason"].startswith("unchanged by this candidate: only seen in cleartext")
+    prediction = ImpactPrediction.objects.get(target__deployment=deployment)
+    assert prediction.will_break == 0 and prediction.counts["will-break"] == 0
+
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    assert 'data-testid="acknowledge-impact"' not in shown
+    assert 'data-unchanged="already refused">1 already refused</span>' in shown
+    answer = page.post(reverse("fleet:deployment-approve", args=[deployment.uuid]))
+    assert answer.status_code in (200, 302)
+    assert Deployment.objects.get(pk=deployment.pk).status == RunStatus.APPROVED
+    assert not ImpactAcknowledgement.objects.exists()
+
+
+def test_a_refused_peer_the_change_left_unchanged_is_neither_hit_nor_miss(fleet):
+    seen(fleet.service_a, CLIENT)
+    target = selectors.deployed_target(fleet.sysa)  # v2, which the stack runs
+    record = prediction_record(fleet.sysa, Candidate(fleet.v2.text, "v2"), precheck=False)
+    ImpactPrediction.objects.filter(target=target).delete()
+    ImpactPrediction.objects.create(
+        target=target, stack=fleet.sysa, candidate="v2", current=record["current"],
+        counts=record["counts"], services=record["services"], peers=record["peers"],
+    )  # fmt: skip
+    now = timezone.now()
+    name = fleet.service_a.name
+    refusals = refused(name, (CLIENT, "5003"))
+    history.record_refusals(fleet.sysa, refusals, window_from=now, read_at=now)
+
+    (outcome,) = [p for p in compare.compare_target(target).peers if p.peer == CLIENT]
+    assert outcome.outcome == compare.UNCHANGED_REFUSED
+    scores = compare.fleet_scores()
+    assert scores.unchanged_refused == 1
+    assert (scores.refused, scores.unpredicted, scores.recall, scores.precision) == (
+        0, 0, None, None,
+    )  # fmt: skip
+    run = VerificationRun.objects.filter(stack=fleet.sysa).first()
+    assert compare.open_unpredicted(run, refusals, now, now) == []
+    assert not Incident.objects.filter(kind=IncidentKind.UNPREDICTED_REFUSAL).exists()

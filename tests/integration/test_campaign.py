@@ -194,9 +194,11 @@ def test_a_refusal_surge_in_the_pilot_holds_and_abort_restores_what_ran_before(e
         services.campaign_promote(actor=alice, campaign=campaign)
     restore = services.campaign_abort(actor=bob, campaign=campaign, reason="intranet refused")
     assert restore is not None
-    restore = step_reaches(restore, StepStatus.REQUESTED, StepStatus.DEPLOYING, timeout=60)
-    if restore.status == StepStatus.REQUESTED:  # bob published the restored versions
-        services.step_approve(actor=alice, step=restore)
+    restore = step_reaches(restore, StepStatus.REQUESTED, timeout=60)
+    # Four eyes on the way back: bob asked for the restore (and published its versions).
+    with pytest.raises(services.CampaignForbidden):
+        services.step_approve(actor=bob, step=restore)
+    services.step_approve(actor=alice, step=restore)
     wait_for(
         lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.ABORTED,
         timeout=120,

@@ -10,7 +10,9 @@ offer, is untested with a refused pre-check. Approval is refused without an
 acknowledgement (page and API); after deploying v1 anyway every refused peer was predicted
 and no safe peer was refused; a client that appears after the prediction and is refused
 opens an "unpredicted refusal" incident; removing CLEARHOUSE's rule is predicted safe for
-it and it is not refused afterwards.
+it and it is not refused afterwards, while the clients v1 refuses are marked unchanged by
+that removal (their rules stay): no acknowledgement is asked, and their refusals after it
+are neither hits nor misses of the prediction.
 
 Every client population in the scenario connects from its own loopback address (its `sim:`
 keys; the portal ignores them), so each is one peer to the portal, as real clients are.
@@ -247,11 +249,17 @@ def test_v1_prediction_matches_the_populations_and_the_outcome_matches_the_predi
     removal_prediction = ImpactPrediction.objects.get(target__deployment=removal)
     after = {(p["service"], p["remote_address"]): p for p in removal_prediction.peers}
     assert after[(PARTNER_RULE, clearhouse.address)]["verdict"] == "safe", after
-    # A rule removal waits for another operator (four eyes). The clients v1 already refuses
-    # are still will-break in its prediction (their rules stay), so it takes an acknowledgement.
-    removal = fleet.deployment_approve(
-        deployment=removal, actor=reviewer, acknowledge_impact="they are refused since v1"
-    )
+    # The clients v1 refuses are refused by v1 without CLEARHOUSE's rule alike: their rules
+    # stay as they are, so the change does not affect them. Their verdict stays, for
+    # information, marked unchanged; none is counted as breaking, nothing to acknowledge.
+    for key in expected:
+        assert after[key]["verdict"] == "will-break" and after[key]["unchanged"], after[key]
+        assert after[key]["reason"].startswith("unchanged by this candidate: ")
+    assert fleet.breaking_peers(removal) == []
+    assert removal_prediction.will_break == 0, removal_prediction.counts
+    # A rule removal waits for another operator (four eyes); no acknowledgement is asked.
+    removal = fleet.deployment_approve(deployment=removal, actor=reviewer)
+    assert not ImpactAcknowledgement.objects.filter(deployment=removal).exists()
     removed = finished(removal)
     assert removed.status == RunStatus.SUCCEEDED, (removed.error, steps(removed))
     removal_target = removed.targets.get()
@@ -273,3 +281,10 @@ def test_v1_prediction_matches_the_populations_and_the_outcome_matches_the_predi
     assert outcome.compared
     assert not [p for p in outcome.peers if p.service == PARTNER_RULE], outcome.peers
     assert not [p for p in outcome.peers if p.outcome == compare.UNPREDICTED], outcome.peers
+    # Refused as before (the clients v1 refuses): neither a hit nor a miss of this prediction.
+    as_before = {
+        (p.service, p.peer) for p in outcome.peers if p.outcome == compare.UNCHANGED_REFUSED
+    }
+    assert as_before and as_before <= expected, outcome.peers
+    assert not [p for p in outcome.peers if p.outcome == compare.PREDICTED_FINE], outcome.peers
+    assert not [p for p in outcome.peers if p.outcome == compare.PREDICTED_REFUSED]

@@ -173,3 +173,15 @@ def test_no_password_in_the_config_is_a_warning(db: None, running: Running, tmp_
     assert "has no password for ATTLSADM" in err.getvalue()
     assert "with key;" in out.getvalue()
     assert decrypt(LparConnection.objects.get().password_encrypted) == ""
+
+
+def test_zert_collection_is_switched_on_only_when_asked(db: None, running: Running) -> None:
+    Lpar.objects.create(name="SYSA")
+    out, _ = connect(running)
+    assert not LparConnection.objects.get(lpar__name="SYSA").zert_enabled
+    assert "zERT collection off" in out
+
+    out, _ = connect(running, "--zert")
+
+    assert LparConnection.objects.get(lpar__name="SYSA").zert_enabled
+    assert "zERT collection on" in out

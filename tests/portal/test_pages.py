@@ -1,4 +1,7 @@
+import json
+import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -6,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import Role
+from fleet.services import DeploymentRefused
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +86,32 @@ def test_pages_carry_the_csrf_token_on_body_for_htmx(
     page = client.get(reverse("dashboard")).content.decode()
 
     assert '<body hx-boost="true" hx-headers=\'{"X-CSRFToken": "' in page
+
+
+def _htmx_swaps(config: dict[str, Any], status: int) -> bool:
+    """What htmx does with a response: the first responseHandling entry whose code matches."""
+    for entry in config["responseHandling"]:
+        if re.fullmatch(entry["code"], str(status)):
+            return bool(entry["swap"])
+    return False
+
+
+def test_htmx_swaps_every_refusal_a_review_panel_answers_with(
+    client: Client, make_user: Callable[..., User]
+) -> None:
+    """A panel's refusal (a missing acknowledgement or reason 400, a conflict 409, an invalid
+    form 422) must replace the panel: htmx ignores any status its config does not swap, and the
+    person would see nothing happen."""
+    client.force_login(make_user("olivia", Role.OPERATOR))
+    page = client.get(reverse("dashboard")).content.decode()
+    meta = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'', page)
+    assert meta is not None
+    config = json.loads(meta.group(1))
+    refusals = {400, 409, 422} | {
+        cls.http_status for cls in (DeploymentRefused, *DeploymentRefused.__subclasses__())
+    }
+
+    assert {status: _htmx_swaps(config, status) for status in refusals} == dict.fromkeys(
+        refusals, True
+    )
+    assert not _htmx_swaps(config, 500) and not _htmx_swaps(config, 204)

@@ -11,12 +11,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.roles import Role
 from attls.policy import parse_policy
+from fleet import services as fleet_services
 from fleet.models import Deployment, Incident, IncidentKind, RunStatus
 from policies.choices import Phase
 from policies.models import ChangeRecord, Stack
-from rollouts import services, steps
+from rollouts import presenters, services, steps
 from rollouts.models import CampaignStatus, Check, StepStatus, Verdict
+from tests.audits.assessment_support import finish, run_catalog
 from tests.rollouts.support import deployed, planned, verified
 
 
@@ -122,9 +125,12 @@ def test_the_gate_waits_passes_after_the_bake_and_fails_holding_with_an_incident
     assert not incident.is_open
 
 
-def test_abort_restores_what_each_stack_ran_before_the_step(estate, people):
+def test_abort_restores_what_each_stack_ran_before_the_step_once_another_operator_approves(
+    estate, people, make_user
+):
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
+    dave = make_user("dave", Role.OPERATOR)
     step = services.campaign_promote(actor=alice, campaign=campaign)
     steps.step_start(step.id, "test")
     services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
@@ -143,13 +149,81 @@ def test_abort_restores_what_each_stack_ran_before_the_step(estate, people):
     with pytest.raises(services.CampaignForbidden):
         services.campaign_abort(actor=people["carol"], campaign=campaign, reason="no")
     services.step_approve(actor=bob, step=services.Step.objects.get(pk=step2.id))
+    deployed(step2)
     restore = services.campaign_abort(actor=bob, campaign=campaign, reason="partner broke")
     steps.step_start(restore.id, "test")
     restore.refresh_from_db()
     assert restore.versions == first
-    # bob published none of the restored versions: approved at once, as fleet's rollback is.
+    # A rollback like any other: it waits for a second operator (four eyes on the way back).
+    assert restore.status == StepStatus.REQUESTED
     assert restore.deployment.kind == "rollback"
-    assert restore.deployment.status == RunStatus.APPROVED
+    assert restore.deployment.status == RunStatus.PENDING
+    campaign.refresh_from_db()
+    assert campaign.status != CampaignStatus.ABORTED
+    shown = presenters.next_action(campaign, dave)
+    assert shown.action == "approve" and shown.yours and "abort's restore" in shown.text
+    assert shown.who == "an operator other than alice, bob"
+    assert not presenters.next_action(campaign, bob).yours
+
+    # bob asked for the restore, alice published the versions it puts back: neither may
+    # approve it, and nothing changes; a second abort while it waits is refused.
+    for person in (bob, alice):
+        with pytest.raises(services.CampaignForbidden):
+            services.step_approve(actor=person, step=restore)
+    with pytest.raises(services.CampaignRefused, match="under way already"):
+        services.campaign_abort(actor=alice, campaign=campaign, reason="again")
+    assert Deployment.objects.get(pk=restore.deployment_id).status == RunStatus.PENDING
+
+    services.step_approve(actor=dave, step=restore)
+    restore.refresh_from_db()
+    assert restore.status == StepStatus.DEPLOYING
+    assert restore.deployment.approved_by == dave
+    finish(restore.deployment, timezone.now() - timedelta(minutes=1))
+    steps.campaign_evaluate(campaign.id)
+    restore.refresh_from_db()
+    campaign.refresh_from_db()
+    assert restore.status == StepStatus.RESTORED
+    assert campaign.status == CampaignStatus.ABORTED
+
+    # Every deployment of the campaign was approved by a second person: the audit's
+    # change-approval check passes them, the restore included.
+    result = run_catalog()["HIST-CHANGE-APPROVAL"]
+    assert result.outcome == "PASS", result.rationale
+    assert result.evidence["counts"] == {"PASS": 6}  # three deployments on two stacks
+    judged = {d["uuid"]: d for d in result.evidence["deployments"]}
+    assert judged[str(restore.deployment.uuid)]["requested_by"] == "bob"
+    assert judged[str(restore.deployment.uuid)]["approved_by"] == "dave"
+
+
+def test_a_rejected_restore_holds_and_aborting_again_requests_it_anew(estate, people):
+    campaign = planned(estate, people)
+    alice, bob = people["alice"], people["bob"]
+    step = services.campaign_promote(actor=alice, campaign=campaign)
+    steps.step_start(step.id, "test")
+    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
+    step.refresh_from_db()
+    deployed(step)
+    restore = services.campaign_abort(actor=bob, campaign=campaign, reason="partner broke")
+    steps.step_start(restore.id, "test")
+    restore.refresh_from_db()
+    fleet_services.deployment_reject(
+        deployment=restore.deployment, actor=alice, reason="not this way"
+    )
+    steps.campaign_evaluate(campaign.id)
+    restore.refresh_from_db()
+    campaign.refresh_from_db()
+    assert restore.status == StepStatus.FAILED and "not this way" in restore.error
+    assert campaign.status == CampaignStatus.HELD
+    shown = presenters.next_action(campaign, alice)
+    assert shown.action == "abort" and "Abort again" in shown.text
+
+    again = services.campaign_abort(actor=bob, campaign=campaign, reason="still broken")
+    assert again is not None and again.position == restore.position + 1
+    steps.step_start(again.id, "test")
+    again.refresh_from_db()
+    assert again.status == StepStatus.REQUESTED, again.error
+    assert again.versions == restore.versions  # the same versions (no cohort's rules) back
+    assert not Incident.objects.get(pk=restore.incident_id).is_open
 
 
 def test_a_promotion_enqueues_the_start_by_a_registered_task_name():

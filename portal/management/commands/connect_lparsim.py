@@ -103,6 +103,12 @@ class Command(BaseCommand):
             choices=[choice.value for choice in Transport],
             help="file transport (default: keep it; z/OSMF for a new connection)",
         )
+        parser.add_argument(
+            "--zert",
+            action="store_true",
+            help="switch zERT collection on for every connection (the demo does: without"
+            " zERT's records the change-impact prediction has no peer to judge before AT-TLS)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         state = read_state(options["state"])
@@ -151,6 +157,8 @@ class Command(BaseCommand):
                 connection.ca_bundle = ca_bundle
                 connection.ssh_host_key = host_key
                 connection.probe_ports = probe_ports
+                if options["zert"]:
+                    connection.zert_enabled = True
                 procname = self._procname(config, name)
                 if procname:
                     connection.pagent_procname = procname
@@ -162,7 +170,8 @@ class Command(BaseCommand):
                     f"(files via {connection.transport}; z/OSMF https://{connection.host}:"
                     f"{connection.zosmf_port}; SSH {connection.host}:{connection.ssh_port}; "
                     f"user {username} with {secrets or 'no secret'}; host key "
-                    f"{host_key.split()[0]} {fingerprint(host_key)}; {mapped} probe port(s))"
+                    f"{host_key.split()[0]} {fingerprint(host_key)}; {mapped} probe port(s);"
+                    f" zERT collection {'on' if connection.zert_enabled else 'off'})"
                 )
 
     # --- reading -----------------------------------------------------------------------------
