@@ -365,7 +365,7 @@ def test_a_newer_deployment_supersedes_the_open_unpredicted_refusal_incident(fle
     web = fleet.service_a.name
     compare.open_unpredicted(run, refused(web, (CLIENT, "5003")), now, now)
     first = unpredicted(fleet)[web]
-    newer = request_v2(fleet)
+    newer = request_again(fleet)
     newer.targets.update(status=TargetStatus.SUCCEEDED, finished_at=now)
     later = now + timedelta(minutes=1)
     (opened,) = compare.open_unpredicted(run, refused(web, ("10.1.1.5", "5003")), later, later)
