@@ -277,6 +277,56 @@ def test_refusals_are_kept_per_peer_and_code_and_show_in_the_peer_history(fleet)
     assert rows["10.1.1.3"].refusals == {"protocol": 1}
 
 
+def test_two_upserts_of_one_key_add_up_and_keep_the_earliest_and_latest_read(fleet):
+    now = timezone.now()
+    row = {
+        "day": now.date(), "stack": fleet.sysa.pk, "service": None, "service_name": "X",
+        "peer": CLIENT, "rc": "5003", "family": "cleartext", "refused": 2,
+        "first_at": now, "last_at": now, "last_window_from": now - timedelta(minutes=1),
+    }  # fmt: skip
+    history.add_refusal_rows([row])
+    # An older read committed after the newer one (two runs of the stack overlapping): its
+    # count is added, but the row's last read stays the newer one, first_at goes back.
+    older = now - timedelta(minutes=5)
+    history.add_refusal_rows(
+        [row | {"refused": 3, "first_at": older, "last_at": older, "last_window_from": older}]
+    )
+    stored = PeerRefusalDaily.objects.get()
+    assert stored.refused == 5
+    assert (stored.first_at, stored.last_at) == (older, now)
+    assert stored.last_window_from == now - timedelta(minutes=1)
+    history.add_refusal_rows([row | {"refused": 1, "last_at": now, "last_window_from": now}])
+    stored.refresh_from_db()
+    assert (stored.refused, stored.last_window_from) == (6, now)
+
+
+def test_a_stretch_of_many_peers_is_written_in_batches_each_row_counted_once(fleet, monkeypatch):
+    monkeypatch.setattr(history, "REFUSAL_ROWS_A_STATEMENT", 3)  # 7 rows: 3 statements
+    now = timezone.now()
+    web, mq = fleet.service_a.name, fleet.service_b.name
+    peers = [(f"10.1.2.{n}", "5003") for n in range(5)]
+    first = refused(web, *peers, peers[0]) | refused(mq, ("10.2.2.2", "412"), ("10.2.2.2", "8"))
+    assert history.record_refusals(fleet.sysa, first, window_from=now, read_at=now) == 7
+    later = now + timedelta(minutes=1)
+    second = refused(web, peers[0], ("10.1.2.9", "5003")) | refused(mq, ("10.2.2.2", "8"))
+    assert history.record_refusals(fleet.sysa, second, window_from=now, read_at=later) == 3
+    rows = {(r.service_name, r.peer, r.rc): r for r in PeerRefusalDaily.objects.all()}
+    assert {k: r.refused for k, r in rows.items()} == {
+        (web, "10.1.2.0", "5003"): 3,
+        **{(web, f"10.1.2.{n}", "5003"): 1 for n in range(1, 5)},
+        (web, "10.1.2.9", "5003"): 1,
+        (mq, "10.2.2.2", "412"): 1,
+        (mq, "10.2.2.2", "8"): 2,
+    }
+    assert rows[(web, "10.1.2.0", "5003")].last_at == later
+    assert rows[(web, "10.1.2.1", "5003")].last_at == now
+    assert rows[(mq, "10.2.2.2", "8")].service_id == fleet.service_b.pk
+    assert (
+        history.record_refusals(fleet.sysa, {web: RuleFailures()}, window_from=now, read_at=now)
+        == 0
+    )
+
+
 def test_no_unpredicted_refusal_incident_without_a_prediction_to_hold_it_to(fleet):
     ImpactPrediction.objects.all().delete()
     run = VerificationRun.objects.filter(stack=fleet.sysa).first()
