@@ -7,7 +7,8 @@ Per peer (service, address) of a deployed target:
 - predicted and fine: said to break, not refused (yet);
 - warned and refused: at-risk or untested (pre-check not refused), refused;
 - unpredicted refusal: refused, and the prediction called it safe or had no data, or did
-  not know the peer at all. Each opens an incident that says so (`open_unpredicted`);
+  not know the peer at all. A verification that finds some opens one incident per service
+  naming those peers, or adds them to the service's open one (`open_unpredicted`);
 - refused as before: the prediction said the change does not affect the peer (its rule
   does the same before and after) and refused it today already (will-break, at-risk or
   untested, unchanged). Neither a hit nor a miss of the prediction: left out of precision
@@ -27,12 +28,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.db import IntegrityError, transaction
 
 from attls.reports.syslog import RuleFailures
-from attls.returncodes import describe
+from attls.returncodes import describe, family_label, family_of
 from fleet.impact.models import ImpactPrediction, PeerRefusalDaily
 from fleet.impact.predict import breaks, flagged
 from fleet.models import (
@@ -289,110 +290,250 @@ def _judged_target(run: VerificationRun) -> DeploymentTarget | None:
     )
 
 
+UNKNOWN_PEER: Final = "unknown peer"
+PEERS_NAMED: Final = 5  # in an incident's summary; its details list every peer
+
+
 def open_unpredicted(
     run: VerificationRun, refused: dict[str, RuleFailures], window_from: datetime, now: datetime
 ) -> list[Incident]:
-    """Opens one incident per refused peer the last deployment's prediction did not warn
-    about (keyed `unpredicted:<service>:<peer>`); an open one is extended, and one whose
-    peer this stretch saw no refusal of is resolved. Only a syslog stretch that began after
-    the change is judged (see the module's docstring)."""
-    _resolve_unpredicted(run, refused, now)
-    if not any(found.total for found in refused.values()):
+    """Opens one incident per service (keyed `unpredicted:<service>`) whose peers AT-TLS
+    refused although the last deployment's prediction did not warn about them; its details
+    list those peers. An open one of the same deployment target is extended (new peers
+    added, counts summed); one of an earlier target is superseded; one whose service this
+    stretch saw no unpredicted refusal of is resolved. Only a syslog stretch that began
+    after the change is judged (see the module's docstring). A few queries per run, whatever
+    the number of peers. Returns the incidents it opened."""
+    judged = _unpredicted_peers(run, refused, window_from)
+    found = {
+        i.key: i
+        for i in Incident.objects.filter(
+            stack=run.stack, kind=IncidentKind.UNPREDICTED_REFUSAL, resolved_at=None
+        )
+    }
+    if judged is None:
+        # A stretch not judged against a prediction resolves only what nothing refused.
+        still = {name for name, failures in refused.items() if failures.total}
+    else:
+        still = set(judged.peers)
+    _resolve_unpredicted(found, still, now)
+    if judged is None or not judged.peers:
         return []
+    return _open_or_extend(run, judged, found, now)
+
+
+class _Judged(NamedTuple):
+    target: DeploymentTarget
+    prediction: ImpactPrediction
+    peers: dict[str, dict[str, dict[str, Any]]]  # service -> address -> what it was refused
+
+
+def _unpredicted_peers(
+    run: VerificationRun, refused: dict[str, RuleFailures], window_from: datetime
+) -> _Judged | None:
+    """The refused peers the judged target's prediction did not warn about, per service and
+    address ({"address", "refused", "codes": {rc: n}, "predicted", "reason"}); None when
+    the stretch cannot be judged (no prediction, or it began before the change)."""
+    if not any(failures.total for failures in refused.values()):
+        return None
     target = _judged_target(run)
     prediction = (
         ImpactPrediction.objects.filter(target=target).first() if target is not None else None
     )
     if target is None or prediction is None or prediction.error:
-        return []
+        return None
     since = boundary(target)
     if since is None or window_from < since:
-        return []
+        return None
     predicted = {(p["service"], p["remote_address"]): p for p in prediction.peers}
-    services = {s.name: s for s in Service.objects.filter(stack=run.stack, name__in=list(refused))}
-    opened = []
-    for name, found in refused.items():
-        codes: dict[str, dict[str, int]] = defaultdict(dict)
-        for (peer, rc), count in found.peer_codes.items():
-            codes[peer][rc] = codes[peer].get(rc, 0) + count
-        for peer, by_code in codes.items():
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, failures in refused.items():
+        peers: dict[str, dict[str, Any]] = {}
+        for (peer, rc), count in failures.peer_codes.items():
             known = predicted.get((name, peer))
             if known is not None and (breaks(known) or flagged(known)):
                 continue
-            incident = _open_or_extend(
-                run, target, services.get(name), name, peer, by_code, known, now
-            )
-            if incident is not None:
-                opened.append(incident)
-    return opened
+            entry = peers.get(peer)
+            if entry is None:
+                entry = peers[peer] = {
+                    "address": peer,
+                    "refused": 0,
+                    "codes": {},
+                    "predicted": known["verdict"] if known is not None else UNKNOWN_PEER,
+                    "reason": (
+                        known["reason"]
+                        if known is not None
+                        else "not in the prediction: no observation of this peer before it"
+                    ),
+                }
+            entry["refused"] += count
+            entry["codes"][rc] = entry["codes"].get(rc, 0) + count
+        if peers:
+            found[name] = peers
+    return _Judged(target, prediction, found)
+
+
+def _merged(details: dict[str, Any], peers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An incident's details with more refused peers: new ones added, counts summed; the
+    totals and codes are recomputed from the peer list (one fact in one place)."""
+    listed = {p["address"]: p for p in details.get("peers") or []}
+    for address, entry in peers.items():
+        before = listed.get(address)
+        if before is None:
+            listed[address] = {**entry, "codes": dict(entry["codes"])}
+            continue
+        before["refused"] = int(before.get("refused") or 0) + entry["refused"]
+        codes = dict(before.get("codes") or {})
+        for rc, n in entry["codes"].items():
+            codes[rc] = int(codes.get(rc) or 0) + n
+        before["codes"] = codes
+    # A list, not an object: PostgreSQL's jsonb does not keep an object's key order.
+    rows = sorted(listed.values(), key=lambda p: (-p["refused"], p["address"]))
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for rc, n in row["codes"].items():
+            totals[rc] += n
+    return {
+        **details,
+        "refused": sum(p["refused"] for p in rows),
+        "codes": {
+            rc: {
+                "count": n,
+                "meaning": describe(rc),
+                "family": family_label(family_of(rc), code=rc),
+            }
+            for rc, n in sorted(totals.items(), key=lambda item: -item[1])
+        },
+        "peers": rows,
+    }
+
+
+def _summary(name: str, run: VerificationRun, target: DeploymentTarget, d: dict[str, Any]) -> str:
+    peers = d["peers"]
+    shown = ", ".join(
+        f"{p['address']} \N{MULTIPLICATION SIGN}{p['refused']} ({p['predicted']})"
+        for p in peers[:PEERS_NAMED]
+    )
+    more = f" and {len(peers) - PEERS_NAMED} more" if len(peers) > PEERS_NAMED else ""
+    codes = "; ".join(
+        f"RC {info['meaning']} \N{MULTIPLICATION SIGN}{info['count']}"
+        for info in d["codes"].values()
+    )
+    return (
+        f"Unpredicted refusal: AT-TLS refused {len(peers)} peer(s) of {name} on"
+        f" {run.stack.label} ({d['refused']} attempt(s)) after deployment"
+        f" {str(target.deployment.uuid)[:8]} (v{target.version.number}), whose prediction did"
+        f" not warn about them (unknown peer, or its verdict): {shown}{more}. {codes}."
+    )
 
 
 def _open_or_extend(
-    run: VerificationRun,
-    target: DeploymentTarget,
-    service: Service | None,
-    name: str,
-    peer: str,
-    by_code: dict[str, int],
-    known: dict[str, Any] | None,
-    now: datetime,
-) -> Incident | None:
-    key = f"unpredicted:{name}:{peer}"[:200]
-    refused = sum(by_code.values())
-    existing = Incident.objects.filter(stack=run.stack, key=key, resolved_at=None).first()
-    if existing is not None:
-        details = dict(existing.details or {})
-        details["refused"] = int(details.get("refused") or 0) + refused
-        Incident.objects.filter(pk=existing.pk).update(details=details, last_seen_at=now)
-        return None
-    said = (
-        "did not know this peer (no observation of it before the prediction)"
-        if known is None
-        else f"called it {known['verdict']}: {known['reason']}"
-    )
-    codes = "; ".join(f"RC {describe(rc)} \N{MULTIPLICATION SIGN}{n}" for rc, n in by_code.items())
-    deployment = target.deployment
-    summary = (
-        f"Unpredicted refusal: AT-TLS refused {peer} on {name} ({run.stack.label})"
-        f" {refused} time(s) after deployment {str(deployment.uuid)[:8]}"
-        f" (v{target.version.number}), whose prediction {said}. {codes}."
-    )
-    try:
-        with transaction.atomic():
-            return Incident.objects.create(
+    run: VerificationRun, judged: _Judged, found: dict[str, Incident], now: datetime
+) -> list[Incident]:
+    """Extends the services' open incidents of this target, supersedes those of an earlier
+    one and opens the rest: one bulk update, one bulk insert."""
+    extended: list[Incident] = []
+    superseded: list[int] = []
+    new: list[Incident] = []
+    target = judged.target
+    services = {
+        s.name: s for s in Service.objects.filter(stack=run.stack, name__in=list(judged.peers))
+    }
+    for name, refused in judged.peers.items():
+        key = f"unpredicted:{name}"[:200]
+        incident = found.get(key)
+        if incident is not None and (incident.details or {}).get("target") == target.pk:
+            incident.details = _merged(incident.details, refused)
+            incident.summary = _summary(name, run, target, incident.details)
+            incident.last_seen_at = now
+            extended.append(incident)
+            continue
+        if incident is not None:
+            superseded.append(incident.pk)
+        details = _merged(
+            {
+                "service": name,
+                "target": target.pk,
+                "deployment": str(target.deployment.uuid),
+                "version": target.version.number,
+                "prediction": str(judged.prediction.uuid),
+                "opened_by_run": str(run.uuid),
+            },
+            refused,
+        )
+        new.append(
+            Incident(
                 stack=run.stack,
-                service=service,
-                preceded_by=deployment,
+                service=services.get(name),
+                preceded_by=target.deployment,
                 kind=IncidentKind.UNPREDICTED_REFUSAL,
                 key=key,
-                summary=summary,
-                details={
-                    "service": name,
-                    "peer": peer,
-                    "refused": refused,
-                    "codes": by_code,
-                    "prediction": str(target.prediction.uuid),
-                    "verdict": known["verdict"] if known is not None else None,
-                    "opened_by_run": str(run.uuid),
-                },
+                summary=_summary(name, run, target, details),
+                details=details,
                 opened_at=now,
                 last_seen_at=now,
             )
-    except IntegrityError:  # another run opened it a moment ago
-        return None
+        )
+    if superseded:
+        Incident.objects.filter(pk__in=superseded, resolved_at=None).update(
+            resolved_at=now,
+            resolution=f"Superseded: deployment {str(target.deployment.uuid)[:8]}"
+            f" (v{target.version.number}) reached the stack after it opened; the unpredicted"
+            " refusals seen since are in a new incident.",
+        )
+    if extended:
+        Incident.objects.bulk_update(extended, ["details", "summary", "last_seen_at"])
+    try:
+        with transaction.atomic():  # a savepoint: the run's own transaction goes on
+            return Incident.objects.bulk_create(new)
+    except IntegrityError:
+        return _open_one_by_one(run, target, new, now)
 
 
-def _resolve_unpredicted(
-    run: VerificationRun, refused: dict[str, RuleFailures], now: datetime
-) -> None:
-    still = {(name, peer) for name, found in refused.items() for peer, _ in found.peer_codes}
-    for incident in Incident.objects.filter(
-        stack=run.stack, kind=IncidentKind.UNPREDICTED_REFUSAL, resolved_at=None
-    ):
-        details = incident.details or {}
-        if (details.get("service"), details.get("peer")) not in still:
-            Incident.objects.filter(pk=incident.pk, resolved_at=None).update(
-                resolved_at=now,
-                resolution="No refused attempt of this peer logged (EZD1286I) since the"
-                " previous verification.",
+def _open_one_by_one(
+    run: VerificationRun, target: DeploymentTarget, new: list[Incident], now: datetime
+) -> list[Incident]:
+    """Another run of the stack opened some of them a moment ago (one open incident per
+    key): those are extended with these peers, the rest opened."""
+    opened = []
+    for incident in new:
+        try:
+            with transaction.atomic():
+                incident.save(force_insert=True)
+            opened.append(incident)
+        except IntegrityError:
+            existing = Incident.objects.filter(
+                stack=run.stack, key=incident.key, resolved_at=None
+            ).first()
+            if existing is None:
+                continue
+            peers = {p["address"]: p for p in incident.details["peers"]}
+            details = _merged(existing.details or {}, peers)
+            name = incident.details["service"]
+            Incident.objects.filter(pk=existing.pk).update(
+                details=details, summary=_summary(name, run, target, details), last_seen_at=now
             )
+    return opened
+
+
+def _resolve_unpredicted(found: dict[str, Incident], still: set[str], now: datetime) -> None:
+    """Resolves, in one update each, the open incidents of services this stretch saw no
+    unpredicted refusal of, and any left of the one-per-peer kind (keyed with the peer);
+    removes them from `found`."""
+    legacy = [k for k, i in found.items() if "peer" in (i.details or {})]
+    quiet = [k for k, i in found.items() if (i.details or {}).get("service") not in still]
+    quiet = [k for k in quiet if k not in legacy]
+    for keys, why in (
+        (
+            quiet,
+            "No unpredicted refusal of this service logged (EZD1286I) since the previous"
+            " verification.",
+        ),
+        (legacy, "Replaced by one unpredicted-refusal incident per service."),
+    ):
+        if keys:
+            Incident.objects.filter(pk__in=[found[k].pk for k in keys], resolved_at=None).update(
+                resolved_at=now, resolution=why
+            )
+        for key in keys:
+            del found[key]

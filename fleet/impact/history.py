@@ -21,13 +21,14 @@ requiring client certificates is predicted will-break for every peer (inferred).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connections as databases
+from django.db import router, transaction
 from django.utils import timezone
 
 from attls.impact import CLEARTEXT, VERSION_WORDS, PeerObservation
@@ -176,7 +177,7 @@ def _observation(
 ) -> PeerObservation:
     direction, local_port, remote_port, job, userid = shape
     return PeerObservation(
-        direction,  # type: ignore[arg-type]
+        direction,
         local_port,
         peer,
         remote_port,
@@ -224,41 +225,97 @@ def record_refusals(
     stack: Stack, refused: dict[str, RuleFailures], *, window_from: datetime, read_at: datetime
 ) -> int:
     """Adds the refused handshakes of one syslog stretch [window_from, read_at] to the daily
-    per-peer roll-up; returns the number of (service, peer, code) rows touched."""
-    now = read_at
-    day = now.astimezone(UTC).date()
-    by_name = {s.name: s.id for s in Service.objects.filter(stack=stack, name__in=list(refused))}
-    touched = 0
+    per-peer roll-up; returns the number of (service, peer, code) rows touched. Summed in
+    memory, then written in a few statements (`add_refusal_rows`), whatever the number of
+    peers: a 10,000-line stretch touches thousands of rows."""
+    day = read_at.astimezone(UTC).date()
+    counts: Counter[tuple[str, str, str]] = Counter()
     for name, found in refused.items():
         for (peer, rc), count in found.peer_codes.items():
-            if not count:
-                continue
-            touched += 1
-            updated = PeerRefusalDaily.objects.filter(
-                day=day, stack=stack, service_name=name, peer=peer, rc=rc
-            ).update(refused=F("refused") + count, last_at=now, last_window_from=window_from)
-            if updated:
-                continue
-            try:
-                with transaction.atomic():
-                    PeerRefusalDaily.objects.create(
-                        day=day,
-                        stack=stack,
-                        service_id=by_name.get(name),
-                        service_name=name,
-                        peer=peer,
-                        rc=rc,
-                        family=str(family_of(rc)),
-                        refused=count,
-                        first_at=now,
-                        last_at=now,
-                        last_window_from=window_from,
-                    )
-            except IntegrityError:  # another run of the stack created it a moment ago
-                PeerRefusalDaily.objects.filter(
-                    day=day, stack=stack, service_name=name, peer=peer, rc=rc
-                ).update(refused=F("refused") + count, last_at=now)
-    return touched
+            if count:
+                counts[(name, peer, rc)] += count
+    if not counts:
+        return 0
+    names = {name for name, _, _ in counts}
+    by_name = {s.name: s.id for s in Service.objects.filter(stack=stack, name__in=names)}
+    add_refusal_rows(
+        [
+            {
+                "day": day,
+                "stack": stack.pk,
+                "service": by_name.get(name),
+                "service_name": name,
+                "peer": peer,
+                "rc": rc,
+                "family": str(family_of(rc)),
+                "refused": count,
+                "first_at": read_at,
+                "last_at": read_at,
+                "last_window_from": window_from,
+            }
+            # In key order: two runs of one stack writing at once lock rows in one order
+            # (PostgreSQL), so neither waits on the other in a cycle.
+            for (name, peer, rc), count in sorted(counts.items())
+        ]
+    )
+    return len(counts)
+
+
+REFUSAL_ROWS_A_STATEMENT = 500  # and never more than the backend takes parameters for
+
+
+def add_refusal_rows(rows: list[dict[str, Any]]) -> None:
+    """Inserts PeerRefusalDaily rows (field name -> value, every concrete field but the id),
+    or, where the row of that day, stack, service, peer and code exists, ADDS `refused` to
+    it in the same statement: `INSERT ... ON CONFLICT (<the unique key>) DO UPDATE SET
+    refused = <table>.refused + excluded.refused` (PostgreSQL; SQLite >= 3.24). The database
+    does the addition under the row's lock, so two runs of one stack overlapping never lose
+    an increment. first_at/last_at keep the earliest/latest read, last_window_from follows
+    last_at (an older read committed later does not move them back). One key once in
+    `rows` (PostgreSQL refuses to update a row twice in one statement)."""
+    if not rows:
+        return
+    meta = PeerRefusalDaily._meta
+    (identity,) = (c for c in meta.constraints if c.name == "peer_refusal_daily_identity")
+    names = [f.name for f in meta.concrete_fields if not f.primary_key]
+    fields = [meta.get_field(name) for name in names]
+    db = router.db_for_write(PeerRefusalDaily)
+    conn = databases[db]
+    quote = conn.ops.quote_name
+    table = quote(meta.db_table)
+    col = {f.name: quote(f.column) for f in fields}
+    key = ", ".join(col[name] for name in identity.fields)
+
+    def pick(column: str, newer: str) -> str:
+        return (
+            f"{column} = CASE WHEN excluded.{newer} THEN excluded.{column}"
+            f" ELSE {table}.{column} END"
+        )
+
+    later = f"{col['last_at']} >= {table}.{col['last_at']}"
+    sooner = f"{col['first_at']} < {table}.{col['first_at']}"
+    on_conflict = (
+        f" ON CONFLICT ({key}) DO UPDATE SET"
+        f" {col['refused']} = {table}.{col['refused']} + excluded.{col['refused']},"
+        f" {pick(col['first_at'], sooner)},"
+        f" {pick(col['last_at'], later)},"
+        f" {pick(col['last_window_from'], later)}"
+    )
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(REFUSAL_ROWS_A_STATEMENT, conn.ops.bulk_batch_size(fields, rows)))
+    with transaction.atomic(using=db), conn.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            params = [
+                field.get_db_prep_save(row[name], conn)
+                for row in batch
+                for name, field in zip(names, fields, strict=True)
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(col[n] for n in names)})"
+                f" VALUES {', '.join([row_sql] * len(batch))}{on_conflict}",
+                params,
+            )
 
 
 # --- the history page -------------------------------------------------------------------------

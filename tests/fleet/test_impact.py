@@ -27,6 +27,7 @@ from fleet.models import (
     Incident,
     IncidentKind,
     RunStatus,
+    TargetStatus,
     VerificationRun,
     ZertDaily,
 )
@@ -276,6 +277,56 @@ def test_refusals_are_kept_per_peer_and_code_and_show_in_the_peer_history(fleet)
     assert rows["10.1.1.3"].refusals == {"protocol": 1}
 
 
+def test_two_upserts_of_one_key_add_up_and_keep_the_earliest_and_latest_read(fleet):
+    now = timezone.now()
+    row = {
+        "day": now.date(), "stack": fleet.sysa.pk, "service": None, "service_name": "X",
+        "peer": CLIENT, "rc": "5003", "family": "cleartext", "refused": 2,
+        "first_at": now, "last_at": now, "last_window_from": now - timedelta(minutes=1),
+    }  # fmt: skip
+    history.add_refusal_rows([row])
+    # An older read committed after the newer one (two runs of the stack overlapping): its
+    # count is added, but the row's last read stays the newer one, first_at goes back.
+    older = now - timedelta(minutes=5)
+    history.add_refusal_rows(
+        [row | {"refused": 3, "first_at": older, "last_at": older, "last_window_from": older}]
+    )
+    stored = PeerRefusalDaily.objects.get()
+    assert stored.refused == 5
+    assert (stored.first_at, stored.last_at) == (older, now)
+    assert stored.last_window_from == now - timedelta(minutes=1)
+    history.add_refusal_rows([row | {"refused": 1, "last_at": now, "last_window_from": now}])
+    stored.refresh_from_db()
+    assert (stored.refused, stored.last_window_from) == (6, now)
+
+
+def test_a_stretch_of_many_peers_is_written_in_batches_each_row_counted_once(fleet, monkeypatch):
+    monkeypatch.setattr(history, "REFUSAL_ROWS_A_STATEMENT", 3)  # 7 rows: 3 statements
+    now = timezone.now()
+    web, mq = fleet.service_a.name, fleet.service_b.name
+    peers = [(f"10.1.2.{n}", "5003") for n in range(5)]
+    first = refused(web, *peers, peers[0]) | refused(mq, ("10.2.2.2", "412"), ("10.2.2.2", "8"))
+    assert history.record_refusals(fleet.sysa, first, window_from=now, read_at=now) == 7
+    later = now + timedelta(minutes=1)
+    second = refused(web, peers[0], ("10.1.2.9", "5003")) | refused(mq, ("10.2.2.2", "8"))
+    assert history.record_refusals(fleet.sysa, second, window_from=now, read_at=later) == 3
+    rows = {(r.service_name, r.peer, r.rc): r for r in PeerRefusalDaily.objects.all()}
+    assert {k: r.refused for k, r in rows.items()} == {
+        (web, "10.1.2.0", "5003"): 3,
+        **{(web, f"10.1.2.{n}", "5003"): 1 for n in range(1, 5)},
+        (web, "10.1.2.9", "5003"): 1,
+        (mq, "10.2.2.2", "412"): 1,
+        (mq, "10.2.2.2", "8"): 2,
+    }
+    assert rows[(web, "10.1.2.0", "5003")].last_at == later
+    assert rows[(web, "10.1.2.1", "5003")].last_at == now
+    assert rows[(mq, "10.2.2.2", "8")].service_id == fleet.service_b.pk
+    assert (
+        history.record_refusals(fleet.sysa, {web: RuleFailures()}, window_from=now, read_at=now)
+        == 0
+    )
+
+
 def test_no_unpredicted_refusal_incident_without_a_prediction_to_hold_it_to(fleet):
     ImpactPrediction.objects.all().delete()
     run = VerificationRun.objects.filter(stack=fleet.sysa).first()
@@ -283,10 +334,116 @@ def test_no_unpredicted_refusal_incident_without_a_prediction_to_hold_it_to(flee
     assert compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now) == []
 
 
-def test_an_unpredicted_refusal_incident_resolves_once_its_peer_is_refused_no_more(fleet):
-    run = VerificationRun.objects.filter(stack=fleet.sysa).first()
+def unpredicted(fleet: FleetEstate) -> dict[str, Incident]:
+    found = Incident.objects.filter(
+        stack=fleet.sysa, kind=IncidentKind.UNPREDICTED_REFUSAL, resolved_at=None
+    )
+    return {i.details["service"]: i for i in found}
+
+
+def test_unpredicted_refusals_open_one_incident_per_service_listing_its_peers(fleet):
+    run = fleet.run_after
     now = timezone.now()
-    incident = Incident.objects.create(
+    web, mq = fleet.service_a.name, fleet.service_b.name
+    stretch = refused(web, (CLIENT, "5003"), (CLIENT, "5003"), ("10.1.1.3", "412"))
+    stretch |= refused(mq, ("10.2.2.2", "412"))
+    opened = compare.open_unpredicted(run, stretch, now, now)
+    assert {i.key for i in opened} == {f"unpredicted:{mq}", f"unpredicted:{web}"}
+    incidents = unpredicted(fleet)
+    web_incident = incidents[web]
+    assert web_incident.summary.startswith(
+        f"Unpredicted refusal: AT-TLS refused 2 peer(s) of {web}"
+    )
+    assert f"{CLIENT} \N{MULTIPLICATION SIGN}2 (unknown peer)" in web_incident.summary
+    assert web_incident.service == fleet.service_a
+    assert web_incident.preceded_by == fleet.deployed
+    peers = web_incident.details["peers"]
+    assert [(p["address"], p["refused"], p["codes"], p["predicted"]) for p in peers] == [
+        (CLIENT, 2, {"5003": 2}, "unknown peer"),
+        ("10.1.1.3", 1, {"412": 1}, "unknown peer"),
+    ]
+    assert web_incident.details["refused"] == 3
+    assert web_incident.details["codes"]["5003"]["count"] == 2
+    assert [p["address"] for p in incidents[mq].details["peers"]] == ["10.2.2.2"]
+    page = as_page(fleet, "operator").get(reverse("fleet:incident", args=[web_incident.uuid]))
+    table = page.content.decode().split('data-testid="incident-peers"')[1].split("</table>")[0]
+    assert CLIENT in table and "10.1.1.3" in table and "5003 \N{MULTIPLICATION SIGN}2" in table
+    assert "unknown peer" in table
+
+    # A later stretch: a known peer again and a new one, both added to the open incident.
+    later = now + timedelta(minutes=1)
+    again = refused(web, (CLIENT, "5003"), ("10.1.1.4", "5003")) | refused(mq, ("10.2.2.2", "412"))
+    assert compare.open_unpredicted(run, again, later, later) == []
+    incidents = unpredicted(fleet)
+    assert incidents[web].pk == web_incident.pk
+    peers = {p["address"]: p["refused"] for p in incidents[web].details["peers"]}
+    assert peers == {CLIENT: 3, "10.1.1.3": 1, "10.1.1.4": 1}
+    assert incidents[web].details["refused"] == 5
+    assert incidents[web].details["codes"]["5003"]["count"] == 4
+    assert "refused 3 peer(s)" in incidents[web].summary
+    assert incidents[web].last_seen_at == later
+
+
+def test_an_unpredicted_refusal_incident_resolves_once_its_service_refuses_no_unpredicted_peer(
+    fleet,
+):
+    run = fleet.run_after
+    now = timezone.now()
+    web, mq = fleet.service_a.name, fleet.service_b.name
+    compare.open_unpredicted(
+        run, refused(web, (CLIENT, "5003")) | refused(mq, ("10.2.2.2", "412")), now, now
+    )
+    assert set(unpredicted(fleet)) == {web, mq}
+    # Only the MQ peer refused since: the web service's incident resolves, MQ's stays open.
+    compare.open_unpredicted(run, refused(mq, ("10.2.2.2", "412")), now, now)
+    assert set(unpredicted(fleet)) == {mq}
+    resolved = Incident.objects.get(key=f"unpredicted:{web}")
+    assert "No unpredicted refusal" in resolved.resolution
+    # A stretch that cannot be judged (it began before the change) resolves only what
+    # nothing refused: MQ was refused, its incident stays.
+    before = fleet.deployed.targets.get().finished_at - timedelta(minutes=5)
+    assert compare.open_unpredicted(run, refused(mq, ("10.9.9.9", "412")), before, now) == []
+    assert set(unpredicted(fleet)) == {mq}
+    # No refusal at all: resolved.
+    compare.open_unpredicted(run, {}, now, now)
+    assert unpredicted(fleet) == {}
+
+
+def test_a_newer_deployment_supersedes_the_open_unpredicted_refusal_incident(fleet):
+    run = fleet.run_after
+    now = timezone.now()
+    web = fleet.service_a.name
+    compare.open_unpredicted(run, refused(web, (CLIENT, "5003")), now, now)
+    first = unpredicted(fleet)[web]
+    newer = request_again(fleet)
+    newer.targets.update(status=TargetStatus.SUCCEEDED, finished_at=now)
+    later = now + timedelta(minutes=1)
+    (opened,) = compare.open_unpredicted(run, refused(web, ("10.1.1.5", "5003")), later, later)
+    assert opened.preceded_by_id == newer.pk
+    assert [p["address"] for p in opened.details["peers"]] == ["10.1.1.5"]
+    first.refresh_from_db()
+    assert not first.is_open and first.resolution.startswith("Superseded")
+
+
+def test_a_peer_the_prediction_warned_about_opens_no_unpredicted_incident(fleet):
+    run = fleet.run_after
+    now = timezone.now()
+    prediction = ImpactPrediction.objects.get(target__deployment=fleet.deployed)
+    warned = {**prediction.peers[0]} if prediction.peers else {}
+    warned.update(
+        service=fleet.service_a.name, remote_address=CLIENT, verdict="will-break", reason="x"
+    )
+    ImpactPrediction.objects.filter(pk=prediction.pk).update(peers=[warned])
+    assert (
+        compare.open_unpredicted(run, refused(fleet.service_a.name, (CLIENT, "5003")), now, now)
+        == []
+    )
+    assert unpredicted(fleet) == {}
+
+
+def test_a_one_per_peer_incident_left_from_before_is_resolved(fleet):
+    now = timezone.now()
+    legacy = Incident.objects.create(
         stack=fleet.sysa,
         kind=IncidentKind.UNPREDICTED_REFUSAL,
         key=f"unpredicted:CICSWEB1:{CLIENT}",
@@ -294,10 +451,12 @@ def test_an_unpredicted_refusal_incident_resolves_once_its_peer_is_refused_no_mo
         details={"service": "CICSWEB1", "peer": CLIENT},
         opened_at=now,
     )
-    compare.open_unpredicted(run, refused("CICSWEB1", (CLIENT, "5003")), now, now)
-    assert Incident.objects.get(pk=incident.pk).is_open
-    compare.open_unpredicted(run, refused("CICSWEB1", ("10.7.7.7", "5003")), now, now)
-    assert not Incident.objects.get(pk=incident.pk).is_open
+    compare.open_unpredicted(fleet.run_after, refused("CICSWEB1", (CLIENT, "5003")), now, now)
+    legacy.refresh_from_db()
+    assert (
+        not legacy.is_open and "one unpredicted-refusal incident per service" in legacy.resolution
+    )
+    assert set(unpredicted(fleet)) == {"CICSWEB1"}
 
 
 def test_a_target_that_did_not_reach_its_stack_is_not_compared(fleet):

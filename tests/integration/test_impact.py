@@ -222,16 +222,27 @@ def test_v1_prediction_matches_the_populations_and_the_outcome_matches_the_predi
     # --- a client the prediction never saw, refused: an "unpredicted refusal" incident --------
     port = estate.service("TN3270 Secure").host_port
     assert _tls10_client(port, NEW_PEER).startswith("refused")
+
+    def listing_new_peer() -> Incident | None:
+        incident = Incident.objects.filter(
+            stack=stack, kind=IncidentKind.UNPREDICTED_REFUSAL, key="unpredicted:TN3270_Secure"
+        ).first()
+        listed = (
+            [p["address"] for p in (incident.details or {}).get("peers", [])] if incident else []
+        )
+        return incident if NEW_PEER in listed else None
+
     incident = wait_for(
-        lambda: Incident.objects.filter(
-            stack=stack, kind=IncidentKind.UNPREDICTED_REFUSAL, key__endswith=f":{NEW_PEER}"
-        ).first(),
+        listing_new_peer,
         timeout=4 * INTERVAL + 30,
-        what="the unpredicted-refusal incident of the new client",
+        what="the service's unpredicted-refusal incident, listing the new client",
     )
     assert incident.summary.startswith("Unpredicted refusal")
+    assert NEW_PEER in incident.summary
     assert incident.preceded_by_id == deployment.pk
     assert incident.details["service"] == "TN3270_Secure"
+    (new_peer,) = [p for p in incident.details["peers"] if p["address"] == NEW_PEER]
+    assert new_peer["predicted"] == compare.UNKNOWN_PEER and new_peer["refused"] >= 1
 
     # --- removing CLEARHOUSE's rule: predicted safe for it, and it is not refused after -------
     removal = fleet.remove_rule(actor=operator, stack=stack, rule=PARTNER_RULE)
