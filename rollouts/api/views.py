@@ -144,6 +144,16 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
             return api.CampaignSerializer
         return api.CampaignDetailSerializer
 
+    def _operator_input(
+        self, request: Request, serializer: type[serializers.Serializer]
+    ) -> tuple[Campaign, dict[str, Any]]:
+        """The campaign (404 first), the operator check (403), then the valid body (400)."""
+        found = self.get_object()
+        _operator_only(request)
+        body = serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return found, dict(body.validated_data)
+
     def _answer(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=campaign.pk)
         body = api.CampaignDetailSerializer(fresh).data
@@ -269,18 +279,15 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.ApproveSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        found, body = self._operator_input(request, api.ApproveSerializer)
         step = current_step(found)
         if step is None:
             raise services.CampaignRefused("the campaign has no step to approve")
         services.step_approve(
             actor=request.user,
             step=step,
-            confirm_stale=body.validated_data["confirm"],
-            acknowledge_impact=body.validated_data["acknowledge_impact"],
+            confirm_stale=body["confirm"],
+            acknowledge_impact=body["acknowledge_impact"],
         )
         return self._answer(found)
 
@@ -292,11 +299,8 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.campaign_pause(actor=request.user, campaign=found, **body.validated_data)
+        found, body = self._operator_input(request, api.ReasonSerializer)
+        services.campaign_pause(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
     @extend_schema(
@@ -307,11 +311,8 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.campaign_resume(actor=request.user, campaign=found, **body.validated_data)
+        found, body = self._operator_input(request, api.ReasonSerializer)
+        services.campaign_resume(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
     @extend_schema(
@@ -323,16 +324,11 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="skip-gate")
     def skip_gate(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        found, body = self._operator_input(request, api.ReasonSerializer)
         step = current_step(found)
         if step is None:
             raise services.CampaignRefused("the campaign has no step whose gate to skip")
-        asked = services.gate_skip_request(
-            actor=request.user, step=step, reason=body.validated_data["reason"]
-        )
+        asked = services.gate_skip_request(actor=request.user, step=step, reason=body["reason"])
         return Response(api.ActionRequestSerializer(asked).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -346,11 +342,8 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def abort(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.campaign_abort(actor=request.user, campaign=found, **body.validated_data)
+        found, body = self._operator_input(request, api.ReasonSerializer)
+        services.campaign_abort(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
     @extend_schema(
@@ -362,15 +355,12 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="rule-rollback")
     def rule_rollback(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.RuleRollbackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        found, body = self._operator_input(request, api.RuleRollbackSerializer)
         services.service_rule_rollback(
             actor=request.user,
             campaign=found,
-            service=_service(found, body.validated_data["service"]),
-            reason=body.validated_data["reason"],
+            service=_service(found, body["service"]),
+            reason=body["reason"],
         )
         return self._answer(found)
 
@@ -382,12 +372,9 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="auto-promote")
     def auto_promote(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        _operator_only(request)
-        body = api.AutoPromoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        found, body = self._operator_input(request, api.AutoPromoteSerializer)
         services.campaign_auto_promote_set(
-            actor=request.user, campaign=found, enabled=body.validated_data["enabled"]
+            actor=request.user, campaign=found, enabled=body["enabled"]
         )
         return self._answer(found)
 
