@@ -69,12 +69,23 @@ CAPABILITIES: dict[Role, frozenset[Capability]] = {
 }
 
 
+def request_roles(user: User | AnonymousUser) -> list[Role]:
+    """roles_of, kept on the user object for the rest of the request: every page's header
+    and its permission checks both ask (one query, not one each)."""
+    cached: list[Role] | None = getattr(user, "_attls_roles", None)
+    if cached is None:
+        cached = roles_of(user)
+        if user.is_authenticated:
+            user._attls_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
 def capabilities_of(user: User | AnonymousUser) -> frozenset[Capability]:
     """Everything the user's roles grant; cached on the user object for the request."""
     cached: frozenset[Capability] | None = getattr(user, "_attls_capabilities", None)
     if cached is None:
         cached = frozenset(
-            capability for role in roles_of(user) for capability in CAPABILITIES[role]
+            capability for role in request_roles(user) for capability in CAPABILITIES[role]
         )
         if user.is_authenticated:
             user._attls_capabilities = cached  # type: ignore[union-attr]

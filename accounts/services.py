@@ -184,7 +184,8 @@ def user_roles_set(*, actor: Actor, user: User, roles: Iterable[Role], source: s
         )
     groups = ensure_role_groups()
     current.groups.set([groups[role] for role in wanted])
-    current.__dict__.pop("_attls_capabilities", None)
+    for kept in ("_attls_roles", "_attls_capabilities"):  # accounts.roles.request_roles
+        current.__dict__.pop(kept, None)
     by = actor_name(actor) if not source else f"sso:{source}"
     _record(
         actor=by,

@@ -10,12 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from fleet.models import DriftEvent, RunStatus, VerificationRun
 from fleet.stored_figures import figures_store
+from portal import dashboard
 from tests.fleet.ui_estate import FleetEstate, build_fleet
 
 
@@ -112,3 +114,23 @@ def test_an_app_owner_never_gets_the_estates_overview(fleet: FleetEstate) -> Non
 
     assert b'data-stack="' not in owner.content
     assert b"Your services" in owner.content
+
+
+def test_an_aged_rendering_is_served_while_another_view_renders_it_again(
+    fleet: FleetEstate,
+) -> None:
+    first = view(fleet)
+    store = caches["process"]
+    fingerprint, html, born = store.get(dashboard._KEY)
+    store.set(dashboard._KEY, (fingerprint, html, born - 601), None)  # older than the step
+
+    with dashboard._rendering:  # as if another thread of this process were rendering it
+        during = view(fleet)
+    after = view(fleet)
+
+    assert not computed(during)
+    assert (
+        during.content.split(b'id="fleet-summary"')[1]
+        == (first.content.split(b'id="fleet-summary"')[1])
+    )
+    assert computed(after)  # the first view once the lock is free renders it again
