@@ -40,7 +40,7 @@ from fleet.connectors.base import PermanentError
 from fleet.connectors.factory import probe_address
 from fleet.impact import predict
 from fleet.impact import replay as replaying
-from fleet.models import PortalHandshakes
+from fleet.impact.models import PortalHandshakes
 from policies.models import PolicyVersion, Service, Stack
 from policies.services import stack_draft
 from rollouts.models import (
@@ -240,8 +240,9 @@ class _Planner:
             address = str(peer.get("remote_address") or "")
         port = predict.partner_port(self.connection, address, service.remote_port_low)
         key = f"out {service.name} {address}:{port}"
-        if key in self.plans:
-            return key, service, self.plans[key].offer.describe() if self.plans[key].offer else ""
+        known = self.plans.get(key)
+        if known is not None:
+            return key, service, known.offer.describe() if known.offer is not None else ""
         if self.policy is None or service.name not in self.policy.rules:
             self._refused(key, f"the lab step's version holds no rule {service.name}")
             return key, service, ""
