@@ -143,6 +143,37 @@ def _impact(step: Step, scope: Scope) -> dict[str, Any] | None:
     }
 
 
+def _lab_replay(found: dict[str, Any] | None, scope: Scope) -> dict[str, Any] | None:
+    """The lab step's replay, its production peers cut to the scope's stacks."""
+    if found is None:
+        return None
+    ids = {stack.label: stack.pk for stack in scope.stacks}
+    peers = [
+        {
+            "stack": p["stack"],
+            "service": p["service"],
+            "peer": p["peer"],
+            "profile": " ".join(p["profile"].get("versions") or []) or "no data",
+            "inferred": p["inferred"],
+            "outcome": p["outcome"],
+            "negotiated": f"{p['version']} {p['suite']}".strip(),
+            "reason": scope.redact_text(p["reason"]),
+            "verdict": p["verdict"],
+            "match": p["match"],
+            "matched": p["matched"],
+        }
+        for p in found["peers"]
+        if p["stack"] in ids and scope.holds_rule(ids[p["stack"]], p["service"])
+    ]
+    return {
+        "status": found["status"],
+        "error": scope.redact_text(found["error"]),
+        "finished_at": _iso(found["finished_at"]),
+        "peers": peers,
+        "unpredicted": sum(1 for p in peers if p["match"] == "unpredicted"),
+    }
+
+
 def _promotion(step: Step, promoted: bool) -> str | None:
     if not promoted:
         return None
@@ -263,6 +294,7 @@ def _campaign(
                 "finished_at": _iso(step.finished_at),
                 "promoted": promoted,
                 "promotion": promotion,
+                "lab_replay": _lab_replay(row.get("lab_replay"), scope),
             }
         )
     rollbacks = [

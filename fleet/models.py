@@ -669,6 +669,7 @@ from fleet.impact.models import (  # noqa: E402, F401
     ImpactAcknowledgement,
     ImpactPrediction,
     PeerRefusalDaily,
+    PortalHandshakes,
 )
 from fleet.zert.models import (  # noqa: E402, F401
     ZertDaily,

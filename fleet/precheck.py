@@ -26,7 +26,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -283,7 +283,18 @@ def _reason(error: BaseException) -> str:
     return f"the handshake failed: {text.strip()}"
 
 
-def _one(target: PrecheckTarget, offer: _Hello, timeout: float, described: str) -> PrecheckResult:
+# Called with each target and the socket opened to it, before the ClientHello: a caller whose
+# handshakes a stack logs (the lab replay) records their source sockets.
+OnConnect = Callable[[PrecheckTarget, socket.socket], None]
+
+
+def _one(
+    target: PrecheckTarget,
+    offer: _Hello,
+    timeout: float,
+    described: str,
+    on_connect: OnConnect | None = None,
+) -> PrecheckResult:
     started = time.monotonic()
 
     def result(outcome: str, reason: str, **found: Any) -> PrecheckResult:
@@ -304,6 +315,8 @@ def _one(target: PrecheckTarget, offer: _Hello, timeout: float, described: str) 
     except OSError as error:
         return result("unreachable", f"no TCP connection: {error}")
     try:
+        if on_connect is not None:
+            on_connect(target, sock)
         sock.settimeout(max(0.05, timeout - (time.monotonic() - started)))
         client = _client(sock, offer)
         try:
@@ -337,6 +350,7 @@ def precheck(
     timeout: float = DEFAULT_TIMEOUT,
     deadline: float = DEFAULT_DEADLINE,
     max_partners: int = MAX_PARTNERS,
+    on_connect: OnConnect | None = None,
 ) -> list[PrecheckResult]:
     """One handshake per target with exactly `offer`, in parallel, within `deadline` seconds.
 
@@ -371,7 +385,9 @@ def precheck(
                     offer_limits=prepared.limits,
                 )
                 continue
-            futures[pool.submit(_one, target, prepared, min(timeout, deadline), described)] = index
+            futures[
+                pool.submit(_one, target, prepared, min(timeout, deadline), described, on_connect)
+            ] = index
         pending = set(futures)
         while pending:
             left = deadline - (time.monotonic() - started)

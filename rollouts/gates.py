@@ -6,9 +6,11 @@ arithmetic over what was gathered (`judge`), so it is fast and tested on its own
 
 Checks cover the services of every cohort so far on the step's stacks (what its versions
 secure): coverage of their connections, refused attempts, refusals the impact prediction did
-not name, open drift, open incidents (the campaign's own gate incidents apart), and the
+not name, open drift, open incidents (the campaign's own gate incidents apart), the
 handshake latency added since the inventory (the median over the services the probe measured
-both times). Each check is passing, failed or waiting (nothing to judge yet) with its evidence.
+both times), and on the lab step the production peers the lab refused that the prediction did
+not say would break (rollouts.replay). Each check is passing, failed or waiting (nothing to
+judge yet) with its evidence.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any
 
 from fleet.impact import compare
 from fleet.models import DriftEvent, Incident, IncidentKind, VerificationRun
-from rollouts import figures
-from rollouts.models import AT_LEAST, Campaign, Check, Step, Verdict
+from rollouts import figures, replay
+from rollouts.models import AT_LEAST, Campaign, Check, LabReplay, ReplayStatus, Step, Verdict
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Gathered:
     drift: dict[int, list[str]] = field(default_factory=dict)
     incidents: dict[int, list[str]] = field(default_factory=dict)
     unpredicted: list[str] | None = None
+    # The lab step's replay of the production peers (rollouts.replay.summary); None on
+    # any other step (the check is not judged there).
+    lab_replay: dict[str, Any] | None = None
 
 
 def unpredicted_refusals(step: Step, services: Sequence[GateService]) -> list[str] | None:
@@ -93,7 +98,51 @@ def gather(step: Step, services: Sequence[GateService]) -> Gathered:
         .values_list("stack_id", "kind", "summary")
     ):
         incidents[stack_id].append(f"{kind}: {summary[:120]}")
-    return Gathered(runs, dict(drift), dict(incidents), unpredicted_refusals(step, services))
+    lab_replay = None
+    if replay.is_lab_step(step):
+        lab_replay = replay.summary(LabReplay.objects.filter(step=step).first())
+    return Gathered(
+        runs, dict(drift), dict(incidents), unpredicted_refusals(step, services), lab_replay
+    )
+
+
+def _lab_replay(campaign: Campaign, found: dict[str, Any]) -> dict[str, Any]:
+    """The lab-replay check: production peers the lab refused that the prediction did not
+    say would break. Waits (and holds the step) until the replay is done; a replay that
+    failed fails it, since the lab would then have been validated without its peers."""
+    threshold = float(campaign.gate(Check.LAB_REPLAY)["threshold"])
+    status = found.get("status")
+    if status in (None, ReplayStatus.PENDING, ReplayStatus.RUNNING):
+        return {
+            "value": None,
+            "threshold": threshold,
+            "verdict": Verdict.WAITING,
+            "evidence": ["the production peers are being replayed against the lab"],
+        }
+    if status == ReplayStatus.FAILED:
+        return {
+            "value": None,
+            "threshold": threshold,
+            "verdict": Verdict.FAILED,
+            "evidence": [f"the replay failed: {found.get('error') or 'no reason recorded'}"],
+        }
+    unpredicted, expected = found["unpredicted"], found["expected"]
+    counts = found["counts"]
+    evidence = [
+        f"{len(found['peers'])} production peer(s) replayed: "
+        + ", ".join(f"{n} {match}" for match, n in sorted(counts.items()))
+        if found["peers"]
+        else "no production peer known to the portal: nothing to replay"
+    ]
+    evidence += [f"unpredicted: {replay.peer_line(p)}" for p in unpredicted]
+    evidence += [f"expected: {replay.peer_line(p)}" for p in expected]
+    value = float(len(unpredicted))
+    return {
+        "value": value,
+        "threshold": threshold,
+        "verdict": _verdict(Check.LAB_REPLAY, value, threshold),
+        "evidence": evidence[:20],
+    }
 
 
 def _verdict(check: str, value: float, threshold: float) -> str:
@@ -158,6 +207,9 @@ def judge(
         }
     else:
         put(Check.UNPREDICTED, float(len(gathered.unpredicted)), gathered.unpredicted)
+
+    if gathered.lab_replay is not None:
+        results[Check.LAB_REPLAY] = _lab_replay(campaign, gathered.lab_replay)
 
     stack_ids = sorted({s.stack_id for s in services})
     drift = [line for i in stack_ids for line in gathered.drift.get(i, [])]

@@ -33,6 +33,7 @@ class Check(models.TextChoices):
     DRIFT = "drift", "Open drift events"
     INCIDENTS = "incidents", "Open incidents"
     LATENCY = "latency", "Added handshake latency (ms)"
+    LAB_REPLAY = "lab-replay", "Production peers the lab refused unpredicted"
 
 
 # Per check: the threshold and the failure limit (how many failed evaluations during a bake
@@ -48,16 +49,28 @@ DEFAULT_GATES: dict[str, dict[str, float]] = {
     Check.DRIFT: {"threshold": 0, "failure_limit": 0},
     Check.INCIDENTS: {"threshold": 0, "failure_limit": 0},
     Check.LATENCY: {"threshold": 5.0, "failure_limit": 1},
+    # Judged on the lab step only (rollouts.replay): a production peer the lab refused that
+    # the prediction did not say would break.
+    Check.LAB_REPLAY: {"threshold": 0, "failure_limit": 0},
 }
 AT_LEAST = frozenset({Check.COVERAGE})
+# Checks added after campaigns (and API clients) first wrote their gates: a gates value
+# without one is complete, the check takes its default (`with_added_checks`).
+ADDED_CHECKS = frozenset({Check.LAB_REPLAY})
 
 
 def default_gates() -> dict[str, dict[str, float]]:
     return {name: dict(values) for name, values in DEFAULT_GATES.items()}
 
 
+def with_added_checks(gates: dict[str, Any]) -> dict[str, Any]:
+    """`gates` with the default of every added check it lacks (ADDED_CHECKS)."""
+    return {**{name: dict(DEFAULT_GATES[name]) for name in ADDED_CHECKS}, **gates}
+
+
 def validate_gates(value: object) -> None:
-    """Every check with a non-negative threshold and a whole failure limit; nothing else."""
+    """Every check (an added one may be absent) with a non-negative threshold and a whole
+    failure limit; nothing else."""
     if not isinstance(value, dict):
         raise ValidationError("Expected one entry per check")
     unknown = set(value) - set(Check.values)
@@ -65,6 +78,8 @@ def validate_gates(value: object) -> None:
         raise ValidationError(f"Unknown check(s): {', '.join(sorted(unknown))}")
     for name in Check.values:
         entry = value.get(name)
+        if entry is None and name in ADDED_CHECKS:
+            continue
         if not isinstance(entry, dict) or set(entry) != {"threshold", "failure_limit"}:
             raise ValidationError(f"{name}: give a threshold and a failure limit")
         threshold, limit = entry["threshold"], entry["failure_limit"]
@@ -284,3 +299,76 @@ class ActionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+class ReplayStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Replaying"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class LabReplay(models.Model):
+    """The lab step's replay of the production peers (rollouts.replay): one per lab step,
+    run once its deployment is verified; the gate's lab-replay check waits for it."""
+
+    step = models.OneToOneField(Step, on_delete=models.CASCADE, related_name="lab_replay")
+    status = models.CharField(
+        max_length=16, choices=ReplayStatus.choices, default=ReplayStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    # Per production stack: the prediction the peers are compared with, or why none.
+    notes = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"lab replay of {self.step} ({self.get_status_display()})"
+
+
+class ReplayMatch(models.TextChoices):
+    """A replayed peer's outcome against its prediction."""
+
+    AS_PREDICTED = "as-predicted", "Accepted, as predicted"
+    EXPECTED = "expected", "Refused, as predicted (will break)"
+    UNPREDICTED = "unpredicted", "Refused, not predicted"
+    NOT_REFUSED = "not-refused", "Accepted, though predicted to break"
+    NOT_REPLAYED = "not-replayed", "Not replayed"
+
+
+class LabReplayPeer(models.Model):
+    """One production peer, replayed against the lab copy of its service: its profile as
+    the portal knows it, the handshake's outcome, and the prediction it is held to."""
+
+    replay = models.ForeignKey(LabReplay, on_delete=models.CASCADE, related_name="peers")
+    stack = models.ForeignKey(Stack, on_delete=models.PROTECT, related_name="+")
+    service = models.CharField(max_length=64)  # the production service (its rule's name)
+    peer = models.CharField(max_length=45)  # the peer's address
+    direction = models.CharField(max_length=8)
+    connections_per_day = models.FloatField(default=0)
+    profile = models.JSONField(default=dict, blank=True)  # fleet.impact.replay.PeerProfile
+    inferred = models.BooleanField(default=False)
+    lab_service = models.CharField(max_length=64, blank=True)
+    target = models.CharField(max_length=100, blank=True)  # address:port replayed against
+    offer = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16)  # fleet.impact.replay.OUTCOMES
+    reason = models.TextField(blank=True)
+    version = models.CharField(max_length=16, blank=True)
+    suite = models.CharField(max_length=64, blank=True)
+    limits = models.JSONField(default=list, blank=True)
+    verdict = models.CharField(max_length=16, blank=True)  # the prediction's for this peer
+    predicted_breaks = models.BooleanField(default=False)
+    match = models.CharField(max_length=16, choices=ReplayMatch.choices)
+
+    class Meta:
+        ordering = ["replay", "stack", "service", "peer"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["replay", "stack", "service", "peer"], name="lab_replay_peer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.peer}: {self.outcome} ({self.match})"

@@ -1,7 +1,8 @@
 """A campaign's report: what was stored, in the order it happened, for the evidence pack.
 
 Baseline and end state (frozen by the campaign), then every step with its versions, its
-deployment, its gate's last verdict and how many evaluations judged it, a skipped gate flagged
+deployment, its gate's last verdict and how many evaluations judged it, the lab step's replay
+of the production peers (each peer's profile, outcome and prediction), a skipped gate flagged
 with who asked, who approved and why, and the rules rolled back or held back (from the change
 log). Nothing is measured again here: the report presents what the campaign stored.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from policies.models import ChangeRecord, PolicyVersion, Stack
+from rollouts import replay
 from rollouts.models import ActionKind, ActionStatus, Campaign
 
 ROLLBACKS = ("rule rollback", "rule hold back")
@@ -78,6 +80,8 @@ def campaign_report(campaign: Campaign) -> dict[str, Any]:
                 else None,
                 "incident": str(step.incident.uuid) if step.incident else None,
                 "error": step.error,
+                # The lab step's replay of the production peers (None on other steps).
+                "lab_replay": replay.report_rows(step) if replay.is_lab_step(step) else None,
             }
         )
     rollbacks = [

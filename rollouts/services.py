@@ -35,7 +35,7 @@ from policies.changes import change_record
 from policies.choices import Phase, Tier
 from policies.models import Service, Stack
 from policies.services import stack_draft
-from rollouts import figures
+from rollouts import figures, replay
 from rollouts.lab import lab_rules_copy
 from rollouts.models import (
     ActionKind,
@@ -49,6 +49,7 @@ from rollouts.models import (
     StepKind,
     StepStatus,
     validate_gates,
+    with_added_checks,
 )
 from rollouts.steps import current_step, evaluate_at_bake_end, excluded_services
 
@@ -117,7 +118,7 @@ def campaign_create(
     if bake_seconds is not None:
         campaign.bake_seconds = bake_seconds
     if gates is not None:
-        campaign.gates = gates
+        campaign.gates = with_added_checks(gates) if isinstance(gates, dict) else gates
     campaign.full_clean()
     campaign.save()
     campaign.stacks.set(stacks)
@@ -187,7 +188,7 @@ def campaign_settings_update(
         locked.bake_seconds = bake_seconds
     if gates is not None:
         validate_gates(gates)
-        locked.gates = gates
+        locked.gates = with_added_checks(gates)
     locked.full_clean()
     locked.save(update_fields=["bake_seconds", "gates"])
     change_record(
@@ -492,6 +493,9 @@ def campaign_resume(*, actor: User, campaign: Campaign, reason: str = "") -> Cam
             step.failures, step.verdict, step.error, step.finished_at = {}, {}, "", None
             step.save()
             evaluate_at_bake_end(step)
+            if replay.is_lab_step(step):
+                # What the lab refused may have been fixed there: replayed again.
+                replay.replay_request(step)
             _resolve(step, f"resumed by {actor}: {reason}")
     elif locked.status != CampaignStatus.PAUSED:
         raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")

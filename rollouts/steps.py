@@ -27,7 +27,7 @@ from fleet.selectors import deployed_target
 from policies.changes import change_record
 from policies.models import PolicyVersion, Stack
 from policies.services import PublishRefused, policy_version_publish, stack_draft
-from rollouts import gates
+from rollouts import gates, replay
 from rollouts.models import (
     Campaign,
     CampaignStatus,
@@ -315,6 +315,10 @@ def _follow_deployment(step: Step, now: datetime) -> None:
         step.bake_ends_at = started + timedelta(seconds=step.campaign.bake_seconds)
         step.save(update_fields=["status", "bake_started_at", "bake_ends_at"])
         evaluate_at_bake_end(step)
+        if replay.is_lab_step(step):
+            # The deployment's own verification judged the lab's policy loaded: replay the
+            # production peers against it now; the gate's lab-replay check waits for it.
+            replay.replay_request(step)
     elif deployment.status in FAILED_DEPLOYMENT:
         _fail(
             step,

@@ -4,6 +4,8 @@
 - `evaluate_campaign`: follows a campaign's current step; enqueued on every verification of
   one of its stacks (fleet's verification_finished) and by beat for every running step (the
   bake's end, a deployment's end, a lost message), on the `default` queue.
+- `replay_lab`: the lab step's replay of the production peers, once its deployment is
+  verified (rollouts.replay).
 - `resume_pending_steps` (beat): steps left pending by a worker that stopped are started again.
 """
 
@@ -19,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from rollouts import services, steps
+from rollouts import replay, services, steps
 from rollouts.models import CampaignStatus, Step, StepStatus
 
 RUNNING = (StepStatus.REQUESTED, StepStatus.DEPLOYING, StepStatus.BAKING)
@@ -41,6 +43,16 @@ def evaluate_campaign(campaign_id: int) -> str:
     if status == StepStatus.PASSED:
         services.campaign_auto_promote(campaign_id)
     return status
+
+
+@shared_task
+def replay_lab(step_id: int) -> str:
+    """The lab step's replay of the production peers (rollouts.replay), then its gate."""
+    done = replay.lab_replay_run(step_id, _worker())
+    if done is None:
+        return "not pending"
+    evaluate_campaign.delay(done.step.campaign_id)
+    return str(done.status)
 
 
 def active_campaign_ids(stack_id: int | None = None) -> list[int]:

@@ -29,12 +29,13 @@ from fleet.services import DeploymentNeedsConfirmation, DeploymentRefused, break
 from policies.choices import Phase
 from policies.models import Service
 from portal.htmx import after_post, render_page
-from rollouts import charts, figures, presenters, selectors, services
+from rollouts import charts, figures, presenters, replay, selectors, services
 from rollouts.models import (
     Campaign,
     CampaignStatus,
     Check,
     CohortKind,
+    LabReplay,
     Step,
     StepKind,
     StepStatus,
@@ -151,6 +152,7 @@ CHECK_TITLES = {
     Check.DRIFT: "Open drift events",
     Check.INCIDENTS: "Open incidents",
     Check.LATENCY: "Added handshake ms",
+    Check.LAB_REPLAY: "Unpredicted lab refusals",
 }
 
 
@@ -162,6 +164,8 @@ def gate_charts(campaign: Campaign, step: Step) -> list[dict[str, Any]]:
     latest = (step.verdict or {}).get("checks") or {}
     found = []
     for check in Check:
+        if check == Check.LAB_REPLAY and not replay.is_lab_step(step):
+            continue  # judged on the lab step only
         points = [
             charts.Point(
                 at=e.at,
@@ -189,6 +193,17 @@ def gate_charts(campaign: Campaign, step: Step) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def lab_replay_view(steps: list[Step]) -> dict[str, Any] | None:
+    """The lab step's replay of the production peers, for the page's lab section."""
+    lab = next((s for s in reversed(steps) if replay.is_lab_step(s)), None)
+    if lab is None:
+        return None
+    found = LabReplay.objects.filter(step=lab).first()
+    if found is None:
+        return None
+    return {"step": lab, "replay": found, **replay.summary(found)}
 
 
 FIGURE_ROWS = [
@@ -283,6 +298,7 @@ def campaign_context(request: HttpRequest, campaign: Campaign, **extra: Any) -> 
             .order_by("stack__lpar__name", "name")
         ),
         "held_back": list(campaign.held_back.select_related("stack__lpar")),
+        "lab_replay": lab_replay_view(steps),
         "state_key": key,
         "polling": running,
         "poll_seconds": POLL_SECONDS,

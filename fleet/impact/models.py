@@ -4,7 +4,10 @@
   verification's syslog read keeps only per-run totals and the top peers per service);
 - ImpactPrediction: a prediction as computed, stored with the deployment target it was
   made for (or standalone, for a designer preview nobody deploys: not stored);
-- ImpactAcknowledgement: who approved a deployment despite will-break peers, and why.
+- ImpactAcknowledgement: who approved a deployment despite will-break peers, and why;
+- PortalHandshakes: the source sockets of handshakes the portal made to a stack's ports on
+  purpose outside a verification (the lab replay), so the stack's verification counts the
+  refusals they cause as the portal's own, as it does its probe's.
 
 Versions and suites negotiated, connections a day and first/last seen are NOT repeated
 here: they are ZertDaily's and ConnectionObservation's (fleet/impact/history.py reads them).
@@ -110,3 +113,25 @@ class ImpactAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"impact acknowledged by {self.by} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PortalHandshakes(models.Model):
+    """Connections the portal opened to a stack's service ports on purpose, outside its
+    verifications (the lab replay offers what a rule refuses, as the probe does).
+
+    `sockets` lists [address, port, z/OS port] of each connection's source socket, as AT-TLS
+    writes the REMOTE of an EZD1286I line: fleet/verify/handshakes.py reads them with the
+    probes', so a deliberate refusal is not counted as a client's (nor opens an incident).
+    """
+
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    sockets = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["stack", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose}: {len(self.sockets)} connection(s) to {self.stack}"

@@ -100,7 +100,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _partner_port(connection: LparConnection | None, address: str, port: int) -> int:
+def partner_port(connection: LparConnection | None, address: str, port: int) -> int:
     """Where the partner listens from here: lparsim maps each partner's z/OS-side port to a
     loopback host port (`probe_ports["partners"]`); a real partner is reached on its port."""
     mapping = ((connection.probe_ports or {}) if connection is not None else {}).get("partners")
@@ -154,7 +154,7 @@ def run_prechecks(
                 active.PrecheckTarget(
                     p["service"],
                     p["remote_address"],
-                    _partner_port(connection, p["remote_address"], p["remote_port"]),
+                    partner_port(connection, p["remote_address"], p["remote_port"]),
                 )
                 for p in partners
             ]

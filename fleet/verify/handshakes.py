@@ -18,6 +18,7 @@ from attls.reports.syslog import (
     stack_failure_lines,
 )
 from fleet.connectors.base import Connector, command_line
+from fleet.impact.models import PortalHandshakes
 from fleet.models import (
     LparConnection,
     VerificationRun,
@@ -99,7 +100,29 @@ def probe_runs(
         if sockets:
             found.runs[str(uuid)] = sockets
             found.sockets |= sockets
+    _portal_handshakes(found, stack, since=since, until=until)
     return found
+
+
+def _portal_handshakes(
+    found: ProbeRuns, stack: Stack, *, since: datetime | None, until: datetime
+) -> None:
+    """Adds the connections the portal opened on purpose outside a verification (the lab
+    replay: PortalHandshakes) in the same window: their refusals are the portal's too."""
+    rows = PortalHandshakes.objects.filter(stack=stack, started_at__lte=until)
+    if since is not None:
+        rows = rows.filter(Q(finished_at__isnull=True) | Q(finished_at__gte=since))
+    for pk, purpose, sockets in rows.values_list("pk", "purpose", "sockets"):
+        found_here: set[ProbeSocket] = set()
+        for entry in sockets or []:
+            try:
+                address, port, zos_port = entry
+                found_here.add((str(address), int(port), int(zos_port)))
+            except (TypeError, ValueError):
+                continue  # not written by this portal: nothing to match
+        if found_here:
+            found.runs[f"{purpose} {pk}"] = found_here
+            found.sockets |= found_here
 
 
 def _handshake_failures(
