@@ -8,6 +8,7 @@ The must-hold scenario against lparsim is tests/integration/test_impact.py.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -524,6 +525,42 @@ def test_the_panels_and_the_scores_page_render(fleet):
     scores = page.get(reverse("fleet:impact-scores")).content.decode()
     assert 'data-testid="recall">\N{EN DASH}' in scores
     assert as_page(fleet, "owner_a").get(reverse("fleet:impact-scores")).status_code == 403
+
+
+def _badge(panel: str, attribute: str, verdict: str) -> str:
+    found = re.search(rf'{attribute}="{verdict}">([^<]*)</span>', panel)
+    assert found is not None, (attribute, verdict)
+    return found.group(1)
+
+
+def test_the_panel_counts_services_and_peers_apart_each_as_its_table_lists_them(fleet):
+    """A mainframe engineer must trace every figure to rows: services without any peer seen
+    are no-data services (rows of the services table), never "0 no-data" peers above them."""
+    seen(fleet.service_a, CLIENT)  # cleartext on a port v2 secures: one peer will break
+    runs_without_service_a(fleet)
+    panel = (
+        as_page(fleet, "architect")
+        .get(reverse("fleet:impact-version", args=["SYSA", "TCPIP", 2]))
+        .content.decode()
+    )
+    services = panel.split('data-testid="impact-services"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr data-service-verdict="([a-z-]+)">', services)
+    record = prediction_record(fleet.sysa, Candidate(fleet.v2.text, "v2"), precheck=False)
+    assert len(rows) == len([s for s in record["services"] if s["verdict"] != "safe"])
+    no_data = rows.count("no-data")
+    assert no_data > 0, "the estate's other services have no peer in the window"
+    plural = "" if no_data == 1 else "s"
+    assert _badge(panel, "data-service-verdict", "no-data") == (
+        f"{no_data} service{plural} with no data"
+    )
+    assert _badge(panel, "data-service-verdict", "will-break") == "1 service will break"
+    assert rows.count("will-break") == 1
+    # The peers: one will break (the row of the peers table); none of them has no data.
+    assert _badge(panel, "data-verdict", "will-break") == "1 peer will break"
+    assert _badge(panel, "data-verdict", "no-data") == "0 peers with no data"
+    peers = panel.split('data-testid="impact-peers"')[1].split("</table>")[0]
+    assert re.findall(r'<tr data-peer="[^"]*" data-verdict="([a-z-]+)"', peers) == ["will-break"]
+    assert f"no peer seen in {record['window_days']} days" in services
 
 
 # --- peers the change does not affect -----------------------------------------------------------
