@@ -160,6 +160,8 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
         "choices": choices,
         "me": request.user,
         "diffs": diffs,
+        # The stacks a prediction is shown for: reachable, and not running this version already.
+        "predicted": sum(1 for c in choices if c.has_connection and not c.is_current),
     }
     return render_page(request, "fleet/deployment_new.html", context, status=status)
 

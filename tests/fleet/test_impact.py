@@ -37,7 +37,7 @@ from fleet.services import (
     deployment_approve,
     deployment_request,
 )
-from policies.models import ChangeRecord, Service
+from policies.models import ChangeRecord, PolicyVersion, Service
 from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 pytestmark = pytest.mark.django_db
@@ -561,6 +561,30 @@ def test_the_panel_counts_services_and_peers_apart_each_as_its_table_lists_them(
     peers = panel.split('data-testid="impact-peers"')[1].split("</table>")[0]
     assert re.findall(r'<tr data-peer="[^"]*" data-verdict="([a-z-]+)"', peers) == ["will-break"]
     assert f"no peer seen in {record['window_days']} days" in services
+
+
+def test_the_impact_is_open_above_the_approve_button_and_loads_with_the_request_page(fleet):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_change(fleet)
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    approve = shown.index(reverse("fleet:deployment-approve", args=[deployment.uuid]))
+    assert shown.index('data-testid="impact"') < approve
+    assert shown.index(f'data-peer="{fleet.service_a.name} {CLIENT}"') < approve
+    # The peers table's <details> is open: the last one before it opened, none closed since.
+    before = shown[: shown.index('data-testid="impact-peers"')]
+    assert before.rindex("<details open>") > before.rindex('data-testid="impact-services"')
+    assert "</details>" not in before[before.rindex("<details open>") :]
+    # The request page: each stack's prediction loads with the page, in no closed <details>.
+    PolicyVersion.objects.create(
+        stack=fleet.sysa, number=3, text=fleet.v2.text, sha256=fleet.v2.sha256,
+        model=fleet.v2.model, author=fleet.people["architect"], parent=fleet.v2,
+    )  # fmt: skip
+    request = as_page(fleet, "operator").get(reverse("fleet:deployment-new")).content.decode()
+    section = request.split('data-testid="impact-preview"')[1].split("</section>")[0]
+    version = reverse("fleet:impact-version", args=["SYSA", "TCPIP", 3])
+    assert f'hx-get="{version}" hx-trigger="load"' in section
+    assert "<details" not in section and "intersect" not in section
 
 
 # --- peers the change does not affect -----------------------------------------------------------
