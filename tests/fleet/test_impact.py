@@ -198,6 +198,32 @@ def test_approving_with_will_break_peers_needs_an_acknowledgement_on_the_page(fl
     assert record.after["impact_acknowledged"]["will_break"] == 1
 
 
+def test_an_acknowledgement_of_only_blanks_is_refused_saying_so_and_changes_nothing(
+    fleet, django_capture_on_commit_callbacks
+):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_change(fleet)
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    assert re.search(r'<textarea id="acknowledge-impact"[^>]* required[ >]', shown)
+    with django_capture_on_commit_callbacks() as enqueued:
+        answer = page.post(
+            reverse("fleet:deployment-approve", args=[deployment.uuid]),
+            {"acknowledge_impact": " \n\t "},
+            HTTP_HX_REQUEST="true",
+        )
+    assert answer.status_code == 400
+    refused = answer.content.decode()
+    assert 'data-testid="approve-refused"' in refused
+    assert "1 peer(s) will break" in refused
+    assert "the acknowledgement given was blank" in refused
+    assert not enqueued, "nothing is queued"
+    found = Deployment.objects.get(pk=deployment.pk)
+    assert (found.status, found.approved_by, found.approved_at) == (RunStatus.PENDING, None, None)
+    assert not ImpactAcknowledgement.objects.exists()
+    assert not ChangeRecord.objects.filter(object_uuid=deployment.uuid, action="approve")
+
+
 def test_the_api_refuses_the_approval_without_acknowledgement_and_lists_the_peers(fleet):
     seen(fleet.service_a, CLIENT)
     deployment = request_change(fleet)
