@@ -77,15 +77,17 @@ class DeploymentImpactUnacknowledged(DeploymentRefused):
 
     http_status = 400  # the request lacks the acknowledgement
 
-    def __init__(self, peers: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, peers: Sequence[dict[str, Any]], *, blank: bool = False) -> None:
         self.peers = list(peers)
         shown = "; ".join(
             f"{p['stack']} {p['service']} {p['remote_address']}" for p in self.peers[:5]
         )
         more = f" and {len(self.peers) - 5} more" if len(self.peers) > 5 else ""
+        # Said apart: the form's `required` lets spaces through, and they say nothing.
+        given = " (the acknowledgement given was blank)" if blank else ""
         super().__init__(
             f"the prediction says {len(self.peers)} peer(s) will break ({shown}{more}):"
-            " approve with an acknowledgement that says why, or exclude their services"
+            f" approve with an acknowledgement that says why{given}, or exclude their services"
         )
 
 
@@ -293,7 +295,7 @@ def deployment_approve(
     if breaking:
         reason = acknowledge_impact.strip()
         if not reason:
-            raise DeploymentImpactUnacknowledged(breaking)
+            raise DeploymentImpactUnacknowledged(breaking, blank=bool(acknowledge_impact))
         accepted = [
             {k: p.get(k) for k in ("stack", "service", "remote_address", "verdict", "reason")}
             for p in breaking

@@ -54,7 +54,7 @@ from fleet.services import (
     rollback_to_previous,
 )
 from fleet.tasks import verification_request
-from fleet.zert.inventory import zert_runs_of
+from fleet.zert.inventory import zert_runs_of, zert_state_of
 from policies.models import Lpar, Stack
 from portal.htmx import after_post, render_page
 
@@ -160,6 +160,8 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
         "choices": choices,
         "me": request.user,
         "diffs": diffs,
+        # The stacks a prediction is shown for: reachable, and not running this version already.
+        "predicted": sum(1 for c in choices if c.has_connection and not c.is_current),
     }
     return render_page(request, "fleet/deployment_new.html", context, status=status)
 
@@ -604,6 +606,7 @@ def verification_output(request: HttpRequest, run: Any, output: str) -> HttpResp
 @require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
     lpars = list(selectors.lpar_list_for_operators(user=request.user))
+    zert = zert_state_of(lpars)
     rows = []
     for lpar in lpars:
         connection = selectors.connection_of(lpar)
@@ -613,7 +616,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             if connection is not None
             else (False, False)
         )
-        rows.append((lpar, connection, *secrets_set))
+        rows.append((lpar, connection, *secrets_set, zert[lpar.id]))
     return render_page(
         request, "fleet/connection_list.html", {"section": "connections", "rows": rows}
     )

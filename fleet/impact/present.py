@@ -24,6 +24,14 @@ UNCHANGED_LABELS: Final = {
     "safe": "safe",
     "no-data": "no data",
 }
+# How a count of services or peers with a verdict reads: "15 services with no data".
+VERDICT_WORDS: Final = {
+    "will-break": "will break",
+    "at-risk": "at risk",
+    "untested": "untested",
+    "safe": "safe",
+    "no-data": "with no data",
+}
 PEERS_SHOWN: Final = 200
 
 
@@ -33,7 +41,12 @@ class NoSuchRule(LookupError):
 
 def present(record: dict[str, Any] | ImpactPrediction) -> dict[str, Any]:
     """A stored or fresh prediction as the panel shows it: counts in verdict order, the
-    peers worst first (will-break, refused pre-checks, at-risk, untested), the rest counted."""
+    peers worst first (will-break, refused pre-checks, at-risk, untested), the rest counted.
+
+    Two kinds of thing are counted, each next to the rows it counts: services (the candidate's
+    rules, one verdict each: the services table) and the peers the change affects (the peers
+    table). A service no peer was seen on is a no-data *service* with no peer at all, so the
+    peer counts alone would say "0 no-data" above a table of no-data services."""
     if isinstance(record, ImpactPrediction):
         record = {
             "candidate": record.candidate,
@@ -52,14 +65,28 @@ def present(record: dict[str, Any] | ImpactPrediction) -> dict[str, Any]:
     shown.sort(key=lambda p: (not breaks(p), VERDICT_ORDER.index(p["verdict"]), p["service"]))
     unchanged_shown = [p for p in unchanged if p["verdict"] != "safe"]
     unchanged_shown.sort(key=lambda p: (VERDICT_ORDER.index(p["verdict"]), p["service"]))
+    services = record["services"]
     return {
         **record,
+        # Peers the change affects, by verdict (the peers table lists the will-break, at-risk
+        # and untested ones; safe and no-data peers are counted, not listed).
         "verdicts": [(v, record["counts"].get(v, 0)) for v in VERDICT_ORDER],
+        "peer_counts": [(v, record["counts"].get(v, 0), VERDICT_WORDS[v]) for v in VERDICT_ORDER],
+        "peers_affected": len(affected),
+        # Services by their verdict (the services table lists every one that is not safe).
+        "service_counts": [
+            (v, sum(1 for s in services if s["verdict"] == v), VERDICT_WORDS[v])
+            for v in VERDICT_ORDER
+        ],
+        "services_safe": sum(1 for s in services if s["verdict"] == "safe"),
         "precheck_refused": record["counts"].get("precheck-refused", 0),
         "will_break": sum(1 for p in peers if breaks(p)),
         "flagged": shown[:PEERS_SHOWN],
         "flagged_more": max(0, len(shown) - PEERS_SHOWN),
-        "services_flagged": [s for s in record["services"] if s["verdict"] != "safe"],
+        "services_flagged": sorted(
+            (s for s in services if s["verdict"] != "safe"),
+            key=lambda s: VERDICT_ORDER.index(s["verdict"]),
+        ),
         # Peers the candidate does not affect, apart: "9 already refused, unchanged".
         "unchanged": [
             (UNCHANGED_LABELS[v], n)

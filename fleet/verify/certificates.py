@@ -16,6 +16,7 @@ from fleet.connectors.base import Connector, ConnectorError, command_line
 from fleet.models import (
     Certificate,
     Incident,
+    IncidentKind,
     LparConnection,
     VerificationRun,
 )
@@ -41,6 +42,7 @@ def _certificates(
         )
         entry["rules"].append(name)
         entry["ports"].append(result["zos_port"])
+    _resolve_renewed(run, found, now)
     for fingerprint, data in found.items():
         not_after = datetime.fromisoformat(data["not_after"])
         certificate, created = Certificate.objects.get_or_create(
@@ -67,6 +69,61 @@ def _certificates(
                 **({"details": data["details"]} if data.get("details") else {}),
             )
         _alert(run, connection, connector, certificate, now)
+
+
+def _resolve_renewed(
+    run: VerificationRun, presented: dict[str, dict[str, Any]], now: datetime
+) -> None:
+    """Resolves the stack's open certificate-expired incidents this run shows over: the expired
+    certificate is presented on none of the probed ports, and every rule it served presented a
+    certificate valid now. A rule the probe got no certificate from (not probed, no TLS) leaves
+    the incident open: the run does not show the renewal there."""
+    by_rule = {
+        rule: data
+        for data in presented.values()
+        if datetime.fromisoformat(data["not_after"]) > now
+        for rule in data["rules"]
+    }
+    incidents = Incident.objects.filter(
+        stack=run.stack, kind=IncidentKind.CERTIFICATE_EXPIRED, resolved_at=None
+    ).select_related("certificate")
+    for incident in incidents:
+        expired = incident.certificate
+        if expired is None or expired.fingerprint in presented:
+            continue
+        # The rules it served when the incident opened, and any it was seen on since (the
+        # certificate's own list is where the probe last met it).
+        served = sorted({*expired.rules, *(incident.details or {}).get("rules", [])})
+        if not served or any(rule not in by_rule for rule in served):
+            continue
+        renewed = [
+            {
+                "rule": rule,
+                "subject": by_rule[rule]["subject"],
+                "serial": by_rule[rule]["serial"],
+                "fingerprint": by_rule[rule]["fingerprint"],
+                "not_after": by_rule[rule]["not_after"],
+            }
+            for rule in served
+        ]
+        shown = "; ".join(
+            f"{r['rule']}: {r['subject']} serial {r['serial']}, valid until"
+            f" {datetime.fromisoformat(r['not_after']):%Y-%m-%d %H:%M} UTC"
+            for r in renewed
+        )
+        Incident.objects.filter(pk=incident.pk, resolved_at=None).update(
+            resolved_at=now,
+            resolution=(
+                f"Renewed: verification {str(run.uuid)[:8]} at {now:%Y-%m-%d %H:%M:%S} UTC found"
+                f" the expired certificate (serial {expired.serial}) presented on no port, and a"
+                f" valid one on every rule it served: {shown}."
+            ),
+            details={
+                **(incident.details or {}),
+                "resolved_by_run": str(run.uuid),
+                "renewed": renewed,
+            },
+        )
 
 
 def _alert(
@@ -97,6 +154,8 @@ def _alert(
                 f" {len(failing)} failing handshake(s) logged."
             ),
             failing_handshakes=failing,
+            # What it served, kept: the certificate's own list follows the probe.
+            details={"rules": sorted(certificate.rules), "ports": sorted(certificate.ports)},
             opened_at=now,
         )
         subject = f"[attls-portal] EXPIRED certificate on {run.stack.label}: {certificate.subject}"

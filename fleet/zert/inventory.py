@@ -17,21 +17,23 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from accounts.roles import Capability, has_capability
 from fleet import presenters
 from fleet.models import (
     ConnectionObservation,
+    LparConnection,
     ZertDaily,
     ZertInterval,
     ZertPeer,
     ZertProtection,
     ZertRecord,
     ZertRun,
+    ZertRunDay,
 )
-from fleet.selectors import User, sees_estate
+from fleet.selectors import User, connection_of, sees_estate
 from fleet.zert import ingest
 from policies.models import Service, Stack
 from policies.selectors import service_list_for
@@ -415,6 +417,68 @@ def zert_runs_of(connection: Any, limit: int = 5) -> list[ZertRun]:
     if connection is None:
         return []
     return list(ZertRun.objects.filter(connection=connection)[:limit])
+
+
+@dataclass(frozen=True)
+class StackZert:
+    """What the portal knows of one stack's zERT. `collecting`: whether the portal reads the
+    LPAR's zERT records (its connection's switch), None when the LPAR has no connection.
+    `stored_at`: when a run last stored new records of this stack (its end), `newest_day` the
+    newest day of connections among them. The portal does not read the stack's own zERT
+    setting (GLOBALCONFIG ZERT): stored records show it was on; none stored leaves it unknown."""
+
+    stack: Stack
+    collecting: bool | None
+    stored_at: dt.datetime | None
+    newest_day: dt.date | None
+
+
+@dataclass(frozen=True)
+class LparZert:
+    stacks: list[StackZert]
+    last_run: ZertRun | None  # the connection's latest run, whatever its outcome
+
+
+def zert_state_of(lpars: list[Any]) -> dict[int, LparZert]:
+    """Per LPAR id (LPARs with their connection and stacks loaded): the zERT state of each
+    stack and the latest run, in three queries however many LPARs and stacks."""
+    stack_ids = [s.id for lpar in lpars for s in lpar.stacks.all()]
+    stored = {
+        row["stack_id"]: row
+        for row in ZertRunDay.objects.filter(stack_id__in=stack_ids)
+        .values("stack_id")
+        .annotate(stored_at=Max("run__finished_at"), newest_day=Max("day"))
+    }
+    connections = {lpar.id: connection_of(lpar) for lpar in lpars}
+    latest = ZertRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at")
+    run_ids = (
+        LparConnection.objects.filter(pk__in=[c.pk for c in connections.values() if c])
+        .annotate(last_run=Subquery(latest.values("id")[:1]))
+        .values_list("last_run", flat=True)
+    )
+    runs = {
+        r.connection_id: r
+        for r in ZertRun.objects.filter(id__in=[i for i in run_ids if i]).defer(
+            "steps", "outputs", "warnings"
+        )
+    }
+    answer = {}
+    for lpar in lpars:
+        connection = connections[lpar.id]
+        collecting = connection.zert_enabled if connection is not None else None
+        stacks = [
+            StackZert(
+                stack=stack,
+                collecting=collecting,
+                stored_at=stored.get(stack.id, {}).get("stored_at"),
+                newest_day=stored.get(stack.id, {}).get("newest_day"),
+            )
+            for stack in lpar.stacks.all()
+        ]
+        answer[lpar.id] = LparZert(
+            stacks=stacks, last_run=runs.get(connection.pk) if connection is not None else None
+        )
+    return answer
 
 
 INTERVALS_SHOWN = 24

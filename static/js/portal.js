@@ -49,6 +49,20 @@
   document.addEventListener("DOMContentLoaded", refreshSelection);
   document.addEventListener("htmx:afterSettle", refreshSelection);
 
+  /* The top bar's "More" menu (a <details>) closes on a click elsewhere and on Escape. */
+  function closeMenus(except) {
+    document.querySelectorAll("details.nav-more[open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    closeMenus(target instanceof Element ? target.closest("details.nav-more") : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
   /* A boosted link or form answered with one of the portal's error pages (403 not allowed,
      404 not found, 429 signing in locked, 500 server error: whole pages) shows that page, as
      a plain page load would; htmx's responseHandling (base.html) would keep the old page and

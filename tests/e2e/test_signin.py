@@ -40,6 +40,7 @@ def test_an_admin_creates_a_user_and_the_user_makes_a_token(
 ) -> None:
     sign_in(make_user("adam", Role.ADMIN))
     page.goto(f"{live_server.url}/")
+    page.locator(".nav-more > summary").click()  # Users is under the top bar's "More"
     page.get_by_role("link", name="Users").click()
     page.get_by_role("link", name="New user").click()
     page.fill("#id_username", "olga")

@@ -8,6 +8,7 @@ The must-hold scenario against lparsim is tests/integration/test_impact.py.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -36,7 +37,7 @@ from fleet.services import (
     deployment_approve,
     deployment_request,
 )
-from policies.models import ChangeRecord, Service
+from policies.models import ChangeRecord, PolicyVersion, Service
 from tests.fleet.ui_estate import FleetEstate, build_fleet, withdraw_pending
 
 pytestmark = pytest.mark.django_db
@@ -195,6 +196,32 @@ def test_approving_with_will_break_peers_needs_an_acknowledgement_on_the_page(fl
     assert [p["remote_address"] for p in ack.peers] == [CLIENT]
     record = ChangeRecord.objects.get(object_uuid=deployment.uuid, action="approve")
     assert record.after["impact_acknowledged"]["will_break"] == 1
+
+
+def test_an_acknowledgement_of_only_blanks_is_refused_saying_so_and_changes_nothing(
+    fleet, django_capture_on_commit_callbacks
+):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_change(fleet)
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    assert re.search(r'<textarea id="acknowledge-impact"[^>]* required[ >]', shown)
+    with django_capture_on_commit_callbacks() as enqueued:
+        answer = page.post(
+            reverse("fleet:deployment-approve", args=[deployment.uuid]),
+            {"acknowledge_impact": " \n\t "},
+            HTTP_HX_REQUEST="true",
+        )
+    assert answer.status_code == 400
+    refused = answer.content.decode()
+    assert 'data-testid="approve-refused"' in refused
+    assert "1 peer(s) will break" in refused
+    assert "the acknowledgement given was blank" in refused
+    assert not enqueued, "nothing is queued"
+    found = Deployment.objects.get(pk=deployment.pk)
+    assert (found.status, found.approved_by, found.approved_at) == (RunStatus.PENDING, None, None)
+    assert not ImpactAcknowledgement.objects.exists()
+    assert not ChangeRecord.objects.filter(object_uuid=deployment.uuid, action="approve")
 
 
 def test_the_api_refuses_the_approval_without_acknowledgement_and_lists_the_peers(fleet):
@@ -524,6 +551,66 @@ def test_the_panels_and_the_scores_page_render(fleet):
     scores = page.get(reverse("fleet:impact-scores")).content.decode()
     assert 'data-testid="recall">\N{EN DASH}' in scores
     assert as_page(fleet, "owner_a").get(reverse("fleet:impact-scores")).status_code == 403
+
+
+def _badge(panel: str, attribute: str, verdict: str) -> str:
+    found = re.search(rf'{attribute}="{verdict}">([^<]*)</span>', panel)
+    assert found is not None, (attribute, verdict)
+    return found.group(1)
+
+
+def test_the_panel_counts_services_and_peers_apart_each_as_its_table_lists_them(fleet):
+    """A mainframe engineer must trace every figure to rows: services without any peer seen
+    are no-data services (rows of the services table), never "0 no-data" peers above them."""
+    seen(fleet.service_a, CLIENT)  # cleartext on a port v2 secures: one peer will break
+    runs_without_service_a(fleet)
+    panel = (
+        as_page(fleet, "architect")
+        .get(reverse("fleet:impact-version", args=["SYSA", "TCPIP", 2]))
+        .content.decode()
+    )
+    services = panel.split('data-testid="impact-services"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr data-service-verdict="([a-z-]+)">', services)
+    record = prediction_record(fleet.sysa, Candidate(fleet.v2.text, "v2"), precheck=False)
+    assert len(rows) == len([s for s in record["services"] if s["verdict"] != "safe"])
+    no_data = rows.count("no-data")
+    assert no_data > 0, "the estate's other services have no peer in the window"
+    plural = "" if no_data == 1 else "s"
+    assert _badge(panel, "data-service-verdict", "no-data") == (
+        f"{no_data} service{plural} with no data"
+    )
+    assert _badge(panel, "data-service-verdict", "will-break") == "1 service will break"
+    assert rows.count("will-break") == 1
+    # The peers: one will break (the row of the peers table); none of them has no data.
+    assert _badge(panel, "data-verdict", "will-break") == "1 peer will break"
+    assert _badge(panel, "data-verdict", "no-data") == "0 peers with no data"
+    peers = panel.split('data-testid="impact-peers"')[1].split("</table>")[0]
+    assert re.findall(r'<tr data-peer="[^"]*" data-verdict="([a-z-]+)"', peers) == ["will-break"]
+    assert f"no peer seen in {record['window_days']} days" in services
+
+
+def test_the_impact_is_open_above_the_approve_button_and_loads_with_the_request_page(fleet):
+    seen(fleet.service_a, CLIENT)
+    deployment = request_change(fleet)
+    page = as_page(fleet, "operator2")
+    shown = page.get(reverse("fleet:deployment", args=[deployment.uuid])).content.decode()
+    approve = shown.index(reverse("fleet:deployment-approve", args=[deployment.uuid]))
+    assert shown.index('data-testid="impact"') < approve
+    assert shown.index(f'data-peer="{fleet.service_a.name} {CLIENT}"') < approve
+    # The peers table's <details> is open: the last one before it opened, none closed since.
+    before = shown[: shown.index('data-testid="impact-peers"')]
+    assert before.rindex("<details open>") > before.rindex('data-testid="impact-services"')
+    assert "</details>" not in before[before.rindex("<details open>") :]
+    # The request page: each stack's prediction loads with the page, in no closed <details>.
+    PolicyVersion.objects.create(
+        stack=fleet.sysa, number=3, text=fleet.v2.text, sha256=fleet.v2.sha256,
+        model=fleet.v2.model, author=fleet.people["architect"], parent=fleet.v2,
+    )  # fmt: skip
+    request = as_page(fleet, "operator").get(reverse("fleet:deployment-new")).content.decode()
+    section = request.split('data-testid="impact-preview"')[1].split("</section>")[0]
+    version = reverse("fleet:impact-version", args=["SYSA", "TCPIP", 3])
+    assert f'hx-get="{version}" hx-trigger="load"' in section
+    assert "<details" not in section and "intersect" not in section
 
 
 # --- peers the change does not affect -----------------------------------------------------------

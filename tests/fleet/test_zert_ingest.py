@@ -5,6 +5,7 @@ the partitioned table)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection as database
@@ -295,3 +296,65 @@ def test_a_run_names_the_days_it_stored_and_sums_its_intervals_once(
     Service.objects.get(name="TN3270").owners.add(owner)
     client.force_login(owner)
     assert 'data-testid="intervals"' not in client.get(reverse("fleet:inventory")).content.decode()
+
+
+def test_the_connection_list_says_per_stack_whether_zert_is_collected_and_when_records_landed(
+    estate: dict[str, object], make_user, client
+) -> None:
+    from fleet.models import LparConnection, RunStatus, ZertRun
+    from fleet.zert import collect
+
+    lpar, stack = estate["lpar"], estate["stack"]
+    assert isinstance(lpar, Lpar) and isinstance(stack, Stack)
+    quiet = Stack.objects.create(lpar=lpar, name="TCPIPB")  # zERT records never name it
+    Stack.objects.create(lpar=Lpar.objects.create(name="SYSB"), name="TCPIP")  # no connection
+    connection = LparConnection.objects.create(lpar=lpar, username="ATTLSADM", ca_bundle="x")
+    client.force_login(make_user("olivia", Role.OPERATOR))
+
+    def states() -> dict[str, tuple[str, str]]:
+        page = client.get(reverse("fleet:connections")).content.decode()
+        found = {}
+        for lpar_name, cell in re.findall(
+            r'<strong>(\w+)</strong>.*?data-testid="zert-state">(.*?)</td>', page, re.S
+        ):
+            for name, collection, stored in re.findall(
+                r'data-zert-stack="(\w+)">.*?data-zert-collection="(\w+)".*?'
+                r"data-zert-stored[^>]*>([^<]*)<",
+                cell,
+                re.S,
+            ):
+                found[f"{lpar_name}/{name}"] = (collection, stored)
+        return found
+
+    unknown = "no record stored; zERT on the stack: unknown"
+    assert states() == {
+        "SYSA/TCPIP": ("off", unknown),
+        "SYSA/TCPIPB": ("off", unknown),
+        "SYSB/TCPIP": ("unknown", unknown),  # no connection: the portal cannot tell
+    }
+
+    LparConnection.objects.filter(pk=connection.pk).update(zert_enabled=True)
+    run = ZertRun.objects.create(connection=connection, source="job")
+    collect._ingest(run, z.render_dump([_record(1), _record(2)]), None)
+    run = collect._finish(run, RunStatus.SUCCEEDED, "")
+    assert run.finished_at is not None
+    shown = states()
+    assert shown["SYSA/TCPIP"] == (
+        "on",
+        f"last records stored {run.finished_at:%Y-%m-%d %H:%M:%S} UTC",
+    )
+    assert shown["SYSA/TCPIPB"] == ("on", unknown)  # collected, but no record names it
+    assert shown["SYSB/TCPIP"] == ("unknown", unknown)
+    page = client.get(reverse("fleet:connections")).content.decode()
+    assert f"(connections up to {TODAY:%Y-%m-%d})" in page
+    assert 'data-zert-last-run="succeeded">last run succeeded' in page
+    assert "2 read, 2 new" in page
+    assert quiet.name in page
+
+    # A later run that fails stores nothing: the stack keeps its last stored time.
+    failed = ZertRun.objects.create(connection=connection, source="job")
+    collect._finish(failed, RunStatus.FAILED, "z/OSMF answered 503 (transient)")
+    assert (
+        states()["SYSA/TCPIP"][1] == f"last records stored {run.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    assert "last run failed" in client.get(reverse("fleet:connections")).content.decode()

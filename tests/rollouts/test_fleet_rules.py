@@ -7,6 +7,7 @@ prediction and the comparison are fleet.impact's own, computed from them.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -79,8 +80,12 @@ def test_a_step_with_peers_predicted_to_break_is_approved_only_with_a_reason(est
     url = f"/campaigns/{campaign.uuid}/approve/"
     shown_page = page.get(f"/campaigns/{campaign.uuid}/").content.decode()
     assert 'name="acknowledge_impact"' in shown_page
+    assert re.search(r'<textarea id="acknowledge-impact"[^>]* required[ >]', shown_page)
     refused = page.post(url, {"acknowledge_impact": ""}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 400 and "will break" in refused.content.decode()
+    blank = page.post(url, {"acknowledge_impact": "   "}, HTTP_HX_REQUEST="true")
+    assert blank.status_code == 400
+    assert "the acknowledgement given was blank" in blank.content.decode()
     step.refresh_from_db()
     assert step.status == StepStatus.REQUESTED
     assert Deployment.objects.get(pk=step.deployment_id).status == RunStatus.PENDING
