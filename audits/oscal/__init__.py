@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from audits.models import Assessment, ControlResult, Outcome
 from fleet.impact.compare import OUTCOME_LABELS as IMPACT_OUTCOMES
+from rollouts.models import ReplayMatch
 
 if TYPE_CHECKING:
     from audits.log import Head
@@ -264,6 +266,10 @@ GATE_SOURCE = (
     " during the bake: each check's value, threshold, verdict and evidence)"
 )
 SKIP_SOURCE = "The skip request and its approval by a second person, in the portal's audit log"
+REPLAY_SOURCE = (
+    "The lab step's replay the portal stored: each production peer's profile (observed or"
+    " inferred) offered to the lab copy of its service, the outcome, and its prediction"
+)
 
 
 def _campaign_observations(
@@ -302,6 +308,20 @@ def _campaign_observations(
                         props.append(_prop("skip-approved-by", skip["approved_by"]))
                     props.append(_prop("skip-four-eyes", str(skip["four_eyes"]).lower()))
                 evidence.append({"description": SKIP_SOURCE})
+            replay = step.get("lab_replay")
+            if replay is not None:
+                tally = Counter(peer["match"] for peer in replay["peers"])
+                outcomes = "; ".join(f"{tally[m]} {m.label.lower()}" for m in ReplayMatch)
+                said += (
+                    f". Lab replay {replay['status']}: {len(replay['peers'])} production peers"
+                    f" ({outcomes})"
+                )
+                props += [
+                    _prop("lab-replay-status", replay["status"]),
+                    _prop("lab-replay-peers", len(replay["peers"])),
+                    _prop("lab-replay-unpredicted", tally[ReplayMatch.UNPREDICTED]),
+                ]
+                evidence.append({"description": REPLAY_SOURCE})
             if step["promotion"]:
                 said += f". Promoted: {step['promotion']}"
                 props.append(_prop("promotion", step["promotion"]))

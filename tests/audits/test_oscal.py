@@ -149,3 +149,57 @@ def test_a_written_file_is_utf8_json_that_loads_back(assessed: Assessed, tmp_pat
     path.write_bytes(oscal.dumps(document))
 
     assert json.loads(path.read_text(encoding="utf-8")) == document
+
+
+def test_a_lab_steps_replay_is_in_its_gate_observation(assessed: Assessed) -> None:
+    """The stored report's lab replay (rollouts' ReplayMatch per peer) is told and counted in
+    the observation of its step, with the replay named as evidence."""
+    from audits import report
+
+    assessment = assessed.assessment
+    stored = assessment.report or report.assessment_report(
+        assessment, list(assessment.results.all())
+    )
+    peer = {"stack": "LAB1/TCPIP", "service": "MQ_Channel_to_Clearing_House", "peer": "CLEARHOUSE"}
+    stored["campaigns"] = [
+        {
+            "name": "Lab first",
+            "uuid": "9b0c64f5-3ad4-4d2e-9c1c-6d8d2f0b7e11",
+            "steps": [
+                {
+                    "position": 1,
+                    "cohort": "Lab: LAB1/TCPIP",
+                    "status_label": "passed",
+                    "evaluations": [["failed", 1]],
+                    "verdict": "failed",
+                    "checks": [{"check": "lab-replay", "verdict": "failed"}],
+                    "skip": None,
+                    "gate_skipped": False,
+                    "promotion": None,
+                    "lab_replay": {
+                        "status": "finished",
+                        "peers": [
+                            {**peer, "match": "expected"},
+                            {**peer, "peer": "ACME", "match": "unpredicted"},
+                            {**peer, "peer": "10.1.1.1", "match": "as-predicted"},
+                        ],
+                    },
+                }
+            ],
+        }
+    ]
+    assessment.report = stored
+
+    document = oscal.assessment_results(assessment)
+
+    assert oscal.validate(document) == []
+    observation = next(
+        o for o in _results(document)["observations"] if o["title"].startswith("Gate of campaign")
+    )
+    props = {p["name"]: p["value"] for p in observation["props"]}
+    assert props["lab-replay-peers"] == "3" and props["lab-replay-unpredicted"] == "1"
+    assert (
+        "3 production peers (1 accepted, as predicted; 1 refused, as predicted"
+        in (observation["description"])
+    )
+    assert oscal.REPLAY_SOURCE in [e["description"] for e in observation["relevant-evidence"]]
