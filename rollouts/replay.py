@@ -25,9 +25,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,6 +60,8 @@ log = logging.getLogger(__name__)
 REPLAY_TASK = "rollouts.tasks.replay_lab"
 PURPOSE = "lab replay"
 EVIDENCE_LINES = 20
+# Beyond the replay's deadline: the predictions before the handshakes and the storing after.
+REPLAY_STALE_MARGIN = 180
 
 
 def is_lab_step(step: Step) -> bool:
@@ -86,6 +90,39 @@ def match_of(outcome: str, predicted_breaks: bool) -> str:
 
 
 # --- running it -------------------------------------------------------------------------------
+
+
+def reclaim_stale() -> list[int]:
+    """The steps whose replay must be sent to a worker again (their replays pending again):
+    pending longer than ROLLOUTS_STEP_STALE_SECONDS (the message was lost), or running longer
+    than the replay's own deadline and REPLAY_STALE_MARGIN (its worker stopped: a replay that
+    runs ends within the deadline, so nothing still writes its peers). Without this the lab
+    gate's lab-replay check waited for ever."""
+    now = timezone.now()
+    pending = LabReplay.objects.filter(
+        status=ReplayStatus.PENDING,
+        created_at__lt=now - timedelta(seconds=settings.ROLLOUTS_STEP_STALE_SECONDS),
+    )
+    running = LabReplay.objects.filter(
+        status=ReplayStatus.RUNNING,
+        started_at__lt=now - timedelta(seconds=replaying.DEADLINE + REPLAY_STALE_MARGIN),
+    )
+    steps = list(pending.values_list("step_id", flat=True))
+    for found in running:
+        # Claimed back only if still the run that was seen (one reclaim, not two).
+        reclaimed = LabReplay.objects.filter(
+            pk=found.pk, status=ReplayStatus.RUNNING, started_at=found.started_at
+        ).update(
+            status=ReplayStatus.PENDING,
+            notes=[],
+            error=f"the worker {found.claimed_by or '(unknown)'} stopped during the replay;"
+            " replayed again",
+            started_at=None,
+        )
+        if reclaimed:
+            found.peers.all().delete()
+            steps.append(found.step_id)
+    return sorted(steps)
 
 
 def lab_replay_run(step_id: int, worker: str = "") -> LabReplay | None:

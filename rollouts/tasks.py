@@ -6,7 +6,8 @@
   bake's end, a deployment's end, a lost message), on the `default` queue.
 - `replay_lab`: the lab step's replay of the production peers, once its deployment is
   verified (rollouts.replay).
-- `resume_pending_steps` (beat): steps left pending by a worker that stopped are started again.
+- `resume_pending_steps` (beat): steps left pending by a worker that stopped are started again,
+  and so are lab replays whose message was lost or whose worker stopped (rollouts.replay).
 """
 
 from __future__ import annotations
@@ -89,4 +90,7 @@ def resume_pending_steps() -> int:
     )
     for step_id in ids:
         start_step.delay(step_id)
-    return len(ids)
+    replays = replay.reclaim_stale()
+    for step_id in replays:
+        replay_lab.delay(step_id)
+    return len(ids) + len(replays)

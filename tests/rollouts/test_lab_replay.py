@@ -148,3 +148,37 @@ def test_gates_written_before_the_check_existed_still_validate_and_get_its_defau
         actor=people["alice"], name="older client", stacks=estate, gates=older
     )
     assert campaign.gates[Check.LAB_REPLAY] == {"threshold": 0, "failure_limit": 0}
+
+
+def test_a_replay_whose_worker_stopped_or_whose_message_was_lost_is_sent_again(
+    lab_step: Step, estate: list[Stack], settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fleet.impact import replay as replaying
+
+    settings.ROLLOUTS_STEP_STALE_SECONDS = 30
+    long_ago = timezone.now() - timedelta(
+        seconds=replaying.DEADLINE + replay.REPLAY_STALE_MARGIN + 5
+    )
+    stopped = LabReplay.objects.create(
+        step=lab_step, status=ReplayStatus.RUNNING, started_at=long_ago, claimed_by="w1:42"
+    )
+    replay._store(stopped, [_row(estate[0], "192.0.2.1", breaks=False, key=None)], {})
+    assert replay.reclaim_stale() == [lab_step.pk]
+
+    stopped.refresh_from_db()
+    assert stopped.status == ReplayStatus.PENDING and not stopped.peers.exists()
+    assert "w1:42 stopped during the replay" in stopped.error
+    assert replay.reclaim_stale() == []  # pending, and not yet for ROLLOUTS_STEP_STALE_SECONDS
+
+    LabReplay.objects.filter(pk=stopped.pk).update(created_at=long_ago)
+    assert replay.reclaim_stale() == [lab_step.pk]  # its message lost: sent again
+
+    # A replay still within its deadline is left to its worker.
+    LabReplay.objects.filter(pk=stopped.pk).update(
+        status=ReplayStatus.RUNNING, started_at=timezone.now()
+    )
+    assert replay.reclaim_stale() == []
