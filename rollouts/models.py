@@ -50,6 +50,9 @@ DEFAULT_GATES: dict[str, dict[str, float]] = {
     Check.LATENCY: {"threshold": 5.0, "failure_limit": 1},
 }
 AT_LEAST = frozenset({Check.COVERAGE})
+# The bounds validate_gates holds every setting to; the campaign forms offer the same.
+THRESHOLD_MAX: dict[str, float] = {Check.COVERAGE: 100.0}  # a percentage
+FAILURE_LIMIT_MAX = 1000
 
 
 def default_gates() -> dict[str, dict[str, float]]:
@@ -70,10 +73,18 @@ def validate_gates(value: object) -> None:
         threshold, limit = entry["threshold"], entry["failure_limit"]
         if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold < 0:
             raise ValidationError(f"{name}: the threshold must be a number of 0 or more")
-        if name == Check.COVERAGE and threshold > 100:
-            raise ValidationError("coverage: the threshold is a percentage, 0 to 100")
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000:
-            raise ValidationError(f"{name}: the failure limit must be a whole number 0-1000")
+        if name in THRESHOLD_MAX and threshold > THRESHOLD_MAX[name]:
+            raise ValidationError(
+                f"{name}: the threshold is a percentage, 0 to {THRESHOLD_MAX[name]:g}"
+            )
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 0 <= limit <= FAILURE_LIMIT_MAX
+        ):
+            raise ValidationError(
+                f"{name}: the failure limit must be a whole number 0-{FAILURE_LIMIT_MAX}"
+            )
 
 
 class CampaignStatus(models.TextChoices):
