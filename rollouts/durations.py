@@ -11,8 +11,10 @@ import re
 UNITS = {"w": 7 * 24 * 3600, "d": 24 * 3600, "h": 3600, "m": 60, "s": 1}
 # Longer than any bake a campaign would want, and well inside a PositiveIntegerField.
 MAX_SECONDS = 366 * 24 * 3600
-_PART = re.compile(r"(\d+)\s*([wdhms])")
-_WHOLE = re.compile(r"(?:\d+\s*[wdhms]\s*)+")
+# ASCII digits only: str.isdigit() and \d also take "²", which int() refuses.
+_SECONDS = re.compile(r"[0-9]+")
+_PART = re.compile(r"([0-9]+)\s*([wdhms])")
+_WHOLE = re.compile(r"(?:[0-9]+\s*[wdhms]\s*)+")
 
 
 class DurationRefused(ValueError):
@@ -23,7 +25,7 @@ def parse_duration(text: str) -> int:
     """Seconds in `text`: a whole number of seconds ("90"), or numbers each with a unit, w d h
     m s ("7d", "2m", "1h 30m"), largest first, each unit once. At least 1 s, at most 366 d."""
     given = text.strip().lower()
-    if given.isdigit():
+    if _SECONDS.fullmatch(given):
         seconds = int(given)
     elif _WHOLE.fullmatch(given):
         parts = _PART.findall(given)

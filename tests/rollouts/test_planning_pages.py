@@ -168,7 +168,11 @@ INVALID = {
     "name taken": ({"name": "SYSA and SYSB"}, "name", "already exists"),
     "no stack": ({"stacks": [], "services": []}, "stacks", "Choose at least one stack."),
     "no service": ({"services": []}, "services", "Choose at least one service"),
-    "service off the stacks": ("sysb-service-only-sysa", "services", "Not on the campaign's stacks: SYSB"),
+    "service off the stacks": (
+        "sysb-service-only-sysa",
+        "services",
+        "Not on the campaign's stacks: SYSB",
+    ),
     "bake unreadable": ({"bake": "7x"}, "bake", "is not a duration"),
     "bake zero": ({"bake": "0s"}, "bake", "at least 1 second"),
     "bake units twice": ({"bake": "1m1m"}, "bake", "each unit once"),
