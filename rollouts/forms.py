@@ -44,17 +44,17 @@ def scope_services() -> QuerySet[Service]:
 
 
 class StacksField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Stack) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Stack) -> str:
         return obj.label
 
 
 class StackField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Stack) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Stack) -> str:
         return obj.label
 
 
 class ServicesField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Service) -> str:  # type: ignore[override]
+    def label_from_instance(self, obj: Service) -> str:
         return f"{obj.stack.label} {obj.name} ({obj.get_tier_display().lower()} tier)"
 
 
@@ -133,10 +133,12 @@ class CampaignForm(NoColonMixin, GateFieldsMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=4000
     )
     stacks = StacksField(
-        queryset=Stack.objects.select_related("lpar").order_by("lpar__name", "name"),
+        queryset=Stack.objects.exclude(lpar__kind=LparKind.LAB)
+        .select_related("lpar")
+        .order_by("lpar__name", "name"),
         to_field_name="uuid",
         widget=forms.CheckboxSelectMultiple,
-        help_text="The production stacks the campaign migrates.",
+        help_text="The production stacks the campaign migrates (a lab stack is chosen on its own).",
         error_messages={"required": "Choose at least one stack."},
     )
     services = ServicesField(
@@ -175,7 +177,7 @@ class CampaignForm(NoColonMixin, GateFieldsMixin, forms.Form):
         # Querysets are evaluated per form: a user or stack added since start-up is offered.
         for name in ("stacks", "services", "owner", "lab_stack"):
             field = self.fields[name]
-            assert isinstance(field, forms.ModelChoiceField)
+            assert isinstance(field, forms.ModelChoiceField) and field.queryset is not None
             field.queryset = field.queryset.all()
         self.fields["owner"].initial = actor.get_username()
         self.add_gate_fields(DEFAULT_GATES, WEEK_SECONDS)

@@ -53,9 +53,10 @@ def test_the_api_plans_with_a_duration_an_owner_and_auto_promotion(estate, peopl
         ({"owner": "carol"}, "owner"),  # an auditor owns no campaign
         ({"owner": "nobody"}, "owner"),
         ({"auto_promote": True}, "auto_promote"),  # alice would allow her own campaign's
+        ({"stacks": ["SYSA/TCPIP", "LAB1/TCPIP"], "lab_stack": "LAB1/TCPIP"}, "lab_stack"),
     ]:
         refused = client_of(people["alice"]).post(
-            BASE, {"name": "Refused", "stacks": ["SYSA/TCPIP"], **body}, format="json"
+            BASE, {"name": "Refused", "stacks": ["SYSA/TCPIP"]} | body, format="json"
         )
         assert refused.status_code == 400, (body, refused.content)
         assert field in refused.json(), refused.json()
