@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.roles import Role
-from policies.models import ChangeRecord
+from policies.models import ChangeRecord, Service
 from rollouts.models import Campaign
 from tests.rollouts.support import reference_estate
 
@@ -31,6 +31,14 @@ def test_a_planner_creates_a_campaign_and_moves_a_service_between_cohorts(
     expect(scope.locator('[data-stack="SYSA/TCPIP"]')).to_be_visible()
     expect(scope.locator('[data-stack="SYSB/TCPIP"]')).to_have_count(0)
     expect(scope.get_by_test_id("target-design")).to_contain_text("rule")
+    # A service unticked stays unticked when another stack is ticked, then unticked again.
+    first = scope.locator('input[name="services"]').first
+    first.uncheck()
+    page.get_by_label("SYSB/TCPIP").check()
+    expect(scope.locator('[data-stack="SYSB/TCPIP"]')).to_be_visible()
+    expect(scope.locator('input[name="services"]').first).not_to_be_checked()
+    page.get_by_label("SYSB/TCPIP").uncheck()
+    expect(scope.locator('[data-stack="SYSB/TCPIP"]')).to_have_count(0)
     page.get_by_label("Bake time").fill("2m")
     shot(page, "campaign-new-01-filled")
     page.get_by_test_id("create-campaign").click()
@@ -39,9 +47,10 @@ def test_a_planner_creates_a_campaign_and_moves_a_service_between_cohorts(
     expect(page.locator(".alert-success")).to_contain_text("bake time 2m")
     campaign = Campaign.objects.get(name="Browser pilot")
     assert campaign.bake_seconds == 120
-    assert {s.stack.label for s in campaign.services.select_related("stack__lpar")} == {
-        "SYSA/TCPIP"
-    }
+    scope_labels = {s.stack.label for s in campaign.services.select_related("stack__lpar")}
+    assert scope_labels == {"SYSA/TCPIP"}
+    sysa = Service.objects.filter(stack__lpar__name="SYSA", included=True, rule__isnull=False)
+    assert campaign.services.count() == sysa.count() - 1  # the one unticked
 
     page.get_by_test_id("edit-cohorts").click()
     first, second = campaign.cohorts.order_by("position")[:2]
