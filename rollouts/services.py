@@ -120,12 +120,12 @@ def campaign_create(
             f"{owner} is neither an architect nor an operator: the owner plans the campaign"
             " and requests its steps."
         )
-    if lab_stack is not None and lab_stack.id in {s.id for s in stacks}:
+    stack_ids = {s.id for s in stacks}
+    if lab_stack is not None and lab_stack.id in stack_ids:
         problems["lab_stack"] = (
             f"{lab_stack.label} is one of the campaign's stacks: the lab validates the"
             " candidate away from them."
         )
-    stack_ids = {s.id for s in stacks}
     outside = [s for s in services or () if s.stack_id not in stack_ids]
     if outside:
         problems["services"] = "Not on the campaign's stacks: " + ", ".join(
@@ -267,15 +267,18 @@ def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Servi
             " started; its services are fixed"
         )
     chosen = {s.id for s in services}
-    left = (
-        Service.objects.filter(id__in=cohort.services.values("id"))
-        .filter(id__in=scope)
-        .exclude(id__in=chosen)
-        .exclude(
-            id__in=Cohort.objects.filter(campaign=campaign).exclude(pk=cohort.pk).values("services")
-        )
+    # From the through table: no NULL of an empty cohort (NOT IN with a NULL drops every row).
+    elsewhere = set(
+        Cohort.services.through.objects.filter(cohort__campaign=campaign)
+        .exclude(cohort=cohort)
+        .values_list("service_id", flat=True)
     )
-    if cohort.kind != CohortKind.LAB and left.exists():
+    left = [
+        s
+        for s in cohort.services.all()
+        if s.id in scope and s.id not in chosen and s.id not in elsewhere
+    ]
+    if cohort.kind != CohortKind.LAB and left:
         names = ", ".join(sorted(s.name for s in left))
         raise ValidationError(
             {"services": f"{names} would be left in no cohort: move it to another cohort"}

@@ -101,6 +101,7 @@ def test_the_cohorts_shape_through_the_api_and_who_may_change_it(estate, people,
 def test_setting_a_cohorts_services_leaves_none_of_the_scope_in_no_cohort(estate, people):
     campaign = services.campaign_create(actor=people["alice"], name="Sets", stacks=estate)
     low = campaign.cohorts.get(position=0)
+    cohorts.cohort_add(actor=people["alice"], campaign=campaign, name="Empty")  # holds none
     before = shape(campaign)
     url = f"{BASE}{campaign.uuid}/cohort/"
     # Emptying the pilot would leave its services in no cohort: their rules would then be in
