@@ -57,6 +57,9 @@ AT_LEAST = frozenset({Check.COVERAGE})
 # Checks added after campaigns (and API clients) first wrote their gates: a gates value
 # without one is complete, the check takes its default (`with_added_checks`).
 ADDED_CHECKS = frozenset({Check.LAB_REPLAY})
+# The bounds validate_gates holds every setting to; the campaign forms offer the same.
+THRESHOLD_MAX: dict[str, float] = {Check.COVERAGE: 100.0}  # a percentage
+FAILURE_LIMIT_MAX = 1000
 
 
 def default_gates() -> dict[str, dict[str, float]]:
@@ -85,10 +88,18 @@ def validate_gates(value: object) -> None:
         threshold, limit = entry["threshold"], entry["failure_limit"]
         if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold < 0:
             raise ValidationError(f"{name}: the threshold must be a number of 0 or more")
-        if name == Check.COVERAGE and threshold > 100:
-            raise ValidationError("coverage: the threshold is a percentage, 0 to 100")
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000:
-            raise ValidationError(f"{name}: the failure limit must be a whole number 0-1000")
+        if name in THRESHOLD_MAX and threshold > THRESHOLD_MAX[name]:
+            raise ValidationError(
+                f"{name}: the threshold is a percentage, 0 to {THRESHOLD_MAX[name]:g}"
+            )
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 0 <= limit <= FAILURE_LIMIT_MAX
+        ):
+            raise ValidationError(
+                f"{name}: the failure limit must be a whole number 0-{FAILURE_LIMIT_MAX}"
+            )
 
 
 class CampaignStatus(models.TextChoices):

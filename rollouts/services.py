@@ -22,6 +22,7 @@ from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.identity import same_person
@@ -102,16 +103,45 @@ def campaign_create(
     gates: dict[str, Any] | None = None,
     lab_stack: Stack | None = None,
     services: Sequence[Service] | None = None,
+    auto_promote: bool = False,
 ) -> Campaign:
     """A campaign in the inventory phase; cohorts by criticality tier, low first (the first
-    one the pilot), after a lab cohort when a lab stack is named."""
+    one the pilot), after a lab cohort when a lab stack is named.
+
+    The owner (default: the actor) plans it and requests its automatic steps, so is an
+    architect or an operator. Auto-promotion may be allowed at once only by an operator who
+    is not the owner (the rule of campaign_auto_promote_set); that operator is its approver."""
     _plans(actor)
+    owner = owner or actor
+    problems: dict[str, str] = {}
     if not stacks:
-        raise ValidationError({"stacks": "Name at least one stack."})
+        problems["stacks"] = "Name at least one stack."
+    if not (has_capability(owner, Capability.PUBLISH) or has_capability(owner, Capability.OPERATE)):
+        problems["owner"] = (
+            f"{owner} is neither an architect nor an operator: the owner plans the campaign"
+            " and requests its steps."
+        )
+    stack_ids = {s.id for s in stacks}
+    if lab_stack is not None and lab_stack.id in stack_ids:
+        problems["lab_stack"] = (
+            f"{lab_stack.label} is one of the campaign's stacks: the lab validates the"
+            " candidate away from them."
+        )
+    outside = [s for s in services or () if s.stack_id not in stack_ids]
+    if outside:
+        problems["services"] = "Not on the campaign's stacks: " + ", ".join(
+            f"{s.stack.label} {s.name}" for s in outside
+        )
+    if auto_promote:
+        refusal = _auto_promote_refusal(owner=owner, actor=actor)
+        if refusal:
+            problems["auto_promote"] = refusal + "."
+    if problems:
+        raise ValidationError(problems)
     campaign = Campaign(
         name=name.strip(),
         description=description,
-        owner=owner or actor,
+        owner=owner,
         created_by=actor,
         lab_stack=lab_stack,
     )
@@ -119,6 +149,8 @@ def campaign_create(
         campaign.bake_seconds = bake_seconds
     if gates is not None:
         campaign.gates = with_added_checks(gates) if isinstance(gates, dict) else gates
+    if auto_promote:
+        campaign.auto_promote, campaign.auto_promote_approver = True, actor  # type: ignore[assignment]
     campaign.full_clean()
     campaign.save()
     campaign.stacks.set(stacks)
@@ -127,9 +159,6 @@ def campaign_create(
         if services is not None
         else list(Service.objects.filter(stack__in=stacks, included=True, rule__isnull=False))
     )
-    outside = [s.name for s in scope if s.stack_id not in {st.id for st in stacks}]
-    if outside:
-        raise ValidationError({"services": f"Not on the campaign's stacks: {', '.join(outside)}"})
     campaign.services.set(scope)
     position = 0
     if lab_stack is not None:
@@ -180,9 +209,11 @@ def campaign_settings_update(
     bake_seconds: int | None = None,
     gates: dict[str, Any] | None = None,
 ) -> Campaign:
-    """Bake time and gate thresholds and failure limits; they apply from the next evaluation."""
+    """Bake time and gate thresholds and failure limits, before or while the campaign runs;
+    they apply from the next evaluation. A finished campaign's settings are its record."""
     _plans(actor)
     locked = _locked(campaign)
+    _not_finished(locked)
     before = {"bake_seconds": locked.bake_seconds, "gates": locked.gates}
     if bake_seconds is not None:
         locked.bake_seconds = bake_seconds
@@ -201,16 +232,58 @@ def campaign_settings_update(
     return locked
 
 
+def _not_finished(campaign: Campaign) -> None:
+    if campaign.status in (CampaignStatus.DONE, CampaignStatus.ABORTED):
+        raise CampaignRefused(f"the campaign is {campaign.get_status_display().lower()}")
+
+
+def _started_upto(campaign: Campaign) -> int:
+    """The position of the last cohort a step was made for (-1: none). Steps follow the
+    cohorts' order, so every cohort at or before it has started and is fixed."""
+    found = campaign.steps.filter(cohort__isnull=False).aggregate(upto=Max("cohort__position"))
+    return -1 if found["upto"] is None else int(found["upto"])
+
+
 @transaction.atomic
 def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Service]) -> Cohort:
-    """Moves services into a cohort (out of any other of the campaign) before it started."""
+    """Moves services into a cohort (out of any other of the campaign) before it started.
+    Refused for a service of a cohort that started, and when a service of the scope would be
+    left in no cohort (a version would then carry its rule from the first step on)."""
     _plans(actor)
     campaign = _locked(cohort.campaign)
     if campaign.steps.filter(cohort__position__gte=cohort.position).exists():
         raise CampaignRefused(f"{cohort.name} has started; its services are fixed")
+    _not_finished(campaign)
     scope = set(campaign.services.values_list("id", flat=True))
     if cohort.kind != CohortKind.LAB and any(s.id not in scope for s in services):
         raise ValidationError({"services": "Only services of the campaign's scope"})
+    upto = _started_upto(campaign)
+    fixed = set(
+        campaign.cohorts.filter(position__lte=upto).values_list("services__id", flat=True)
+    ) - {None}
+    taken = sorted(s.name for s in services if s.id in fixed)
+    if taken:
+        raise CampaignRefused(
+            f"{', '.join(taken)} belong{'s' if len(taken) == 1 else ''} to a cohort that has"
+            " started; its services are fixed"
+        )
+    chosen = {s.id for s in services}
+    # From the through table: no NULL of an empty cohort (NOT IN with a NULL drops every row).
+    elsewhere = set(
+        Cohort.services.through.objects.filter(cohort__campaign=campaign)
+        .exclude(cohort=cohort)
+        .values_list("service_id", flat=True)
+    )
+    left = [
+        s
+        for s in cohort.services.all()
+        if s.id in scope and s.id not in chosen and s.id not in elsewhere
+    ]
+    if cohort.kind != CohortKind.LAB and left:
+        names = ", ".join(sorted(s.name for s in left))
+        raise ValidationError(
+            {"services": f"{names} would be left in no cohort: move it to another cohort"}
+        )
     for other in campaign.cohorts.exclude(pk=cohort.pk):
         if campaign.steps.filter(cohort=other).exists():
             continue
@@ -225,6 +298,18 @@ def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Servi
     return cohort
 
 
+_OWNER_ALONE = "the campaign's owner may not allow its auto-promotion alone"
+
+
+def _auto_promote_refusal(*, owner: Any, actor: User) -> str:
+    """Why `actor` may not allow auto-promotion of a campaign `owner` owns ("" if they may)."""
+    if not has_capability(actor, Capability.OPERATE):
+        return "only an operator may allow auto-promotion"
+    if same_person(owner, actor):
+        return _OWNER_ALONE + ": another operator allows it"
+    return ""
+
+
 @transaction.atomic
 def campaign_auto_promote_set(*, actor: User, campaign: Campaign, enabled: bool) -> Campaign:
     """Auto-promotion is allowed by a second operator, not the owner: that operator then
@@ -232,7 +317,7 @@ def campaign_auto_promote_set(*, actor: User, campaign: Campaign, enabled: bool)
     _operates(actor)
     locked = _locked(campaign)
     if enabled and same_person(locked.owner, actor):
-        raise CampaignForbidden("the campaign's owner may not allow its auto-promotion alone")
+        raise CampaignForbidden(_OWNER_ALONE)
     locked.auto_promote = enabled
     locked.auto_promote_approver = actor if enabled else None  # type: ignore[assignment]
     locked.save(update_fields=["auto_promote", "auto_promote_approver"])

@@ -63,7 +63,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     for campaign in campaigns:
         found = sorted(campaign.steps.all(), key=lambda s: s.position)
         rows.append({"campaign": campaign, "step": found[-1] if found else None})
-    return render_page(request, "rollouts/campaign_list.html", {"rows": rows})
+    context = {"rows": rows, "can_plan": selectors.plans(request.user)}
+    return render_page(request, "rollouts/campaign_list.html", context)
 
 
 # --- the campaign page ---------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # ErrorSerializer: the API's one error body ({"detail": ...}), one schema component with the
 # policies API's.
-from policies.api.serializers import ErrorSerializer, StackField  # noqa: F401
+from policies.api.serializers import ErrorSerializer, StackField, UsernameField  # noqa: F401
 from policies.models import Service
+from rollouts.durations import MAX_SECONDS, DurationRefused, parse_duration
 from rollouts.models import ActionRequest, Campaign, Cohort, GateEvaluation, Step
 
 
@@ -172,6 +175,30 @@ class CampaignDetailSerializer(CampaignSerializer):
         return campaign.end_state.get("totals") if campaign.end_state else None
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class DurationField(serializers.Field):
+    """Seconds, given as a whole number (120) or a duration as the campaign form reads it
+    ("7d", "2m", "30s", "1h30m": rollouts.durations)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            raise serializers.ValidationError("A number of seconds, or a duration such as 7d.")
+        if isinstance(data, int):
+            if not 1 <= data <= MAX_SECONDS:
+                raise serializers.ValidationError(f"From 1 to {MAX_SECONDS} seconds.")
+            return data
+        try:
+            return parse_duration(data)
+        except DurationRefused as refusal:
+            raise serializers.ValidationError(str(refusal)) from None
+
+    def to_representation(self, value: int) -> int:
+        return value
+
+
+BAKE_HELP = "The bake time: seconds (604800) or a duration (7d, 12h, 2m, 30s, 1h30m)"
+
+
 class CampaignCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -183,8 +210,19 @@ class CampaignCreateSerializer(serializers.Serializer):
         help_text="Only these services (by name) of the stacks; default: every included"
         " service with a rule",
     )
-    bake_seconds = serializers.IntegerField(min_value=1, required=False)
+    bake_seconds = DurationField(required=False, help_text=BAKE_HELP)
     gates = serializers.JSONField(required=False)
+    owner = UsernameField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Username of the owner (an architect or operator); default: you",
+    )
+    auto_promote = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Allow auto-promotion now: only an operator who is not the owner",
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         names = data.get("services")
@@ -200,13 +238,31 @@ class CampaignCreateSerializer(serializers.Serializer):
 
 
 class CampaignSettingsSerializer(serializers.Serializer):
-    bake_seconds = serializers.IntegerField(min_value=1, required=False)
+    bake_seconds = DurationField(required=False, help_text=BAKE_HELP)
     gates = serializers.JSONField(required=False)
 
 
 class CohortServicesSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
     services = serializers.ListField(child=serializers.CharField(), min_length=0)
+
+
+class CohortAddSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class CohortRenameSerializer(serializers.Serializer):
+    position = serializers.IntegerField(min_value=0)
+    name = serializers.CharField(max_length=200)
+
+
+class CohortPositionSerializer(serializers.Serializer):
+    position = serializers.IntegerField(min_value=0)
+
+
+class CohortMoveSerializer(serializers.Serializer):
+    position = serializers.IntegerField(min_value=0, help_text="The cohort's position now")
+    to = serializers.IntegerField(min_value=0, help_text="Its position after the move")
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from fleet.services import (
     DeploymentRefused,
 )
 from policies.models import Service
-from rollouts import presenters, selectors, services
+from rollouts import cohorts, presenters, selectors, services
 from rollouts.api import serializers as api
 from rollouts.models import ActionRequest, Campaign, Cohort, Step
 from rollouts.report import campaign_report
@@ -194,6 +194,8 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
             services=data.get("services"),
             bake_seconds=data.get("bake_seconds"),
             gates=data.get("gates"),
+            owner=data["owner"],
+            auto_promote=data["auto_promote"],
         )
         return self._answer(campaign, status.HTTP_201_CREATED)
 
@@ -222,11 +224,68 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         found = self.get_object()
         body = api.CohortServicesSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        cohort = found.cohorts.filter(position=body.validated_data["position"]).first()
-        if cohort is None:
-            raise serializers.ValidationError({"position": "No cohort at this position."})
+        cohort = _cohort(found, body.validated_data["position"])
         chosen = [_service(found, ref) for ref in body.validated_data["services"]]
         services.cohort_services_set(actor=request.user, cohort=cohort, services=chosen)
+        return self._answer(found)
+
+    def _planner_input(
+        self, request: Request, serializer: type[serializers.Serializer]
+    ) -> tuple[Campaign, dict[str, Any]]:
+        # The role is the permission class's (architects and operators); the body next.
+        found = self.get_object()
+        body = serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return found, dict(body.validated_data)
+
+    @extend_schema(
+        summary="Add an empty cohort after the last one",
+        request=api.CohortAddSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="cohort-add")
+    def cohort_add(self, request: Request, campaign: str) -> Response:
+        found, body = self._planner_input(request, api.CohortAddSerializer)
+        cohorts.cohort_add(actor=request.user, campaign=found, name=body["name"])
+        return self._answer(found)
+
+    @extend_schema(
+        summary="Rename a cohort before its step started",
+        request=api.CohortRenameSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="cohort-rename")
+    def cohort_rename(self, request: Request, campaign: str) -> Response:
+        found, body = self._planner_input(request, api.CohortRenameSerializer)
+        cohort = _cohort(found, body["position"])
+        cohorts.cohort_rename(actor=request.user, cohort=cohort, name=body["name"])
+        return self._answer(found)
+
+    @extend_schema(
+        summary="Remove an empty cohort before its step started (the later ones move up)",
+        request=api.CohortPositionSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="cohort-remove")
+    def cohort_remove(self, request: Request, campaign: str) -> Response:
+        found, body = self._planner_input(request, api.CohortPositionSerializer)
+        cohorts.cohort_remove(actor=request.user, cohort=_cohort(found, body["position"]))
+        return self._answer(found)
+
+    @extend_schema(
+        summary="Move a cohort not started to another position among those not started",
+        request=api.CohortMoveSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="cohort-move")
+    def cohort_move(self, request: Request, campaign: str) -> Response:
+        found, body = self._planner_input(request, api.CohortMoveSerializer)
+        cohort = _cohort(found, body["position"])
+        cohorts.cohort_move(actor=request.user, cohort=cohort, position=body["to"])
         return self._answer(found)
 
     @extend_schema(
@@ -377,6 +436,13 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
             actor=request.user, campaign=found, enabled=body["enabled"]
         )
         return self._answer(found)
+
+
+def _cohort(campaign: Campaign, position: int) -> Cohort:
+    cohort = campaign.cohorts.filter(position=position).first()
+    if cohort is None:
+        raise serializers.ValidationError({"position": "No cohort at this position."})
+    return cohort
 
 
 def _service(campaign: Campaign, ref: str) -> Service:

@@ -226,6 +226,13 @@ ACCESS: dict[str, Access] = {
     "rollouts:campaigns": read(ESTATE),
     "rollouts:campaign": read(ESTATE),
     "rollouts:campaign-baseline": Access(post=PLANNERS),
+    "rollouts:campaign-new": Access(get=PLANNERS, post=PLANNERS),
+    "rollouts:campaign-gates": Access(get=PLANNERS, post=PLANNERS),
+    "rollouts:campaign-cohorts": Access(get=PLANNERS),
+    **{
+        f"rollouts:cohort-{action}": Access(post=PLANNERS)
+        for action in ("move-service", "add", "rename", "remove", "move")
+    },
     "rollouts:campaign-design-complete": Access(post=PLANNERS),
     **{
         f"rollouts:campaign-{action}": Access(post=OPERATORS)
@@ -246,6 +253,10 @@ ACCESS: dict[str, Access] = {
     "rollouts-api:campaign-report": read(ESTATE),
     "rollouts-api:campaign-settings-update": Access(post=PLANNERS),
     "rollouts-api:campaign-cohort": Access(post=PLANNERS),
+    "rollouts-api:campaign-cohort-add": Access(post=PLANNERS),
+    "rollouts-api:campaign-cohort-rename": Access(post=PLANNERS),
+    "rollouts-api:campaign-cohort-remove": Access(post=PLANNERS),
+    "rollouts-api:campaign-cohort-move": Access(post=PLANNERS),
     "rollouts-api:campaign-baseline": Access(post=PLANNERS),
     "rollouts-api:campaign-design-complete": Access(post=PLANNERS),
     "rollouts-api:campaign-promote": Access(post=OPERATORS),

@@ -19,6 +19,7 @@ from policies.models import Lpar, Stack
 from portal.seed import load_scenario, seed_datacenter
 from rollouts import services
 from rollouts.models import ActionKind, ActionRequest, Step
+from rollouts.planning_views import COHORT_ACTIONS
 from rollouts.views import ACTIONS
 
 
@@ -97,6 +98,10 @@ def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:
             "rollouts-api:campaign-auto-promote",
             "rollouts-api:campaign-baseline",
             "rollouts-api:campaign-cohort",
+            "rollouts-api:campaign-cohort-add",
+            "rollouts-api:campaign-cohort-rename",
+            "rollouts-api:campaign-cohort-remove",
+            "rollouts-api:campaign-cohort-move",
             "rollouts-api:campaign-design-complete",
             "rollouts-api:campaign-pause",
             "rollouts-api:campaign-promote",
@@ -106,7 +111,8 @@ def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:
             "rollouts-api:campaign-skip-gate",
         )
     }
-    for name in ("campaign", *(f"campaign-{a}" for a in ACTIONS)):
+    planning = ("campaign-gates", "campaign-cohorts", *(f"cohort-{a}" for a in COHORT_ACTIONS))
+    for name in ("campaign", *(f"campaign-{a}" for a in ACTIONS), *planning):
         kwargs[f"rollouts:{name}"] = {"campaign": campaign.uuid}
     kwargs["rollouts-api:step-detail"] = {"step": step.uuid}
     kwargs["rollouts-api:request-detail"] = {"request_id": asked.uuid}

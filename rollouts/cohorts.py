@@ -1,0 +1,148 @@
+"""The cohorts' shape while they have not started: add, rename, remove and reorder.
+
+Which services a cohort holds is rollouts.services.cohort_services_set. The rules are those
+of every planning write (rollouts.services): an architect or an operator, the campaign locked,
+a refusal changes nothing, every change a change record. A cohort whose step started (and
+every cohort before it: steps follow the cohorts' order) is fixed; so is the lab cohort's
+place, first.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from rollouts.models import Campaign, Cohort, CohortKind
+from rollouts.services import (
+    CampaignRefused,
+    User,
+    _locked,
+    _not_finished,
+    _plans,
+    _record,
+    _started_upto,
+)
+
+COHORT_NAME_MAX = Cohort._meta.get_field("name").max_length or 64
+# Positions are unique per campaign: a reorder parks the moving rows beyond every real one.
+_PARKED = 1_000_000
+
+
+def _open_cohort(campaign: Campaign, cohort: Cohort) -> Cohort:
+    """The cohort as stored now (the campaign is locked), refused when its step started."""
+    _not_finished(campaign)
+    fresh = Cohort.objects.get(pk=cohort.pk, campaign=campaign)
+    if fresh.position <= _started_upto(campaign):
+        raise CampaignRefused(f"{fresh.name} has started; it can no longer be changed")
+    return fresh
+
+
+def _cohort_name(campaign: Campaign, name: str, *, other_than: Cohort | None = None) -> str:
+    clean = " ".join(name.split())
+    if not clean:
+        raise ValidationError({"name": "Give the cohort a name."})
+    if len(clean) > COHORT_NAME_MAX:
+        raise ValidationError({"name": f"At most {COHORT_NAME_MAX} characters."})
+    same = campaign.cohorts.filter(name__iexact=clean)
+    if other_than is not None:
+        same = same.exclude(pk=other_than.pk)
+    if same.exists():
+        raise ValidationError({"name": f"The campaign has a cohort named {clean} already."})
+    return clean
+
+
+def _arrange(campaign: Campaign, ordered: list[Cohort], upto: int) -> None:
+    """Stores `ordered` as positions 0, 1, ...; the first cohort after the lab is the pilot,
+    the later ones rollouts (the kinds of cohorts that started stay as they ran)."""
+    moved = [(index, c) for index, c in enumerate(ordered) if c.position != index]
+    for index, cohort in moved:
+        Cohort.objects.filter(pk=cohort.pk).update(position=_PARKED + index)
+    first = next((c for c in ordered if c.kind != CohortKind.LAB), None)
+    for index, cohort in enumerate(ordered):
+        kind = cohort.kind
+        if cohort.kind != CohortKind.LAB and cohort.position > upto:
+            kind = CohortKind.PILOT if cohort is first else CohortKind.ROLLOUT
+        if (index, kind) != (cohort.position, cohort.kind):
+            Cohort.objects.filter(pk=cohort.pk).update(position=index, kind=kind)
+
+
+def _movable(cohort: Cohort) -> None:
+    if cohort.kind == CohortKind.LAB:
+        raise CampaignRefused(
+            "the lab cohort comes first and holds the lab stack's services; it stays"
+        )
+
+
+@transaction.atomic
+def cohort_add(*, actor: User, campaign: Campaign, name: str) -> Cohort:
+    """An empty cohort after the last one (the pilot when it is the first after the lab)."""
+    _plans(actor)
+    locked = _locked(campaign)
+    _not_finished(locked)
+    clean = _cohort_name(locked, name)
+    last = locked.cohorts.order_by("-position").first()
+    pilot = not locked.cohorts.exclude(kind=CohortKind.LAB).exists()
+    cohort = Cohort.objects.create(
+        campaign=locked,
+        position=last.position + 1 if last is not None else 0,
+        name=clean,
+        kind=CohortKind.PILOT if pilot else CohortKind.ROLLOUT,
+    )
+    _record(actor, "cohort add", locked, {"cohort": clean, "position": cohort.position})
+    return cohort
+
+
+@transaction.atomic
+def cohort_rename(*, actor: User, cohort: Cohort, name: str) -> Cohort:
+    _plans(actor)
+    locked = _locked(cohort.campaign)
+    fresh = _open_cohort(locked, cohort)
+    before = fresh.name
+    fresh.name = _cohort_name(locked, name, other_than=fresh)
+    fresh.save(update_fields=["name"])
+    _record(actor, "cohort rename", locked, {"cohort": before, "name": fresh.name})
+    return fresh
+
+
+@transaction.atomic
+def cohort_remove(*, actor: User, cohort: Cohort) -> None:
+    """Removes an empty cohort not started; the later ones move up."""
+    _plans(actor)
+    locked = _locked(cohort.campaign)
+    fresh = _open_cohort(locked, cohort)
+    _movable(fresh)
+    count = fresh.services.count()
+    if count:
+        raise CampaignRefused(
+            f"{fresh.name} holds {count} service{'s' if count != 1 else ''}: move"
+            f" {'them' if count != 1 else 'it'} to another cohort first"
+        )
+    upto = _started_upto(locked)
+    fresh.delete()
+    _arrange(locked, list(locked.cohorts.order_by("position")), upto)
+    _record(actor, "cohort remove", locked, {"cohort": fresh.name})
+
+
+@transaction.atomic
+def cohort_move(*, actor: User, cohort: Cohort, position: int) -> Cohort:
+    """Moves a cohort not started to `position`, among the cohorts not started (after the lab
+    cohort); those between shift by one."""
+    _plans(actor)
+    locked = _locked(cohort.campaign)
+    fresh = _open_cohort(locked, cohort)
+    _movable(fresh)
+    ordered = list(locked.cohorts.order_by("position"))
+    upto = _started_upto(locked)
+    fixed = [c for c in ordered if c.position <= upto or c.kind == CohortKind.LAB]
+    lowest, highest = len(fixed), len(ordered) - 1
+    if not lowest <= position <= highest:
+        raise ValidationError(
+            {"position": f"A position from {lowest} to {highest} (cohorts not started)."}
+        )
+    before = fresh.position
+    rest = [c for c in ordered if c.pk != fresh.pk]
+    rest.insert(position, next(c for c in ordered if c.pk == fresh.pk))
+    _arrange(locked, rest, upto)
+    _record(actor, "cohort move", locked, {"cohort": fresh.name, "from": before, "to": position})
+    fresh.refresh_from_db()
+    return fresh
