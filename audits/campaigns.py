@@ -103,7 +103,7 @@ def _checks(step: Step, scope: Scope) -> list[dict[str, Any]]:
     return rows
 
 
-def _impact(step: Step, scope: Scope) -> dict[str, Any] | None:
+def _impact(step: Step, scope: Scope, end: dt.datetime) -> dict[str, Any] | None:
     deployment = step.deployment
     if deployment is None:
         return None
@@ -113,7 +113,7 @@ def _impact(step: Step, scope: Scope) -> dict[str, Any] | None:
         for t in deployment.targets.select_related("stack__lpar", "version")
         if t.stack_id in stacks
     ]
-    acknowledgement, comparisons = period.change_impact(deployment, targets)
+    acknowledgement, comparisons = period.change_impact(deployment, targets, end)
     rows = []
     for comparison in comparisons:
         prediction = comparison.prediction
@@ -282,7 +282,7 @@ def _campaign(
                 "requested_by": row["requested_by"],
                 "versions": [[k, v] for k, v in row["versions"].items() if k in labels],
                 "deployment": row["deployment"],
-                "impact": _impact(step, scope),
+                "impact": _impact(step, scope, end),
                 "bake": [_iso(row["bake"][0]), _iso(row["bake"][1])],
                 "evaluations": [[v.value, counted[step.id].get(v.value, 0)] for v in Verdict],
                 "verdict": row["verdict"],

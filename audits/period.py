@@ -151,16 +151,17 @@ def certificate_state(not_after: dt.datetime, at: dt.datetime, days: int) -> tup
 
 
 def change_impact(
-    deployment: Deployment, targets: Iterable[DeploymentTarget]
+    deployment: Deployment, targets: Iterable[DeploymentTarget], end: dt.datetime
 ) -> tuple[ImpactAcknowledgement | None, list[compare.Comparison]]:
     """A deployment's change impact: who accepted its predicted breakage (None when nobody
     had to, or nobody did) and, per target, the comparison fleet.impact makes of the refusals
     after it with the prediction stored with the target (`Comparison.prediction`; None when
-    none was stored; `compared` false while the target has not reached its stack)."""
+    none was stored; `compared` false while the target has not reached its stack). The
+    refusals compared end at the period's `end`: what came after is another period's."""
     acknowledgement = (
         ImpactAcknowledgement.objects.select_related("by").filter(deployment=deployment).first()
     )
-    return acknowledgement, [compare.compare_target(target) for target in targets]
+    return acknowledgement, [compare.compare_target(target, until=end) for target in targets]
 
 
 # --- zERT -------------------------------------------------------------------------------------

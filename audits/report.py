@@ -294,14 +294,16 @@ def _comparison(comparison: compare.Comparison) -> dict[str, Any] | None:
     }
 
 
-def _impact(found: list[Deployment]) -> dict[str, Any]:
+def _impact(found: list[Deployment], end: dt.datetime) -> dict[str, Any]:
     """Per deployment (the first TABLE_ROWS): the acknowledgement and, per target, the stored
     prediction and the comparison after the change; precision and recall over every compared
     target of the period, as fleet.impact.compare scores them."""
     scores = compare.Scores()
     rows = []
     for index, deployment in enumerate(found):
-        acknowledgement, comparisons = period.change_impact(deployment, scoped_targets(deployment))
+        acknowledgement, comparisons = period.change_impact(
+            deployment, scoped_targets(deployment), end
+        )
         for comparison in comparisons:
             if comparison.compared:
                 scores.add(comparison)
@@ -614,7 +616,7 @@ def assessment_report(assessment: Assessment, results: Sequence[Judged]) -> dict
         "stacks_verified": len(spans),
         "in_force": _in_force(scope, evaluated),
         "deployments": _deployments(deployments),
-        "impact": _impact(deployments),
+        "impact": _impact(deployments, end),
         "changes": _changes(scope, start, end, deployments),
         "campaigns": campaign_evidence(scope, start, end),
         "drift": drift,

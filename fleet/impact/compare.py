@@ -158,14 +158,18 @@ def _next_change(target: DeploymentTarget) -> datetime | None:
     return boundary(later) if later is not None else None
 
 
-def compare_target(target: DeploymentTarget) -> Comparison:
+def compare_target(target: DeploymentTarget, *, until: datetime | None = None) -> Comparison:
+    """The refusals after the target's change (until the next change of its stack, or
+    `until` when that is earlier: an evidence period's end, after which they are not that
+    period's), held to the prediction stored with it."""
     prediction = ImpactPrediction.objects.filter(target=target).first()
     comparison = Comparison(target, prediction)
     since = boundary(target)
     if prediction is None or since is None:
         return comparison
     comparison.since = since
-    comparison.until = _next_change(target)
+    next_change = _next_change(target)
+    comparison.until = min((m for m in (next_change, until) if m is not None), default=None)
     refused = _refusals(target.stack, comparison.since, comparison.until)
     predicted = {(p["service"], p["remote_address"]): p for p in prediction.peers}
     for key, peer in predicted.items():

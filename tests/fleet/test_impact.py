@@ -659,3 +659,26 @@ def test_a_refused_peer_the_change_left_unchanged_is_neither_hit_nor_miss(fleet)
     run = VerificationRun.objects.filter(stack=fleet.sysa).first()
     assert compare.open_unpredicted(run, refusals, now, now) == []
     assert not Incident.objects.filter(kind=IncidentKind.UNPREDICTED_REFUSAL).exists()
+
+
+def test_a_comparison_cut_at_a_period_end_leaves_out_the_refusals_after_it(fleet):
+    """An evidence period that ends before a refusal was seen does not count it (the pack's
+    comparison is cut at its period's end, audits.period.change_impact)."""
+    seen(fleet.service_a, CLIENT)
+    target = selectors.deployed_target(fleet.sysa)
+    record = prediction_record(fleet.sysa, Candidate(fleet.v2.text, "v2"), precheck=False)
+    ImpactPrediction.objects.filter(target=target).delete()
+    ImpactPrediction.objects.create(
+        target=target, stack=fleet.sysa, candidate="v2", current=record["current"],
+        counts=record["counts"], services=record["services"], peers=record["peers"],
+    )  # fmt: skip
+    now = timezone.now()
+    history.record_refusals(
+        fleet.sysa, refused(fleet.service_a.name, (CLIENT, "5003")), window_from=now, read_at=now
+    )
+
+    uncut = compare.compare_target(target)
+    cut = compare.compare_target(target, until=now - timedelta(seconds=1))
+
+    assert [p.peer for p in uncut.peers] == [CLIENT]
+    assert cut.until == now - timedelta(seconds=1) and cut.peers == []

@@ -25,7 +25,9 @@ def check_change_impact(ctx: Context, control: Control) -> Verdict:
         if deployment.started_at is None:
             continue  # never ran: no change to analyse
         short = str(deployment.uuid)[:8]
-        ack, comparisons = period.change_impact(deployment, scoped_targets(deployment))
+        ack, comparisons = period.change_impact(
+            deployment, scoped_targets(deployment), ctx.period_end
+        )
         for result in comparisons:
             stack = stacks.get(result.target.stack_id)
             if stack is None:
