@@ -441,6 +441,12 @@ def campaign_promote(*, actor: User, campaign: Campaign, automatic: bool = False
         if cohort is None:
             _finish(locked, actor)
             return None
+        if not cohort.services.exists():
+            # A step with nothing to deploy would only fail: say so before it exists.
+            raise CampaignRefused(
+                f"the next cohort, {cohort.name}, holds no service: move services into it or"
+                " remove it (Cohorts) before promoting"
+            )
         new = Step.objects.create(
             campaign=locked,
             position=(step.position + 1) if step is not None else 0,

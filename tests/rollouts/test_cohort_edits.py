@@ -149,3 +149,15 @@ def test_an_auditor_cannot_edit_cohorts_through_the_services_either(estate, peop
             call()
     ada = make_user("ada", Role.ARCHITECT)
     assert cohorts.cohort_rename(actor=ada, cohort=cohort, name="By ada").name == "By ada"
+
+
+def test_promoting_into_an_empty_cohort_is_refused_saying_which(estate, people):
+    from tests.rollouts.support import planned
+
+    campaign = planned(estate, people)
+    empty = cohorts.cohort_add(actor=people["alice"], campaign=campaign, name="Nobody yet")
+    cohorts.cohort_move(actor=people["alice"], cohort=empty, position=0)
+
+    with pytest.raises(services.CampaignRefused, match="Nobody yet, holds no service"):
+        services.campaign_promote(actor=people["alice"], campaign=campaign)
+    assert not campaign.steps.exists()
