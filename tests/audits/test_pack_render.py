@@ -7,6 +7,7 @@ import csv
 import gc
 import hashlib
 import io
+import re
 import subprocess
 import uuid
 from datetime import timedelta
@@ -223,23 +224,32 @@ def test_short_certificate_lists_are_printed_whole_without_a_file(make_user, tmp
             assert rule in appendix
 
 
-def test_the_manifest_prints_each_output_with_its_command_hash_and_check(
+def test_the_manifest_lists_each_output_with_its_hash_check_size_and_command(
     make_user, tmp_path
 ) -> None:
     assessed = build_assessed(make_user)
-    assessment, context = _context(assessed)
-    manifest = context["manifest"]
-    first = manifest[0]["outputs"][0]
+    _, context = _context(assessed)
+    first = context["manifest"][0]["outputs"][0]
     first["matches"] = False  # as if the stored output had changed since it was received
+    manifest = [
+        row | {"listing": evidence.manifest_listing(row["outputs"])} for row in context["manifest"]
+    ]
+    context["manifest"] = manifest
     pdf = tmp_path / "pack.pdf"
     pdf.write_bytes(evidence.render_pdf(context))
-    text = squash(pdf_text(pdf))
+    text = pdf_text(pdf, layout=True)  # a line of the listing is a line of text
     appendix = _chapter(text, "The raw output of every verification run", "F About this document")
-    flat = appendix.replace(" ", "")
+    lines = [squash(line) for line in appendix.splitlines()]
+    outputs = [output for row in manifest for output in row["outputs"]]
+    for output in outputs:
+        mark = "✓" if output["matches"] else "MISMATCH"
+        line = (
+            f"{output['sha256']} {mark} {output['bytes']:,} {output['name']}: {output['command']}"
+        )
+        assert line in lines, line
+    flagged = [line for line in lines if re.match(r"[0-9a-f]{64} MISMATCH ", line)]
+    assert flagged == [
+        f"{first['sha256']} MISMATCH {first['bytes']:,} {first['name']}: {first['command']}"
+    ]
     for row in manifest:
-        for output in row["outputs"]:
-            assert f"{output['name']}: {output['command']}".replace(" ", "") in flat
-            assert output["sha256"] in flat
-    assert "mismatch" in appendix
-    marks = sum(len(row["outputs"]) for row in manifest) - 1
-    assert appendix.count("✓") == marks
+        assert str(row["run"].uuid) in squash(appendix)
