@@ -42,6 +42,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from audits import charts
@@ -73,8 +74,10 @@ from fleet.selectors import output_text
 
 __all__ = [
     "ATTACH_OVER",
+    "CERTIFICATE_LIST_ITEMS",
     "describe",
     "fetcher",
+    "manifest_listing",
     "manifest_of",
     "pack_context",
     "pack_html",
@@ -237,6 +240,12 @@ def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None 
 # 1,000-service pack those tables were three quarters of WeasyPrint's time, and a table of
 # that length is read in a spreadsheet anyway. The PDF names the file, its rows and SHA-256.
 ATTACH_OVER = 250
+# A certificate serves every rule of its stack's key ring: on a stack of 50 services its rules
+# and ports were two thirds of appendix D's text, wrapped line after line in a narrow cell. When
+# a certificate has more rules or ports than this, appendix D prints the first ones of each and
+# attaches certificates.csv with every certificate's full lists, as the controls shorten their
+# evidence lists (EVIDENCE_ITEMS) with the OSCAL file holding all.
+CERTIFICATE_LIST_ITEMS = EVIDENCE_ITEMS
 
 
 @dataclass(frozen=True)
@@ -330,6 +339,59 @@ def _stack_summary(appendix: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
+def _certificates_csv(certificates: list[dict[str, Any]]) -> Attached:
+    header = [
+        "subject",
+        "issuer",
+        "stack",
+        "rules",
+        "ports",
+        "not_after",
+        "days",
+        "state",
+        "fingerprint_sha256",
+        "serial",
+    ]
+    rows = [
+        [
+            c["subject"],
+            c["issuer"],
+            c["stack"],
+            " ".join(c["rules"]),
+            " ".join(c["ports"]),
+            c["not_after"],
+            c["days"],
+            c["state"],
+            c["fingerprint"],
+            c["serial"],
+        ]
+        for c in certificates
+    ]
+    return _csv(
+        "certificates.csv",
+        "Appendix D: every certificate with all its rules and ports",
+        header,
+        rows,
+    )
+
+
+def _certificate_rows(
+    certificates: list[dict[str, Any]], limit: int | None
+) -> list[dict[str, Any]]:
+    """The certificates as appendix D prints them: with the CSV attached, each one's rules and
+    ports shortened to their first `limit` (the file holds them all)."""
+    return [
+        c
+        | {
+            "rules_shown": c["rules"][:limit],
+            "rules_more": len(c["rules"][limit:]) if limit is not None else 0,
+            "ports_shown": c["ports"][:limit],
+            "ports_more": len(c["ports"][limit:]) if limit is not None else 0,
+        }
+        for c in certificates
+    ]
+
+
 def _changes_csv(changes: dict[str, Any]) -> Attached:
     header = ["at", "actor", "action", "object_type", "object_name", "note"]
     rows = [
@@ -339,16 +401,35 @@ def _changes_csv(changes: dict[str, Any]) -> Attached:
     return _csv("changes.csv", "Appendix B: design changes in the period", header, rows)
 
 
-def _attachments(report: dict[str, Any], attach_over: int) -> dict[str, Any]:
+def _attachments(
+    report: dict[str, Any], attach_over: int, certificate_list_items: int
+) -> dict[str, Any]:
     """Which appendices go into attached files, the files, and what the PDF prints instead."""
     services = sum(len(group["rows"]) for group in report["appendix"])
-    found: dict[str, Any] = {"services_csv": None, "changes_csv": None, "stack_summary": []}
+    found: dict[str, Any] = {
+        "services_csv": None,
+        "changes_csv": None,
+        "certificates_csv": None,
+        "stack_summary": [],
+    }
     if services > attach_over:
         found["services_csv"] = _services_csv(report["appendix"])
         found["stack_summary"] = _stack_summary(report["appendix"])
     if len(report["changes"]["rows"]) > attach_over:
         found["changes_csv"] = _changes_csv(report["changes"])
-    found["attachments"] = [a for a in (found["services_csv"], found["changes_csv"]) if a]
+    certificates = report["certificates"]
+    long_lists = any(
+        len(c["rules"]) > certificate_list_items or len(c["ports"]) > certificate_list_items
+        for c in certificates
+    )
+    if long_lists:
+        found["certificates_csv"] = _certificates_csv(certificates)
+    found["certificate_rows"] = _certificate_rows(
+        certificates, limit=certificate_list_items if long_lists else None
+    )
+    found["attachments"] = [
+        a for a in (found["services_csv"], found["changes_csv"], found["certificates_csv"]) if a
+    ]
     return found
 
 
@@ -380,6 +461,30 @@ def _manifest(run_uuids: set[str], run_pks: set[int]) -> list[dict[str, Any]]:
         rows.append({"run": run, "outputs": outputs})
         run.outputs = {}  # the texts are hashed; let them go
     return rows
+
+
+# Appendix E prints each run's outputs as a listing, one line per raw output in a monospaced
+# font: its SHA-256 first, as sha256sum prints it, then the check, the size and the output's
+# name and command. A table row of cells per output made the manifest of a 1,000-service pack
+# (200 outputs) a quarter of WeasyPrint's work; the same figures as lines of text cost half.
+MANIFEST_MARK = {True: "\N{CHECK MARK}", False: "MISMATCH"}
+
+
+def manifest_listing(outputs: list[dict[str, Any]]) -> str:
+    """A run's outputs as appendix E prints them: a line per output, its mismatch flagged."""
+    lines = [
+        format_html(
+            '{}  <span class="{}">{}</span>  {}  {}: {}',
+            output["sha256"] or "(no hash recorded)".ljust(64),
+            "ok" if output["matches"] else "flag",
+            MANIFEST_MARK[bool(output["matches"])].ljust(8),
+            f"{output['bytes']:>11,}",
+            output["name"],
+            output["command"],
+        )
+        for output in outputs
+    ]
+    return mark_safe("\n".join(lines))
 
 
 def manifest_of(run_uuids: Iterable[str]) -> list[dict[str, Any]]:
@@ -479,6 +584,7 @@ def pack_context(
     verify_url: str = "",
     chain_head: Head | None = None,
     attach_over: int = ATTACH_OVER,
+    certificate_list_items: int = CERTIFICATE_LIST_ITEMS,
 ) -> dict[str, Any]:
     """Everything the PDF template shows: the assessment's stored report (audits/report.py)
     and control results, laid out; it reads nothing from the database.
@@ -486,7 +592,8 @@ def pack_context(
     `assessment` comes with `created_by`, `results` with `exception__owner`, the `manifest`
     (`manifest_of`) with each run's stack; `assessment.report` must be stored
     (audits.assessing.assessment_report_ensure). Appendix tables longer than `attach_over`
-    rows are attached as CSV files (see ATTACH_OVER).
+    rows are attached as CSV files (see ATTACH_OVER); so are the certificates when one has more
+    than `certificate_list_items` rules or ports (see CERTIFICATE_LIST_ITEMS).
     """
     report = assessment.report
     if (report or {}).get("version") != REPORT_VERSION:
@@ -583,10 +690,11 @@ def pack_context(
         "table_rows": report["parameters"]["table_rows"],
         "in_force": report["in_force"],
         "certificates": report["certificates"],
+        "certificate_list_items": certificate_list_items,
         "warning_days": report["parameters"]["cert_expiry_warning_days"],
         "evaluated_at": when(datetime.fromisoformat(report["parameters"]["evaluated_at"])),
         "appendix": report["appendix"],
-        "manifest": manifest,
+        "manifest": [row | {"listing": manifest_listing(row["outputs"])} for row in manifest],
         # zERT's figures and dump files, as the engine stored them in its summary
         "zert": (assessment.summary or {}).get("zert") or {},
         "manifest_outputs": sum(len(row["outputs"]) for row in manifest),
@@ -596,5 +704,5 @@ def pack_context(
         "versions": sorted(versions.values(), key=lambda v: (str(v.get("stack")), v.get("number"))),
         "evidence_items": EVIDENCE_ITEMS,
         "chain_head": chain_head,
-        **_attachments(report, attach_over),
+        **_attachments(report, attach_over, certificate_list_items),
     }

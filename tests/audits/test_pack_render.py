@@ -7,6 +7,7 @@ import csv
 import gc
 import hashlib
 import io
+import re
 import subprocess
 import uuid
 from datetime import timedelta
@@ -157,3 +158,98 @@ def test_printing_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def _chapter(text: str, opening: str, following: str) -> str:
+    """A chapter's text from its opening words to the next chapter's title (the titles are
+    also in the contents and the running headers, so they alone do not mark it)."""
+    start = text.index(opening)
+    return text[start : text.index(following, start)]
+
+
+def _context(assessed, **options):  # type: ignore[no-untyped-def]
+    assessment, results, manifest = _stored(assessed.assessment.pk)
+    return assessment, evidence.pack_context(
+        assessment=assessment,
+        results=results,
+        pack_uuid=uuid.uuid4(),
+        generated_by=assessed.people["auditor"],
+        generated_at=timezone.now(),
+        manifest=manifest,
+        **options,
+    )
+
+
+def test_long_certificate_lists_are_shortened_and_attached_whole(make_user, tmp_path) -> None:
+    assessed = build_assessed(make_user)
+    assessment, context = _context(assessed, certificate_list_items=1)
+    stored = assessment.report["certificates"]
+    longest = max(stored, key=lambda c: len(c["rules"]) + len(c["ports"]))
+    assert len(longest["rules"]) > 1 or len(longest["ports"]) > 1
+    attached = context["certificates_csv"]
+    assert attached is not None and attached.rows == len(stored)
+    assert context["certificates"] == stored  # the stored report is untouched
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(evidence.render_pdf(context))
+
+    subprocess.run(["pdfdetach", "-saveall", "-o", str(tmp_path), str(pdf)], check=True, timeout=60)
+    data = (tmp_path / "certificates.csv").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == attached.sha256
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert [(r["fingerprint_sha256"], r["rules"].split(), r["ports"].split()) for r in rows] == [
+        (c["fingerprint"], c["rules"], c["ports"]) for c in stored
+    ]
+    text = squash(pdf_text(pdf))
+    appendix = _chapter(text, "Server certificates the active probe saw", "E Manifest of raw")
+    assert "the file certificates.csv attached to this PDF" in appendix
+    assert attached.sha256 in appendix.replace(" ", "")
+    rules = longest["rules"]
+    if len(rules) > 1:
+        assert rules[0] in appendix and rules[-1] not in appendix
+        assert f"and {len(rules) - 1} more" in appendix
+
+
+def test_short_certificate_lists_are_printed_whole_without_a_file(make_user, tmp_path) -> None:
+    assessed = build_assessed(make_user)
+    assessment, context = _context(assessed)
+    assert context["certificates_csv"] is None
+    assert all(a.name != "certificates.csv" for a in context["attachments"])
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(evidence.render_pdf(context))
+    text = squash(pdf_text(pdf))
+    appendix = _chapter(text, "Server certificates the active probe saw", "E Manifest of raw")
+    assert "certificates.csv" not in appendix
+    for certificate in assessment.report["certificates"]:
+        for rule in certificate["rules"]:
+            assert rule in appendix
+
+
+def test_the_manifest_lists_each_output_with_its_hash_check_size_and_command(
+    make_user, tmp_path
+) -> None:
+    assessed = build_assessed(make_user)
+    _, context = _context(assessed)
+    first = context["manifest"][0]["outputs"][0]
+    first["matches"] = False  # as if the stored output had changed since it was received
+    manifest = [
+        row | {"listing": evidence.manifest_listing(row["outputs"])} for row in context["manifest"]
+    ]
+    context["manifest"] = manifest
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(evidence.render_pdf(context))
+    text = pdf_text(pdf, layout=True)  # a line of the listing is a line of text
+    appendix = _chapter(text, "The raw output of every verification run", "F About this document")
+    lines = [squash(line) for line in appendix.splitlines()]
+    outputs = [output for row in manifest for output in row["outputs"]]
+    for output in outputs:
+        mark = "✓" if output["matches"] else "MISMATCH"
+        line = (
+            f"{output['sha256']} {mark} {output['bytes']:,} {output['name']}: {output['command']}"
+        )
+        assert line in lines, line
+    flagged = [line for line in lines if re.match(r"[0-9a-f]{64} MISMATCH ", line)]
+    assert flagged == [
+        f"{first['sha256']} MISMATCH {first['bytes']:,} {first['name']}: {first['command']}"
+    ]
+    for row in manifest:
+        assert str(row["run"].uuid) in squash(appendix)
