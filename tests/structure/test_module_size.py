@@ -20,7 +20,6 @@ ALLOWED_OVER = {
     "attls/lint.py",
     "attls/reports/netstat.py",
     "attls/reports/pasearch.py",
-    "attls/reports/smf119.py",
 }
 
 
