@@ -54,18 +54,10 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from attls.errors import ReportParseError
-from attls.reports.pasearch import (
-    ACTION_LABEL,
-    ACTION_VALUE_COLUMN,
-    SECTION_STARTS,
-    Node,
-    ReportWarning,
-    TtlsAction,
-    _parse_action,
-    _parse_tree,
-    _render_tree,
-    render_action,
-)
+from attls.reports.pasearch.layout import ACTION_LABEL, ACTION_VALUE_COLUMN, SECTION_STARTS
+from attls.reports.pasearch.model import Node, ReportWarning, TtlsAction
+from attls.reports.pasearch.parse import _parse_action, _parse_tree
+from attls.reports.pasearch.render import _render_tree, render_action
 
 # --- Layout constants -------------------------------------------------------------------------
 
