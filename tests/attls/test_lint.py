@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attls import lint as lint_module
 from attls.ciphers import Protocol
-from attls.lint import Finding, Profile, lint
+from attls.lint import Finding, Profile, lint, rule_order
 from attls.policy import (
     Location,
     Policy,
@@ -482,7 +481,7 @@ def test_a_client_role_on_an_inbound_rule_is_reported_and_a_client_connection_ac
 def test_when_the_search_is_bounded_lint_says_which_rules_it_did_not_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lint_module, "MAX_CANDIDATES", 1)
+    monkeypatch.setattr(rule_order, "MAX_CANDIDATES", 1)
     policy = parse_policy(
         SHARED
         + rule_text("R1", "LocalPortRange 443", "RemotePortRange 5000-9000")

@@ -22,7 +22,7 @@ from attls.reports import (
     render_netstat_group,
     render_netstat_ttls,
 )
-from attls.reports.netstat import _parse_netstat_ttls
+from attls.reports.netstat.ttls import _parse_netstat_ttls
 
 from .strategies import (
     actions,
