@@ -4,14 +4,8 @@ container image. Everything a site changes comes from the environment:
   GUNICORN_BIND       where to listen (default 127.0.0.1:8443 for make serve, 0.0.0.0:8000
                       in the container)
   GUNICORN_WORKERS    processes (default: 2 x CPUs + 1, gunicorn's own rule of thumb)
-  GUNICORN_THREADS    threads per process (default 1). gthread workers keep connections
-                      alive whatever the number. Python runs one thread of a process at a
-                      time, and a thread back from I/O waits for the one running: with 4,
-                      the dashboard's p95 under 50 clients was 531 ms against 240 ms with 1
-                      (bench/serving_bench.py, 4 processes on 2 CPUs). Processes, not
-                      threads, serve more at once; raise it only when requests mostly wait
-                      on a slow back end (a distant database). Slow clients are the
-                      balancer's to absorb (deploy/README.md).
+  GUNICORN_THREADS    threads per process (default 4): gthread workers keep connections
+                      alive and let a slow client not hold a whole process
   GUNICORN_CERTFILE / GUNICORN_KEYFILE
                       serve HTTPS directly (make serve does, with a loopback certificate);
                       unset behind a proxy or balancer that terminates TLS
@@ -27,7 +21,7 @@ import os
 wsgi_app = "portal.wsgi:application"
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8443")]
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 # The application (Django, every view: portal/wsgi.py) is imported once in the master and
 # forked: a worker, also one that replaces another after max_requests, serves its first
