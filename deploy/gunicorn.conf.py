@@ -5,7 +5,11 @@ container image. Everything a site changes comes from the environment:
                       in the container)
   GUNICORN_WORKERS    processes (default: 2 x CPUs + 1, gunicorn's own rule of thumb)
   GUNICORN_THREADS    threads per process (default 4): gthread workers keep connections
-                      alive and let a slow client not hold a whole process
+                      alive and let a slow client not hold a whole process. A thread waits
+                      for a new connection's first request once its TLS handshake is done,
+                      and browsers open sockets ahead of need: with 1 thread, those held
+                      whole processes and a browser's page load timed out. Python runs one
+                      thread of a process at a time, so more threads do not add CPU.
   GUNICORN_CERTFILE / GUNICORN_KEYFILE
                       serve HTTPS directly (make serve does, with a loopback certificate);
                       unset behind a proxy or balancer that terminates TLS
