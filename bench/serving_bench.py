@@ -219,6 +219,18 @@ class Gunicorn:
                 self.process.wait(timeout=10)
 
 
+def keep_csrf_cookie(headers: dict[str, str], response: Any) -> None:
+    """Sends the CSRF cookie back from then on, as a browser keeps it (without it, Django
+    makes and sets a new one on every page)."""
+    from django.conf import settings
+
+    for value in response.headers.get_all("Set-Cookie") or []:
+        pair = value.split(";", 1)[0]
+        if pair.startswith(f"{settings.CSRF_COOKIE_NAME}="):
+            session = headers["Cookie"].split("; ")[0]
+            headers["Cookie"] = f"{session}; {pair}"
+
+
 def load(url: str, context: ssl.SSLContext, keys: list[str], seconds: float) -> dict[str, Any]:
     from django.conf import settings
 
@@ -250,6 +262,7 @@ def load(url: str, context: ssl.SSLContext, keys: list[str], seconds: float) -> 
                         body = response.read()
                         ok = response.status == 200 and b"fleet-summary" in body
                         problem = "" if ok else f"HTTP {response.status}"
+                        keep_csrf_cookie(headers, response)
                         break
                     except (ConnectionError, RemoteDisconnected) as error:
                         # The server may close a kept-alive connection between two requests
