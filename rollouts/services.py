@@ -22,6 +22,7 @@ from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.identity import same_person
@@ -29,7 +30,7 @@ from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy
 from fleet import services as fleet
 from fleet.impact.models import ImpactAcknowledgement
-from fleet.models import Incident
+from fleet.models import Incident, LparConnection, RunStatus
 from fleet.selectors import deployed_target
 from policies.changes import change_record
 from policies.choices import Phase, Tier
@@ -266,7 +267,27 @@ def campaign_baseline_freeze(*, actor: User, campaign: Campaign) -> Campaign:
             "no verification of " + ", ".join(s.label for s in unverified) + " yet: the baseline"
             " is taken from stored verifications"
         )
-    locked.baseline = figures.measure(services)
+    # What the applications' own TLS negotiates is zERT's to say (the verifications see no
+    # protocol before AT-TLS): with its collection on, the baseline waits for one.
+    uncollected = sorted(
+        LparConnection.objects.filter(lpar__stacks__id__in=stack_ids, zert_enabled=True)
+        .exclude(zert_runs__status=RunStatus.SUCCEEDED)
+        .values_list("lpar__name", flat=True)
+        .distinct()
+    )
+    if uncollected:
+        raise CampaignRefused(
+            "no zERT collection of " + ", ".join(uncollected) + " has completed yet: the"
+            " baseline would miss the protocols the applications negotiate themselves"
+        )
+    baseline = figures.measure(services)
+    # The lab's services are measured too (the lab step's gate compares its added latency with
+    # theirs), but the totals, the page's "before", are production's as "now" and the end
+    # state are: LAB1's clients are not the account's.
+    baseline["totals"] = figures.totals_of(
+        baseline, locked.services.values_list("id", flat=True)
+    )
+    locked.baseline = baseline
     locked.baseline_at = timezone.now()
     locked.phase = Phase.DESIGN
     locked.save(update_fields=["baseline", "baseline_at", "phase"])
@@ -634,12 +655,13 @@ def service_rule_rollback(
     while another request is pending on the stack), and the rule held back from the
     campaign's later versions.
     A rule its stack does not run yet (a later cohort's) is only held back: nothing to deploy,
-    None."""
+    None. The lab's copies are offered too (rule_rollback_candidates): what the lab showed
+    wrong is taken out of the lab as production's rule is held back."""
     _operates(actor)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the rule is rolled back."})
     locked = _locked(campaign)
-    if not locked.services.filter(pk=service.pk).exists():
+    if not rule_rollback_candidates(locked).filter(pk=service.pk).exists():
         raise CampaignRefused(f"{service.name} is not in the campaign's scope")
     if locked.held_back.filter(pk=service.pk).exists():
         raise CampaignRefused(f"{service.name} on {service.stack.label} is held back already")
@@ -665,6 +687,15 @@ def service_rule_rollback(
         reason,
     )
     return deployment
+
+
+def rule_rollback_candidates(campaign: Campaign) -> QuerySet[Service]:
+    """The services whose rule the campaign may roll back or hold back: its scope's, and the
+    lab cohort's copies of them on the lab stack (held back ones included)."""
+    lab = campaign.cohorts.filter(kind=CohortKind.LAB).values("services__id")
+    return Service.objects.filter(
+        Q(id__in=campaign.services.values("id")) | Q(id__in=lab)
+    ).select_related("stack__lpar")
 
 
 def excluded_now(campaign: Campaign) -> set[int]:

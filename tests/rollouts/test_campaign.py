@@ -271,3 +271,33 @@ def test_a_step_that_could_not_start_holds_and_its_abort_undoes_nothing(estate, 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.ABORTED
     assert list(campaign.steps.values_list("kind", "status")) == [("cohort", "aborted")]
+
+
+def test_with_zert_collection_on_the_baseline_waits_for_a_collection(estate, people):
+    from fleet.models import LparConnection, ZertRun, ZertSource
+
+    alice = people["alice"]
+    campaign = services.campaign_create(actor=alice, name="zERT first", stacks=estate)
+    for stack in estate:
+        verified(stack, secured=False)
+    LparConnection.objects.filter(lpar__name="SYSA").update(zert_enabled=True)
+    with pytest.raises(services.CampaignRefused, match="no zERT collection of SYSA"):
+        services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.phase == Phase.INVENTORY and not campaign.baseline
+
+    ZertRun.objects.create(
+        connection=LparConnection.objects.get(lpar__name="SYSA"),
+        source=ZertSource.JOB,
+        status=RunStatus.FAILED,
+    )
+    with pytest.raises(services.CampaignRefused, match="no zERT collection of SYSA"):
+        services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    ZertRun.objects.create(
+        connection=LparConnection.objects.get(lpar__name="SYSA"),
+        source=ZertSource.JOB,
+        status=RunStatus.SUCCEEDED,
+    )
+    services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.phase == Phase.DESIGN
