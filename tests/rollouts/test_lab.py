@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from attls.policy import parse_policy
 from django.test import RequestFactory
 
+from attls.policy import parse_policy
 from fleet.models import LparConnection, RunStatus
 from policies.choices import Phase
 from policies.models import ChangeRecord, Lpar, Service, Stack
@@ -172,3 +171,18 @@ def test_the_demo_campaign_validates_on_lab1_first(
         CohortKind.ROLLOUT,
         CohortKind.ROLLOUT,
     ]
+
+
+def test_the_campaign_page_says_the_lab_comes_before_the_pilot(
+    estate: list[Stack], lab: Stack, people: dict[str, Any]
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    campaign = services.campaign_create(
+        actor=people["alice"], name="with a lab", stacks=estate, lab_stack=lab
+    )
+    client = Client()
+    client.force_login(people["bob"])
+    html = client.get(reverse("rollouts:campaign", args=[campaign.uuid])).content.decode()
+    assert "First the lab validation on" in html and "the first is the pilot" not in html
