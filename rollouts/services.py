@@ -284,9 +284,7 @@ def campaign_baseline_freeze(*, actor: User, campaign: Campaign) -> Campaign:
     # The lab's services are measured too (the lab step's gate compares its added latency with
     # theirs), but the totals, the page's "before", are production's as "now" and the end
     # state are: LAB1's clients are not the account's.
-    baseline["totals"] = figures.totals_of(
-        baseline, locked.services.values_list("id", flat=True)
-    )
+    baseline["totals"] = figures.totals_of(baseline, locked.services.values_list("id", flat=True))
     locked.baseline = baseline
     locked.baseline_at = timezone.now()
     locked.phase = Phase.DESIGN
@@ -524,6 +522,40 @@ def campaign_resume(*, actor: User, campaign: Campaign, reason: str = "") -> Cam
     locked.save(update_fields=["status", "status_reason"])
     _record(actor, "resume", locked, {"status": locked.status}, reason)
     return locked
+
+
+@transaction.atomic
+def step_request_again(*, actor: User, campaign: Campaign, reason: str) -> Step:
+    """A held campaign's failed cohort step, requested again from the design as it is now
+    (less the later cohorts and the held-back rules): new versions, another operator's
+    approval (four eyes), a bake of its own. For what only a new version reaches, such as an
+    SSL environment rebuilt after a certificate renewal (EnvironmentUserInstance raised on
+    the environment action: AT-TLS keeps the certificate an open environment read until
+    then). The failed step stays as it was, its gate incident resolved."""
+    _operates(actor)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what changed in the design (it is recorded)."})
+    locked = _locked(campaign)
+    if locked.status != CampaignStatus.HELD:
+        raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")
+    step = current_step(locked)
+    if step is None or step.kind != StepKind.COHORT or step.status != StepStatus.FAILED:
+        raise CampaignRefused("only a cohort step whose gate failed is requested again")
+    again = Step.objects.create(
+        campaign=locked, position=step.position + 1, cohort=step.cohort, requested_by=actor
+    )
+    _resolve(step, f"requested again by {actor}: {reason}")
+    locked.status, locked.status_reason = CampaignStatus.ACTIVE, ""
+    locked.save(update_fields=["status", "status_reason"])
+    _record(
+        actor,
+        "request again",
+        locked,
+        {"step": again.position, "failed_step": step.position, "cohort": step.cohort.name},
+        reason,
+    )
+    _enqueue_start(again)
+    return again
 
 
 def _resolve(step: Step, resolution: str) -> None:

@@ -428,6 +428,10 @@ ACTIONS: dict[str, tuple[str, Action]] = {
         " approves it.",
         lambda r, c: services.campaign_abort(actor=r.user, campaign=c, reason=_reason(r)),
     ),
+    "request-again": (
+        "Requested again from the design as it is now; another operator approves it.",
+        lambda r, c: services.step_request_again(actor=r.user, campaign=c, reason=_reason(r)),
+    ),
     "rule-rollback": (
         "The rule is held back from later steps; when its stack ran it, its removal from the"
         " deployed policy is requested and another operator approves it.",

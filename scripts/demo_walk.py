@@ -502,21 +502,53 @@ class Walk:
             raise WalkFailed("no certificate-expired incident is listed")
         self.shot(incidents, "09-incidents")
         self.fault("SYSA", "renew-cert", "--ring", "ATTLS/SharedRing", "--days", "365")
-        # The clients reconnect with the renewed certificate; the next verification sees no
-        # refusal and closes the refused-clients incidents (the end state is measured from
-        # the latest verifications).
         self.fault("SYSA", "drop")
-        self.wait_refusals_gone("SYSA")
+        # AT-TLS keeps the certificate its open SSL environment read: the renewal reaches the
+        # clients once the environment is rebuilt (EnvironmentUserInstance raised).
+        architect = self.as_("architect")
+        architect.goto(f"{self.url}/design/objects/")
+        architect.get_by_role("link", name="eAct_TLS12_13").click()
+        architect.get_by_role("link", name="Edit", exact=True).click()
+        field = architect.locator("#id_environment_user_instance")
+        field.fill(str(int(field.input_value() or 0) + 1))
+        with architect.expect_navigation():
+            architect.get_by_role("button", name="Save").click()
+        self.shot(architect, "10-environment-user-instance")
         self.action(
             "operator",
-            "Ask to skip (a second operator approves)",
-            {"#skip-reason": "SYSA's AT-TLS certificate expired and was renewed for a year"},
+            "Publish and request the step again",
+            {"#again-reason": "SYSA's AT-TLS certificate renewed: EnvironmentUserInstance raised"},
         )
-        page = self.campaign("operator")
-        expect(page.get_by_test_id("skip-request")).to_contain_text("another operator")
-        self.action("operator2", "Approve the skip")
-        page = self.until("operator", "the high tier passed", self.step_is("passed"), 60)
-        expect(page.get_by_test_id("gate")).to_contain_text("skipped")
+        self.until("operator", "the high tier requested again", self.step_is("requested"), 120)
+        self.approve_step("high tier, environment rebuilt")
+        self.until("operator", "the high tier baking again", self.step_is("baking", "failed"), 300)
+        for lpar in ("SYSA", "SYSB"):
+            self.fault(lpar, "drop")
+        self.wait_refusals_gone("SYSA")
+        page = self.until(
+            "operator",
+            "the high tier passed or held on the certificate-expired incident",
+            lambda p: (
+                self.step_status(p) == "passed"
+                or self.text(p, "campaign-status") == "Held: a gate failed"
+            ),
+            400,
+        )
+        if self.step_status(page) != "passed":
+            incidents = self.check(page, "incidents")
+            say(f"  held again: incidents {incidents['evidence'][:300]}")
+            if "certificate" not in incidents["evidence"]:
+                raise WalkFailed("held again, not on the certificate: " + self.gate_summary(page))
+            self.action(
+                "operator",
+                "Ask to skip (a second operator approves)",
+                {"#skip-reason": "SYSA's AT-TLS certificate renewed and in use again"},
+            )
+            page = self.campaign("operator")
+            expect(page.get_by_test_id("skip-request")).to_contain_text("another operator")
+            self.action("operator2", "Approve the skip")
+            page = self.until("operator", "the high tier passed", self.step_is("passed"), 60)
+            expect(page.get_by_test_id("gate")).to_contain_text("skipped")
         self.shot(page, "10-high-skipped")
 
     def done(self) -> None:

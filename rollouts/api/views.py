@@ -347,6 +347,21 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         return self._answer(found)
 
     @extend_schema(
+        summary="Request a held campaign's failed step again from the design as it is now",
+        description="New versions of the cohorts so far (held-back rules left out), e.g. after"
+        " EnvironmentUserInstance was raised so that AT-TLS reads a renewed certificate;"
+        " another operator approves them (POST approve: four eyes), then the step bakes anew.",
+        request=api.ReasonSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="request-again")
+    def request_again(self, request: Request, campaign: str) -> Response:
+        found, body = self._operator_input(request, api.ReasonSerializer)
+        services.step_request_again(actor=request.user, campaign=found, **body)
+        return self._answer(found)
+
+    @extend_schema(
         summary="Roll one service's rule back (its removal requested; another operator"
         " approves it) and hold it back from later steps",
         request=api.RuleRollbackSerializer,

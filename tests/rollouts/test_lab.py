@@ -158,21 +158,6 @@ def test_the_labs_copy_of_a_rule_is_rolled_back_there_and_productions_only_held_
             )
 
 
-def test_the_demo_campaign_validates_on_lab1_first(
-    estate: list[Stack], people: dict[str, Any]
-) -> None:
-    from portal.seed import seed_demo_campaign
-
-    campaign, created = seed_demo_campaign(owner=people["alice"])
-    assert created and campaign.lab_stack == Stack.objects.get(lpar__name="LAB1")
-    assert [c.kind for c in campaign.cohorts.order_by("position")] == [
-        CohortKind.LAB,
-        CohortKind.PILOT,
-        CohortKind.ROLLOUT,
-        CohortKind.ROLLOUT,
-    ]
-
-
 def test_the_campaign_page_says_the_lab_comes_before_the_pilot(
     estate: list[Stack], lab: Stack, people: dict[str, Any]
 ) -> None:
