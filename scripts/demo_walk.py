@@ -501,6 +501,9 @@ class Walk:
         if not incidents.get_by_text(re.compile("certificate", re.I)).count():
             raise WalkFailed("no certificate-expired incident is listed")
         self.shot(incidents, "09-incidents")
+
+    def high_fix(self) -> None:
+        say("  the certificate renewed; its SSL environment rebuilt; the step requested again")
         self.fault("SYSA", "renew-cert", "--ring", "ATTLS/SharedRing", "--days", "365")
         self.fault("SYSA", "drop")
         # AT-TLS keeps the certificate its open SSL environment read: the renewal reaches the
@@ -508,7 +511,9 @@ class Walk:
         architect = self.as_("architect")
         architect.goto(f"{self.url}/design/objects/")
         architect.get_by_role("link", name="eAct_TLS12_13").click()
+        architect.wait_for_url(re.compile(r"/design/objects/environment-action/[0-9a-f-]+/$"))
         architect.get_by_role("link", name="Edit", exact=True).click()
+        architect.wait_for_url(re.compile(r"/edit/$"))
         field = architect.locator("#id_environment_user_instance")
         field.fill(str(int(field.input_value() or 0) + 1))
         with architect.expect_navigation():
@@ -562,10 +567,13 @@ class Walk:
             for row in page.locator("[data-figure]").all()
         }
         say(f"  end: {json.dumps({k: v[2] for k, v in figures.items()})}")
-        if figures["coverage"][2] != "100.0 %":
-            self.note(f"end coverage {figures['coverage'][2]}, the README says 100 %")
-        if figures["deprecated_share"][2] not in ("0.0 %", "0 %"):
-            self.note(f"end deprecated share {figures['deprecated_share'][2]}, README: none")
+        # 100 % but for the held-back channels to CLEARHOUSE, which keep their own TLS 1.2.
+        coverage = float(figures["coverage"][2].split()[0])
+        if not 90.0 <= coverage < 100.0:
+            self.note(f"end coverage {coverage} %: the held-back channels alone should lack it")
+        for key, wanted in (("deprecated_share", "0.0 %"), ("refused", "0")):
+            if figures[key][2] != wanted:
+                self.note(f"end {key} {figures[key][2]}, the README says {wanted}")
         self.shot(page, "11-done")
 
     def readers(self) -> None:
@@ -580,7 +588,18 @@ class Walk:
         self.shot(owner, "13-appowner-campaigns")
 
 
-STAGES = ["inventory", "design", "lab", "lab_fix", "pilot", "medium", "high", "done", "readers"]
+STAGES = [
+    "inventory",
+    "design",
+    "lab",
+    "lab_fix",
+    "pilot",
+    "medium",
+    "high",
+    "high_fix",
+    "done",
+    "readers",
+]
 
 
 def main() -> int:
