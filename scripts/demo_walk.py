@@ -8,8 +8,9 @@ would be. What the README has the user do outside the portal (lparsim's admin AP
 client populations, `python -m lparsim fault ...`) is done the same way here. The only
 shortcut: the bake is shortened through the campaign's settings API (`--bake`, default 30 s).
 
-    make demo                                   # in one terminal (DEMO_PORT for another port)
-    .venv/bin/python scripts/demo_walk.py       # in another; about 15-25 minutes
+    rm -rf var/portal.sqlite3 var/lparsim/reference   # a fresh demo: the campaign and the
+    make demo                                         # LPARs' policy files are kept otherwise
+    .venv/bin/python scripts/demo_walk.py             # in another terminal; about 11 minutes
 
     --url http://127.0.0.1:8016  --lparsim http://127.0.0.1:21000  --bake 30
     --from pilot   continue a walk stopped at a stage (see STAGES)
@@ -518,7 +519,7 @@ class Walk:
         field.fill(str(int(field.input_value() or 0) + 1))
         with architect.expect_navigation():
             architect.get_by_role("button", name="Save").click()
-        self.shot(architect, "10-environment-user-instance")
+        self.shot(architect, "10a-environment-user-instance")
         self.action(
             "operator",
             "Publish and request the step again",
@@ -554,7 +555,7 @@ class Walk:
             self.action("operator2", "Approve the skip")
             page = self.until("operator", "the high tier passed", self.step_is("passed"), 60)
             expect(page.get_by_test_id("gate")).to_contain_text("skipped")
-        self.shot(page, "10-high-skipped")
+        self.shot(page, "10b-high-skipped")
 
     def done(self) -> None:
         say("7. Done: promote ends the campaign; the end state beside the baseline")
