@@ -238,8 +238,9 @@ DEMO_BAKE_SECONDS = 120
 
 def seed_demo_campaign(*, owner: User) -> tuple[Any, bool]:
     """The demo's rollout campaign over SYSA and SYSB in its inventory phase, with a 2-minute
-    bake (the account's week, shortened for a demo); (campaign, created). Left as it is when
-    it exists, whatever happened to it since."""
+    bake (the account's week, shortened for a demo) and LAB1 as its lab stack (the candidate
+    is validated there first, production's peers replayed against it); (campaign, created).
+    Left as it is when it exists, whatever happened to it since."""
     from rollouts.models import Campaign, Check, default_gates
     from rollouts.services import campaign_create
 
@@ -247,6 +248,7 @@ def seed_demo_campaign(*, owner: User) -> tuple[Any, bool]:
     if existing is not None:
         return existing, False
     stacks = list(Stack.objects.filter(lpar__name__in=["SYSA", "SYSB"]).order_by("lpar__name"))
+    lab = Stack.objects.filter(lpar__name="LAB1").first()
     gates = default_gates()
     # lparsim's sessions last about two minutes: the verifications of the first minutes after
     # a refresh still see sessions opened before it.
@@ -258,12 +260,14 @@ def seed_demo_campaign(*, owner: User) -> tuple[Any, bool]:
         actor=owner,
         name=DEMO_CAMPAIGN,
         description=(
-            "The account's migration: the inventory's baseline, the design lint-clean, a pilot"
+            "The account's migration: the inventory's baseline, the design lint-clean, the"
+            " candidate validated on LAB1 with production's peers replayed, a pilot"
             " on the low-criticality services, then the medium and high tiers, each cohort"
             " gated on its verifications during the bake."
         ),
         stacks=stacks,
         bake_seconds=DEMO_BAKE_SECONDS,
         gates=gates,
+        lab_stack=lab,
     )
     return campaign, True

@@ -1,6 +1,5 @@
-"""The cohorts' shape while they have not started: add, rename, remove and reorder.
-
-Which services a cohort holds is rollouts.services.cohort_services_set. The rules are those
+"""The cohorts while they have not started: which services each holds, and their shape (add,
+rename, remove and reorder). The rules are those
 of every planning write (rollouts.services): an architect or an operator, the campaign locked,
 a refusal changes nothing, every change a change record. A cohort whose step started (and
 every cohort before it: steps follow the cohorts' order) is fixed; so is the lab cohort's
@@ -9,9 +8,13 @@ place, first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
+from policies.models import Service
 from rollouts.models import Campaign, Cohort, CohortKind
 from rollouts.services import (
     CampaignRefused,
@@ -20,12 +23,72 @@ from rollouts.services import (
     _not_finished,
     _plans,
     _record,
-    _started_upto,
 )
 
 COHORT_NAME_MAX = Cohort._meta.get_field("name").max_length or 64
 # Positions are unique per campaign: a reorder parks the moving rows beyond every real one.
 _PARKED = 1_000_000
+
+
+def _started_upto(campaign: Campaign) -> int:
+    """The position of the last cohort a step was made for (-1: none). Steps follow the
+    cohorts' order, so every cohort at or before it has started and is fixed."""
+    found = campaign.steps.filter(cohort__isnull=False).aggregate(upto=Max("cohort__position"))
+    return -1 if found["upto"] is None else int(found["upto"])
+
+
+@transaction.atomic
+def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Service]) -> Cohort:
+    """Moves services into a cohort (out of any other of the campaign) before it started.
+    Refused for a service of a cohort that started, and when a service of the scope would be
+    left in no cohort (a version would then carry its rule from the first step on)."""
+    _plans(actor)
+    campaign = _locked(cohort.campaign)
+    if campaign.steps.filter(cohort__position__gte=cohort.position).exists():
+        raise CampaignRefused(f"{cohort.name} has started; its services are fixed")
+    _not_finished(campaign)
+    scope = set(campaign.services.values_list("id", flat=True))
+    if cohort.kind != CohortKind.LAB and any(s.id not in scope for s in services):
+        raise ValidationError({"services": "Only services of the campaign's scope"})
+    upto = _started_upto(campaign)
+    fixed = set(
+        campaign.cohorts.filter(position__lte=upto).values_list("services__id", flat=True)
+    ) - {None}
+    taken = sorted(s.name for s in services if s.id in fixed)
+    if taken:
+        raise CampaignRefused(
+            f"{', '.join(taken)} belong{'s' if len(taken) == 1 else ''} to a cohort that has"
+            " started; its services are fixed"
+        )
+    chosen = {s.id for s in services}
+    # From the through table: no NULL of an empty cohort (NOT IN with a NULL drops every row).
+    elsewhere = set(
+        Cohort.services.through.objects.filter(cohort__campaign=campaign)
+        .exclude(cohort=cohort)
+        .values_list("service_id", flat=True)
+    )
+    left = [
+        s
+        for s in cohort.services.all()
+        if s.id in scope and s.id not in chosen and s.id not in elsewhere
+    ]
+    if cohort.kind != CohortKind.LAB and left:
+        names = ", ".join(sorted(s.name for s in left))
+        raise ValidationError(
+            {"services": f"{names} would be left in no cohort: move it to another cohort"}
+        )
+    for other in campaign.cohorts.exclude(pk=cohort.pk):
+        if campaign.steps.filter(cohort=other).exists():
+            continue
+        other.services.remove(*services)
+    cohort.services.set(services)
+    _record(
+        actor,
+        "cohort",
+        campaign,
+        {"cohort": cohort.name, "services": sorted(s.name for s in services)},
+    )
+    return cohort
 
 
 def _open_cohort(campaign: Campaign, cohort: Cohort) -> Cohort:

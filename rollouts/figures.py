@@ -147,6 +147,15 @@ def totals(per_service: dict[str, Any], stacks: dict[str, Any]) -> dict[str, Any
     }
 
 
+def totals_of(measured: dict[str, Any], service_ids: Iterable[int]) -> dict[str, Any]:
+    """The totals of `measured` (measure's answer) over `service_ids` and their stacks only."""
+    wanted = {str(i) for i in service_ids}
+    per_service = {k: v for k, v in measured["services"].items() if k in wanted}
+    stack_ids = {str(f["stack"]) for f in per_service.values()}
+    stacks = {k: v for k, v in measured["stacks"].items() if k in stack_ids}
+    return totals(per_service, stacks)
+
+
 def added_latency(now: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float]:
     """Per service (by id) measured both times: set-up now less set-up in the baseline, ms."""
     added: dict[str, float] = {}

@@ -2,7 +2,7 @@
 
 Architects and operators plan (the API's rule): anyone else gets 403 and nothing changes. Each
 form goes through the function the API calls (rollouts.services.campaign_create,
-cohort_services_set and campaign_settings_update; rollouts.cohorts for the cohorts' shape), so
+campaign_settings_update; rollouts.cohorts for the cohorts' services and shape), so
 a rule holds the same way through either; its refusals come back onto the field they name
 (422), or above the form: 403 for a role or four eyes, 409 for the campaign's state, nothing
 changed.
@@ -265,7 +265,7 @@ def _move_service(request: HttpRequest, campaign: Campaign, data: dict[str, Any]
     members = list(target.services.all())
     if service in members:
         raise ValidationError({"to": f"{service.name} is in {target.name} already."})
-    services.cohort_services_set(actor=request.user, cohort=target, services=[*members, service])
+    cohorts.cohort_services_set(actor=request.user, cohort=target, services=[*members, service])
     return f"{service.stack.label} {service.name} moved to {target.name}."
 
 

@@ -80,11 +80,12 @@ def next_action(campaign: Campaign, user: User) -> NextAction:
     if campaign.status == CampaignStatus.HELD:
         return NextAction(
             "resume",
-            "A gate failed: deal with the cause and resume (the step bakes again), skip the"
-            " gate with a second person, roll one service's rule back, or abort.",
+            "A gate failed: deal with the cause and resume (the step bakes again), request"
+            " the step again from the design (new versions), skip the gate with a second"
+            " person, roll one service's rule back, or abort.",
             OPERATOR,
             operates,
-            ["skip-gate", "rule-rollback", "abort"],
+            ["skip-gate", "request-again", "rule-rollback", "abort"],
         )
     if campaign.phase == Phase.INVENTORY:
         return NextAction(

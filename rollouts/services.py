@@ -22,7 +22,7 @@ from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.identity import same_person
@@ -30,7 +30,7 @@ from accounts.roles import Capability, has_capability
 from attls.policy import parse_policy
 from fleet import services as fleet
 from fleet.impact.models import ImpactAcknowledgement
-from fleet.models import Incident
+from fleet.models import Incident, LparConnection, RunStatus
 from fleet.selectors import deployed_target
 from policies.changes import change_record
 from policies.choices import Phase, Tier
@@ -237,67 +237,6 @@ def _not_finished(campaign: Campaign) -> None:
         raise CampaignRefused(f"the campaign is {campaign.get_status_display().lower()}")
 
 
-def _started_upto(campaign: Campaign) -> int:
-    """The position of the last cohort a step was made for (-1: none). Steps follow the
-    cohorts' order, so every cohort at or before it has started and is fixed."""
-    found = campaign.steps.filter(cohort__isnull=False).aggregate(upto=Max("cohort__position"))
-    return -1 if found["upto"] is None else int(found["upto"])
-
-
-@transaction.atomic
-def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Service]) -> Cohort:
-    """Moves services into a cohort (out of any other of the campaign) before it started.
-    Refused for a service of a cohort that started, and when a service of the scope would be
-    left in no cohort (a version would then carry its rule from the first step on)."""
-    _plans(actor)
-    campaign = _locked(cohort.campaign)
-    if campaign.steps.filter(cohort__position__gte=cohort.position).exists():
-        raise CampaignRefused(f"{cohort.name} has started; its services are fixed")
-    _not_finished(campaign)
-    scope = set(campaign.services.values_list("id", flat=True))
-    if cohort.kind != CohortKind.LAB and any(s.id not in scope for s in services):
-        raise ValidationError({"services": "Only services of the campaign's scope"})
-    upto = _started_upto(campaign)
-    fixed = set(
-        campaign.cohorts.filter(position__lte=upto).values_list("services__id", flat=True)
-    ) - {None}
-    taken = sorted(s.name for s in services if s.id in fixed)
-    if taken:
-        raise CampaignRefused(
-            f"{', '.join(taken)} belong{'s' if len(taken) == 1 else ''} to a cohort that has"
-            " started; its services are fixed"
-        )
-    chosen = {s.id for s in services}
-    # From the through table: no NULL of an empty cohort (NOT IN with a NULL drops every row).
-    elsewhere = set(
-        Cohort.services.through.objects.filter(cohort__campaign=campaign)
-        .exclude(cohort=cohort)
-        .values_list("service_id", flat=True)
-    )
-    left = [
-        s
-        for s in cohort.services.all()
-        if s.id in scope and s.id not in chosen and s.id not in elsewhere
-    ]
-    if cohort.kind != CohortKind.LAB and left:
-        names = ", ".join(sorted(s.name for s in left))
-        raise ValidationError(
-            {"services": f"{names} would be left in no cohort: move it to another cohort"}
-        )
-    for other in campaign.cohorts.exclude(pk=cohort.pk):
-        if campaign.steps.filter(cohort=other).exists():
-            continue
-        other.services.remove(*services)
-    cohort.services.set(services)
-    _record(
-        actor,
-        "cohort",
-        campaign,
-        {"cohort": cohort.name, "services": sorted(s.name for s in services)},
-    )
-    return cohort
-
-
 _OWNER_ALONE = "the campaign's owner may not allow its auto-promotion alone"
 
 
@@ -351,7 +290,25 @@ def campaign_baseline_freeze(*, actor: User, campaign: Campaign) -> Campaign:
             "no verification of " + ", ".join(s.label for s in unverified) + " yet: the baseline"
             " is taken from stored verifications"
         )
-    locked.baseline = figures.measure(services)
+    # What the applications' own TLS negotiates is zERT's to say (the verifications see no
+    # protocol before AT-TLS): with its collection on, the baseline waits for one.
+    uncollected = sorted(
+        LparConnection.objects.filter(lpar__stacks__id__in=stack_ids, zert_enabled=True)
+        .exclude(zert_runs__status=RunStatus.SUCCEEDED)
+        .values_list("lpar__name", flat=True)
+        .distinct()
+    )
+    if uncollected:
+        raise CampaignRefused(
+            "no zERT collection of " + ", ".join(uncollected) + " has completed yet: the"
+            " baseline would miss the protocols the applications negotiate themselves"
+        )
+    baseline = figures.measure(services)
+    # The lab's services are measured too (the lab step's gate compares its added latency with
+    # theirs), but the totals, the page's "before", are production's as "now" and the end
+    # state are: LAB1's clients are not the account's.
+    baseline["totals"] = figures.totals_of(baseline, locked.services.values_list("id", flat=True))
+    locked.baseline = baseline
     locked.baseline_at = timezone.now()
     locked.phase = Phase.DESIGN
     locked.save(update_fields=["baseline", "baseline_at", "phase"])
@@ -596,6 +553,40 @@ def campaign_resume(*, actor: User, campaign: Campaign, reason: str = "") -> Cam
     return locked
 
 
+@transaction.atomic
+def step_request_again(*, actor: User, campaign: Campaign, reason: str) -> Step:
+    """A held campaign's failed cohort step, requested again from the design as it is now
+    (less the later cohorts and the held-back rules): new versions, another operator's
+    approval (four eyes), a bake of its own. For what only a new version reaches, such as an
+    SSL environment rebuilt after a certificate renewal (EnvironmentUserInstance raised on
+    the environment action: AT-TLS keeps the certificate an open environment read until
+    then). The failed step stays as it was, its gate incident resolved."""
+    _operates(actor)
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what changed in the design (it is recorded)."})
+    locked = _locked(campaign)
+    if locked.status != CampaignStatus.HELD:
+        raise CampaignRefused(f"the campaign is {locked.get_status_display().lower()}")
+    step = current_step(locked)
+    if step is None or step.kind != StepKind.COHORT or step.status != StepStatus.FAILED:
+        raise CampaignRefused("only a cohort step whose gate failed is requested again")
+    again = Step.objects.create(
+        campaign=locked, position=step.position + 1, cohort=step.cohort, requested_by=actor
+    )
+    _resolve(step, f"requested again by {actor}: {reason}")
+    locked.status, locked.status_reason = CampaignStatus.ACTIVE, ""
+    locked.save(update_fields=["status", "status_reason"])
+    _record(
+        actor,
+        "request again",
+        locked,
+        {"step": again.position, "failed_step": step.position, "cohort": step.cohort.name},
+        reason,
+    )
+    _enqueue_start(again)
+    return again
+
+
 def _resolve(step: Step, resolution: str) -> None:
     if step.incident_id is not None:
         Incident.objects.filter(pk=step.incident_id, resolved_at=None).update(
@@ -725,12 +716,13 @@ def service_rule_rollback(
     while another request is pending on the stack), and the rule held back from the
     campaign's later versions.
     A rule its stack does not run yet (a later cohort's) is only held back: nothing to deploy,
-    None."""
+    None. The lab's copies are offered too (rule_rollback_candidates): what the lab showed
+    wrong is taken out of the lab as production's rule is held back."""
     _operates(actor)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the rule is rolled back."})
     locked = _locked(campaign)
-    if not locked.services.filter(pk=service.pk).exists():
+    if not rule_rollback_candidates(locked).filter(pk=service.pk).exists():
         raise CampaignRefused(f"{service.name} is not in the campaign's scope")
     if locked.held_back.filter(pk=service.pk).exists():
         raise CampaignRefused(f"{service.name} on {service.stack.label} is held back already")
@@ -756,6 +748,15 @@ def service_rule_rollback(
         reason,
     )
     return deployment
+
+
+def rule_rollback_candidates(campaign: Campaign) -> QuerySet[Service]:
+    """The services whose rule the campaign may roll back or hold back: its scope's, and the
+    lab cohort's copies of them on the lab stack (held back ones included)."""
+    lab = campaign.cohorts.filter(kind=CohortKind.LAB).values("services__id")
+    return Service.objects.filter(
+        Q(id__in=campaign.services.values("id")) | Q(id__in=lab)
+    ).select_related("stack__lpar")
 
 
 def excluded_now(campaign: Campaign) -> set[int]:

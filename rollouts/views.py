@@ -239,12 +239,25 @@ def figure_rows(campaign: Campaign) -> list[dict[str, Any]]:
         "refused": f"≤ {campaign.gate(Check.REFUSALS)['threshold']:g} a verification",
         "added_ms": f"≤ {campaign.gate(Check.LATENCY)['threshold']:g} ms",
     }
+    # Before AT-TLS the verifications see no protocol (the applications' own TLS is theirs):
+    # what zERT recorded of it is shown beside the "before" figures it explains.
+    notes: dict[str, str] = {}
+    if before.get("zert_connections"):
+        notes["coverage"] = (
+            f"zERT: {before.get('zert_cleartext_share')} % of"
+            f" {before['zert_connections']} connections cleartext"
+        )
+        notes["deprecated_share"] = (
+            f"zERT: {before.get('zert_deprecated_share')} % on TLS 1.0/1.1 (the applications'"
+            " own TLS)"
+        )
     return [
         {
             "key": key,
             "label": label,
             "unit": unit,
             "before": before.get(key),
+            "before_note": notes.get(key, ""),
             "now": now.get(key),
             "target": targets[key],
         }
@@ -294,8 +307,8 @@ def campaign_context(request: HttpRequest, campaign: Campaign, **extra: Any) -> 
         "figure_rows": figure_rows(campaign),
         "cohorts": list(campaign.cohorts.prefetch_related("services__stack__lpar")),
         "rollback_services": list(
-            campaign.services.exclude(id__in=campaign.held_back.values("id"))
-            .select_related("stack__lpar")
+            services.rule_rollback_candidates(campaign)
+            .exclude(id__in=campaign.held_back.values("id"))
             .order_by("stack__lpar__name", "name")
         ),
         "held_back": list(campaign.held_back.select_related("stack__lpar")),
@@ -351,7 +364,8 @@ def _step_now(campaign: Campaign) -> Step:
 
 def _rule_rollback(request: HttpRequest, campaign: Campaign) -> Any:
     ref = request.POST.get("service", "")
-    service = campaign.services.filter(uuid=ref).first() if _is_uuid(ref) else None
+    candidates = services.rule_rollback_candidates(campaign)
+    service = candidates.filter(uuid=ref).first() if _is_uuid(ref) else None
     if service is None:
         raise ValidationError({"service": "Choose a service of the campaign."})
     return services.service_rule_rollback(
@@ -414,6 +428,10 @@ ACTIONS: dict[str, tuple[str, Action]] = {
         "Aborted: the restore of the previous step's versions is requested; another operator"
         " approves it.",
         lambda r, c: services.campaign_abort(actor=r.user, campaign=c, reason=_reason(r)),
+    ),
+    "request-again": (
+        "Requested again from the design as it is now; another operator approves it.",
+        lambda r, c: services.step_request_again(actor=r.user, campaign=c, reason=_reason(r)),
     ),
     "rule-rollback": (
         "The rule is held back from later steps; when its stack ran it, its removal from the"

@@ -226,7 +226,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         cohort = _cohort(found, body.validated_data["position"])
         chosen = [_service(found, ref) for ref in body.validated_data["services"]]
-        services.cohort_services_set(actor=request.user, cohort=cohort, services=chosen)
+        cohorts.cohort_services_set(actor=request.user, cohort=cohort, services=chosen)
         return self._answer(found)
 
     def _planner_input(
@@ -403,6 +403,21 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     def abort(self, request: Request, campaign: str) -> Response:
         found, body = self._operator_input(request, api.ReasonSerializer)
         services.campaign_abort(actor=request.user, campaign=found, **body)
+        return self._answer(found)
+
+    @extend_schema(
+        summary="Request a held campaign's failed step again from the design as it is now",
+        description="New versions of the cohorts so far (held-back rules left out), e.g. after"
+        " EnvironmentUserInstance was raised so that AT-TLS reads a renewed certificate;"
+        " another operator approves them (POST approve: four eyes), then the step bakes anew.",
+        request=api.ReasonSerializer,
+        responses=ACTION_RESPONSES,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], url_path="request-again")
+    def request_again(self, request: Request, campaign: str) -> Response:
+        found, body = self._operator_input(request, api.ReasonSerializer)
+        services.step_request_again(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
     @extend_schema(

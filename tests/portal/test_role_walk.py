@@ -244,6 +244,7 @@ ACCESS: dict[str, Access] = {
             "skip-gate",
             "approve-skip",
             "abort",
+            "request-again",
             "rule-rollback",
         )
     },
@@ -265,6 +266,7 @@ ACCESS: dict[str, Access] = {
     "rollouts-api:campaign-resume": Access(post=OPERATORS),
     "rollouts-api:campaign-skip-gate": Access(post=OPERATORS),
     "rollouts-api:campaign-abort": Access(post=OPERATORS),
+    "rollouts-api:campaign-request-again": Access(post=OPERATORS),
     "rollouts-api:campaign-rule-rollback": Access(post=OPERATORS),
     "rollouts-api:campaign-auto-promote": Access(post=OPERATORS),
     "rollouts-api:step-list": read(ESTATE),

@@ -91,6 +91,13 @@ def test_the_seed_plans_the_demo_campaign_in_its_inventory_once(db):
     assert campaign.phase == "inventory" and campaign.bake_seconds == 120
     assert sorted(s.label for s in campaign.stacks.all()) == ["SYSA/TCPIP", "SYSB/TCPIP"]
     assert campaign.owner.username == "operator"
-    assert [c.tier for c in campaign.cohorts.all()] == ["low", "medium", "high"]
+    # The candidate is validated on LAB1 first (the lab cohort has no tier), then the tiers.
+    assert campaign.lab_stack is not None and campaign.lab_stack.label == "LAB1/TCPIP"
+    assert [(c.kind, c.tier) for c in campaign.cohorts.all()] == [
+        ("lab", ""),
+        ("pilot", "low"),
+        ("rollout", "medium"),
+        ("rollout", "high"),
+    ]
     assert "planned: Traffic inventory, 120 s bake" in output
     assert "kept" in seed() and Campaign.objects.count() == 1

@@ -105,6 +105,7 @@ def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:
             "rollouts-api:campaign-design-complete",
             "rollouts-api:campaign-pause",
             "rollouts-api:campaign-promote",
+            "rollouts-api:campaign-request-again",
             "rollouts-api:campaign-resume",
             "rollouts-api:campaign-rule-rollback",
             "rollouts-api:campaign-settings-update",

@@ -52,6 +52,7 @@ OPERATOR_ACTIONS = {
     "resume": {"reason": "x"},
     "skip-gate": {"reason": "x"},
     "abort": {"reason": "x"},
+    "request-again": {"reason": "x"},
     "rule-rollback": {"service": "CICSWEB1", "reason": "x"},
     "auto-promote": {"enabled": True},
 }

@@ -6,9 +6,11 @@ nothing else. The worker and lparsim test the same flow end to end (tests/integr
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -271,3 +273,83 @@ def test_a_step_that_could_not_start_holds_and_its_abort_undoes_nothing(estate, 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.ABORTED
     assert list(campaign.steps.values_list("kind", "status")) == [("cohort", "aborted")]
+
+
+def test_with_zert_collection_on_the_baseline_waits_for_a_collection(estate, people):
+    from fleet.models import LparConnection, ZertRun, ZertSource
+
+    alice = people["alice"]
+    campaign = services.campaign_create(actor=alice, name="zERT first", stacks=estate)
+    for stack in estate:
+        verified(stack, secured=False)
+    LparConnection.objects.filter(lpar__name="SYSA").update(zert_enabled=True)
+    with pytest.raises(services.CampaignRefused, match="no zERT collection of SYSA"):
+        services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.phase == Phase.INVENTORY and not campaign.baseline
+
+    ZertRun.objects.create(
+        connection=LparConnection.objects.get(lpar__name="SYSA"),
+        source=ZertSource.JOB,
+        status=RunStatus.FAILED,
+    )
+    with pytest.raises(services.CampaignRefused, match="no zERT collection of SYSA"):
+        services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    ZertRun.objects.create(
+        connection=LparConnection.objects.get(lpar__name="SYSA"),
+        source=ZertSource.JOB,
+        status=RunStatus.SUCCEEDED,
+    )
+    services.campaign_baseline_freeze(actor=alice, campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.phase == Phase.DESIGN
+
+
+def test_a_held_step_is_requested_again_from_the_design_as_it_is_now(estate, people):
+    from policies.models import EnvironmentAction
+
+    campaign = planned(estate, people)
+    alice, bob = people["alice"], people["bob"]
+    step = services.campaign_promote(actor=alice, campaign=campaign)
+    steps.step_start(step.id, "test")
+    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
+    step.refresh_from_db()
+    deployed(step)
+    steps.campaign_evaluate(campaign.id)
+    with pytest.raises(services.CampaignRefused, match="active"):  # only a held campaign
+        services.step_request_again(actor=alice, campaign=campaign, reason="x")
+    for stack in estate:
+        verified(stack, secured=True, refused=3)
+    assert steps.campaign_evaluate(campaign.id) == StepStatus.FAILED
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.HELD
+    with pytest.raises(ValidationError):
+        services.step_request_again(actor=alice, campaign=campaign, reason=" ")
+
+    # The certificate was renewed: AT-TLS reads it once its environment is rebuilt.
+    environment = EnvironmentAction.objects.get()
+    EnvironmentAction.objects.filter(pk=environment.pk).update(
+        environment_user_instance=environment.environment_user_instance + 1
+    )
+    again = services.step_request_again(
+        actor=alice, campaign=campaign, reason="EnvironmentUserInstance raised"
+    )
+    step.refresh_from_db()
+    campaign.refresh_from_db()
+    assert step.status == StepStatus.FAILED and step.incident.resolved_at is not None
+    assert campaign.status == CampaignStatus.ACTIVE
+    assert (again.position, again.cohort_id) == (step.position + 1, step.cohort_id)
+    steps.step_start(again.id, "test")
+    again.refresh_from_db()
+    assert again.status == StepStatus.REQUESTED
+    assert again.previous_versions == {k: v for k, v in step.versions.items()}
+    for stack_id, version_id in again.versions.items():
+        text = Stack.objects.get(pk=stack_id).versions.get(pk=version_id).text
+        raised = environment.environment_user_instance + 1
+        assert re.search(rf"EnvironmentUserInstance\s+{raised}\n", text), text
+        old = Stack.objects.get(pk=stack_id).versions.get(pk=step.versions[stack_id]).text
+        assert set(parse_policy(text).rules) == set(parse_policy(old).rules)
+    # Four eyes as for any step: its requester may not approve it.
+    with pytest.raises(services.CampaignForbidden):
+        services.step_approve(actor=alice, step=again)
+    services.step_approve(actor=bob, step=again)

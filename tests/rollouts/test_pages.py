@@ -120,3 +120,18 @@ def test_a_held_campaign_offers_resume_skip_rollback_and_abort(estate, people):
     assert "Held: a gate failed" in html
     for form in ("resume", "skip-gate", "rule-rollback", "abort"):
         assert reverse(f"rollouts:campaign-{form}", args=[campaign.uuid]) in html, form
+
+
+def test_the_before_figures_show_what_zert_recorded_of_the_applications_own_tls(estate, people):
+    # Before AT-TLS the verifications see no protocol: "0.0 %" deprecated alone would say
+    # the estate had no TLS 1.0/1.1, when zERT recorded the applications' own.
+    campaign = planned(estate, people)
+    page = reverse("rollouts:campaign", args=[campaign.uuid])
+    assert "zERT:" not in signed_in(people["bob"]).get(page).content.decode()  # none recorded
+    campaign.baseline["totals"].update(
+        zert_connections=682, zert_deprecated_share=10.6, zert_cleartext_share=38.9
+    )
+    campaign.save(update_fields=["baseline"])
+    html = signed_in(people["bob"]).get(page).content.decode()
+    assert "zERT: 10.6 % on TLS 1.0/1.1 (the applications&#x27; own TLS)" in html
+    assert "zERT: 38.9 % of 682 connections cleartext" in html
