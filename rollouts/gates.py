@@ -58,16 +58,25 @@ def unpredicted_refusals(step: Step, services: Sequence[GateService]) -> list[st
     compared (no deployment, no stored prediction, a prediction that could not be made, or
     no target that reached its stack yet): the check then waits without holding the gate
     (the refusals check still counts every refusal).
+
+    A step that bakes again after a hold (campaign_resume: its bake restarted after its
+    deployment finished) is judged on the refusals since then: what was dealt with before the
+    resume no longer holds it, a peer still refused does.
     """
     if step.deployment_id is None:
         return None
+    assert step.deployment is not None
+    finished = step.deployment.finished_at
+    resumed = step.bake_started_at is not None and (
+        finished is None or step.bake_started_at > finished
+    )
     names: dict[int, set[str]] = defaultdict(set)
     for service in services:
         names[service.stack_id].add(service.name)
     compared = False
     found: list[str] = []
-    assert step.deployment is not None
-    for comparison in compare.deployment_comparisons(step.deployment):
+    since = step.bake_started_at if resumed else None
+    for comparison in compare.deployment_comparisons(step.deployment, since=since):
         prediction = comparison.prediction
         if not comparison.compared or prediction is None or prediction.error:
             continue

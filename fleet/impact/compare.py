@@ -158,16 +158,20 @@ def _next_change(target: DeploymentTarget) -> datetime | None:
     return boundary(later) if later is not None else None
 
 
-def compare_target(target: DeploymentTarget, *, until: datetime | None = None) -> Comparison:
-    """The refusals after the target's change (until the next change of its stack, or
-    `until` when that is earlier: an evidence period's end, after which they are not that
-    period's), held to the prediction stored with it."""
+def compare_target(
+    target: DeploymentTarget, *, since: datetime | None = None, until: datetime | None = None
+) -> Comparison:
+    """The refusals after the target's change (from `since` when that is later: a campaign
+    gate that bakes again after a hold judges what came after; until the next change of its
+    stack, or `until` when that is earlier: an evidence period's end, after which they are not
+    that period's), held to the prediction stored with it. Refusals are kept per day and
+    peer (PeerRefusalDaily): a peer still refused after `since` is counted with its day."""
     prediction = ImpactPrediction.objects.filter(target=target).first()
     comparison = Comparison(target, prediction)
-    since = boundary(target)
-    if prediction is None or since is None:
+    start = boundary(target)
+    if prediction is None or start is None:
         return comparison
-    comparison.since = since
+    comparison.since = max(start, since) if since is not None else start
     next_change = _next_change(target)
     comparison.until = min((m for m in (next_change, until) if m is not None), default=None)
     refused = _refusals(target.stack, comparison.since, comparison.until)
@@ -215,8 +219,11 @@ def compare_target(target: DeploymentTarget, *, until: datetime | None = None) -
     return comparison
 
 
-def deployment_comparisons(deployment: Deployment) -> list[Comparison]:
-    return [compare_target(t) for t in deployment.targets.select_related("stack__lpar", "version")]
+def deployment_comparisons(
+    deployment: Deployment, *, since: datetime | None = None
+) -> list[Comparison]:
+    targets = deployment.targets.select_related("stack__lpar", "version")
+    return [compare_target(t, since=since) for t in targets]
 
 
 @dataclass

@@ -183,6 +183,19 @@ def test_the_gate_fails_on_a_refusal_the_prediction_did_not_name_in_the_cohorts(
     assert "10.9.9.9" in check["evidence"][0]
     assert "unpredicted 1.0 against 0.0" in step.error
 
+    # Resumed with what was done: the bake restarts, and a refusal from before no longer
+    # holds it; a peer still refused after the resume does.
+    services.campaign_resume(actor=people["bob"], campaign=campaign, reason="client moved")
+    # (as if resumed a minute after the refusals: this test's clock has barely moved)
+    Step.objects.filter(pk=step.pk).update(bake_started_at=after + timedelta(minutes=1))
+    step.refresh_from_db()
+    assert step.status == StepStatus.BAKING
+    assert gates.unpredicted_refusals(step, services_now) == []
+    again = step.bake_started_at + timedelta(seconds=1)
+    PeerRefusalDaily.objects.filter(peer="10.9.9.9").update(last_at=again, last_window_from=again)
+    (still,) = gates.unpredicted_refusals(step, services_now) or [None]
+    assert still is not None and "10.9.9.9" in still
+
 
 def test_without_a_stored_prediction_the_check_waits_without_holding(estate, people):
     campaign = planned(estate, people)
