@@ -10,6 +10,15 @@ container image. Everything a site changes comes from the environment:
                       and browsers open sockets ahead of need: with 1 thread, those held
                       whole processes and a browser's page load timed out. Python runs one
                       thread of a process at a time, so more threads do not add CPU.
+  GUNICORN_WORKER_CONNECTIONS
+                      open connections a process holds at most (default 16). Kept-alive
+                      connections stay with the process that accepted them, and whichever
+                      process wakes first accepts: without a cap one process held 41 of 50
+                      clients' connections while three idled (dashboard p95 435 ms; with
+                      16: 226 ms, bench/serving_bench.py). A process at its cap leaves new
+                      connections to the others; beyond workers x this they wait in the
+                      listen backlog until one closes (idle ones after `keepalive`). Raise
+                      it, or GUNICORN_WORKERS, for more browsers at once per host.
   GUNICORN_CERTFILE / GUNICORN_KEYFILE
                       serve HTTPS directly (make serve does, with a loopback certificate);
                       unset behind a proxy or balancer that terminates TLS
@@ -27,6 +36,7 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8443")]
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "16"))
 # The application (Django, every view: portal/wsgi.py) is imported once in the master and
 # forked: a worker, also one that replaces another after max_requests, serves its first
 # request at once instead of spending seconds importing. A new release needs a restart: a HUP
