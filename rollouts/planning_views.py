@@ -11,14 +11,13 @@ changed.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -28,7 +27,7 @@ from fleet.forms import attach_errors
 from policies.models import Stack
 from policies.services import stack_draft
 from portal.htmx import after_post, render_page
-from rollouts import cohorts, selectors, services
+from rollouts import cohorts, services
 from rollouts.durations import format_duration
 from rollouts.forms import (
     CampaignForm,
@@ -41,23 +40,9 @@ from rollouts.forms import (
     scope_services,
 )
 from rollouts.models import Campaign, Cohort, CohortKind, StepKind
+from rollouts.views import _campaign, _is_uuid
 
 PLAN = (Capability.PUBLISH, Capability.OPERATE)
-
-
-def _campaign(request: HttpRequest, key: Any) -> Campaign:
-    try:
-        return selectors.campaign_for(user=request.user, uuid=key)
-    except Campaign.DoesNotExist:
-        raise Http404("No such campaign") from None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _sentence(refusal: Exception) -> str:

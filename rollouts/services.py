@@ -644,6 +644,19 @@ def gate_skip_approve(*, actor: User, action: ActionRequest) -> Step:
 
 
 @transaction.atomic
+def _restore_after(step: Step, actor: User) -> Step:
+    """The abort's step after `step`: redeploys the versions before it, started by a worker."""
+    restore = Step.objects.create(
+        campaign_id=step.campaign_id,
+        position=step.position + 1,
+        kind=StepKind.ABORT,
+        requested_by=actor,
+        previous_versions=step.previous_versions,
+    )
+    _enqueue_start(restore)
+    return restore
+
+
 def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | None:
     """Rolls the current cohort back: what each of its stacks ran before the step is requested
     again (a rollback, verified by its own verification), and the campaign ends aborted once
@@ -668,14 +681,7 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
                 f" {step.get_status_display().lower()})"
             )
         # Its restore was rejected, cancelled or failed: requested anew, four eyes again.
-        restore = Step.objects.create(
-            campaign=locked,
-            position=step.position + 1,
-            kind=StepKind.ABORT,
-            requested_by=actor,
-            previous_versions=step.previous_versions,
-        )
-        _enqueue_start(restore)
+        restore = _restore_after(step, actor)
         _resolve(step, f"abort requested again by {actor}: {reason}")
     elif step is not None and step.kind == StepKind.COHORT:
         step = Step.objects.select_for_update().get(pk=step.pk)
@@ -688,14 +694,7 @@ def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | No
             step.status = StepStatus.ABORTED
         else:
             step.status = StepStatus.ABORTED
-            restore = Step.objects.create(
-                campaign=locked,
-                position=step.position + 1,
-                kind=StepKind.ABORT,
-                requested_by=actor,
-                previous_versions=step.previous_versions,
-            )
-            _enqueue_start(restore)
+            restore = _restore_after(step, actor)
         step.finished_at = step.finished_at or now
         step.save(update_fields=["status", "finished_at"])
         _resolve(step, f"campaign aborted by {actor}: {reason}")
