@@ -643,7 +643,6 @@ def gate_skip_approve(*, actor: User, action: ActionRequest) -> Step:
     return step
 
 
-@transaction.atomic
 def _restore_after(step: Step, actor: User) -> Step:
     """The abort's step after `step`: redeploys the versions before it, started by a worker."""
     restore = Step.objects.create(
@@ -657,6 +656,7 @@ def _restore_after(step: Step, actor: User) -> Step:
     return restore
 
 
+@transaction.atomic
 def campaign_abort(*, actor: User, campaign: Campaign, reason: str) -> Step | None:
     """Rolls the current cohort back: what each of its stacks ran before the step is requested
     again (a rollback, verified by its own verification), and the campaign ends aborted once
