@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -154,15 +156,37 @@ def lab(tmp_path_factory: Any) -> Iterator[Lab]:
     yield from start_lab(tmp_path_factory)
 
 
+# Each data center takes a block of host ports of its own, outside Linux's ephemeral range
+# (32768-60999): a task still running when its module's data center stops (a verification's
+# probe, a lab replay) then finds those ports closed, never a data center that another test
+# process started since on recycled port numbers (ports from the system allowed that: a
+# probe's ClientHello reached another process's SYSA and was counted as a cleartext client).
+LAB_PORTS = 22000  # above the demo's 21000 block
+LAB_BLOCK = 64  # the reference data center takes 38
+LAB_BLOCKS = 39  # per test process: 4 processes end below 32000
+_lab_blocks = itertools.count()
+
+
+def _lab_base_port() -> int:
+    block = next(_lab_blocks) % LAB_BLOCKS
+    return LAB_PORTS + (harness.xdist_index() * LAB_BLOCKS + block) * LAB_BLOCK
+
+
 def start_lab(tmp_path_factory: Any) -> Iterator[Lab]:
     """The reference data center, on ports of its own in a work directory of its own."""
     directory = tmp_path_factory.mktemp("datacenter")
     data = yaml.safe_load(SCENARIO.read_text())
     data["sim"]["workdir"] = str(directory / "work")
-    data["sim"]["base_port"] = 0
     config_path = directory / "datacenter.yaml"
-    config_path.write_text(yaml.safe_dump(data))
-    thread = SimulatorThread(load_config(config_path)).start()
+    for attempt in range(3):  # a block something else holds: the next one
+        data["sim"]["base_port"] = _lab_base_port()
+        config_path.write_text(yaml.safe_dump(data))
+        try:
+            thread = SimulatorThread(load_config(config_path)).start()
+            break
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or attempt == 2:
+                raise
     try:
         yield Lab(thread, config_path)
     finally:
