@@ -53,6 +53,7 @@ from rollouts.models import (
     ReplayMatch,
     ReplayStatus,
     Step,
+    StepStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -330,8 +331,9 @@ def _run(replay: LabReplay) -> None:
     )
     opened: list[list[Any]] = []
 
-    def saved() -> None:
+    def saved() -> str:
         PortalHandshakes.objects.filter(pk=handshakes.pk).update(sockets=list(opened))
+        return stop_reason(step.pk)
 
     results = replaying.replay(
         list(planner.plans.values()),
@@ -343,6 +345,15 @@ def _run(replay: LabReplay) -> None:
         sockets=list(opened), finished_at=timezone.now()
     )
     _store(replay, rows, results)
+
+
+def stop_reason(step_id: int) -> str:
+    """Why a running replay of the step must stop ("" to go on). An abort restores the lab's
+    previous version: handshakes from then on would test a policy being replaced, for a step
+    that no longer counts."""
+    if Step.objects.filter(pk=step_id, status=StepStatus.ABORTED).exists():
+        return "the step was aborted during the replay"
+    return ""
 
 
 def _breaks(peer: dict[str, Any]) -> bool:

@@ -221,16 +221,18 @@ def replay(
     timeout: float = active.DEFAULT_TIMEOUT,
     deadline: float = DEADLINE,
     on_socket: Callable[[tuple[str, int, int]], None] | None = None,
-    after_each: Callable[[], None] | None = None,
+    after_each: Callable[[], str] | None = None,
 ) -> dict[str, active.PrecheckResult]:
     """Each plan's handshake, one after the other, within `deadline`; results by plan key.
 
     `on_socket` gets the source socket of every connection to the lab stack as it is opened
     (possibly on another thread); `after_each` is called, on this thread, after each plan
     that connected: the caller records the sockets for the stack's verification
-    (fleet.impact.models.PortalHandshakes) while the replay runs."""
+    (fleet.impact.models.PortalHandshakes) while the replay runs, and returns why the
+    replay must stop ("" to go on): the plans left are then not attempted, with that reason."""
     started = time.monotonic()
     results: dict[str, active.PrecheckResult] = {}
+    stop = ""
     for index, plan in enumerate(plans):
         target = plan.target
         left = deadline - (time.monotonic() - started)
@@ -248,6 +250,9 @@ def replay(
 
         if plan.refusal or target is None:
             results[plan.key] = skipped(plan.refusal or "no endpoint to replay against")
+            continue
+        if stop:
+            results[plan.key] = skipped(stop)
             continue
         if index >= MAX_REPLAYS:
             results[plan.key] = skipped(f"a replay covers at most {MAX_REPLAYS} profiles")
@@ -283,5 +288,5 @@ def replay(
         found.offer_limits = tuple(found.offer_limits) + plan.limits
         results[plan.key] = found
         if after_each is not None:
-            after_each()
+            stop = after_each()
     return results

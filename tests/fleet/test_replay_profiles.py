@@ -3,10 +3,12 @@ nothing at all for a peer record it cannot read."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
+from fleet import precheck
 from fleet.impact import replay
 
 
@@ -76,3 +78,29 @@ def test_unknown_suite_codes_are_dropped_and_inferred_again() -> None:
     assert profile is not None
     assert "ZZZZ" not in profile.suites and profile.suites
     assert any(line.startswith("suites for TLSv1.2") for line in profile.inferred)
+
+
+def test_a_replay_told_to_stop_attempts_no_further_profile_and_says_why() -> None:
+    """`after_each` returning a reason (the step was aborted) leaves the plans after it not
+    attempted with that reason; the one before it ran against a real loopback port."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        plans = [
+            replay.ReplayPlan(
+                f"in SVC{n}", precheck.PrecheckTarget(f"SVC{n}", "127.0.0.1", port), port, None
+            )
+            for n in (1, 2, 3)
+        ]
+        sockets: list[tuple[str, int, int]] = []
+        answers = iter(["", "the step was aborted during the replay"])
+        results = replay.replay(
+            plans,
+            allowlist=["127.0.0.1"],
+            timeout=0.3,
+            on_socket=sockets.append,
+            after_each=lambda: next(answers),
+        )
+    # The listener never answers: a cleartext client's line kept open is "accepted".
+    assert [results[p.key].outcome for p in plans] == ["accepted", "accepted", "not-attempted"]
+    assert results["in SVC3"].reason == "the step was aborted during the replay"
+    assert len(sockets) == 2

@@ -18,6 +18,7 @@ from rollouts.models import (
     ReplayMatch,
     ReplayStatus,
     Step,
+    StepStatus,
     Verdict,
 )
 from tests.rollouts.test_lab import lab  # noqa: F401  (the LAB1 fixture)
@@ -182,3 +183,9 @@ def test_a_replay_whose_worker_stopped_or_whose_message_was_lost_is_sent_again(
         status=ReplayStatus.RUNNING, started_at=timezone.now()
     )
     assert replay.reclaim_stale() == []
+
+
+def test_a_replay_stops_once_its_step_is_aborted(lab_step: Step) -> None:
+    assert replay.stop_reason(lab_step.pk) == ""
+    Step.objects.filter(pk=lab_step.pk).update(status=StepStatus.ABORTED)
+    assert replay.stop_reason(lab_step.pk) == "the step was aborted during the replay"
