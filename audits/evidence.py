@@ -45,7 +45,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from audits import charts
+from audits import charts, pack_print
 from audits.evidence_text import (
     EVIDENCE_ITEMS,
     FRAMEWORKS,
@@ -199,20 +199,24 @@ def print_pdf(
     pack_uuid: Any,
     attachments: Iterable[Attached] = (),
     url_fetcher: LocalOnlyFetcher | None = None,
+    parallel: bool = True,
 ) -> bytes:
-    """The pack's HTML printed by WeasyPrint with the print stylesheet, `attachments` embedded."""
-    from weasyprint import Attachment
+    """The pack's HTML printed by WeasyPrint with the print stylesheet, `attachments` embedded:
+    in two halves at once, assembled into one PDF (audits/pack_print.py; `parallel=False`
+    prints the second half after the first, in this process)."""
+    from weasyprint import CSS, Attachment
 
     pack_html_class, fonts, stylesheet = _print_setup()
-    with _older_objects_frozen():
-        document = pack_html_class(
-            string=html,
+
+    def render(text: str, *, extra_css: str) -> Any:
+        return pack_html_class(
+            string=text,
             base_url=STYLESHEET.parent.as_uri() + "/",
             url_fetcher=url_fetcher or fetcher(),
-        )
+        ).render(stylesheets=[stylesheet, CSS(string=extra_css)], font_config=fonts)
+
+    def write(document: Any) -> bytes:
         pdf: bytes = document.write_pdf(
-            stylesheets=[stylesheet],
-            font_config=fonts,
             pdf_identifier=str(pack_uuid).encode(),
             custom_metadata=False,
             attachments=[
@@ -220,7 +224,10 @@ def print_pdf(
                 for item in attachments
             ],
         )
-    return pdf
+        return pdf
+
+    with _older_objects_frozen():
+        return pack_print.print_halves(html, render=render, write=write, parallel=parallel)
 
 
 def render_pdf(context: dict[str, Any], *, url_fetcher: LocalOnlyFetcher | None = None) -> bytes:
