@@ -26,6 +26,9 @@ import io
 import os
 import pickle
 import re
+import select
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +40,9 @@ FRAMEWORK = re.compile(r'(?=<h2 id="fw-)')
 H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 COVER_STRINGS = re.compile(r'<section class="cover" data-scope="([^"]*)" data-pack="([^"]*)"')
 TOC_LINK = re.compile(r'<a class="toc-a" href="#([^"]+)"')
+# How long the forked copy may take beyond its sibling's time, as a multiple plus a margin.
+CHILD_FACTOR = 4
+CHILD_GRACE_SECONDS = 30.0
 # A half prints no page number: the frame does.
 HALF_CSS = "@page { @bottom-right { content: none; } }"
 # The frame's empty pages carry only the page number.
@@ -153,14 +159,17 @@ def _print_half(render: Callable[..., Any], head: str, body: str) -> Half:
     return half
 
 
-def _forked(work: Callable[[], Half]) -> Callable[[], Half]:
-    """`work` started in a forked copy of this process; returns how to wait for its result
-    (which is `work` run here if the fork failed)."""
+def _forked(work: Callable[[], Half]) -> Callable[[float], Half]:
+    """`work` started in a forked copy of this process; returns how to wait for its result, at
+    most `seconds` (then the copy is killed), and `work` is run here instead when the fork
+    failed, the copy failed or it did not finish in time. A fork taken while another thread
+    held a lock can leave the copy waiting for ever: the bound keeps that from holding the
+    job."""
     try:
         reader, writer = os.pipe()
         pid = os.fork()
     except OSError:
-        return work
+        return lambda _seconds: work()
     if pid == 0:  # the child: print, hand the result over, leave without cleaning up
         os.close(reader)
         status = 1
@@ -173,13 +182,24 @@ def _forked(work: Callable[[], Half]) -> Callable[[], Half]:
             os._exit(status)
     os.close(writer)
 
-    def result() -> Half:
-        with os.fdopen(reader, "rb") as handle:
-            data = handle.read()
+    def result(seconds: float) -> Half:
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + seconds
+        with os.fdopen(reader, "rb", buffering=0) as handle:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([handle], [], [], left)[0]:
+                    os.kill(pid, signal.SIGKILL)  # ours, by its PID
+                    os.waitpid(pid, 0)
+                    return work()
+                chunk = handle.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
         _, status = os.waitpid(pid, 0)
-        if status != 0 or not data:
+        if status != 0 or not chunks:
             return work()  # the copy failed: print it here
-        half: Half = pickle.loads(data)
+        half: Half = pickle.loads(b"".join(chunks))
         return half
 
     return result
@@ -209,12 +229,15 @@ def print_halves(
     cut = split(html)
     if cut is None:
         return write(render(html, extra_css=""))
-    second = (
-        _forked(lambda: _print_half(render, cut.head, cut.halves[1]))
-        if parallel
-        else (lambda: _print_half(render, cut.head, cut.halves[1]))
-    )
-    halves = [_print_half(render, cut.head, cut.halves[0]), second()]
+
+    def print_second() -> Half:
+        return _print_half(render, cut.head, cut.halves[1])
+
+    second = _forked(print_second) if parallel else (lambda _seconds: print_second())
+    started = time.monotonic()
+    first = _print_half(render, cut.head, cut.halves[0])
+    # The halves weigh about the same: the copy is given its sibling's time several times over.
+    halves = [first, second(CHILD_GRACE_SECONDS + CHILD_FACTOR * (time.monotonic() - started))]
     return _assemble(cut, halves, render=render, write=write)
 
 

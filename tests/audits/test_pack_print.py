@@ -5,8 +5,10 @@ printed one after the other in one process print."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -167,3 +169,21 @@ def test_html_that_is_not_a_pack_prints_at_once(tmp_path: Path) -> None:
     pdf = evidence.print_pdf("<p>x</p>", pack_uuid="x")
     (page,) = _pages(pdf, tmp_path)
     assert "x" in page.split() and "Page 1 of 1" in page
+
+
+def _here_or_hang(parent: int, *, fail: bool = False) -> pack_print.Half:
+    """In the forked copy: hang (a fork that inherited a held lock) or fail; here: a result."""
+    if os.getpid() != parent:
+        if fail:
+            raise RuntimeError("the copy failed")
+        time.sleep(60)
+    return pack_print.Half(pdf=b"printed here")
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["hung", "failed"])
+def test_a_copy_that_hangs_or_fails_is_replaced_by_printing_here(fail: bool) -> None:
+    parent = os.getpid()
+    started = time.monotonic()
+    half = pack_print._forked(lambda: _here_or_hang(parent, fail=fail))(1.0)
+    assert half.pdf == b"printed here"
+    assert time.monotonic() - started < 10  # the hung copy was killed at its bound
