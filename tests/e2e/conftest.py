@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -114,3 +116,24 @@ def shot() -> Callable[[object, str], Path]:
         return path
 
     return take
+
+
+@contextmanager
+def htmx_settled(tab: Any) -> Iterator[None]:
+    """Returns once htmx has swapped in and settled the answer to the request the block made.
+
+    Playwright sees an answer when its headers arrive; htmx swaps it in after that, and when
+    it settles (20 ms later) focuses the new page's [autofocus] field. A test that types into
+    a form htmx answers with the same form again (a failed sign-in) must wait for both:
+    typing earlier goes into the form being replaced, or into the field htmx then focuses.
+    """
+    tab.evaluate(
+        """() => {
+            window.e2eSettled = false;
+            document.addEventListener(
+                "htmx:afterSettle", () => { window.e2eSettled = true; }, {once: true}
+            );
+        }"""
+    )
+    yield
+    tab.wait_for_function("() => window.e2eSettled === true")

@@ -8,6 +8,8 @@ import pytest
 from accounts.roles import Role
 from tests.conftest import PASSWORD
 
+from .conftest import htmx_settled
+
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -16,19 +18,29 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_ten_wrong_passwords_show_the_lockout_page(page, live_server, make_user, shot) -> None:
     make_user("otto", Role.OPERATOR)
     page.goto(f"{live_server.url}/login/")
+    # The browser focuses the username field (autofocus) when it renders the page: start
+    # typing once it has, so that no keystroke goes to the field focused meanwhile.
+    expect(page.locator("#id_username")).to_be_focused()
 
     for n in range(10):
         page.fill("#id_username", "otto")
         page.fill("#id_password", f"guess-{n}")
-        # One attempt at a time: htmx drops a form's request while its last one is in flight.
-        with page.expect_response(
-            lambda r: r.url.endswith("/login/") and r.request.method == "POST"
+        # One attempt at a time, each typed into the form that answered the last one: htmx
+        # drops a form's request while its last one is in flight, and the answer (the same
+        # form) is swapped in and settled after its response arrives.
+        with (
+            htmx_settled(page),
+            page.expect_response(
+                lambda r: r.url.endswith("/login/") and r.request.method == "POST"
+            ),
         ):
             page.click("button[type=submit]")
 
     expect(page.locator("h1")).to_have_text("Signing in is locked")
     shot(page, "signin-locked")
-    page.get_by_role("link", name="Back to the login page").click()
+    with htmx_settled(page):
+        page.get_by_role("link", name="Back to the login page").click()
+    expect(page.locator("h1")).to_have_text("Log in")
     page.fill("#id_username", "otto")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")

@@ -11,6 +11,8 @@ the incident resolves its incident.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 
 import pytest
@@ -59,6 +61,33 @@ def _state(stack_id: int) -> str:
         )
     keys = list(Incident.objects.values_list("key", flat=True))
     return "; ".join(lines) + f"; incidents {keys}"
+
+
+def _latest_succeeded(stack_id: int) -> VerificationRun | None:
+    """The run the dashboard takes a stack's figures from (fleet.overview: the latest
+    succeeded by creation)."""
+    return (
+        VerificationRun.objects.filter(stack_id=stack_id, status=RunStatus.SUCCEEDED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _stack_row(page: str, label: str) -> str:
+    """The dashboard's table row of one stack."""
+    found = re.search(
+        rf'<tr[^>]*data-stack="{re.escape(html.escape(label))}"[^>]*>(.*?)</tr>', page, re.S
+    )
+    assert found, f"no row for {label} on the dashboard"
+    return found.group(1)
+
+
+def _run_shown(row: str) -> str:
+    """The uuid of the verification a stack's row takes its figures from: its "last
+    verified" link."""
+    found = re.search(r'<a class="when" href="[^"]*/verifications/([0-9a-f-]{36})/"', row)
+    assert found, f"no verification named in the row: {row}"
+    return found.group(1)
 
 
 def test_refused_clients_open_incidents_show_beside_coverage_and_resolve_when_removed(
@@ -125,18 +154,26 @@ def test_refused_clients_open_incidents_show_beside_coverage_and_resolve_when_re
     )
 
     # The dashboard: coverage of the sessions, and beside it the refused attempts, not green.
+    # Verifications go on every INTERVAL meanwhile, so the run to compare with is the one the
+    # page says it shows (the stack's row links to it), not whichever is newest once the page
+    # is read: that one may have finished after the rendering, with a count of its own. It
+    # must be no older than the newest run that had finished before the page was asked for.
+    newest_before = _latest_succeeded(stack.id)
     client = Client()
     client.force_login(User.objects.get(username="operator"))
     page = client.get(reverse("dashboard")).content.decode()
     assert 'data-testid="tile-refused"' in page
-    latest = (
-        VerificationRun.objects.filter(stack=stack, status=RunStatus.SUCCEEDED)
-        .order_by("-created_at")
-        .first()
-    )
-    assert latest is not None and latest.results["refused"] > 0
-    assert f"{latest.results['refused']} refused" in page
     assert 'class="tile good" data-testid="tile-coverage"' not in page
+    row = _stack_row(page, stack.label)
+    shown = VerificationRun.objects.get(uuid=_run_shown(row))
+    assert shown.stack_id == stack.id and shown.status == RunStatus.SUCCEEDED, _state(stack.id)
+    assert newest_before is not None
+    assert (shown.created_at, shown.pk) >= (newest_before.created_at, newest_before.pk), (
+        f"the dashboard shows run {shown.uuid}, older than {newest_before.uuid}: "
+        + _state(stack.id)
+    )
+    assert shown.results["refused"] > 0, _state(stack.id)
+    assert f"{shown.results['refused']} refused" in row, (shown.results["refused"], row)
 
     # Remove the partner's rule through its incident: an architect publishes v2 without it,
     # an operator requests the deployment, another approves (four eyes).
