@@ -144,12 +144,19 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
             return api.CampaignSerializer
         return api.CampaignDetailSerializer
 
-    def _operator_input(
-        self, request: Request, serializer: type[serializers.Serializer]
+    def _input(
+        self,
+        request: Request,
+        serializer: type[serializers.Serializer],
+        *,
+        operators_only: bool = False,
     ) -> tuple[Campaign, dict[str, Any]]:
-        """The campaign (404 first), the operator check (403), then the valid body (400)."""
+        """The campaign (404 first), the operator check when asked (403), then the valid body
+        (400). Without the check, the role is the permission class's (architects and
+        operators)."""
         found = self.get_object()
-        _operator_only(request)
+        if operators_only:
+            _operator_only(request)
         body = serializer(data=request.data)
         body.is_valid(raise_exception=True)
         return found, dict(body.validated_data)
@@ -221,22 +228,11 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def cohort(self, request: Request, campaign: str) -> Response:
-        found = self.get_object()
-        body = api.CohortServicesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        cohort = _cohort(found, body.validated_data["position"])
-        chosen = [_service(found, ref) for ref in body.validated_data["services"]]
+        found, body = self._input(request, api.CohortServicesSerializer)
+        cohort = _cohort(found, body["position"])
+        chosen = [_service(found, ref) for ref in body["services"]]
         cohorts.cohort_services_set(actor=request.user, cohort=cohort, services=chosen)
         return self._answer(found)
-
-    def _planner_input(
-        self, request: Request, serializer: type[serializers.Serializer]
-    ) -> tuple[Campaign, dict[str, Any]]:
-        # The role is the permission class's (architects and operators); the body next.
-        found = self.get_object()
-        body = serializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return found, dict(body.validated_data)
 
     @extend_schema(
         summary="Add an empty cohort after the last one",
@@ -246,7 +242,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="cohort-add")
     def cohort_add(self, request: Request, campaign: str) -> Response:
-        found, body = self._planner_input(request, api.CohortAddSerializer)
+        found, body = self._input(request, api.CohortAddSerializer)
         cohorts.cohort_add(actor=request.user, campaign=found, name=body["name"])
         return self._answer(found)
 
@@ -258,7 +254,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="cohort-rename")
     def cohort_rename(self, request: Request, campaign: str) -> Response:
-        found, body = self._planner_input(request, api.CohortRenameSerializer)
+        found, body = self._input(request, api.CohortRenameSerializer)
         cohort = _cohort(found, body["position"])
         cohorts.cohort_rename(actor=request.user, cohort=cohort, name=body["name"])
         return self._answer(found)
@@ -271,7 +267,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="cohort-remove")
     def cohort_remove(self, request: Request, campaign: str) -> Response:
-        found, body = self._planner_input(request, api.CohortPositionSerializer)
+        found, body = self._input(request, api.CohortPositionSerializer)
         cohorts.cohort_remove(actor=request.user, cohort=_cohort(found, body["position"]))
         return self._answer(found)
 
@@ -283,7 +279,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="cohort-move")
     def cohort_move(self, request: Request, campaign: str) -> Response:
-        found, body = self._planner_input(request, api.CohortMoveSerializer)
+        found, body = self._input(request, api.CohortMoveSerializer)
         cohort = _cohort(found, body["position"])
         cohorts.cohort_move(actor=request.user, cohort=cohort, position=body["to"])
         return self._answer(found)
@@ -338,7 +334,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ApproveSerializer)
+        found, body = self._input(request, api.ApproveSerializer, operators_only=True)
         step = current_step(found)
         if step is None:
             raise services.CampaignRefused("the campaign has no step to approve")
@@ -358,7 +354,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ReasonSerializer)
+        found, body = self._input(request, api.ReasonSerializer, operators_only=True)
         services.campaign_pause(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
@@ -370,7 +366,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ReasonSerializer)
+        found, body = self._input(request, api.ReasonSerializer, operators_only=True)
         services.campaign_resume(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
@@ -383,7 +379,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="skip-gate")
     def skip_gate(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ReasonSerializer)
+        found, body = self._input(request, api.ReasonSerializer, operators_only=True)
         step = current_step(found)
         if step is None:
             raise services.CampaignRefused("the campaign has no step whose gate to skip")
@@ -401,7 +397,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def abort(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ReasonSerializer)
+        found, body = self._input(request, api.ReasonSerializer, operators_only=True)
         services.campaign_abort(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
@@ -416,7 +412,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="request-again")
     def request_again(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.ReasonSerializer)
+        found, body = self._input(request, api.ReasonSerializer, operators_only=True)
         services.step_request_again(actor=request.user, campaign=found, **body)
         return self._answer(found)
 
@@ -429,7 +425,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="rule-rollback")
     def rule_rollback(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.RuleRollbackSerializer)
+        found, body = self._input(request, api.RuleRollbackSerializer, operators_only=True)
         services.service_rule_rollback(
             actor=request.user,
             campaign=found,
@@ -446,7 +442,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="auto-promote")
     def auto_promote(self, request: Request, campaign: str) -> Response:
-        found, body = self._operator_input(request, api.AutoPromoteSerializer)
+        found, body = self._input(request, api.AutoPromoteSerializer, operators_only=True)
         services.campaign_auto_promote_set(
             actor=request.user, campaign=found, enabled=body["enabled"]
         )
