@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from audits import evidence, pack_print
 from tests.audits.estate import build_assessed
-from tests.audits.test_pack_render import _stored
+from tests.audits.test_pack_render import _context
 
 
 def _pages(pdf: bytes, tmp_path: Path) -> list[str]:
@@ -67,17 +66,8 @@ def _outline(reader: PdfFileReader) -> list[tuple[str, int]]:
 
 @pytest.fixture()
 def printed(make_user: Any) -> tuple[dict[str, Any], str]:
-    assessed = build_assessed(make_user)
-    assessment, results, manifest = _stored(assessed.assessment.pk)
-    context = evidence.pack_context(
-        assessment=assessment,
-        results=results,
-        pack_uuid=uuid.uuid4(),
-        generated_by=assessed.people["auditor"],
-        generated_at=timezone.now(),
-        manifest=manifest,
-        attach_over=10,  # the services and the changes attached: a frame with files
-    )
+    # the services and the changes attached: a frame with files
+    _, context = _context(build_assessed(make_user), attach_over=10)
     assert context["attachments"]
     return context, evidence.pack_html(context)
 
