@@ -17,7 +17,7 @@ from fleet.models import (
 )
 from policies.models import Lpar, Stack
 from portal.seed import load_scenario, seed_datacenter
-from rollouts import services
+from rollouts import services, steps
 from rollouts.models import ActionKind, ActionRequest, Step
 from rollouts.planning_views import COHORT_ACTIONS
 from rollouts.views import ACTIONS
@@ -70,6 +70,16 @@ def planned(estate: list[Stack], people: dict[str, Any], **fields: Any) -> Any:
     services.campaign_design_complete(actor=people["alice"], campaign=campaign)
     campaign.refresh_from_db()
     return campaign
+
+
+def promoted_and_deployed(campaign: Any, people: dict[str, Any]) -> Step:
+    """The campaign's next step promoted by alice, started, approved by bob and deployed."""
+    step = services.campaign_promote(actor=people["alice"], campaign=campaign)
+    steps.step_start(step.id, "test")
+    services.step_approve(actor=people["bob"], step=Step.objects.get(pk=step.id))
+    step.refresh_from_db()
+    deployed(step)
+    return step
 
 
 def rollouts_walk_kwargs(design: Any) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from policies.models import ChangeRecord, Stack
 from rollouts import presenters, services, steps
 from rollouts.models import CampaignStatus, Check, StepStatus, Verdict
 from tests.audits.assessment_support import finish, run_catalog
-from tests.rollouts.support import deployed, planned, verified
+from tests.rollouts.support import deployed, planned, promoted_and_deployed, verified
 
 
 def test_cohorts_default_to_one_per_tier_low_first_and_the_baseline_is_frozen(estate, people):
@@ -78,11 +78,7 @@ def test_each_step_publishes_the_rules_of_the_cohorts_so_far_and_needs_a_second_
 def test_the_gate_waits_passes_after_the_bake_and_fails_holding_with_an_incident(estate, people):
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
-    step = services.campaign_promote(actor=alice, campaign=campaign)
-    steps.step_start(step.id, "test")
-    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
-    step.refresh_from_db()
-    deployed(step)
+    step = promoted_and_deployed(campaign, people)
 
     assert steps.campaign_evaluate(campaign.id) == StepStatus.BAKING  # no run since: waiting
     step.refresh_from_db()
@@ -133,11 +129,7 @@ def test_abort_restores_what_each_stack_ran_before_the_step_once_another_operato
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
     dave = make_user("dave", Role.OPERATOR)
-    step = services.campaign_promote(actor=alice, campaign=campaign)
-    steps.step_start(step.id, "test")
-    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
-    step.refresh_from_db()
-    deployed(step)
+    step = promoted_and_deployed(campaign, people)
     first = dict(step.versions)
     steps.campaign_evaluate(campaign.id)
     for stack in estate:
@@ -200,11 +192,7 @@ def test_abort_restores_what_each_stack_ran_before_the_step_once_another_operato
 def test_a_rejected_restore_holds_and_aborting_again_requests_it_anew(estate, people):
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
-    step = services.campaign_promote(actor=alice, campaign=campaign)
-    steps.step_start(step.id, "test")
-    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
-    step.refresh_from_db()
-    deployed(step)
+    promoted_and_deployed(campaign, people)
     restore = services.campaign_abort(actor=bob, campaign=campaign, reason="partner broke")
     steps.step_start(restore.id, "test")
     restore.refresh_from_db()
@@ -239,11 +227,7 @@ def test_a_promotion_enqueues_the_start_by_a_registered_task_name():
 def test_abort_of_the_first_step_deploys_versions_without_any_cohorts_rules(estate, people):
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
-    step = services.campaign_promote(actor=alice, campaign=campaign)
-    steps.step_start(step.id, "test")
-    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
-    step.refresh_from_db()
-    deployed(step)
+    step = promoted_and_deployed(campaign, people)
     assert set(step.previous_versions.values()) == {None}
 
     restore = services.campaign_abort(actor=bob, campaign=campaign, reason="partner broke")
@@ -310,11 +294,7 @@ def test_a_held_step_is_requested_again_from_the_design_as_it_is_now(estate, peo
 
     campaign = planned(estate, people)
     alice, bob = people["alice"], people["bob"]
-    step = services.campaign_promote(actor=alice, campaign=campaign)
-    steps.step_start(step.id, "test")
-    services.step_approve(actor=bob, step=services.Step.objects.get(pk=step.id))
-    step.refresh_from_db()
-    deployed(step)
+    step = promoted_and_deployed(campaign, people)
     steps.campaign_evaluate(campaign.id)
     with pytest.raises(services.CampaignRefused, match="active"):  # only a held campaign
         services.step_request_again(actor=alice, campaign=campaign, reason="x")
