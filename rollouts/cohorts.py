@@ -44,13 +44,13 @@ def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Servi
     left in no cohort (a version would then carry its rule from the first step on)."""
     _plans(actor)
     campaign = _locked(cohort.campaign)
-    if campaign.steps.filter(cohort__position__gte=cohort.position).exists():
+    upto = _started_upto(campaign)
+    if cohort.position <= upto:
         raise CampaignRefused(f"{cohort.name} has started; its services are fixed")
     _not_finished(campaign)
     scope = set(campaign.services.values_list("id", flat=True))
     if cohort.kind != CohortKind.LAB and any(s.id not in scope for s in services):
         raise ValidationError({"services": "Only services of the campaign's scope"})
-    upto = _started_upto(campaign)
     fixed = set(
         campaign.cohorts.filter(position__lte=upto).values_list("services__id", flat=True)
     ) - {None}
@@ -77,9 +77,7 @@ def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Servi
         raise ValidationError(
             {"services": f"{names} would be left in no cohort: move it to another cohort"}
         )
-    for other in campaign.cohorts.exclude(pk=cohort.pk):
-        if campaign.steps.filter(cohort=other).exists():
-            continue
+    for other in campaign.cohorts.exclude(pk=cohort.pk).filter(position__gt=upto):
         other.services.remove(*services)
     cohort.services.set(services)
     _record(
