@@ -56,7 +56,7 @@ from fleet.services import (
 from fleet.tasks import verification_request
 from fleet.zert.inventory import zert_runs_of, zert_state_of
 from policies.models import Lpar, Stack
-from portal.htmx import after_post, render_page
+from portal.htmx import after_post, refusal_sentence, render_page
 
 PAGE_SIZE = 50
 # Raw outputs longer than this show their beginning; the download has all of it.
@@ -256,12 +256,6 @@ def deployment_detail(request: HttpRequest, deployment: Any) -> HttpResponse:
     )
 
 
-def _sentence(refusal: Exception) -> str:
-    text = str(refusal)
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."
-
-
 def _review_refused(
     request: HttpRequest,
     deployment: Deployment,
@@ -298,11 +292,11 @@ def deployment_approve_view(request: HttpRequest, deployment: Any) -> HttpRespon
             request, found, "", 409, needs_confirmation=stale.token, staleness=stale.staleness
         )
     except DeploymentForbidden as forbidden:
-        return _review_refused(request, found, _sentence(forbidden), 403)
+        return _review_refused(request, found, refusal_sentence(forbidden), 403)
     except PermissionError as error:
         raise PermissionDenied(str(error)) from error
     except DeploymentRefused as refusal:
-        return _review_refused(request, found, _sentence(refusal), refusal.http_status)
+        return _review_refused(request, found, refusal_sentence(refusal), refusal.http_status)
     messages.success(request, "Approved: the deployment is queued and runs now.")
     return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
@@ -323,9 +317,9 @@ def _close(
     try:
         close(deployment=found, actor=request.user, reason=form.cleaned_data["reason"])
     except DeploymentForbidden as forbidden:
-        return _review_refused(request, found, _sentence(forbidden), 403, **{form_key: form})
+        return _review_refused(request, found, refusal_sentence(forbidden), 403, **{form_key: form})
     except DeploymentRefused as refusal:
-        return _review_refused(request, found, _sentence(refusal), 409, **{form_key: form})
+        return _review_refused(request, found, refusal_sentence(refusal), 409, **{form_key: form})
     messages.success(request, done)
     return after_post(request, reverse("fleet:deployment", args=[found.uuid]))
 
@@ -453,7 +447,7 @@ def stack_rollback(request: HttpRequest, lpar: str, stack: str) -> HttpResponse:
                     actor=request.user, stack=found, note=form.cleaned_data["note"]
                 )
             except DeploymentForbidden as forbidden:
-                refused, status = _sentence(forbidden), 403
+                refused, status = refusal_sentence(forbidden), 403
             except DeploymentRefused as refusal:
                 refused, status = str(refusal), 409
             else:

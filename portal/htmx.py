@@ -43,3 +43,10 @@ def after_post(request: HttpRequest, url: str) -> HttpResponse:
     if getattr(request, "htmx", None):
         return HttpResponseLocation(url)
     return HttpResponseRedirect(url)
+
+
+def refusal_sentence(refusal: Exception) -> str:
+    """A service's refusal as the sentence a page shows above its form: capitalised, ended."""
+    text = str(refusal)
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."

@@ -37,6 +37,14 @@ def _started_upto(campaign: Campaign) -> int:
     return -1 if found["upto"] is None else int(found["upto"])
 
 
+def cohort_at(campaign: Campaign, position: int, field: str = "position") -> Cohort:
+    """The campaign's cohort at `position`; a ValidationError on `field` when there is none."""
+    found = campaign.cohorts.filter(position=position).first()
+    if found is None:
+        raise ValidationError({field: "No cohort at this position."})
+    return found
+
+
 @transaction.atomic
 def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Service]) -> Cohort:
     """Moves services into a cohort (out of any other of the campaign) before it started.

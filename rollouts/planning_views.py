@@ -26,7 +26,7 @@ from accounts.roles import Capability
 from fleet.forms import attach_errors
 from policies.models import Stack
 from policies.services import stack_draft
-from portal.htmx import after_post, render_page
+from portal.htmx import after_post, refusal_sentence, render_page
 from rollouts import cohorts, services
 from rollouts.durations import format_duration
 from rollouts.forms import (
@@ -39,16 +39,10 @@ from rollouts.forms import (
     ServiceMoveForm,
     scope_services,
 )
-from rollouts.models import Campaign, Cohort, CohortKind, StepKind
+from rollouts.models import Campaign, CohortKind, StepKind
 from rollouts.views import _campaign, _is_uuid
 
 PLAN = (Capability.PUBLISH, Capability.OPERATE)
-
-
-def _sentence(refusal: Exception) -> str:
-    text = str(refusal)
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."
 
 
 # --- a new campaign ----------------------------------------------------------------------------
@@ -154,9 +148,9 @@ def campaign_gates(request: HttpRequest, campaign: Any) -> HttpResponse:
                     gates=form.gates(),
                 )
             except services.CampaignRefused as refusal:
-                status, refused = 409, _sentence(refusal)
+                status, refused = 409, refusal_sentence(refusal)
             except PermissionError as forbidden:
-                status, refused = 403, _sentence(forbidden)
+                status, refused = 403, refusal_sentence(forbidden)
             except ValidationError as error:
                 attach_errors(form, error)
             else:
@@ -230,18 +224,11 @@ def campaign_cohorts(request: HttpRequest, campaign: Any) -> HttpResponse:
     return _editor(request, _campaign(request, campaign), 200)
 
 
-def _cohort_at(campaign: Campaign, position: int, field: str = "position") -> Cohort:
-    found = campaign.cohorts.filter(position=position).first()
-    if found is None:
-        raise ValidationError({field: "No cohort at this position."})
-    return found
-
-
 def _move_service(request: HttpRequest, campaign: Campaign, data: dict[str, Any]) -> str:
     service = campaign.services.filter(uuid=data["service"]).select_related("stack__lpar").first()
     if service is None:
         raise ValidationError({"service": "Choose a service of the campaign's scope."})
-    target = _cohort_at(campaign, data["to"], "to")
+    target = cohorts.cohort_at(campaign, data["to"], "to")
     if target.kind == CohortKind.LAB:
         raise services.CampaignRefused(
             "the lab cohort holds the lab stack's copies of the rules, set when the design"
@@ -260,19 +247,19 @@ def _add(request: HttpRequest, campaign: Campaign, data: dict[str, Any]) -> str:
 
 
 def _rename(request: HttpRequest, campaign: Campaign, data: dict[str, Any]) -> str:
-    cohort = _cohort_at(campaign, data["position"])
+    cohort = cohorts.cohort_at(campaign, data["position"])
     renamed = cohorts.cohort_rename(actor=request.user, cohort=cohort, name=data["name"])
     return f"{cohort.name} is now {renamed.name}."
 
 
 def _remove(request: HttpRequest, campaign: Campaign, data: dict[str, Any]) -> str:
-    cohort = _cohort_at(campaign, data["position"])
+    cohort = cohorts.cohort_at(campaign, data["position"])
     cohorts.cohort_remove(actor=request.user, cohort=cohort)
     return f"Cohort {cohort.name} removed."
 
 
 def _move(request: HttpRequest, campaign: Campaign, data: dict[str, Any]) -> str:
-    cohort = _cohort_at(campaign, data["position"])
+    cohort = cohorts.cohort_at(campaign, data["position"])
     moved = cohorts.cohort_move(actor=request.user, cohort=cohort, position=data["to"])
     return f"{moved.name} is now at position {moved.position}."
 
@@ -307,9 +294,9 @@ def cohort_action(request: HttpRequest, campaign: Any, action: str) -> HttpRespo
     try:
         done = run(request, found, form.cleaned_data)
     except PermissionError as forbidden:
-        return _editor(request, found, 403, refused=_sentence(forbidden), **failed)
+        return _editor(request, found, 403, refused=refusal_sentence(forbidden), **failed)
     except services.CampaignRefused as refusal:
-        return _editor(request, found, 409, refused=_sentence(refusal), **failed)
+        return _editor(request, found, 409, refused=refusal_sentence(refusal), **failed)
     except ValidationError as error:
         attach_errors(form, error)
         return _editor(request, found, 422, **failed)

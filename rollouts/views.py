@@ -28,7 +28,7 @@ from accounts.roles import Capability
 from fleet.services import DeploymentNeedsConfirmation, DeploymentRefused, breaking_peers
 from policies.choices import Phase
 from policies.models import Service
-from portal.htmx import after_post, render_page
+from portal.htmx import after_post, refusal_sentence, render_page
 from rollouts import charts, figures, presenters, replay, selectors, services
 from rollouts.models import (
     Campaign,
@@ -471,11 +471,11 @@ def campaign_action(request: HttpRequest, campaign: Any, action: str) -> HttpRes
     except DeploymentNeedsConfirmation as stale:
         return _refused(request, found, action, str(stale), 409, needs_confirmation=stale.token)
     except PermissionError as forbidden:
-        return _refused(request, found, action, _sentence(forbidden), 403)
+        return _refused(request, found, action, refusal_sentence(forbidden), 403)
     except (services.CampaignRefused, DeploymentRefused) as refusal:
         # 400 for a missing acknowledgement of predicted breakage, 409 for the state.
         status = getattr(refusal, "http_status", 409)
-        return _refused(request, found, action, _sentence(refusal), status)
+        return _refused(request, found, action, refusal_sentence(refusal), status)
     except ValidationError as invalid:
         text = (
             "; ".join(m for messages_ in invalid.message_dict.values() for m in messages_)
@@ -485,9 +485,3 @@ def campaign_action(request: HttpRequest, campaign: Any, action: str) -> HttpRes
         return _refused(request, found, action, text, 400)
     messages.success(request, done)
     return after_post(request, reverse("rollouts:campaign", args=[found.uuid]))
-
-
-def _sentence(refusal: Exception) -> str:
-    text = str(refusal)
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith(".") else text + "."

@@ -229,7 +229,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cohort(self, request: Request, campaign: str) -> Response:
         found, body = self._input(request, api.CohortServicesSerializer)
-        cohort = _cohort(found, body["position"])
+        cohort = cohorts.cohort_at(found, body["position"])
         chosen = [_service(found, ref) for ref in body["services"]]
         cohorts.cohort_services_set(actor=request.user, cohort=cohort, services=chosen)
         return self._answer(found)
@@ -255,7 +255,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="cohort-rename")
     def cohort_rename(self, request: Request, campaign: str) -> Response:
         found, body = self._input(request, api.CohortRenameSerializer)
-        cohort = _cohort(found, body["position"])
+        cohort = cohorts.cohort_at(found, body["position"])
         cohorts.cohort_rename(actor=request.user, cohort=cohort, name=body["name"])
         return self._answer(found)
 
@@ -268,7 +268,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="cohort-remove")
     def cohort_remove(self, request: Request, campaign: str) -> Response:
         found, body = self._input(request, api.CohortPositionSerializer)
-        cohorts.cohort_remove(actor=request.user, cohort=_cohort(found, body["position"]))
+        cohorts.cohort_remove(actor=request.user, cohort=cohorts.cohort_at(found, body["position"]))
         return self._answer(found)
 
     @extend_schema(
@@ -280,7 +280,7 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="cohort-move")
     def cohort_move(self, request: Request, campaign: str) -> Response:
         found, body = self._input(request, api.CohortMoveSerializer)
-        cohort = _cohort(found, body["position"])
+        cohort = cohorts.cohort_at(found, body["position"])
         cohorts.cohort_move(actor=request.user, cohort=cohort, position=body["to"])
         return self._answer(found)
 
@@ -447,13 +447,6 @@ class CampaignViewSet(CampaignErrors, viewsets.ReadOnlyModelViewSet):
             actor=request.user, campaign=found, enabled=body["enabled"]
         )
         return self._answer(found)
-
-
-def _cohort(campaign: Campaign, position: int) -> Cohort:
-    cohort = campaign.cohorts.filter(position=position).first()
-    if cohort is None:
-        raise serializers.ValidationError({"position": "No cohort at this position."})
-    return cohort
 
 
 def _service(campaign: Campaign, ref: str) -> Service:
