@@ -30,7 +30,7 @@ COHORT_NAME_MAX = Cohort._meta.get_field("name").max_length or 64
 _PARKED = 1_000_000
 
 
-def _started_upto(campaign: Campaign) -> int:
+def started_upto(campaign: Campaign) -> int:
     """The position of the last cohort a step was made for (-1: none). Steps follow the
     cohorts' order, so every cohort at or before it has started and is fixed."""
     found = campaign.steps.filter(cohort__isnull=False).aggregate(upto=Max("cohort__position"))
@@ -52,7 +52,7 @@ def cohort_services_set(*, actor: User, cohort: Cohort, services: Sequence[Servi
     left in no cohort (a version would then carry its rule from the first step on)."""
     _plans(actor)
     campaign = _locked(cohort.campaign)
-    upto = _started_upto(campaign)
+    upto = started_upto(campaign)
     if cohort.position <= upto:
         raise CampaignRefused(f"{cohort.name} has started; its services are fixed")
     _not_finished(campaign)
@@ -101,7 +101,7 @@ def _open_cohort(campaign: Campaign, cohort: Cohort) -> Cohort:
     """The cohort as stored now (the campaign is locked), refused when its step started."""
     _not_finished(campaign)
     fresh = Cohort.objects.get(pk=cohort.pk, campaign=campaign)
-    if fresh.position <= _started_upto(campaign):
+    if fresh.position <= started_upto(campaign):
         raise CampaignRefused(f"{fresh.name} has started; it can no longer be changed")
     return fresh
 
@@ -186,7 +186,7 @@ def cohort_remove(*, actor: User, cohort: Cohort) -> None:
             f"{fresh.name} holds {count} service{'s' if count != 1 else ''}: move"
             f" {'them' if count != 1 else 'it'} to another cohort first"
         )
-    upto = _started_upto(locked)
+    upto = started_upto(locked)
     fresh.delete()
     _arrange(locked, list(locked.cohorts.order_by("position")), upto)
     _record(actor, "cohort remove", locked, {"cohort": fresh.name})
@@ -201,7 +201,7 @@ def cohort_move(*, actor: User, cohort: Cohort, position: int) -> Cohort:
     fresh = _open_cohort(locked, cohort)
     _movable(fresh)
     ordered = list(locked.cohorts.order_by("position"))
-    upto = _started_upto(locked)
+    upto = started_upto(locked)
     fixed = [c for c in ordered if c.position <= upto or c.kind == CohortKind.LAB]
     lowest, highest = len(fixed), len(ordered) - 1
     if not lowest <= position <= highest:

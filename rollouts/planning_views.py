@@ -39,7 +39,7 @@ from rollouts.forms import (
     ServiceMoveForm,
     scope_services,
 )
-from rollouts.models import Campaign, CohortKind, StepKind
+from rollouts.models import Campaign, CohortKind
 from rollouts.views import _campaign, _is_uuid
 
 PLAN = (Capability.PUBLISH, Capability.OPERATE)
@@ -175,12 +175,7 @@ def layout_key(campaign: Campaign) -> str:
 
 def editor_context(campaign: Campaign, **extra: Any) -> dict[str, Any]:
     listed = list(campaign.cohorts.prefetch_related("services__stack__lpar").order_by("position"))
-    started = set(
-        campaign.steps.filter(kind=StepKind.COHORT, cohort__isnull=False).values_list(
-            "cohort__position", flat=True
-        )
-    )
-    upto = max(started, default=-1)
+    upto = cohorts.started_upto(campaign)
     finished = campaign.status in ("done", "aborted")
     open_ones = [
         c for c in listed if c.position > upto and c.kind != CohortKind.LAB and not finished
