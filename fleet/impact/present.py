@@ -70,7 +70,6 @@ def present(record: dict[str, Any] | ImpactPrediction) -> dict[str, Any]:
         **record,
         # Peers the change affects, by verdict (the peers table lists the will-break, at-risk
         # and untested ones; safe and no-data peers are counted, not listed).
-        "verdicts": [(v, record["counts"].get(v, 0)) for v in VERDICT_ORDER],
         "peer_counts": [(v, record["counts"].get(v, 0), VERDICT_WORDS[v]) for v in VERDICT_ORDER],
         "peers_affected": len(affected),
         # Services by their verdict (the services table lists every one that is not safe).

@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -682,3 +683,14 @@ def test_a_comparison_cut_at_a_period_end_leaves_out_the_refusals_after_it(fleet
 
     assert [p.peer for p in uncut.peers] == [CLIENT]
     assert cut.until == now - timedelta(seconds=1) and cut.peers == []
+
+
+@pytest.mark.parametrize(("untested", "offered"), [(2, True), (0, False)])
+def test_the_panel_offers_the_precheck_only_when_a_peer_is_untested(
+    untested: int, offered: bool
+) -> None:
+    impact = {"counts": {"untested": untested, "safe": 3}, "services": [], "window_days": 30}
+    panel = render_to_string(
+        "fleet/impact/panel.html", {"impact": impact, "url": "/panel", "prechecked": False}
+    )
+    assert ('data-testid="run-precheck"' in panel) is offered
